@@ -1,0 +1,1 @@
+"""Small interfaces with a local and a cloud implementation: labeler, trainer, registry, storage."""

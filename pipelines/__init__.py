@@ -1,0 +1,1 @@
+"""labelloop pipelines: curate, train, active-learning, retrain; and the CLI."""
