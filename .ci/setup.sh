@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine needs for one purpose: `demo`, `test` or `bench`. Idempotent.
+set -euo pipefail
+purpose=${1:-test}
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# Debian packages: every .ci/apt-<purpose>.txt and .ci/apt-common.txt (one package a line).
+packages=()
+for list in .ci/apt-common.txt .ci/apt-"$purpose".txt; do
+  [ -f "$list" ] && while read -r pkg; do [ -n "$pkg" ] && [[ $pkg != \#* ]] && packages+=("$pkg"); done <"$list"
+done
+[ ${#packages[@]} -gt 0 ] && apt_install "${packages[@]}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+fi
+case "$purpose" in
+  demo) extras="" ;;
+  test) extras="[dev]" ;;
+  bench) extras="[dev,bench]" ;;
+  *) echo "setup: unknown purpose $purpose (demo, test, bench)" >&2; exit 2 ;;
+esac
+echo "setup: installing labelloop$extras into $VENV"
+"$VENV/bin/pip" install --quiet -e ".$extras"
+
+if [ "$purpose" = test ] && [ -f .ci/install-labelstudio.sh ]; then
+  bash .ci/install-labelstudio.sh
+fi
+echo "setup: ready ($purpose)"

@@ -1,0 +1,29 @@
+# labelloop — `make help` lists the targets.
+VENV ?= .venv
+PYTHON ?= python3
+
+.PHONY: help demo test test-fast compile check bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+demo: ## install, then run the active-learning pipeline locally on real bundled data
+	@bash .ci/setup.sh demo
+	@$(VENV)/bin/labelloop demo
+
+test: ## install what the tests need (Label Studio, GCS emulator, Debian packages), then run them all
+	@bash .ci/setup.sh test
+	@$(VENV)/bin/python -m pytest
+
+test-fast: ## run the tests without the slow end-to-end ones (assumes `make test` ran once)
+	@$(VENV)/bin/python -m pytest -m "not slow"
+
+compile: ## compile every component and pipeline to YAML
+	@$(VENV)/bin/python compile.py
+
+check: ## fail when a committed YAML is stale
+	@$(VENV)/bin/python compile.py --check
+
+bench: ## run every benchmark (slow; prints figures beside their baselines)
+	@bash .ci/setup.sh bench
+	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done

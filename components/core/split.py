@@ -1,0 +1,260 @@
+"""Assigning items to training/validation/test, group-aware so near duplicates never leak.
+
+Every method works on *groups*: the near-duplicate groups the prefilter recorded
+(``labelloop.duplicate_group``), or the item alone when it has none. A group lands in one split
+whole, so a resized copy of a test image can never sit in training.
+
+The manifest is read twice (keys first, then records) so memory holds only a small tuple per item.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labelloop.components.core import manifest as mf
+
+METHODS = ("random", "stratified", "ml_use", "chronological", "kfold")
+UNLABELED = "(unlabeled)"
+
+
+class SplitError(ValueError):
+    """A split request that cannot be met; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """What split to make.
+
+    Attributes:
+        method: ``random``, ``stratified`` (by label), ``ml_use`` (keep the items' own values),
+            ``chronological`` (oldest to training, newest to test, by ``time_field``) or ``kfold``.
+        fractions: training, validation and test fractions; they must sum to 1. For ``kfold``
+            only the test fraction is used (held out first); the rest is cut into ``folds``.
+        seed: makes random assignment reproducible.
+        time_field: for ``chronological``: a top-level field or a ``labelloop`` fact holding an
+            ISO-8601 timestamp or a number.
+        folds: number of folds for ``kfold``; ``fold`` is the one used for validation.
+    """
+
+    method: str = "stratified"
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    time_field: str = ""
+    folds: int = 5
+    fold: int = 0
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise SplitError(f"unknown split method {self.method!r}; use one of {', '.join(METHODS)}")
+        if len(self.fractions) != 3 or any(f < 0 for f in self.fractions):
+            raise SplitError(f"fractions must be three non-negative numbers, got {self.fractions}")
+        if not math.isclose(sum(self.fractions), 1.0, abs_tol=1e-6):
+            raise SplitError(
+                f"fractions {tuple(self.fractions)} sum to {sum(self.fractions):.4f}; they must sum to 1 "
+                "(training, validation, test)"
+            )
+        if self.method == "chronological" and not self.time_field:
+            raise SplitError("chronological split needs time_field: the field that holds each item's time")
+        if self.method == "kfold" and not (2 <= self.folds and 0 <= self.fold < self.folds):
+            raise SplitError(f"kfold needs folds >= 2 and 0 <= fold < folds, got folds={self.folds}, fold={self.fold}")
+
+
+@dataclass(frozen=True)
+class ItemKey:
+    """The little an assignment needs to know about one item."""
+
+    id: str
+    label: str
+    group: str
+    time: float | None = None
+    ml_use: str | None = None
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """Where every item went, with the label distribution per split."""
+
+    assignment: dict[str, str]
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    groups: int = 0
+    spec: SplitSpec = SplitSpec()
+
+    def summary(self) -> dict[str, int]:
+        """Item count per split."""
+        return {split: sum(c.values()) for split, c in self.counts.items()}
+
+
+def key_of(record: dict, time_field: str = "") -> ItemKey:
+    """Extract the :class:`ItemKey` of a manifest record."""
+    labels = mf.labels_of(record)
+    extra = mf.extra_of(record)
+    time = None
+    if time_field:
+        raw = record.get(time_field, extra.get(time_field))
+        if raw is None:
+            raise SplitError(f"item {mf.record_name(record)} has no {time_field!r}; every item needs it for a chronological split")
+        time = _as_time(raw, mf.record_name(record))
+    return ItemKey(
+        id=mf.item_id(record),
+        label="+".join(sorted(labels)) if labels else UNLABELED,
+        group=str(extra.get("duplicate_group") or mf.item_id(record)),
+        time=time,
+        ml_use=mf.ml_use_of(record),
+    )
+
+
+def _as_time(raw, name: str) -> float:
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    try:
+        return np.datetime64(str(raw).rstrip("Z"), "ns").astype("int64").item() / 1e9
+    except ValueError:
+        raise SplitError(f"item {name}: time {raw!r} is neither a number nor an ISO-8601 timestamp") from None
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def assign_splits(keys: Sequence[ItemKey], spec: SplitSpec) -> SplitResult:
+    """Assign each item to a split according to ``spec``, keeping groups whole."""
+    if not keys:
+        raise SplitError("nothing to split: the manifest has no items")
+    groups = _groups(keys)
+    if spec.method == "ml_use":
+        group_split = _from_ml_use(groups)
+    elif spec.method == "chronological":
+        group_split = _chronological(groups, spec.fractions)
+    elif spec.method == "kfold":
+        group_split = _kfold(groups, spec)
+    elif spec.method == "stratified":
+        group_split = _stratified(groups, spec.fractions, spec.seed)
+    else:
+        group_split = _by_fractions(sorted(groups), groups, spec.fractions, np.random.default_rng(spec.seed))
+    assignment = {key.id: group_split[key.group] for key in keys}
+    counts: dict[str, dict[str, int]] = {split: {} for split in mf.ML_USES}
+    for key in keys:
+        per_label = counts[assignment[key.id]]
+        per_label[key.label] = per_label.get(key.label, 0) + 1
+    return SplitResult(assignment, {s: dict(sorted(c.items())) for s, c in counts.items()}, len(groups), spec)
+
+
+def _groups(keys: Sequence[ItemKey]) -> dict[str, list[ItemKey]]:
+    groups: dict[str, list[ItemKey]] = defaultdict(list)
+    for key in keys:
+        groups[key.group].append(key)
+    return groups
+
+
+def _group_label(members: list[ItemKey]) -> str:
+    labels = [m.label for m in members if m.label != UNLABELED]
+    return max(set(labels), key=lambda name: (labels.count(name), name)) if labels else UNLABELED
+
+
+def _by_fractions(order: list[str], groups: dict[str, list[ItemKey]], fractions, rng) -> dict[str, str]:
+    """Shuffle groups and cut the running item count at the fraction boundaries."""
+    order = [order[i] for i in rng.permutation(len(order))]
+    sizes = np.array([len(groups[g]) for g in order])
+    return _cut(order, sizes, fractions)
+
+
+def _cut(order: list[str], sizes: np.ndarray, fractions) -> dict[str, str]:
+    """Give consecutive groups of ``order`` to training, validation, test by cumulative size."""
+    total = sizes.sum()
+    targets = np.round(np.cumsum(fractions) * total)
+    midpoints = np.cumsum(sizes) - sizes / 2.0
+    index = np.searchsorted(targets, midpoints, side="right").clip(0, 2)
+    return {g: mf.ML_USES[i] for g, i in zip(order, index)}
+
+
+def _stratified(groups: dict[str, list[ItemKey]], fractions, seed: int) -> dict[str, str]:
+    """Per label, shuffle its groups and cut them by the fractions."""
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for name, members in groups.items():
+        by_label[_group_label(members)].append(name)
+    needed = sum(1 for f in fractions if f > 0)
+    rng = np.random.default_rng(seed)
+    out: dict[str, str] = {}
+    for label in sorted(by_label):
+        names = sorted(by_label[label])
+        if label != UNLABELED and len(names) < needed:
+            raise SplitError(
+                f"label {label!r} has {len(names)} item group(s), too few to stratify over {needed} splits; "
+                "label more items of it, drop it, or use method='random'"
+            )
+        out.update(_by_fractions(names, groups, fractions, rng))
+    return out
+
+
+def _from_ml_use(groups: dict[str, list[ItemKey]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, members in groups.items():
+        uses = {m.ml_use for m in members}
+        if None in uses:
+            missing = next(m.id for m in members if m.ml_use is None)
+            raise SplitError(
+                f"item {missing} has no {mf.ML_USE_KEY} value; method='ml_use' needs one on every item "
+                "(set it, or use method='stratified')"
+            )
+        if len(uses) > 1:
+            raise SplitError(
+                f"near-duplicate group {name} straddles splits {sorted(uses)}: that leaks test data into training; "
+                "give the group's items one ml_use value"
+            )
+        out[name] = uses.pop()
+    return out
+
+
+def _chronological(groups: dict[str, list[ItemKey]], fractions) -> dict[str, str]:
+    """Oldest groups to training, newest to test; a group's time is its earliest item's."""
+    order = sorted(groups, key=lambda g: (min(m.time for m in groups[g]), g))
+    return _cut(order, np.array([len(groups[g]) for g in order]), fractions)
+
+
+def _kfold(groups: dict[str, list[ItemKey]], spec: SplitSpec) -> dict[str, str]:
+    """Hold out the test fraction, then cut the rest into folds; ``spec.fold`` is validation."""
+    test_fraction = spec.fractions[2]
+    held = _stratified(groups, (1 - test_fraction, 0.0, test_fraction), spec.seed) if test_fraction else {
+        g: "training" for g in groups
+    }
+    rest = sorted(g for g, s in held.items() if s == "training")
+    rng = np.random.default_rng(spec.seed + 1)
+    rest = [rest[i] for i in rng.permutation(len(rest))]
+    if len(rest) < spec.folds:
+        raise SplitError(f"{len(rest)} item group(s) outside the test split cannot fill {spec.folds} folds")
+    out = {g: "test" for g, s in held.items() if s == "test"}
+    for position, name in enumerate(rest):
+        out[name] = "validation" if position % spec.folds == spec.fold else "training"
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def split_manifest(source: str, destination: str, spec: SplitSpec) -> SplitResult:
+    """Split the manifest at ``source`` and write it, every item with its ``ml_use``, to ``destination``."""
+    keys = [key_of(record, spec.time_field) for record in mf.read_jsonl(source)]
+    result = assign_splits(keys, spec)
+    fold = {"fold": spec.fold, "folds": spec.folds} if spec.method == "kfold" else {}
+
+    def assigned():
+        for record in mf.read_jsonl(source):
+            out = mf.with_ml_use(record, result.assignment[mf.item_id(record)])
+            yield mf.with_extra(out, **fold) if fold else out
+
+    mf.write_jsonl(destination, assigned())
+    return result
+
+
+def distribution_table(result: SplitResult) -> str:
+    """A Markdown table of items per label and split."""
+    labels = sorted({label for counts in result.counts.values() for label in counts})
+    lines = ["| label | " + " | ".join(mf.ML_USES) + " |", "|---|" + "---:|" * len(mf.ML_USES)]
+    for label in labels:
+        lines.append(f"| {label} | " + " | ".join(str(result.counts[s].get(label, 0)) for s in mf.ML_USES) + " |")
+    lines.append("| **total** | " + " | ".join(str(n) for n in result.summary().values()) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,59 @@
+"""KFP component: assign every item to training/validation/test."""
+
+from kfp import dsl
+
+from labelloop.components._base import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def split_dataset(
+    items: dsl.Input[dsl.Dataset],
+    split: dsl.Output[dsl.Dataset],
+    stats: dsl.Output[dsl.Metrics],
+    report: dsl.Output[dsl.Markdown],
+    method: str = "stratified",
+    training_fraction: float = 0.8,
+    validation_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    time_field: str = "",
+    folds: int = 5,
+    fold: int = 0,
+):
+    """Assigns each item an ``ml_use`` split, never splitting a near-duplicate group.
+
+    Args:
+        items: Manifest (JSONL, Vertex import schema) of the items to split.
+        method: ``random``, ``stratified`` (by label, Vertex's default), ``ml_use`` (keep the
+            items' own values), ``chronological`` (by ``time_field``) or ``kfold``.
+        training_fraction: Share of items for training.
+        validation_fraction: Share of items for validation.
+        test_fraction: Share of items for test (for ``kfold``: the held-out test share).
+        seed: Seed that makes the random assignment reproducible.
+        time_field: Field (top-level or in the ``labelloop`` object) holding each item's time,
+            for ``chronological``.
+        folds: Number of folds, for ``kfold``.
+        fold: Which fold is the validation split, for ``kfold``.
+
+    Returns:
+        split: The same items, each with ``aiplatform.googleapis.com/ml_use`` set.
+        stats: Item counts per split and the split settings.
+        report: Markdown table of the label distribution per split.
+    """
+    from labelloop.components.core import split as core
+
+    spec = core.SplitSpec(
+        method=method,
+        fractions=(training_fraction, validation_fraction, test_fraction),
+        seed=seed,
+        time_field=time_field,
+        folds=folds,
+        fold=fold,
+    )
+    result = core.split_manifest(items.path, split.path, spec)
+    split.metadata.update({"method": method, "seed": seed, "counts": result.summary(), "groups": result.groups})
+    for name, count in result.summary().items():
+        stats.log_metric(f"{name}_items", count)
+    stats.log_metric("duplicate_groups", result.groups)
+    with open(report.path, "w") as handle:
+        handle.write(f"# Split ({method}, seed {seed})\n\n{core.distribution_table(result)}\n")

@@ -1,0 +1,98 @@
+"""Finds every component and pipeline and compiles them to YAML; checks committed YAMLs are current.
+
+Components: each ``components/<name>.py`` that defines a component called ``<name>``.
+Pipelines: each ``pipelines/<name>.py`` that defines ``build_pipeline(target)``; one YAML per target.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+import tempfile
+from pathlib import Path
+
+from kfp import compiler
+from kfp.dsl.base_component import BaseComponent
+
+import labelloop.components
+import labelloop.pipelines
+
+TARGETS = ("local", "vertex")
+COMPONENTS_DIR = Path(labelloop.components.__file__).parent / "compiled"
+PIPELINES_DIR = Path(labelloop.pipelines.__file__).parent / "compiled"
+
+
+def discover_components() -> dict[str, BaseComponent]:
+    """Every component in ``labelloop.components``, by name."""
+    found = {}
+    for info in pkgutil.iter_modules(labelloop.components.__path__):
+        if info.ispkg or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"labelloop.components.{info.name}")
+        component = getattr(module, info.name, None)
+        if isinstance(component, BaseComponent):
+            found[info.name] = component
+    return dict(sorted(found.items()))
+
+
+def discover_pipelines() -> dict[str, object]:
+    """Every pipeline module (one defining ``build_pipeline(target)``), by pipeline name."""
+    found = {}
+    for info in pkgutil.iter_modules(labelloop.pipelines.__path__):
+        if info.ispkg or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"labelloop.pipelines.{info.name}")
+        if callable(getattr(module, "build_pipeline", None)):
+            found[info.name.replace("_", "-")] = module
+    return dict(sorted(found.items()))
+
+
+def component_path(name: str, root: Path = COMPONENTS_DIR) -> Path:
+    return root / f"{name}.yaml"
+
+
+def pipeline_path(name: str, target: str, root: Path = PIPELINES_DIR) -> Path:
+    return root / f"{name}.{target}.yaml"
+
+
+def compile_all(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES_DIR) -> list[Path]:
+    """Compile every component and every pipeline (per target); returns the files written."""
+    written = []
+    components_dir.mkdir(parents=True, exist_ok=True)
+    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    for name, component in discover_components().items():
+        path = component_path(name, components_dir)
+        compiler.Compiler().compile(component, str(path))
+        written.append(path)
+    for name, module in discover_pipelines().items():
+        for target in TARGETS:
+            path = pipeline_path(name, target, pipelines_dir)
+            compiler.Compiler().compile(module.build_pipeline(target), str(path))
+            written.append(path)
+    return written
+
+
+def _comparable(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not line.lstrip().startswith("sdkVersion:")]
+
+
+def stale(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES_DIR) -> list[str]:
+    """Describe every committed YAML that differs from a fresh compile (empty when all are current)."""
+    problems = []
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = compile_all(Path(tmp) / "components", Path(tmp) / "pipelines")
+        for new in fresh:
+            committed = (components_dir if new.parent.name == "components" else pipelines_dir) / new.name
+            if not committed.exists():
+                problems.append(f"{committed}: missing; run `python compile.py`")
+                continue
+            diff = list(difflib.unified_diff(_comparable(committed.read_text()), _comparable(new.read_text()), lineterm="", n=0))
+            if diff:
+                problems.append(f"{committed}: stale ({len(diff)} diff lines, first: {diff[2:3]}); run `python compile.py`")
+        expected = {p.name for p in fresh}
+        for folder in (components_dir, pipelines_dir):
+            for extra in sorted(folder.glob("*.yaml")):
+                if extra.name not in expected:
+                    problems.append(f"{extra}: no component or pipeline produces it any more; delete it")
+    return problems
