@@ -19,11 +19,13 @@ def split_dataset(
     time_field: str = "",
     folds: int = 5,
     fold: int = 0,
+    target_column: str = "",
 ):
     """Assigns each item an ``ml_use`` split, never splitting a near-duplicate group.
 
     Args:
-        items: Manifest (JSONL, Vertex import schema) of the items to split.
+        items: Manifest (JSONL, Vertex import schema) of the items to split, or a CSV/Parquet
+            table whose rows are the items.
         method: ``random``, ``stratified`` (by label, Vertex's default), ``ml_use`` (keep the
             items' own values), ``chronological`` (by ``time_field``) or ``kfold``.
         training_fraction: Share of items for training.
@@ -34,9 +36,11 @@ def split_dataset(
             for ``chronological``.
         folds: Number of folds, for ``kfold``.
         fold: Which fold is the validation split, for ``kfold``.
+        target_column: Tabular data only: the label column to stratify by.
 
     Returns:
-        split: The same items, each with ``aiplatform.googleapis.com/ml_use`` set.
+        split: The same items, each with ``aiplatform.googleapis.com/ml_use`` set (tables: an
+            ``ml_use`` column, in the input's format).
         stats: Item counts per split and the split settings.
         report: Markdown table of the label distribution per split.
     """
@@ -50,7 +54,10 @@ def split_dataset(
         folds=folds,
         fold=fold,
     )
-    result = core.split_manifest(items.path, split.path, spec)
+    if core.file_format(items.path) == "jsonl":
+        result = core.split_manifest(items.path, split.path, spec)
+    else:
+        result = core.split_table(items.path, split.path, spec, target_column=target_column)
     split.metadata.update({"method": method, "seed": seed, "counts": result.summary(), "groups": result.groups})
     for name, count in result.summary().items():
         stats.log_metric(f"{name}_items", count)

@@ -258,3 +258,76 @@ def distribution_table(result: SplitResult) -> str:
         lines.append(f"| {label} | " + " | ".join(str(result.counts[s].get(label, 0)) for s in mf.ML_USES) + " |")
     lines.append("| **total** | " + " | ".join(str(n) for n in result.summary().values()) + " |")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tabular data: CSV or Parquet with an ``ml_use`` column.
+
+TABLE_CHUNK_ROWS = 200_000
+
+
+def file_format(path: str) -> str:
+    """``jsonl``, ``parquet`` or ``csv``, read from the file's first bytes (artifact paths have no suffix)."""
+    with mf.open_file(path, "rb") as handle:
+        head = handle.read(4)
+    if head == b"PAR1":
+        return "parquet"
+    return "jsonl" if head.lstrip()[:1] == b"{" else "csv"
+
+
+def iter_table(path: str, chunk_rows: int | None = None):
+    """Stream a CSV or Parquet file as pandas DataFrames of at most ``chunk_rows`` rows."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    chunk_rows = chunk_rows or TABLE_CHUNK_ROWS
+    if file_format(path) == "parquet":
+        with mf.open_file(path, "rb") as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+    else:
+        with mf.open_file(path, "rb") as handle:
+            yield from pd.read_csv(handle, chunksize=chunk_rows, keep_default_na=False, na_values=[""])
+
+
+def table_keys(path: str, spec: SplitSpec, target_column: str, id_column: str, group_column: str = "") -> list[ItemKey]:
+    """The :class:`ItemKey` of every row of a table (rows without ``id_column`` are numbered)."""
+    keys: list[ItemKey] = []
+    for chunk in iter_table(path):
+        for column in filter(None, (target_column, spec.time_field, group_column)):
+            if column not in chunk.columns:
+                raise SplitError(f"{path}: no column {column!r}; columns are {', '.join(map(str, chunk.columns))}")
+        row_numbers = [f"row{n}" for n in range(len(keys), len(keys) + len(chunk))]
+        ids = chunk[id_column].astype(str) if id_column in chunk.columns else row_numbers
+        labels = chunk[target_column].astype(str) if target_column else [UNLABELED] * len(chunk)
+        groups = chunk[group_column].astype(str) if group_column else ids
+        times = [_as_time(t, i) for t, i in zip(chunk[spec.time_field], ids)] if spec.time_field else [None] * len(chunk)
+        uses = chunk["ml_use"].astype(str).where(chunk["ml_use"].notna(), None) if "ml_use" in chunk.columns else [None] * len(chunk)
+        keys += [ItemKey(i, lab, g, t, u) for i, lab, g, t, u in zip(ids, labels, groups, times, uses)]
+    return keys
+
+
+def split_table(
+    source: str, destination: str, spec: SplitSpec, *, target_column: str = "", id_column: str = "labelloop_id", group_column: str = ""
+) -> SplitResult:
+    """Split a CSV/Parquet table, writing it in the same format to ``destination`` with ``ml_use`` set."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    keys = table_keys(source, spec, target_column, id_column, group_column)
+    result = assign_splits(keys, spec)
+    splits = [result.assignment[k.id] for k in keys]
+    start, writer, parquet = 0, None, file_format(source) == "parquet"
+    with mf.atomic_writer(destination) as handle:
+        for chunk in iter_table(source):
+            chunk = chunk.assign(ml_use=splits[start : start + len(chunk)])
+            if parquet:
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                writer = writer or pq.ParquetWriter(handle, table.schema)
+                writer.write_table(table)
+            else:
+                chunk.to_csv(handle, index=False, header=start == 0)
+            start += len(chunk)
+        if writer is not None:
+            writer.close()
+    return result

@@ -116,3 +116,31 @@ def test_key_of_reads_group_and_time():
     assert key.time == pytest.approx(1704153600.0)
     with pytest.raises(SplitError, match="neither a number"):
         key_of({**record, "ts": "yesterday"}, "ts")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_split_table_adds_ml_use_column_stratified_by_target(tmp_path, suffix, monkeypatch):
+    import pandas as pd
+
+    from labelloop.components.core import split as split_module
+
+    monkeypatch.setattr(split_module, "TABLE_CHUNK_ROWS", 7)  # several chunks, to exercise streaming
+    frame = pd.DataFrame({"x": range(60), "target": ["a", "b", "c"] * 20})
+    src, dst = tmp_path / f"t.{suffix}", tmp_path / f"out.{suffix}"
+    frame.to_csv(src, index=False) if suffix == "csv" else frame.to_parquet(src)
+    assert split_module.file_format(str(src)) == suffix
+    result = split_module.split_table(str(src), str(dst), SplitSpec(seed=2), target_column="target")
+    out = pd.read_csv(dst) if suffix == "csv" else pd.read_parquet(dst)
+    assert list(out["x"]) == list(range(60))
+    assert out.groupby("ml_use")["target"].value_counts().unstack().loc["test"].tolist() == [2, 2, 2]
+    assert result.summary() == {"training": 48, "validation": 6, "test": 6}
+
+
+def test_split_table_names_a_missing_column(tmp_path):
+    import pandas as pd
+
+    from labelloop.components.core.split import split_table
+
+    pd.DataFrame({"x": [1, 2]}).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(SplitError, match="no column 'label'"):
+        split_table(str(tmp_path / "t.csv"), str(tmp_path / "o.csv"), SplitSpec(), target_column="label")

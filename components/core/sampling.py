@@ -1,0 +1,550 @@
+"""Pool-based query strategies: which unlabeled items should humans label next.
+
+Every strategy takes the model's predicted class probabilities for the pool (``N x C``, rows in
+pool order) and returns pool positions, most informative first:
+
+* ``least_confidence`` — lowest top-1 probability;
+* ``margin`` — smallest gap between the top-2 probabilities;
+* ``entropy`` — highest predictive entropy;
+* ``random`` — a seeded uniform sample, the control every other strategy is measured against;
+* ``kcenter`` — k-center greedy (core-set) on embeddings: each pick is the item farthest from
+  everything labeled or already picked, so a batch covers the pool instead of one corner of it;
+* ``margin_cluster`` — margin with a diversity step: the ``candidate_factor * k`` smallest-margin
+  items are clustered into ``k`` groups (k-means on embeddings) and the smallest-margin item of each
+  group is taken, so a batch is not ``k`` copies of the same confusion.
+
+``UNCERTAINTY`` (DataLabelingJob's only ``sampleStrategy``) maps to :data:`DEFAULT_UNCERTAINTY`,
+the strategy that needed the fewest labels in ``benchmarks/label_efficiency.py``.
+
+The uncertainty scores are computed in cache-sized chunks (each chunk transposed once so the
+top-2 pass runs over contiguous class columns) and the top-k is kept incrementally: a chunk only
+contributes the items that beat the current k-th best, so a 10,000,000 x 10 pool is never sorted.
+Ties are broken by a seeded hash of the pool position, which gives a total order that does not
+depend on the chunk size.
+
+Cold start (no model yet): :func:`cold_start_sample` picks the item nearest each centre of a
+k-means clustering of the embeddings (one label per region of feature space), or, without
+embeddings, a seeded random sample stratified by any known grouping (proportional allocation).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+UNCERTAINTY_STRATEGIES = ("least_confidence", "margin", "entropy")
+DIVERSITY_STRATEGIES = ("kcenter", "margin_cluster")
+STRATEGIES = (*UNCERTAINTY_STRATEGIES, "random", *DIVERSITY_STRATEGIES)
+#: What DataLabelingJob's ``UNCERTAINTY`` means here (chosen by benchmarks/label_efficiency.py).
+DEFAULT_UNCERTAINTY = "margin_cluster"
+ALIASES = {"uncertainty": DEFAULT_UNCERTAINTY, "sample_strategy_unspecified": DEFAULT_UNCERTAINTY}
+DEFAULT_CHUNK_ROWS = 16384
+PROBABILITY_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Chosen pool positions, most informative first.
+
+    Attributes:
+        indices: int64 positions into the pool, in selection order.
+        scores: informativeness of each chosen item (higher = more informative; for ``random``
+            and ``kcenter`` the distance or draw order, see the strategy).
+        strategy: the strategy that chose them (aliases resolved).
+        requested: the batch size asked for.
+        pool_size: how many items the pool held.
+    """
+
+    indices: np.ndarray
+    scores: np.ndarray
+    strategy: str
+    requested: int
+    pool_size: int
+
+    @property
+    def exhausted(self) -> bool:
+        """True when the pool held no more items than were requested (all of it was taken)."""
+        return self.requested >= self.pool_size
+
+
+def resolve_strategy(name: str) -> str:
+    """The canonical strategy name for ``name`` (case-insensitive; ``UNCERTAINTY`` is an alias)."""
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in STRATEGIES:
+        raise ValueError(
+            f"unknown sampling strategy {name!r}; use one of {', '.join(STRATEGIES)} or UNCERTAINTY"
+        )
+    return key
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+def check_probabilities(probabilities: np.ndarray, ids: list[str] | tuple[str, ...] | None = None) -> None:
+    """Raise ValueError naming the first bad row unless every row is a probability distribution.
+
+    Args:
+        probabilities: ``N x C`` array of predicted class probabilities.
+        ids: item ids in row order, used to name a bad row.
+    """
+    if probabilities.ndim != 2 or probabilities.shape[1] < 2:
+        raise ValueError(f"probabilities must be an N x C array with C >= 2, got shape {probabilities.shape}")
+    if ids is not None and len(ids) != len(probabilities):
+        raise ValueError(f"{len(ids)} ids for {len(probabilities)} probability rows; they must match one to one")
+    for start in range(0, len(probabilities), 1 << 20):
+        block = np.asarray(probabilities[start: start + (1 << 20)], dtype=np.float64)
+        bad = ~np.isfinite(block).all(axis=1)
+        bad |= (block < -PROBABILITY_TOLERANCE).any(axis=1) | (block > 1 + PROBABILITY_TOLERANCE).any(axis=1)
+        bad |= np.abs(block.sum(axis=1) - 1.0) > PROBABILITY_TOLERANCE
+        if bad.any():
+            row = start + int(np.flatnonzero(bad)[0])
+            name = f"item {ids[row]!r}" if ids is not None else f"row {row}"
+            raise ValueError(
+                f"probabilities of {name} (row {row}) are not a distribution: "
+                f"{np.asarray(probabilities[row]).tolist()}; re-run prediction with a softmax/predict_proba output"
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores
+
+
+def _certainty_of_chunk(chunk: np.ndarray, strategy: str) -> np.ndarray:
+    """Per-row certainty (lower = more informative) of one chunk, as float32."""
+    columns = np.ascontiguousarray(chunk.T, dtype=np.float32)
+    if strategy == "least_confidence":
+        return columns.max(axis=0)
+    if strategy == "margin":
+        return _top1_minus_top2(columns)
+    if strategy == "entropy":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = columns * np.log(columns)
+        terms[~np.isfinite(terms)] = 0.0
+        return terms.sum(axis=0)
+    raise ValueError(f"{strategy!r} is not an uncertainty strategy; use one of {UNCERTAINTY_STRATEGIES}")
+
+
+def _top1_minus_top2(columns: np.ndarray) -> np.ndarray:
+    """``p1 - p2`` per row from a class-major (C x n) block, exact under ties, in one pass."""
+    top1 = columns[0].copy()
+    top2 = np.full_like(top1, -np.inf)
+    smaller = np.empty_like(top1)
+    for column in columns[1:]:
+        np.minimum(top1, column, out=smaller)
+        np.maximum(top2, smaller, out=top2)
+        np.maximum(top1, column, out=top1)
+    return top1 - top2
+
+
+def informativeness(probabilities: np.ndarray, strategy: str, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> np.ndarray:
+    """Score every row (higher = more informative) with an uncertainty strategy.
+
+    ``least_confidence``: ``1 - p1``; ``margin``: ``1 - (p1 - p2)``; ``entropy``: ``-sum p log p``.
+    """
+    strategy = resolve_strategy(strategy)
+    out = np.empty(len(probabilities), dtype=np.float32)
+    for start in range(0, len(probabilities), chunk_rows):
+        out[start: start + chunk_rows] = _certainty_of_chunk(probabilities[start: start + chunk_rows], strategy)
+    return -out if strategy == "entropy" else 1.0 - out
+
+
+def tie_break_keys(positions: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded pseudo-random uint64 per pool position (splitmix64), for reproducible tie-breaks."""
+    with np.errstate(over="ignore"):
+        z = positions.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _order(certainty: np.ndarray, positions: np.ndarray, seed: int) -> np.ndarray:
+    """Argsort by (certainty, seeded key, position): a total order independent of chunking."""
+    return np.lexsort((positions, tie_break_keys(positions, seed), certainty))
+
+
+def _smallest_k(certainty: np.ndarray, positions: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` smallest by the total order, sorted; cheap when most rows are already above the cut."""
+    if len(certainty) > k:
+        cut = np.partition(certainty, k - 1)[k - 1]
+        keep = certainty <= cut  # keeps every tie at the cut, resolved by the seeded order below
+        certainty, positions = certainty[keep], positions[keep]
+    order = _order(certainty, positions, seed)[:k]
+    return certainty[order], positions[order]
+
+
+def top_k_uncertain(
+    probabilities: np.ndarray,
+    k: int,
+    strategy: str = "margin",
+    *,
+    seed: int = 0,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Selection:
+    """The ``k`` most uncertain pool rows under ``strategy``, in one chunked pass.
+
+    Args:
+        probabilities: ``N x C`` predicted probabilities, rows in pool order (a memory map works).
+        k: how many to choose; more than the pool returns the whole pool.
+        strategy: ``least_confidence``, ``margin`` or ``entropy``.
+        seed: seeds the tie-break among equally uncertain items.
+        chunk_rows: rows per chunk (16,384 x 10 float32 = 640 KiB stays in cache).
+
+    Returns:
+        The chosen rows, most uncertain first.
+    """
+    strategy = resolve_strategy(strategy)
+    if strategy not in UNCERTAINTY_STRATEGIES:
+        raise ValueError(f"top_k_uncertain needs one of {UNCERTAINTY_STRATEGIES}, got {strategy!r}")
+    _check_batch_size(k)
+    n = len(probabilities)
+    k_eff = min(k, n)
+    best_c = np.empty(0, dtype=np.float32)
+    best_p = np.empty(0, dtype=np.int64)
+    cut = np.float32(np.inf)
+    for start in range(0, n, chunk_rows):
+        certainty = _certainty_of_chunk(probabilities[start: start + chunk_rows], strategy)
+        hits = np.flatnonzero(certainty <= cut)
+        if not len(hits):
+            continue
+        best_c = np.concatenate((best_c, certainty[hits]))
+        best_p = np.concatenate((best_p, hits.astype(np.int64) + start))
+        if len(best_c) >= max(4 * k_eff, 1024) and k_eff:
+            best_c, best_p = _smallest_k(best_c, best_p, k_eff, seed)
+            cut = best_c[-1]
+    best_c, best_p = _smallest_k(best_c, best_p, k_eff, seed) if k_eff else (best_c[:0], best_p[:0])
+    scores = -best_c if strategy == "entropy" else 1.0 - best_c
+    return Selection(best_p, scores.astype(np.float32), strategy, k, n)
+
+
+def random_sample(n: int, k: int, *, seed: int = 0) -> Selection:
+    """A seeded uniform sample of ``k`` of ``n`` pool positions (the control strategy)."""
+    _check_batch_size(k)
+    k_eff = min(k, n)
+    picks = np.random.default_rng(seed).choice(n, size=k_eff, replace=False).astype(np.int64)
+    return Selection(picks, np.zeros(k_eff, dtype=np.float32), "random", k, n)
+
+
+def _check_batch_size(k: int) -> None:
+    if int(k) != k or k < 0:
+        raise ValueError(f"batch size must be a non-negative integer, got {k!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Diversity
+
+
+def _min_sq_distances(points: np.ndarray, centers: np.ndarray, *, block: int = 4096) -> np.ndarray:
+    """Squared distance from each point to its nearest centre, in blocks to bound memory."""
+    out = np.full(len(points), np.inf, dtype=np.float64)
+    if not len(centers):
+        return out
+    point_norms = np.einsum("ij,ij->i", points, points)
+    center_norms = np.einsum("ij,ij->i", centers, centers)
+    for start in range(0, len(centers), block):
+        c = centers[start: start + block]
+        d = point_norms[:, None] - 2.0 * points @ c.T + center_norms[None, start: start + block]
+        np.minimum(out, d.min(axis=1), out=out)
+    return np.maximum(out, 0.0)
+
+
+def kcenter_greedy(
+    embeddings: np.ndarray, k: int, *, labeled_embeddings: np.ndarray | None = None, seed: int = 0
+) -> Selection:
+    """k-center greedy (core-set): repeatedly take the pool item farthest from all chosen/labeled.
+
+    Args:
+        embeddings: ``N x D`` pool embeddings (or probabilities when no embedding exists).
+        k: batch size.
+        labeled_embeddings: embeddings of already-labeled items, which count as centres.
+        seed: picks the first centre when nothing is labeled yet.
+
+    Returns:
+        The chosen rows in pick order; ``scores`` are each pick's distance to the nearest centre.
+    """
+    _check_batch_size(k)
+    points = np.asarray(embeddings, dtype=np.float64)
+    n = len(points)
+    k_eff = min(k, n)
+    labeled = np.empty((0, points.shape[1])) if labeled_embeddings is None else np.asarray(labeled_embeddings, float)
+    nearest = _min_sq_distances(points, labeled)
+    picks: list[int] = []
+    scores: list[float] = []
+    for _ in range(k_eff):
+        if np.isinf(nearest).all():
+            pick = int(np.random.default_rng(seed).integers(n))
+        else:
+            far = nearest.max()
+            ties = np.flatnonzero(nearest == far)
+            pick = int(ties[np.argmin(tie_break_keys(ties, seed))])
+        picks.append(pick)
+        scores.append(float(np.sqrt(nearest[pick])) if np.isfinite(nearest[pick]) else 0.0)
+        np.minimum(nearest, _min_sq_distances(points, points[pick: pick + 1]), out=nearest)
+        nearest[pick] = -1.0  # never pick it again
+    return Selection(np.asarray(picks, dtype=np.int64), np.asarray(scores, np.float32), "kcenter", k, n)
+
+
+def _kmeans_labels(points: np.ndarray, clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster labels and centres: k-means, mini-batch above 20,000 points to stay cheap."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    if len(points) > 20000:
+        model = MiniBatchKMeans(n_clusters=clusters, random_state=seed, n_init=1, batch_size=4096)
+    else:
+        model = KMeans(n_clusters=clusters, random_state=seed, n_init=1)
+    labels = model.fit_predict(points)
+    return labels, model.cluster_centers_
+
+
+def margin_cluster(
+    probabilities: np.ndarray,
+    k: int,
+    *,
+    embeddings: np.ndarray | None = None,
+    candidate_factor: int = 10,
+    seed: int = 0,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Selection:
+    """Margin sampling with a diversity step (the default for ``UNCERTAINTY``).
+
+    Takes the ``candidate_factor * k`` smallest-margin rows, clusters them into ``k`` groups by
+    k-means on ``embeddings`` (the probabilities when none are given) and keeps the smallest-margin
+    row of each group, so near-identical confusions fill one slot, not the whole batch.
+
+    Returns:
+        The chosen rows, most uncertain first; ``scores`` are ``1 - margin``.
+    """
+    _check_batch_size(k)
+    n = len(probabilities)
+    candidates = top_k_uncertain(probabilities, k * max(candidate_factor, 1), "margin", seed=seed, chunk_rows=chunk_rows)
+    if len(candidates.indices) <= k:
+        return Selection(candidates.indices, candidates.scores, "margin_cluster", k, n)
+    space = probabilities if embeddings is None else embeddings
+    points = _standardize(np.asarray(space[candidates.indices], dtype=np.float64))
+    groups, _ = _kmeans_labels(points, k, seed)
+    # candidates are sorted most-uncertain first, so the first row of each group is its best
+    _, first = np.unique(groups, return_index=True)
+    chosen = np.sort(first)
+    if len(chosen) < k:  # k-means left empty clusters: fill with the next most uncertain
+        rest = np.setdiff1d(np.arange(len(candidates.indices)), chosen)[: k - len(chosen)]
+        chosen = np.sort(np.concatenate((chosen, rest)))
+    return Selection(candidates.indices[chosen], candidates.scores[chosen], "margin_cluster", k, n)
+
+
+def _standardize(points: np.ndarray) -> np.ndarray:
+    """Zero-mean, unit-variance columns (constant columns left at zero)."""
+    spread = points.std(axis=0)
+    spread[spread == 0] = 1.0
+    return (points - points.mean(axis=0)) / spread
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+def select(
+    strategy: str,
+    k: int,
+    *,
+    probabilities: np.ndarray | None = None,
+    embeddings: np.ndarray | None = None,
+    labeled_embeddings: np.ndarray | None = None,
+    pool_size: int | None = None,
+    seed: int = 0,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Selection:
+    """Choose ``k`` pool rows with ``strategy``; the one entry point components call.
+
+    Args:
+        strategy: a name from :data:`STRATEGIES` or ``UNCERTAINTY``.
+        k: batch size.
+        probabilities: ``N x C`` predicted probabilities (needed by every strategy but ``random``
+            and ``kcenter``).
+        embeddings: ``N x D`` pool embeddings (``kcenter`` needs them or probabilities;
+            ``margin_cluster`` clusters them when given).
+        labeled_embeddings: embeddings of labeled items, for ``kcenter``.
+        pool_size: pool size when neither array is given (``random`` only).
+        seed: seeds ties, random draws and clustering.
+        chunk_rows: rows per chunk for the uncertainty pass.
+    """
+    strategy = resolve_strategy(strategy)
+    if strategy == "random":
+        n = _pool_size(probabilities, embeddings, pool_size)
+        return random_sample(n, k, seed=seed)
+    if strategy == "kcenter":
+        space = embeddings if embeddings is not None else probabilities
+        if space is None:
+            raise ValueError("kcenter needs embeddings or probabilities of the pool")
+        return kcenter_greedy(space, k, labeled_embeddings=labeled_embeddings, seed=seed)
+    if probabilities is None:
+        raise ValueError(f"strategy {strategy!r} needs predicted probabilities; use cold_start_sample before a model exists")
+    if embeddings is not None and len(embeddings) != len(probabilities):
+        raise ValueError(f"{len(embeddings)} embedding rows for {len(probabilities)} probability rows; they must match")
+    if strategy == "margin_cluster":
+        return margin_cluster(probabilities, k, embeddings=embeddings, seed=seed, chunk_rows=chunk_rows)
+    return top_k_uncertain(probabilities, k, strategy, seed=seed, chunk_rows=chunk_rows)
+
+
+def _pool_size(probabilities, embeddings, pool_size) -> int:
+    for array in (probabilities, embeddings):
+        if array is not None:
+            return len(array)
+    if pool_size is None:
+        raise ValueError("random sampling needs the pool size (or the pool's probabilities or embeddings)")
+    return int(pool_size)
+
+
+def cold_start_sample(
+    n: int,
+    k: int,
+    *,
+    embeddings: np.ndarray | None = None,
+    groups: list | tuple | np.ndarray | None = None,
+    seed: int = 0,
+) -> Selection:
+    """The first batch, before any model exists.
+
+    With ``embeddings``: k-means into ``k`` clusters and take the item nearest each centre, so
+    the first labels cover every region of feature space. Else with ``groups`` (any known grouping,
+    e.g. source folder): a seeded random sample allocated to groups in proportion to their size
+    (largest remainder). Else a seeded random sample.
+
+    Returns:
+        Chosen rows; strategy is ``cold_start_clusters``, ``cold_start_groups`` or ``random``.
+    """
+    _check_batch_size(k)
+    k_eff = min(k, n)
+    if k_eff == n or k_eff == 0:
+        return Selection(np.arange(k_eff, dtype=np.int64), np.zeros(k_eff, np.float32), "cold_start_all", k, n)
+    if embeddings is not None:
+        if len(embeddings) != n:
+            raise ValueError(f"{len(embeddings)} embedding rows for a pool of {n} items; they must match")
+        return _nearest_to_centres(np.asarray(embeddings, dtype=np.float64), k_eff, k, seed)
+    if groups is not None:
+        if len(groups) != n:
+            raise ValueError(f"{len(groups)} group values for a pool of {n} items; they must match")
+        return _stratified_by_group(np.asarray(groups), k_eff, k, seed)
+    return random_sample(n, k, seed=seed)
+
+
+def _nearest_to_centres(points: np.ndarray, k_eff: int, k: int, seed: int) -> Selection:
+    points = _standardize(points)
+    groups, centres = _kmeans_labels(points, k_eff, seed)
+    picks = []
+    for cluster in range(k_eff):
+        members = np.flatnonzero(groups == cluster)
+        if not len(members):
+            continue
+        d = ((points[members] - centres[cluster]) ** 2).sum(axis=1)
+        picks.append(int(members[np.argmin(d)]))
+    if len(picks) < k_eff:  # empty clusters: top up with seeded random items
+        rest = np.setdiff1d(np.arange(len(points)), picks)
+        picks += np.random.default_rng(seed).choice(rest, size=k_eff - len(picks), replace=False).tolist()
+    return Selection(np.asarray(picks, np.int64), np.zeros(k_eff, np.float32), "cold_start_clusters", k, len(points))
+
+
+def _stratified_by_group(groups: np.ndarray, k_eff: int, k: int, seed: int) -> Selection:
+    rng = np.random.default_rng(seed)
+    names, inverse, sizes = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
+    quota = sizes * k_eff / len(groups)
+    take = np.floor(quota).astype(int)
+    for g in np.argsort(-(quota - take), kind="stable")[: k_eff - take.sum()]:
+        take[g] += 1
+    picks = [rng.choice(np.flatnonzero(inverse == g), size=take[g], replace=False) for g in range(len(names)) if take[g]]
+    chosen = np.sort(np.concatenate(picks)).astype(np.int64)
+    return Selection(chosen, np.zeros(len(chosen), np.float32), "cold_start_groups", k, len(groups))
+
+
+# ---------------------------------------------------------------------------------------------
+# I/O: the predict step's output and optional embeddings
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Predicted probabilities for a set of items.
+
+    Attributes:
+        ids: item ids in row order.
+        probabilities: ``N x C`` float32 (possibly memory-mapped).
+        classes: class names in column order; empty when the producer did not write them.
+    """
+
+    ids: tuple[str, ...]
+    probabilities: np.ndarray
+    classes: tuple[str, ...]
+
+
+def read_predictions(path: str) -> Predictions:
+    """Read a predict step's output.
+
+    Accepted layouts: a folder with ``probabilities.npy`` (float32, N x C), ``ids.txt`` (one id a
+    line) and optionally ``classes.txt`` (column names); or JSONL (a file, or ``predictions.jsonl``
+    in the folder) of ``{"id": ..., "probabilities": {label: p}}``.
+    """
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "probabilities.npy")):
+        probabilities = np.load(os.path.join(path, "probabilities.npy"), mmap_mode="r")
+        ids = tuple(_read_lines(os.path.join(path, "ids.txt")))
+        classes_path = os.path.join(path, "classes.txt")
+        classes = tuple(_read_lines(classes_path)) if os.path.exists(classes_path) else ()
+        if classes and len(classes) != probabilities.shape[1]:
+            raise ValueError(f"{classes_path}: {len(classes)} classes for {probabilities.shape[1]} probability columns")
+        _check_ids(ids, len(probabilities), path)
+        return Predictions(ids, probabilities, classes)
+    jsonl = os.path.join(path, "predictions.jsonl") if os.path.isdir(path) else path
+    if not os.path.exists(jsonl):
+        raise FileNotFoundError(
+            f"{path}: no probabilities.npy + ids.txt and no predictions JSONL; point this at the predict step's output"
+        )
+    return _read_predictions_jsonl(jsonl)
+
+
+def _read_predictions_jsonl(path: str) -> Predictions:
+    from labelloop.components.core import manifest
+
+    ids: list[str] = []
+    rows: list[dict] = []
+    for line in manifest.read_lines(path):
+        record = line.record
+        if "id" not in record or not isinstance(record.get("probabilities"), dict):
+            raise ValueError(f"{path}:{line.number}: expected {{\"id\", \"probabilities\": {{label: p}}}}")
+        ids.append(str(record["id"]))
+        rows.append(record["probabilities"])
+    classes = tuple(sorted({label for row in rows for label in row}))
+    column = {label: j for j, label in enumerate(classes)}
+    probabilities = np.zeros((len(rows), len(classes)), dtype=np.float32)
+    for i, row in enumerate(rows):
+        for label, p in row.items():
+            probabilities[i, column[label]] = p
+    _check_ids(tuple(ids), len(rows), path)
+    return Predictions(tuple(ids), probabilities, classes)
+
+
+def read_embeddings(path: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """``(ids, N x D array)`` from a folder holding ``embeddings.npy`` and ``ids.txt``."""
+    array_path = os.path.join(path, "embeddings.npy")
+    if not os.path.exists(array_path):
+        raise FileNotFoundError(f"{path}: no embeddings.npy; embeddings are a folder with embeddings.npy + ids.txt")
+    embeddings = np.load(array_path, mmap_mode="r")
+    ids = tuple(_read_lines(os.path.join(path, "ids.txt")))
+    _check_ids(ids, len(embeddings), path)
+    return ids, embeddings
+
+
+def _read_lines(path: str) -> list[str]:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found; the predict/embed step writes it beside the array")
+    with open(path, encoding="utf-8") as handle:
+        return [line.rstrip("\n") for line in handle if line.strip()]
+
+
+def _check_ids(ids: tuple[str, ...], rows: int, where: str) -> None:
+    if len(ids) != rows:
+        raise ValueError(f"{where}: {len(ids)} ids for {rows} rows; ids.txt must have one id per row")
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        dup = next(i for i in ids if i in seen or seen.add(i))
+        raise ValueError(f"{where}: id {dup!r} appears more than once; each item must be predicted once")
