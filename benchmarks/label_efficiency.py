@@ -56,7 +56,7 @@ def load_task(name: str, seed: int, quick: bool) -> Task:
 
         bunch = load_digits()
         x, y = bunch.data.astype(np.float64), bunch.target
-        return _split(name, x, y, seed, test_size=0.3, batch=10, max_labels=700 if not quick else 300, c=1.0)
+        return _split(name, x, y, seed, test_size=0.3, batch=10, max_labels=len(y) if not quick else 300, c=1.0)
     if name == "fashion":
         from labelloop.components.core.sample_data import load_fashion_mnist
 

@@ -7,6 +7,7 @@ The config file is ``--config FILE``, else ``$LABELLOOP_CONFIG``, else
     location = "us-central1"
     pipeline_root = "gs://my-bucket/pipeline-root"
     service_account = "pipelines@my-project.iam.gserviceaccount.com"
+    store = "gs://my-bucket/dataset-versions"
 
     [labels]
     team = "vision"
@@ -47,6 +48,7 @@ SETTINGS = {
     "api_endpoint": Setting("--api-endpoint", ("LABELLOOP_API_ENDPOINT",), "api_endpoint"),
     "kfp_host": Setting("--kfp-host", ("LABELLOOP_KFP_HOST",), "kfp_host"),
     "kfp_experiment": Setting("--kfp-experiment", ("LABELLOOP_KFP_EXPERIMENT",), "kfp_experiment", "labelloop"),
+    "store": Setting("--store", ("LABELLOOP_STORE",), "store"),
     "local_root": Setting("--pipeline-root", ("LABELLOOP_LOCAL_ROOT",), "local_root", "local_outputs"),
 }
 _LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")

@@ -468,3 +468,151 @@ def aggregate_spans(item_id: str, spans_by_labeler: Mapping[str, Iterable[Span]]
         label, start, end = key.split("\t")
         kept.append(Span(label, int(start), int(end)))
     return tuple(sorted(kept, key=lambda s: (s.start, s.end, s.label))), vote.confidence
+
+
+# ---------------------------------------------------------------------------------------------
+# One job's annotations → per-item results and quality figures
+
+TASK_KINDS = ("single_label", "multi_label", "boxes", "spans")
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The consensus for one item.
+
+    ``value`` is a label (single-label), a tuple of labels (multi-label), a tuple of
+    :class:`BoxConsensus` or of :class:`Span`.
+    """
+
+    item_id: str
+    value: object
+    confidence: float
+    labels: int
+    needs_review: bool
+
+
+@dataclass(frozen=True)
+class QualitySummary:
+    """Consensus per item and the labeling quality of a whole job."""
+
+    kind: str
+    method: str
+    items: Mapping[str, ItemResult]
+    percent_agreement: float
+    fleiss_kappa: float
+    krippendorff_alpha: float
+    labelers: tuple[LabelerQuality, ...]
+    classes: tuple[str, ...]
+    confusion: np.ndarray | None  # consensus × labeler answer counts (single-label only)
+
+    @property
+    def items_needing_review(self) -> tuple[str, ...]:
+        return tuple(item_id for item_id, result in self.items.items() if result.needs_review)
+
+
+def summarize(
+    kind: str,
+    annotations: Sequence[tuple[str, str, object]],
+    classes: Sequence[str],
+    *,
+    method: str = "dawid_skene",
+    review_threshold: float = 0.34,
+) -> QualitySummary:
+    """Consensus and quality for ``(item_id, labeler_id, value)`` annotations of one task kind.
+
+    Single-label uses ``method``; multi-label votes per label and spans per exact span, and both
+    measure agreement on the binary decisions (labeler marked it or not) over every candidate any
+    labeler marked; boxes cluster on IoU and report no kappa. An item needs review when the share
+    of its labels that disagree with the consensus exceeds ``review_threshold``.
+    """
+    if kind not in TASK_KINDS:
+        raise ConsensusError(f"unknown task kind {kind!r}; use one of {TASK_KINDS}")
+    if not annotations:
+        nan = float("nan")
+        return QualitySummary(kind, method, {}, nan, nan, nan, (), tuple(classes), None)
+    if kind == "single_label":
+        return _summarize_single(annotations, classes, method, review_threshold)
+    if kind == "boxes":
+        return _summarize_boxes(annotations, classes, review_threshold)
+    return _summarize_sets(kind, annotations, classes, review_threshold)
+
+
+def _summarize_single(annotations, classes, method, review_threshold) -> QualitySummary:
+    matrix = build_matrix(((i, l, v) for i, l, v in annotations), classes)
+    result = consensus(matrix, method)
+    flagged = {flag.item_id for flag in items_needing_review(matrix, result, max_disagreement=review_threshold)}
+    per_item = matrix.labels_per_item()
+    items = {
+        item_id: ItemResult(item_id, result.labels[row], float(result.confidence[row]), int(per_item[row]), item_id in flagged)
+        for row, item_id in enumerate(matrix.item_ids)
+    }
+    return QualitySummary(
+        "single_label", result.method, items, percent_agreement(matrix), fleiss_kappa(matrix),
+        krippendorff_alpha_nominal(matrix), labeler_quality(matrix, result), tuple(classes),
+        confusion_vs_consensus(matrix, result),
+    )  # fmt: skip
+
+
+def _summarize_sets(kind, annotations, classes, review_threshold) -> QualitySummary:
+    by_item: dict[str, dict[str, set]] = {}
+    for item_id, labeler_id, value in annotations:
+        keys = {_set_key(kind, v, classes, item_id, labeler_id) for v in value}
+        by_item.setdefault(item_id, {})[labeler_id] = keys
+    items, binary = {}, []
+    for item_id, sets in by_item.items():
+        vote = per_label_vote(item_id, sets)
+        disagreement = 1.0 - vote.confidence
+        value = vote.labels if kind == "multi_label" else _spans_from_keys(vote.labels)
+        items[item_id] = ItemResult(item_id, value, vote.confidence, len(sets), disagreement > review_threshold)
+        candidates = set().union(*sets.values())
+        binary.extend((f"{item_id}\t{c}", labeler, "yes" if c in chosen else "no") for labeler, chosen in sets.items() for c in candidates)
+    if binary:
+        matrix = build_matrix(binary, ("no", "yes"))
+        decisions = majority_vote(matrix)
+        figures = (percent_agreement(matrix), fleiss_kappa(matrix), krippendorff_alpha_nominal(matrix))
+        quality = labeler_quality(matrix, decisions)
+    else:
+        figures, quality = (float("nan"),) * 3, ()
+    return QualitySummary(kind, "per_label_vote", items, *figures, quality, tuple(classes), None)
+
+
+def _set_key(kind, value, classes, item_id, labeler_id) -> str:
+    if kind == "multi_label":
+        if value not in classes:
+            raise ConsensusError(f"item {item_id}: labeler {labeler_id} gave {value!r}, which is not in the label set {list(classes)}")
+        return value
+    span = value if isinstance(value, Span) else Span(value["displayName"], int(value["startOffset"]), int(value["endOffset"]))
+    if span.label not in classes or span.start < 0 or span.end <= span.start:
+        raise ConsensusError(f"item {item_id}: labeler {labeler_id} gave an invalid span {value!r}")
+    return f"{span.label}\t{span.start}\t{span.end}"
+
+
+def _spans_from_keys(keys: Iterable[str]) -> tuple[Span, ...]:
+    spans = []
+    for key in keys:
+        label, start, end = key.split("\t")
+        spans.append(Span(label, int(start), int(end)))
+    return tuple(sorted(spans, key=lambda s: (s.start, s.end, s.label)))
+
+
+def _summarize_boxes(annotations, classes, review_threshold) -> QualitySummary:
+    by_item: dict[str, dict[str, list[Box]]] = {}
+    for item_id, labeler_id, value in annotations:
+        boxes = []
+        for raw in value:
+            box = raw if isinstance(raw, Box) else Box(raw["displayName"], raw["xMin"], raw["yMin"], raw["xMax"], raw["yMax"])
+            if box.label not in classes:
+                raise ConsensusError(f"item {item_id}: labeler {labeler_id} drew a {box.label!r} box, not in {list(classes)}")
+            boxes.append(box)
+        by_item.setdefault(item_id, {})[labeler_id] = boxes
+    items, agreements = {}, []
+    for item_id, drawn in by_item.items():
+        kept = aggregate_boxes(drawn)
+        total = sum(len(b) for b in drawn.values())
+        matched = sum(len(c.labelers) for c in kept)
+        agreement = matched / total if total else 1.0
+        confidence = float(np.mean([c.support * c.mean_iou for c in kept])) if kept else agreement
+        agreements.append(agreement)
+        items[item_id] = ItemResult(item_id, kept, confidence, len(drawn), 1.0 - agreement > review_threshold)
+    nan = float("nan")
+    return QualitySummary("boxes", "iou_clustering", items, float(np.mean(agreements)), nan, nan, (), tuple(classes), None)

@@ -1,0 +1,79 @@
+"""Content and perceptual hashes of images; the perceptual hash knows about horizontal flips.
+
+The perceptual hash is a 64-bit DCT hash (pHash family) of a 32x32 grayscale thumbnail, built so
+that mirroring the image left-right flips a *fixed* set of bits: coefficients with an odd
+horizontal frequency ``u`` change sign under a mirror, those with an even ``u`` do not. Even-``u``
+bits compare a coefficient with the median of the even-``u`` coefficients (mirror-invariant);
+odd-``u`` bits compare with zero (so a mirror exactly inverts them). Hence
+``hash(mirror(image)) == hash(image) ^ MIRROR_MASK`` and a flipped copy is found by searching with
+``h ^ MIRROR_MASK`` as well as ``h`` (:mod:`near_duplicates` does that).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from labelloop.components.core import manifest
+
+THUMBNAIL_SIDE = 32
+#: Standard deviation (gray levels) of the 32x32 thumbnail below which an image is flat: its
+#: hash bits would be noise, so it takes no part in near-duplicate search.
+FLAT_STD = 2.0
+
+
+def _coefficient_layout() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, odd_u) of the 64 hashed DCT coefficients: the 8x8 low block minus DC, plus (0, 8)."""
+    cells = [(v, u) for v in range(8) for u in range(8) if (v, u) != (0, 0)] + [(0, 8)]
+    rows = np.array([v for v, _ in cells])
+    cols = np.array([u for _, u in cells])
+    return rows, cols, cols % 2 == 1
+
+
+_ROWS, _COLS, _ODD_U = _coefficient_layout()
+_WEIGHTS = np.left_shift(np.uint64(1), np.arange(63, -1, -1, dtype=np.uint64))
+#: Bits that a left-right mirror of the image inverts.
+MIRROR_MASK = int(np.bitwise_or.reduce(_WEIGHTS[_ODD_U]))
+
+
+def content_hash(data: bytes) -> str:
+    """Exact-content hash: the same 32-hex-digit SHA-256 prefix that item ids use."""
+    return manifest.content_id(data)
+
+
+def thumbnail(gray: np.ndarray) -> np.ndarray:
+    """The 32x32 float32 thumbnail every perceptual hash is computed from."""
+    return cv2.resize(gray, (THUMBNAIL_SIDE, THUMBNAIL_SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def is_flat(gray: np.ndarray) -> bool:
+    """True when the image has (almost) no structure at hash scale: a blank or solid frame."""
+    return float(thumbnail(gray).std()) < FLAT_STD
+
+
+def perceptual_hash(gray: np.ndarray) -> int:
+    """64-bit flip-aware DCT hash of a grayscale image (any size >= 1x1), as a Python int.
+
+    Args:
+        gray: 2-D uint8 or float array.
+
+    Returns:
+        The hash; ``perceptual_hash(gray[:, ::-1]) == perceptual_hash(gray) ^ MIRROR_MASK`` up to
+        coefficients that sit exactly on their threshold.
+    """
+    if gray.ndim != 2:
+        raise ValueError(f"perceptual_hash needs a 2-D grayscale array, got shape {gray.shape}")
+    coefficients = cv2.dct(thumbnail(gray))[_ROWS, _COLS]
+    even_median = np.median(coefficients[~_ODD_U])
+    bits = np.where(_ODD_U, coefficients > 0, coefficients > even_median)
+    return int(np.bitwise_or.reduce(_WEIGHTS[bits], initial=np.uint64(0)))
+
+
+def hamming(a: int, b: int) -> int:
+    """Number of differing bits between two 64-bit hashes."""
+    return (a ^ b).bit_count()
+
+
+def flip_aware_distance(a: int, b: int) -> int:
+    """Hamming distance between two images' hashes, allowing one to be a mirror of the other."""
+    return min(hamming(a, b), hamming(a, b ^ MIRROR_MASK))

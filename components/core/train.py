@@ -1,0 +1,618 @@
+"""The local AutoML trainer: a time-budgeted search over model families on labelloop features.
+
+``search`` hands the hyper-parameter search to FLAML's cost-frugal tuner (``flaml.tune``), which
+starts from cheap configurations (few trees, few boosting rounds) and grows them only while they
+pay off. Every candidate is an scikit-learn pipeline fitted on the training split (with sample
+weights) and scored on the validation split; the search stops when the budget is spent, and a
+candidate whose expected fit time would overrun the budget is skipped, not started. Boosting uses
+its own early stopping. The best fitted candidate is the model; the test split is never touched.
+
+``fit_quick`` is the fast path for active-learning rounds: one class-balanced logistic regression,
+robust with a handful of labels per class.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelloop.components.core import features as feats
+from labelloop.components.core import manifest
+
+TASKS = (
+    "image_classification",
+    "image_multilabel",
+    "text_classification",
+    "tabular_classification",
+    "tabular_regression",
+)
+TRAINING_USES = ("training", "validation")
+
+
+class TrainingError(ValueError):
+    """Training cannot proceed; the message says what was wrong with the data and what to do."""
+
+
+def check_task(task: str) -> str:
+    if task not in TASKS:
+        raise TrainingError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    return task
+
+
+def feature_kind(task: str) -> str:
+    return check_task(task).split("_", 1)[0]
+
+
+def is_regression(task: str) -> bool:
+    return task == "tabular_regression"
+
+
+def is_multilabel(task: str) -> bool:
+    return task == "image_multilabel"
+
+
+# ---------------------------------------------------------------------------------------------
+# Examples: model inputs + targets + weights per split, and an account of every input item
+
+
+@dataclass(frozen=True)
+class Split:
+    """Inputs of one split with their targets, weights and item ids (rows in manifest order)."""
+
+    inputs: Any
+    targets: tuple
+    weights: np.ndarray
+    ids: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Everything the trainer needs from a manifest, plus where every input item went."""
+
+    task: str
+    spec: feats.FeatureSpec
+    training: Split
+    validation: Split
+    test: Split
+    accounting: dict[str, int]
+
+
+@dataclass(frozen=True)
+class WeightPolicy:
+    """How much an item counts: its ``labelloop.weight`` fact times, for machine labels,
+    ``machine_label_weight`` and the label's confidence."""
+
+    machine_label_weight: float = 1.0
+
+    def weight_of(self, record: dict) -> float:
+        extra = manifest.extra_of(record)
+        weight = float(extra.get("weight", 1.0))
+        if manifest.label_source_of(record) == "machine":
+            weight *= self.machine_label_weight * float(extra.get("label_confidence", 1.0))
+        if not math.isfinite(weight) or weight < 0:
+            raise TrainingError(f"item {manifest.record_name(record)} has invalid weight {weight}; fix labelloop.weight")
+        return weight
+
+
+def _target_of(record: dict, task: str):
+    labels = manifest.labels_of(record)
+    if not labels:
+        return None
+    return tuple(sorted(labels)) if is_multilabel(task) else manifest.label_of(record)
+
+
+def _record_inputs(records: list[dict], spec: feats.FeatureSpec):
+    if spec.kind == "image":
+        uris = [manifest.content_of(r)[1] for r in records]
+        return feats.image_features([feats.read_image(u, spec) for u in uris], spec)
+    return feats.text_inputs([text_of(r) for r in records], spec)
+
+
+def text_of(record: dict) -> str:
+    """An item's text: inline ``textContent`` or the file at ``textGcsUri``."""
+    field_name, value = manifest.content_of(record)
+    if field_name == "textContent":
+        return value
+    if field_name == "textGcsUri":
+        with manifest.open_file(value, "rb") as handle:
+            return handle.read().decode("utf-8", errors="replace")
+    raise TrainingError(f"item {manifest.record_name(record)} has {field_name}, not text")
+
+
+def _split_from_records(records: list[dict], task: str, spec, policy: WeightPolicy) -> Split:
+    return Split(
+        inputs=_record_inputs(records, spec),
+        targets=tuple(_target_of(r, task) for r in records),
+        weights=np.asarray([policy.weight_of(r) for r in records], dtype=np.float64),
+        ids=tuple(manifest.item_id(r) for r in records),
+    )
+
+
+def examples_from_manifest(
+    path: str,
+    task: str,
+    *,
+    spec: feats.FeatureSpec | None = None,
+    policy: WeightPolicy = WeightPolicy(),
+    image_size: int = 32,
+    text_encoding: str = "tfidf",
+) -> Examples:
+    """Read a JSONL manifest into per-split model inputs for an image or text task.
+
+    Labeled items with ``ml_use`` training/validation/test go to that split; every other item is
+    counted under ``skipped_unlabeled`` or ``skipped_no_ml_use`` so all input items are accounted for.
+    """
+    kind = feature_kind(task)
+    if kind == "tabular":
+        raise TrainingError(f"task {task} reads a table; use examples_from_table")
+    by_use: dict[str, list[dict]] = {use: [] for use in manifest.ML_USES}
+    accounting = {"input_items": 0, "skipped_unlabeled": 0, "skipped_no_ml_use": 0}
+    for line in manifest.read_lines(path):
+        accounting["input_items"] += 1
+        record = line.record
+        manifest.item_id(record)  # fail early, naming the hint, on records without an id
+        use = manifest.ml_use_of(record)
+        if not manifest.labels_of(record):
+            accounting["skipped_unlabeled"] += 1
+        elif use not in by_use:
+            accounting["skipped_no_ml_use"] += 1
+        else:
+            by_use[use].append(record)
+    if spec is None:
+        if kind == "image":
+            sample = [manifest.content_of(r)[1] for r in by_use["training"][:16]]
+            spec = feats.image_spec_for(sample, image_size=image_size)
+        else:
+            spec = feats.FeatureSpec(kind="text", text_encoding=text_encoding)
+    splits = {use: _split_from_records(records, task, spec, policy) for use, records in by_use.items()}
+    accounting.update({f"{use}_items": len(split) for use, split in splits.items()})
+    return Examples(task, spec, splits["training"], splits["validation"], splits["test"], accounting)
+
+
+def read_table(path: str) -> pd.DataFrame:
+    """A CSV or Parquet table (local or fsspec URL)."""
+    with manifest.open_file(path, "rb") as handle:
+        if path.endswith((".parquet", ".pq")):
+            return pd.read_parquet(handle)
+        return pd.read_csv(handle)
+
+
+def examples_from_table(
+    frame: pd.DataFrame,
+    task: str,
+    target_column: str,
+    *,
+    spec: feats.FeatureSpec | None = None,
+    ml_use_column: str = "ml_use",
+    weight_column: str = "weight",
+) -> Examples:
+    """Per-split inputs from a table with an ``ml_use`` column; rows without a target are skipped."""
+    if feature_kind(task) != "tabular":
+        raise TrainingError(f"task {task} reads a manifest; use examples_from_manifest")
+    if ml_use_column not in frame.columns:
+        raise TrainingError(f"the table has no {ml_use_column!r} column; run split_dataset first")
+    if target_column not in frame.columns:
+        raise TrainingError(f"target column {target_column!r} is not in the table ({', '.join(map(str, frame.columns))})")
+    ignore = [c for c in (ml_use_column, weight_column, "id", manifest.ID_KEY) if c in frame.columns]
+    spec = spec or feats.tabular_spec_for(frame, target_column, ignore=ignore)
+    target = frame[target_column]
+    if is_regression(task):
+        target = pd.to_numeric(target, errors="coerce")
+    labeled = target.notna() & (target.astype(str).str.len() > 0)
+    uses = frame[ml_use_column].astype(str)
+    ids = frame["id"].astype(str) if "id" in frame.columns else pd.Series([str(i) for i in range(len(frame))])
+    weights = frame[weight_column].astype(float) if weight_column in frame.columns else pd.Series(np.ones(len(frame)))
+    splits = {}
+    for use in manifest.ML_USES:
+        rows = (labeled & (uses == use)).to_numpy()
+        values = target[rows]
+        targets = tuple(float(v) for v in values) if is_regression(task) else tuple(str(v) for v in values)
+        splits[use] = Split(
+            inputs=feats.tabular_inputs(frame[rows].reset_index(drop=True), spec),
+            targets=targets,
+            weights=weights[rows].to_numpy(dtype=np.float64),
+            ids=tuple(ids[rows]),
+        )
+    accounting = {
+        "input_items": len(frame),
+        "skipped_unlabeled": int((~labeled).sum()),
+        "skipped_no_ml_use": int((labeled & ~uses.isin(manifest.ML_USES)).sum()),
+        **{f"{use}_items": len(split) for use, split in splits.items()},
+    }
+    return Examples(task, spec, splits["training"], splits["validation"], splits["test"], accounting)
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A fitted scikit-learn estimator and what is needed to use it.
+
+    Classifiers are fitted on label indices ``0..len(labels)-1`` (or an indicator matrix for
+    multi-label), so probabilities align with ``labels``.
+    """
+
+    estimator: Any
+    task: str
+    labels: tuple[str, ...]
+    spec: feats.FeatureSpec
+    family: str
+    params: dict
+
+    def predict_proba(self, inputs) -> np.ndarray:
+        """Class probabilities ``(n, len(labels))``; independent per label for multi-label."""
+        if is_regression(self.task):
+            raise TrainingError("a regression model has no class probabilities; use predict_values")
+        raw = self.estimator.predict_proba(inputs)
+        if is_multilabel(self.task):
+            return np.asarray(raw, dtype=np.float64)
+        out = np.zeros((len(raw), len(self.labels)))
+        out[:, np.asarray(self.estimator.classes_, dtype=int)] = raw
+        return out
+
+    def predict_values(self, inputs) -> np.ndarray:
+        if not is_regression(self.task):
+            raise TrainingError("a classifier predicts probabilities; use predict_proba")
+        return np.asarray(self.estimator.predict(inputs), dtype=np.float64)
+
+
+def label_set(targets: Sequence, task: str, extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """Sorted label names seen in ``targets`` plus ``extra``."""
+    names = set(extra)
+    for target in targets:
+        names.update(target if is_multilabel(task) else [target])
+    return tuple(sorted(names))
+
+
+def encode_targets(targets: Sequence, labels: Sequence[str], task: str) -> np.ndarray:
+    """Targets as label indices, an indicator matrix (multi-label) or floats (regression)."""
+    if is_regression(task):
+        return np.asarray(targets, dtype=np.float64)
+    index = {name: i for i, name in enumerate(labels)}
+    if is_multilabel(task):
+        matrix = np.zeros((len(targets), len(labels)), dtype=np.int64)
+        for row, target in enumerate(targets):
+            matrix[row, [index[name] for name in target]] = 1
+        return matrix
+    return np.asarray([index[t] for t in targets], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model families and their search spaces
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: its search space, a cheap starting point, and a cost measure."""
+
+    name: str
+    space: dict
+    start: dict
+    cost_key: str | None = None
+
+
+def families_for(task: str) -> tuple[Family, ...]:
+    """The families searched for ``task`` (linear, boosting, randomised trees, naive Bayes)."""
+    from flaml import tune
+
+    kind = feature_kind(task)
+    if kind == "text":
+        return (
+            Family("logistic", {"C": tune.loguniform(0.1, 300.0)}, {"C": 10.0}),
+            Family("sgd", {"alpha": tune.loguniform(1e-6, 1e-3)}, {"alpha": 1e-5}),
+            Family("complement_nb", {"alpha": tune.loguniform(1e-3, 1.0)}, {"alpha": 0.1}),
+        )
+    boosting = Family(
+        "hist_gb",
+        {
+            "learning_rate": tune.loguniform(0.02, 0.5),
+            "max_leaf_nodes": tune.lograndint(8, 128),
+            "max_iter": tune.lograndint(20, 1000),
+            "l2_regularization": tune.loguniform(1e-6, 10.0),
+        },
+        {"learning_rate": 0.1, "max_leaf_nodes": 31, "max_iter": 20, "l2_regularization": 1e-6},
+        cost_key="max_iter",
+    )
+    trees = Family(
+        "extra_trees",
+        {
+            "n_estimators": tune.lograndint(16, 800),
+            "max_features": tune.uniform(0.05, 1.0),
+            "min_samples_leaf": tune.lograndint(1, 16),
+        },
+        {"n_estimators": 16, "max_features": 0.3, "min_samples_leaf": 1},
+        cost_key="n_estimators",
+    )
+    if is_regression(task):
+        return (Family("ridge", {"alpha": tune.loguniform(1e-3, 1e3)}, {"alpha": 1.0}), boosting, trees)
+    return (Family("logistic", {"C": tune.loguniform(1e-3, 100.0)}, {"C": 1.0}), boosting, trees)
+
+
+def build_estimator(task: str, spec: feats.FeatureSpec, family: str, params: dict, *, seed: int, n_jobs: int = 1):
+    """An unfitted scikit-learn pipeline: preprocessing for ``spec`` then a ``family`` model."""
+    from sklearn import ensemble, linear_model, naive_bayes
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    regression = is_regression(task)
+    if family == "logistic":
+        model = linear_model.LogisticRegression(C=params["C"], max_iter=1000, class_weight="balanced")
+    elif family == "sgd":
+        model = linear_model.SGDClassifier(loss="modified_huber", alpha=params["alpha"], class_weight="balanced",
+                                           random_state=seed, max_iter=50, tol=1e-4)
+    elif family == "complement_nb":
+        model = naive_bayes.ComplementNB(alpha=params["alpha"])
+    elif family == "ridge":
+        model = linear_model.Ridge(alpha=params["alpha"])
+    elif family == "hist_gb":
+        cls = ensemble.HistGradientBoostingRegressor if regression else ensemble.HistGradientBoostingClassifier
+        model = cls(learning_rate=params["learning_rate"], max_leaf_nodes=int(params["max_leaf_nodes"]),
+                    max_iter=int(params["max_iter"]), l2_regularization=params["l2_regularization"],
+                    early_stopping=True, n_iter_no_change=10, random_state=seed)
+    elif family == "extra_trees":
+        cls = ensemble.ExtraTreesRegressor if regression else ensemble.ExtraTreesClassifier
+        model = cls(n_estimators=int(params["n_estimators"]), max_features=params["max_features"],
+                    min_samples_leaf=int(params["min_samples_leaf"]), n_jobs=n_jobs, random_state=seed)
+    else:
+        raise TrainingError(f"unknown model family {family!r}")
+    if is_multilabel(task):
+        model = OneVsRestClassifier(model)
+    steps = []
+    if spec.kind == "text" and spec.text_encoding == "tfidf":
+        steps.append(("features", feats.text_vectorizer()))
+    elif spec.kind == "tabular":
+        steps.append(("features", feats.tabular_preprocessor(spec, scale=family in ("logistic", "ridge"))))
+    elif family in ("logistic", "sgd"):
+        steps.append(("scale", StandardScaler()))
+    steps.append(("model", model))
+    return Pipeline(steps)
+
+
+def fit_estimator(estimator, inputs, y: np.ndarray, weights: np.ndarray | None):
+    """Fit a pipeline, passing sample weights to its model (one-vs-rest ignores them)."""
+    kwargs = {}
+    if weights is not None and not is_one_vs_rest(estimator):
+        kwargs["model__sample_weight"] = weights
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*(converge|max_iter).*")
+        estimator.fit(inputs, y, **kwargs)
+    return estimator
+
+
+def is_one_vs_rest(estimator) -> bool:
+    return type(estimator.named_steps["model"]).__name__ == "OneVsRestClassifier"
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+
+
+def validation_score(model: TrainedModel, split: Split) -> float:
+    """Higher is better: accuracy (minus a tiny log-loss tie-breaker), micro AP, or R²."""
+    from sklearn.metrics import average_precision_score, log_loss, r2_score
+
+    y = encode_targets(split.targets, model.labels, model.task)
+    if is_regression(model.task):
+        return float(r2_score(y, model.predict_values(split.inputs), sample_weight=split.weights))
+    proba = model.predict_proba(split.inputs)
+    if is_multilabel(model.task):
+        return float(average_precision_score(y, proba, average="micro"))
+    accuracy = float(np.average(proba.argmax(axis=1) == y, weights=split.weights))
+    clipped = np.clip(proba, 1e-7, 1.0)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    return accuracy - 1e-3 * float(log_loss(y, clipped, labels=range(len(model.labels))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Search
+
+
+@dataclass(frozen=True)
+class Trial:
+    family: str
+    params: dict
+    score: float | None
+    seconds: float
+    status: str  # "ok", "skipped_over_budget", "failed: …"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The best model and the record of every candidate the search looked at."""
+
+    model: TrainedModel
+    validation_score: float
+    trials: tuple[Trial, ...]
+    seconds: float
+    budget_seconds: float
+    selection: str  # how the model was selected
+
+    def summary(self) -> dict:
+        return {
+            "family": self.model.family,
+            "params": self.model.params,
+            "validation_score": self.validation_score,
+            "trials": len(self.trials),
+            "trials_fitted": sum(t.status == "ok" for t in self.trials),
+            "search_seconds": round(self.seconds, 3),
+            "budget_seconds": self.budget_seconds,
+            "selection": self.selection,
+        }
+
+
+@dataclass
+class _CostModel:
+    """Seconds per unit of cost (trees, rounds) seen so far per family: predicts a fit's time."""
+
+    per_unit: dict = field(default_factory=dict)
+
+    def predict(self, family: Family, params: dict) -> float:
+        if family.name not in self.per_unit:
+            return 0.0
+        units = float(params.get(family.cost_key, 1)) if family.cost_key else 1.0
+        return self.per_unit[family.name] * units
+
+    def record(self, family: Family, params: dict, seconds: float) -> None:
+        units = float(params.get(family.cost_key, 1)) if family.cost_key else 1.0
+        self.per_unit[family.name] = max(self.per_unit.get(family.name, 0.0), seconds / max(units, 1.0))
+
+
+def holdout(training: Split, task: str, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Carve a validation split from training when the manifest has none (stratified if possible)."""
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(training))
+    stratify = None
+    if not is_regression(task) and not is_multilabel(task):
+        counts = pd.Series(training.targets).value_counts()
+        if counts.min() >= 2 and len(rows) * fraction >= len(counts):
+            stratify = list(training.targets)
+    fit_rows, valid_rows = train_test_split(rows, test_size=fraction, random_state=seed, stratify=stratify)
+    return take(training, fit_rows), take(training, valid_rows)
+
+
+def take(split: Split, rows: np.ndarray) -> Split:
+    inputs = split.inputs.iloc[rows].reset_index(drop=True) if isinstance(split.inputs, pd.DataFrame) else split.inputs[rows]
+    return Split(inputs, tuple(split.targets[i] for i in rows), split.weights[rows], tuple(split.ids[i] for i in rows))
+
+
+def _check_trainable(examples: Examples, labels: tuple[str, ...]) -> None:
+    if len(examples.training) == 0:
+        raise TrainingError(
+            f"no labeled training items (accounting: {examples.accounting}); label items and set ml_use=training"
+        )
+    if not is_regression(examples.task) and len(set(examples.training.targets)) < 2 and not is_multilabel(examples.task):
+        raise TrainingError(
+            f"training items carry only one label {sorted(set(examples.training.targets))}; a classifier needs at least two"
+        )
+
+
+def search(
+    examples: Examples,
+    *,
+    budget_seconds: float,
+    seed: int = 0,
+    extra_labels: Sequence[str] = (),
+    start_from: dict | None = None,
+    families: Sequence[str] | None = None,
+    n_jobs: int = 1,
+    clock=time.monotonic,
+) -> SearchResult:
+    """Search model families and hyper-parameters within ``budget_seconds``; return the best model.
+
+    Args:
+        examples: training/validation inputs (a validation split is carved from training if empty).
+        budget_seconds: wall-clock budget; no candidate is started that is expected to overrun it.
+        seed: seed for the search and the models.
+        extra_labels: labels to include even if absent from training (e.g. the base model's).
+        start_from: ``{"family": ..., "params": ...}`` evaluated first (warm start from a base model).
+        families: restrict the search to these family names.
+        n_jobs: cores per candidate for the tree ensembles.
+    """
+    from flaml import tune
+
+    started = clock()
+    deadline = started + float(budget_seconds)
+    task = examples.task
+    labels = () if is_regression(task) else label_set(examples.training.targets, task, extra_labels)
+    _check_trainable(examples, labels)
+    training, validation = examples.training, examples.validation
+    selection = "validation split"
+    if len(validation) == 0:
+        training, validation = holdout(training, task, 0.2, seed)
+        selection = "20% holdout of training (the manifest has no validation items)"
+    y_train = encode_targets(training.targets, labels, task)
+    known = [f for f in families_for(task) if families is None or f.name in families]
+    if not known:
+        raise TrainingError(f"no model family among {families} for task {task}")
+    by_name = {f.name: f for f in known}
+    cost = _CostModel()
+    trials: list[Trial] = []
+    best: dict = {}
+
+    def evaluate(config: dict) -> dict:
+        choice = dict(config["family"])
+        family = by_name[choice.pop("name")]
+        remaining = deadline - clock()
+        if cost.predict(family, choice) > remaining or remaining <= 0:
+            trials.append(Trial(family.name, choice, None, 0.0, "skipped_over_budget"))
+            return {"score": -1e9}
+        t0 = clock()
+        try:
+            estimator = build_estimator(task, examples.spec, family.name, choice, seed=seed, n_jobs=n_jobs)
+            fit_estimator(estimator, training.inputs, y_train, training.weights)
+            model = TrainedModel(estimator, task, labels, examples.spec, family.name, _plain(choice))
+            score = validation_score(model, validation)
+        except (ValueError, np.linalg.LinAlgError) as err:
+            trials.append(Trial(family.name, choice, None, clock() - t0, f"failed: {err}"))
+            return {"score": -1e9}
+        seconds = clock() - t0
+        cost.record(family, choice, seconds)
+        trials.append(Trial(family.name, _plain(choice), score, seconds, "ok"))
+        if not best or score > best["score"]:
+            best.update(score=score, model=model)
+        return {"score": score}
+
+    starts = [{"family": {"name": f.name, **f.start}} for f in known]
+    if start_from and start_from.get("family") in by_name:
+        starts.insert(0, {"family": {"name": start_from["family"], **start_from.get("params", {})}})
+    space = {"family": tune.choice([{"name": f.name, **f.space} for f in known])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tune.run(
+            evaluate, config=space, metric="score", mode="max", points_to_evaluate=starts,
+            time_budget_s=max(deadline - clock(), 0.001), num_samples=-1, verbose=0,
+        )
+    if not best:
+        raise TrainingError(
+            f"no candidate finished within {budget_seconds}s ({len(trials)} tried: "
+            f"{[t.status for t in trials][:5]}); raise budget_seconds"
+        )
+    return SearchResult(best["model"], best["score"], tuple(trials), clock() - started, float(budget_seconds), selection)
+
+
+def _plain(params: dict) -> dict:
+    """JSON-friendly hyper-parameters (numpy scalars to Python)."""
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
+
+
+def fit_quick(examples: Examples, *, extra_labels: Sequence[str] = (), seed: int = 0, C: float = 1.0) -> TrainedModel:
+    """One class-balanced logistic regression on training + validation: the active-learning fast path.
+
+    Class balancing keeps small, skewed label sets (a few dozen labels) from collapsing to the
+    majority class.
+    """
+    task = examples.task
+    if is_regression(task):
+        raise TrainingError("fit_quick is for classification; use search for regression")
+    merged = concat_splits(examples.training, examples.validation)
+    labels = label_set(merged.targets, task, extra_labels)
+    _check_trainable(Examples(task, examples.spec, merged, examples.validation, examples.test, examples.accounting), labels)
+    estimator = build_estimator(task, examples.spec, "logistic", {"C": C}, seed=seed)
+    fit_estimator(estimator, merged.inputs, encode_targets(merged.targets, labels, task), merged.weights)
+    return TrainedModel(estimator, task, labels, examples.spec, "logistic", {"C": C})
+
+
+def concat_splits(first: Split, second: Split) -> Split:
+    if len(second) == 0:
+        return first
+    if isinstance(first.inputs, pd.DataFrame):
+        inputs = pd.concat([first.inputs, second.inputs], ignore_index=True)
+    else:
+        inputs = np.concatenate([first.inputs, second.inputs])
+    return Split(inputs, first.targets + second.targets, np.concatenate([first.weights, second.weights]),
+                 first.ids + second.ids)

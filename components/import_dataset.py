@@ -1,0 +1,68 @@
+"""KFP component: import raw data into labelloop's item format, validating every row."""
+
+from kfp import dsl
+
+from labelloop.components._base import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def import_dataset(
+    source_uri: str,
+    source_format: str,
+    data_type: str,
+    items: dsl.Output[dsl.Dataset],
+    rejects: dsl.Output[dsl.Dataset],
+    stats: dsl.Output[dsl.Metrics],
+    report: dsl.Output[dsl.Markdown],
+    target_column: str = "",
+    weight_column: str = "",
+    allowed_labels: list = [],
+    allowed_uri_schemes: list = ["gs"],
+    max_reject_rate: float = 0.1,
+    min_items_per_label: int = 10,
+    label_count_severity: str = "warning",
+):
+    """Validates and imports a dataset so every later step can trust its items.
+
+    Every input item is either written to ``items`` with a stable content id or to ``rejects`` with
+    its line and reason. The step fails, after writing all outputs, only when nothing valid
+    remains, the reject rate exceeds ``max_reject_rate``, or a dataset rule set to error is broken.
+
+    Args:
+        source_uri: A folder of images (class-per-subfolder or unlabeled), a Vertex JSONL import
+            file (imageGcsUri / textContent / textGcsUri), or a CSV/Parquet table; local or gs://.
+        source_format: "auto" (from the folder or file suffix), "image_folder", "jsonl", "csv" or "parquet".
+        data_type: "image", "text" or "tabular".
+        target_column: Tabular only: the column to predict; empty for rows not labeled yet.
+        weight_column: Tabular only: an optional per-row weight column, values in [0, 10000].
+        allowed_labels: Accepted class names; items with any other label are rejected. Empty accepts any.
+        allowed_uri_schemes: URI schemes items may use: "gs" on Vertex; add "file" for local runs.
+        max_reject_rate: The largest share of rejected items tolerated before the step fails.
+        min_items_per_label: Vertex's minimum labeled items per class (10 for text classification).
+        label_count_severity: "warning" reports labels under the minimum; "error" fails the step.
+
+    Returns:
+        items: The valid items: JSONL in the Vertex import schema with dataItemResourceLabels.labelloop_id,
+            or (tabular) the table in its source format with a labelloop_id column.
+        rejects: JSONL, one line per rejected item: step, line, id, reason_code, reason, record.
+        stats: Counts: items_total/kept/rejected, reject_rate, label_<name>, split_<ml_use>, rejects_<code>.
+        report: A readable Markdown summary of the same, with dataset-level findings.
+    """
+    from labelloop.components.core import import_data
+
+    options = import_data.options_from(
+        source_uri, data_type, source_format,
+        allowed_uri_schemes=allowed_uri_schemes, allowed_labels=allowed_labels,
+        target_column=target_column, weight_column=weight_column, max_reject_rate=max_reject_rate,
+        min_items_per_label=min_items_per_label, label_count_severity=label_count_severity,
+    )
+    result = import_data.import_items(options, items.path, rejects.path)
+    items.metadata.update({"format": result.output_format, "data_type": data_type, "count": result.kept})
+    rejects.metadata.update({"format": "jsonl", "count": result.rejected})
+    for name, value in import_data.metrics_of(result).items():
+        stats.log_metric(name, value)
+    with open(report.path, "w", encoding="utf-8") as handle:
+        handle.write(import_data.render_report(result, max_reject_rate))
+    failure = import_data.failure_summary(result, max_reject_rate)
+    if failure:
+        raise import_data.ImportFailed(failure)

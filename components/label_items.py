@@ -1,0 +1,86 @@
+"""KFP component: human labeling with consensus, quality figures and a spend ledger."""
+
+from typing import Optional
+
+from kfp import dsl
+
+from labelloop.components._base import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def label_items(
+    manifest: dsl.Input[dsl.Dataset],
+    job_spec: str,
+    annotation_store_uri: str,
+    labeled: dsl.Output[dsl.Dataset],
+    annotations: dsl.Output[dsl.Dataset],
+    rejects: dsl.Output[dsl.Dataset],
+    report: dsl.Output[dsl.HTML],
+    metrics: dsl.Output[dsl.Metrics],
+    backend: str = "simulated",
+    ground_truth_uri: str = "",
+    simulated_crowd: str = "{}",
+    max_items: int = 0,
+    predictions: Optional[dsl.Input[dsl.Dataset]] = None,
+):
+    """Send items to human labelers, wait, and return consensus labels with quality and spend figures.
+
+    Replaces Vertex AI's Data Labeling Service (shut down 2024-10-03): the job is configured as a
+    DataLabelingJob. Labels are bought adaptively (more labelers only where they disagree or the
+    model is unsure, up to labelerCount), persisted append-only before consensus runs, and never
+    bought twice when the step is re-run. Label Studio's URL and token come from the environment
+    variables LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY, never from parameters.
+
+    Args:
+        manifest: JSONL items to label (Vertex import schema with labelloop ids), in priority order.
+        job_spec: DataLabelingJob JSON (displayName, labelerCount, instructionUri, inputsSchemaUri,
+            inputs.annotationSpecs, ...) plus labelloop settings (budget, price, timeout) under "labelloop".
+        annotation_store_uri: Persistent folder or gs:// prefix holding the annotations and ledger
+            across rounds and re-runs.
+        backend: "simulated" (a simulated crowd answering from ground truth) or "label_studio".
+        ground_truth_uri: Simulated backend only: JSONL of {"id", "label"} the pipeline never reads.
+        simulated_crowd: Simulated backend only: JSON crowd settings (nLabelers, accuracy, noise,
+            nSpammers, seed).
+        max_items: Most items to send to humans in this job (0: the spec's budget decides).
+        predictions: Optional JSONL of {"id", "probabilities": {label: p}} from the current model,
+            used as pre-annotations and to settle items a labeler confirms.
+
+    Returns:
+        labeled: Every input item; labeled ones carry the consensus label and its confidence.
+        annotations: Every raw annotation for these items (item, labeler, answer, cost, round).
+        rejects: Items that could not be labeled, each with a reason.
+        report: HTML quality report: agreement, labelers, confusion vs consensus, review list, spend.
+        metrics: Agreement, kappa, alpha, spend (currentSpend), progress, labels bought this run.
+    """
+    import json
+    import uuid
+
+    from labelloop.components.backends import labeler as labelers
+    from labelloop.components.core import annotation_store, labeling_job, manifest as items
+    from labelloop.components.core.simulated_crowd import CrowdConfig
+
+    spec = labeling_job.parse_job_spec(job_spec)
+    store = annotation_store.AnnotationStore(annotation_store_uri)
+    lines = list(items.read_lines(manifest.path))
+    probabilities, model_version = labelers.read_predictions(predictions.path, spec.annotation_specs) if predictions else ({}, "")
+    if backend == "simulated":
+        source = labelers.SimulatedCrowdLabeler.from_files(spec, ground_truth_uri, CrowdConfig.from_dict(json.loads(simulated_crowd)))
+    elif backend == "label_studio":
+        from labelloop.components.backends import label_studio
+
+        source = label_studio.LabelStudioLabeler.from_env(spec, store, model_version=model_version or "labelloop-model")
+    else:
+        raise ValueError(f"backend must be 'simulated' or 'label_studio', got {backend!r}")
+    config = labelers.RoundsConfig(run_id=uuid.uuid4().hex[:12], max_items=max_items or None)
+    outcome = labelers.run_job(lines, spec, source, store, config, probabilities)
+
+    items.write_jsonl(labeled.path, outcome.labeled)
+    items.write_jsonl(annotations.path, outcome.raw_annotations)
+    with items.RejectsWriter(rejects.path, step=labelers.REJECT_STEP) as writer:
+        for rejected in outcome.rejects:
+            writer.reject(rejected.record, rejected.reason_code, rejected.reason, line=rejected.line)
+    with items.atomic_writer(report.path) as handle:
+        handle.write(outcome.report_html.encode("utf-8"))
+    for name, value in outcome.metrics.items():
+        metrics.log_metric(name, value)
+    labeled.metadata.update({"labelingJob": outcome.resource, "items": len(outcome.labeled), "rejected": len(outcome.rejects)})

@@ -1,0 +1,380 @@
+"""labelloop: compile, run locally, submit to Vertex AI, schedule, and inspect pipelines and dataset versions.
+
+Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error. Errors print one line on
+stderr; ``--verbose`` adds the traceback and the SDKs' logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from labelloop.pipelines.config import ConfigError, Settings, load_settings, parse_pairs, require, spec_parameters, typed_parameters
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+_EPILOG = """configuration: flags > environment (LABELLOOP_PROJECT or GOOGLE_CLOUD_PROJECT, LABELLOOP_LOCATION,
+LABELLOOP_PIPELINE_ROOT, LABELLOOP_SERVICE_ACCOUNT, LABELLOOP_STORE, ...) > config file
+(--config, $LABELLOOP_CONFIG or ~/.config/labelloop/config.toml) > defaults."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def _vertex_flags() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("Vertex AI")
+    group.add_argument("--project", help="Google Cloud project id")
+    group.add_argument("--location", help="Vertex AI region, e.g. us-central1")
+    group.add_argument("--api-endpoint", help="Vertex AI API endpoint (private or test endpoints; http(s):// uses REST)")
+    return parent
+
+
+def _job_flags() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("run settings")
+    group.add_argument("--pipeline-root", help="gs:// folder for the run's outputs")
+    group.add_argument("--service-account", help="service account the run acts as")
+    group.add_argument("--param", action="append", metavar="KEY=VALUE", help="pipeline parameter (repeatable)")
+    group.add_argument("--label", action="append", metavar="KEY=VALUE", help="run label (repeatable)")
+    group.add_argument("--cache", action=argparse.BooleanOptionalAction, default=None,
+                       help="force step caching on/off (default: as compiled)")
+    group.add_argument("--display-name", help="display name (default: the pipeline name)")
+    group.add_argument("--template", help="compiled pipeline YAML (default: the packaged one, else a fresh compile)")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``labelloop`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="labelloop", description=__doc__, epilog=_EPILOG, formatter_class=_formatter)
+    parser.add_argument("--config", help="TOML config file (default ~/.config/labelloop/config.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks and SDK logs")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    vertex, job = _vertex_flags(), _job_flags()
+
+    compile_cmd = commands.add_parser("compile", help="compile every component and pipeline to YAML", formatter_class=_formatter,
+                                      description="Compile every component and pipeline (each target) to YAML.")
+    compile_cmd.add_argument("--out", help="write DIR/components and DIR/pipelines instead of the package's compiled/ folders")
+    compile_cmd.add_argument("--check", action="store_true", help="only check the compiled YAMLs are current (exit 1 if not)")
+    compile_cmd.set_defaults(handler=cmd_compile)
+
+    run = commands.add_parser("run", help="run a pipeline locally with kfp.local", formatter_class=_formatter,
+                              description="Run a pipeline on this machine (kfp.local SubprocessRunner), no cloud needed.")
+    run.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
+    run.add_argument("--local", action="store_true", required=True, help="run here with kfp.local (use `submit` for Vertex)")
+    run.add_argument("--param", action="append", metavar="KEY=VALUE", help="pipeline parameter (repeatable)")
+    run.add_argument("--pipeline-root", help="folder for outputs (default: $LABELLOOP_LOCAL_ROOT or ./local_outputs)")
+    run.set_defaults(handler=cmd_run)
+
+    submit = commands.add_parser("submit", parents=[vertex, job], help="submit a run to Vertex AI Pipelines",
+                                 formatter_class=_formatter, description="Submit one run of a compiled pipeline to Vertex AI.")
+    submit.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
+    submit.set_defaults(handler=cmd_submit)
+
+    schedule = commands.add_parser("schedule", parents=[vertex, job], help="run a pipeline on a cron schedule",
+                                   formatter_class=_formatter,
+                                   description="Create a Vertex AI schedule, or with --kfp-host a KFP recurring run.")
+    schedule.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
+    schedule.add_argument("--cron", required=True, help='5-field cron, optionally "TZ=Area/City ..." e.g. "0 3 * * 1"')
+    schedule.add_argument("--max-concurrent", type=int, default=1, help="most runs at once (default 1)")
+    schedule.add_argument("--max-runs", type=int, help="stop after this many runs (Vertex only)")
+    schedule.add_argument("--start", help="first possible run, ISO 8601 with zone, e.g. 2025-01-31T03:00:00Z")
+    schedule.add_argument("--end", help="no runs after this time, ISO 8601 with zone")
+    schedule.add_argument("--allow-queueing", action="store_true", help="queue runs beyond --max-concurrent (Vertex only)")
+    schedule.add_argument("--kfp-host", help="KFP API URL: create a KFP recurring run instead of a Vertex schedule")
+    schedule.add_argument("--kfp-experiment", help="KFP experiment (default labelloop)")
+    schedule.set_defaults(handler=cmd_schedule)
+
+    list_cmd = commands.add_parser("list", parents=[vertex], help="list pipelines, or Vertex runs with --runs",
+                                   formatter_class=_formatter, description="List the pipelines, or recent Vertex runs.")
+    list_cmd.add_argument("--runs", action="store_true", help="list recent Vertex AI runs of labelloop pipelines")
+    list_cmd.add_argument("--pipeline", help="with --runs: only this pipeline's runs")
+    list_cmd.add_argument("--limit", type=int, default=20, help="with --runs: at most this many (default 20)")
+    list_cmd.set_defaults(handler=cmd_list)
+
+    status = commands.add_parser("status", parents=[vertex], help="show a Vertex AI run", formatter_class=_formatter,
+                                 description="Show the state of one Vertex AI pipeline run.")
+    status.add_argument("run", metavar="RUN", help="run id or full resource name")
+    status.set_defaults(handler=cmd_status)
+
+    versions = commands.add_parser("versions", help="list, show or restore dataset versions", formatter_class=_formatter,
+                                   description="Inspect the dataset version store.")
+    versions.add_argument("--store", help="version store: folder or gs:// prefix ($LABELLOOP_STORE, config key store)")
+    versions.add_argument("dataset", metavar="DATASET", help="dataset name")
+    versions.add_argument("version", metavar="VERSION", nargs="?", help="version id or 'latest' (default: list all)")
+    versions.add_argument("--restore-to", metavar="PATH", help="with VERSION: write its manifest to PATH")
+    versions.set_defaults(handler=cmd_versions)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None,
+         out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script exits with it)."""
+    out, err = out or sys.stdout, err or sys.stderr
+    environ = os.environ if environ is None else environ
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    _quiet_sdk_logs(args.verbose)
+    try:
+        return args.handler(args, environ, out)
+    except KeyboardInterrupt:
+        print("labelloop: interrupted", file=err)
+        return 130
+    except Exception as error:  # one line for people, the traceback with --verbose
+        if args.verbose:
+            traceback.print_exc(file=err)
+        code, message = _describe(error)
+        print(f"labelloop {args.command}: error: {message}", file=err)
+        return code
+
+
+def _describe(error: Exception) -> tuple[int, str]:
+    from labelloop.pipelines.registry import UnknownPipelineError
+
+    if isinstance(error, (ConfigError, UnknownPipelineError)):
+        return EXIT_USAGE, str(error)
+    if type(error).__name__ == "DefaultCredentialsError":
+        return EXIT_USAGE, ("no Google Cloud credentials found; run `gcloud auth application-default login` "
+                            "or set GOOGLE_APPLICATION_CREDENTIALS")
+    if type(error).__module__.startswith("google.api_core"):
+        return EXIT_FAILURE, f"Vertex AI refused the request: {error}"
+    return EXIT_FAILURE, f"{type(error).__name__}: {error}"
+
+
+def _quiet_sdk_logs(verbose: bool) -> None:
+    for name in ("google.cloud.aiplatform", "google_cloud_pipeline_components"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _settings(args: argparse.Namespace, environ: Mapping[str, str], labels: Sequence[str] | None = None) -> Settings:
+    names = ("project", "location", "pipeline_root", "service_account", "api_endpoint", "kfp_host", "kfp_experiment", "store")
+    flags = {name: getattr(args, name, None) for name in names}
+    return load_settings(flags, environ, config_file=args.config, flag_labels=parse_pairs(labels, "--label"))
+
+
+# ---------------------------------------------------------------------------------------------
+# compile
+
+
+def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """Compile every component and pipeline, or with ``--check`` report stale YAMLs."""
+    from labelloop.pipelines import compiling
+
+    dirs = {} if not args.out else {"components_dir": Path(args.out) / "components", "pipelines_dir": Path(args.out) / "pipelines"}
+    if args.check:
+        problems = compiling.stale(**dirs)
+        for problem in problems:
+            print(problem, file=out)
+        print("compiled YAMLs are current" if not problems else f"{len(problems)} stale or missing YAML(s)", file=out)
+        return EXIT_FAILURE if problems else EXIT_OK
+    written = compiling.compile_all(**dirs)
+    for path in written:
+        print(path, file=out)
+    print(f"compiled {len(written)} file(s)", file=out)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# run --local
+
+
+def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """Run a pipeline with kfp.local and print where its outputs are."""
+    from labelloop.pipelines import registry
+
+    settings = load_settings({"local_root": args.pipeline_root}, environ, config_file=args.config)
+    info = registry.get(args.pipeline)
+    pipeline = registry.build(info, "local")
+    arguments = typed_parameters(parse_pairs(args.param, "--param"), _parameters_of(pipeline), info.name)
+    root = Path(settings.get("local_root")).resolve()
+    print(f"running {info.name} locally; outputs under {root}", file=out, flush=True)
+    started = time.monotonic()
+    try:
+        task = run_local(pipeline, arguments, root)
+    except RuntimeError as error:
+        raise RuntimeError(f"{error} (outputs and logs so far: {_newest_run_dir(root, started) or root})") from error
+    print(f"{info.name} finished in {time.monotonic() - started:.1f}s; run folder: {_newest_run_dir(root, started) or root}",
+          file=out)
+    for name, value in _task_outputs(task).items():
+        print(f"  {name}: {value}", file=out)
+    return EXIT_OK
+
+
+def _parameters_of(pipeline: Any) -> dict[str, dict]:
+    from google.protobuf import json_format
+
+    return spec_parameters(json_format.MessageToDict(pipeline.pipeline_spec))
+
+
+def run_local(pipeline: Any, arguments: dict[str, Any], root: Path) -> Any:
+    """Run ``pipeline(**arguments)`` with kfp.local's SubprocessRunner in this Python environment."""
+    from kfp import local
+
+    root.mkdir(parents=True, exist_ok=True)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+    return pipeline(**arguments)
+
+
+def _newest_run_dir(root: Path, since: float) -> Path | None:
+    wall_since = time.time() - (time.monotonic() - since)
+    runs = [p for p in root.iterdir() if p.is_dir() and p.stat().st_mtime >= wall_since - 1] if root.is_dir() else []
+    return max(runs, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def _task_outputs(task: Any) -> dict[str, str]:
+    outputs = getattr(task, "outputs", None) or {}
+    if not isinstance(outputs, dict):
+        outputs = {"output": outputs}
+    return {name: getattr(value, "path", None) or getattr(value, "uri", None) or repr(value) for name, value in outputs.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# submit / schedule
+
+
+def _vertex_target(settings: Settings, *, need_root: bool):
+    from labelloop.pipelines.submit import VertexTarget
+
+    require(settings, "project", "location", *(("pipeline_root",) if need_root else ()))
+    return VertexTarget(settings.get("project"), settings.get("location"), settings.get("pipeline_root"),
+                        settings.get("service_account"), settings.get("api_endpoint"))
+
+
+def _run_request(args: argparse.Namespace, settings: Settings, target: str, workdir: str):
+    from labelloop.pipelines import registry
+    from labelloop.pipelines.submit import PIPELINE_LABEL, RunRequest, compiled_template, load_template
+
+    name = registry.get(args.pipeline).name
+    template = compiled_template(name, target, args.template, workdir)
+    parameters = typed_parameters(parse_pairs(args.param, "--param"), spec_parameters(load_template(template)), name)
+    labels = {PIPELINE_LABEL: name, **settings.labels}
+    return RunRequest(str(template), args.display_name or name, parameters, labels, args.cache)
+
+
+def cmd_submit(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """Submit one run of a pipeline to Vertex AI Pipelines."""
+    import tempfile
+
+    from labelloop.pipelines.submit import submit_run
+
+    settings = _settings(args, environ, args.label)
+    target = _vertex_target(settings, need_root=True)
+    with tempfile.TemporaryDirectory(prefix="labelloop-") as workdir:
+        request = _run_request(args, settings, "vertex", workdir)
+        print(f"submitting {request.template_path} to {target.project}/{target.location}", file=out, flush=True)
+        status = submit_run(target, request)
+    print(f"run: {status.name}\nstate: {status.state}\nconsole: {status.console_url}", file=out)
+    return EXIT_OK
+
+
+def cmd_schedule(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """Create a Vertex AI schedule, or a KFP recurring run with ``--kfp-host``."""
+    import tempfile
+
+    from labelloop.pipelines.submit import ScheduleSpec, check_schedule, schedule_on_kfp, schedule_on_vertex
+
+    settings = _settings(args, environ, args.label)
+    spec = check_schedule(ScheduleSpec(args.cron, args.display_name or args.pipeline, args.max_concurrent, args.max_runs,
+                                       args.start, args.end, args.allow_queueing))
+    kfp_host = settings.get("kfp_host")
+    with tempfile.TemporaryDirectory(prefix="labelloop-") as workdir:
+        if kfp_host:
+            request = _run_request(args, settings, "local", workdir)
+            result = schedule_on_kfp(kfp_host, settings.get("kfp_experiment"), request, spec,
+                                     pipeline_root=settings.get("pipeline_root"),
+                                     service_account=settings.get("service_account"))
+        else:
+            target = _vertex_target(settings, need_root=True)
+            result = schedule_on_vertex(target, _run_request(args, settings, "vertex", workdir), spec)
+    print(f"schedule: {result.name}\ncron: {result.cron}\nstate: {result.state}\nconsole: {result.console_url}", file=out)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# list / status / versions
+
+
+def cmd_list(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """List the pipelines with their summaries, or recent Vertex runs with ``--runs``."""
+    if args.runs:
+        from labelloop.pipelines.submit import list_runs
+
+        target = _vertex_target(_settings(args, environ), need_root=False)
+        for run in list_runs(target, args.pipeline, args.limit):
+            print(f"{run.name.rsplit('/', 1)[-1]}  {run.state.removeprefix('PIPELINE_STATE_'):<10} {run.create_time}  "
+                  f"{run.display_name}", file=out)
+        return EXIT_OK
+    from labelloop.pipelines import registry
+
+    pipelines = registry.discover()
+    width = max((len(name) for name in pipelines), default=0)
+    for info in pipelines.values():
+        summary = f"(cannot load: {info.error})" if info.error else info.summary
+        print(f"{info.name:<{width}}  {summary}", file=out)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """Show one Vertex AI run; exit 1 when it failed."""
+    from labelloop.pipelines.submit import get_run
+
+    status = get_run(_vertex_target(_settings(args, environ), need_root=False), args.run)
+    for key in ("name", "display_name", "state", "create_time", "end_time", "error", "console_url"):
+        value = getattr(status, key)
+        if value:
+            print(f"{key}: {value}", file=out)
+    return EXIT_FAILURE if status.state in ("PIPELINE_STATE_FAILED", "PIPELINE_STATE_CANCELLED") else EXIT_OK
+
+
+def cmd_versions(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """List a dataset's versions, or show one (and restore its manifest)."""
+    from labelloop.components.core import versions
+
+    settings = _settings(args, environ)
+    require(settings, "store")
+    store = settings.get("store")
+    if args.version is None:
+        if args.restore_to:
+            raise ConfigError("--restore-to needs a VERSION (an id or 'latest')")
+        latest = versions.latest_version_id(store, args.dataset)
+        for version in versions.list_versions(store, args.dataset):
+            marker = "*" if version.version_id == latest else " "
+            print(f"{marker} {version.version_id}  {version.created_at}  {version.item_count:>8} items  "
+                  f"parent {version.parent or '-':<32}  {version.description}", file=out)
+        return EXIT_OK
+    version = versions.get_version(store, args.dataset, args.version, restore_to=args.restore_to)
+    _print_version(version, versions.models_trained_on(store, args.dataset, version.version_id), out)
+    if args.restore_to:
+        print(f"restored to {args.restore_to}", file=out)
+    return EXIT_OK
+
+
+def _print_version(version: Any, models: list, out: TextIO) -> None:
+    print(f"version: {version.version_id}\ncreated: {version.created_at}\ndescription: {version.description}\n"
+          f"parent: {version.parent or '-'}\nitems: {version.item_count}\nby label: {version.counts.by_label}\n"
+          f"by split: {version.counts.by_split}\nby label source: {version.counts.by_label_source}\n"
+          f"pipeline run: {version.pipeline_run or '-'}\nproducing step: {version.producing_step or '-'}\n"
+          f"manifest: {version.manifest_uri}", file=out)
+    for model in models:
+        print(f"model: {model.model_uri} (recorded {model.recorded_at}, run {model.pipeline_run or '-'})", file=out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
