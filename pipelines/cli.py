@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import time
 import traceback
@@ -16,9 +17,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from labelloop.pipelines.config import ConfigError, Settings, load_settings, parse_pairs, require, spec_parameters, typed_parameters
+from labelloop.pipelines.config import (
+    ConfigError,
+    Settings,
+    load_settings,
+    parse_pairs,
+    require,
+    spec_parameters,
+    typed_parameters,
+)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _EPILOG = """configuration: flags > environment (LABELLOOP_PROJECT or GOOGLE_CLOUD_PROJECT, LABELLOOP_LOCATION,
 LABELLOOP_PIPELINE_ROOT, LABELLOOP_SERVICE_ACCOUNT, LABELLOOP_STORE, ...) > config file
 (--config, $LABELLOOP_CONFIG or ~/.config/labelloop/config.toml) > defaults."""
@@ -62,60 +72,86 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks and SDK logs")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     vertex, job = _vertex_flags(), _job_flags()
-
-    compile_cmd = commands.add_parser("compile", help="compile every component and pipeline to YAML", formatter_class=_formatter,
-                                      description="Compile every component and pipeline (each target) to YAML.")
-    compile_cmd.add_argument("--out", help="write DIR/components and DIR/pipelines instead of the package's compiled/ folders")
-    compile_cmd.add_argument("--check", action="store_true", help="only check the compiled YAMLs are current (exit 1 if not)")
-    compile_cmd.set_defaults(handler=cmd_compile)
-
-    run = commands.add_parser("run", help="run a pipeline locally with kfp.local", formatter_class=_formatter,
-                              description="Run a pipeline on this machine (kfp.local SubprocessRunner), no cloud needed.")
-    run.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
-    run.add_argument("--local", action="store_true", required=True, help="run here with kfp.local (use `submit` for Vertex)")
-    run.add_argument("--param", action="append", metavar="KEY=VALUE", help="pipeline parameter (repeatable)")
-    run.add_argument("--pipeline-root", help="folder for outputs (default: $LABELLOOP_LOCAL_ROOT or ./local_outputs)")
-    run.set_defaults(handler=cmd_run)
-
-    submit = commands.add_parser("submit", parents=[vertex, job], help="submit a run to Vertex AI Pipelines",
-                                 formatter_class=_formatter, description="Submit one run of a compiled pipeline to Vertex AI.")
-    submit.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
-    submit.set_defaults(handler=cmd_submit)
-
-    schedule = commands.add_parser("schedule", parents=[vertex, job], help="run a pipeline on a cron schedule",
-                                   formatter_class=_formatter,
-                                   description="Create a Vertex AI schedule, or with --kfp-host a KFP recurring run.")
-    schedule.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
-    schedule.add_argument("--cron", required=True, help='5-field cron, optionally "TZ=Area/City ..." e.g. "0 3 * * 1"')
-    schedule.add_argument("--max-concurrent", type=int, default=1, help="most runs at once (default 1)")
-    schedule.add_argument("--max-runs", type=int, help="stop after this many runs (Vertex only)")
-    schedule.add_argument("--start", help="first possible run, ISO 8601 with zone, e.g. 2025-01-31T03:00:00Z")
-    schedule.add_argument("--end", help="no runs after this time, ISO 8601 with zone")
-    schedule.add_argument("--allow-queueing", action="store_true", help="queue runs beyond --max-concurrent (Vertex only)")
-    schedule.add_argument("--kfp-host", help="KFP API URL: create a KFP recurring run instead of a Vertex schedule")
-    schedule.add_argument("--kfp-experiment", help="KFP experiment (default labelloop)")
-    schedule.set_defaults(handler=cmd_schedule)
-
-    list_cmd = commands.add_parser("list", parents=[vertex], help="list pipelines, or Vertex runs with --runs",
-                                   formatter_class=_formatter, description="List the pipelines, or recent Vertex runs.")
-    list_cmd.add_argument("--runs", action="store_true", help="list recent Vertex AI runs of labelloop pipelines")
-    list_cmd.add_argument("--pipeline", help="with --runs: only this pipeline's runs")
-    list_cmd.add_argument("--limit", type=int, default=20, help="with --runs: at most this many (default 20)")
-    list_cmd.set_defaults(handler=cmd_list)
-
-    status = commands.add_parser("status", parents=[vertex], help="show a Vertex AI run", formatter_class=_formatter,
-                                 description="Show the state of one Vertex AI pipeline run.")
-    status.add_argument("run", metavar="RUN", help="run id or full resource name")
-    status.set_defaults(handler=cmd_status)
-
-    versions = commands.add_parser("versions", help="list, show or restore dataset versions", formatter_class=_formatter,
-                                   description="Inspect the dataset version store.")
-    versions.add_argument("--store", help="version store: folder or gs:// prefix ($LABELLOOP_STORE, config key store)")
-    versions.add_argument("dataset", metavar="DATASET", help="dataset name")
-    versions.add_argument("version", metavar="VERSION", nargs="?", help="version id or 'latest' (default: list all)")
-    versions.add_argument("--restore-to", metavar="PATH", help="with VERSION: write its manifest to PATH")
-    versions.set_defaults(handler=cmd_versions)
+    _add_compile(commands)
+    _add_run(commands)
+    _add_submit(commands, [vertex, job])
+    _add_schedule(commands, [vertex, job])
+    _add_list(commands, [vertex])
+    _add_status(commands, [vertex])
+    _add_versions(commands)
     return parser
+
+
+def _command(commands, name: str, summary: str, description: str, parents=()) -> argparse.ArgumentParser:
+    return commands.add_parser(name, help=summary, description=description, parents=list(parents),
+                               formatter_class=_formatter)
+
+
+def _add_compile(commands) -> None:
+    command = _command(commands, "compile", "compile every component and pipeline to YAML",
+                       "Compile every component and pipeline (each target) to YAML.")
+    command.add_argument("--out", help="write DIR/components and DIR/pipelines, not the package's compiled/ folders")
+    command.add_argument("--check", action="store_true", help="only check the compiled YAMLs are current (exit 1 if not)")
+    command.set_defaults(handler=cmd_compile)
+
+
+def _add_run(commands) -> None:
+    command = _command(commands, "run", "run a pipeline locally with kfp.local",
+                       "Run a pipeline on this machine (kfp.local SubprocessRunner), no cloud needed.")
+    command.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
+    command.add_argument("--local", action="store_true", required=True, help="run here (use `submit` for Vertex)")
+    command.add_argument("--param", action="append", metavar="KEY=VALUE", help="pipeline parameter (repeatable)")
+    command.add_argument("--pipeline-root", help="folder for outputs (default: $LABELLOOP_LOCAL_ROOT or ./local_outputs)")
+    command.set_defaults(handler=cmd_run)
+
+
+def _add_submit(commands, parents) -> None:
+    command = _command(commands, "submit", "submit a run to Vertex AI Pipelines",
+                       "Submit one run of a compiled pipeline to Vertex AI.", parents)
+    command.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
+    command.set_defaults(handler=cmd_submit)
+
+
+def _add_schedule(commands, parents) -> None:
+    command = _command(commands, "schedule", "run a pipeline on a cron schedule",
+                       "Create a Vertex AI schedule, or with --kfp-host a KFP recurring run.", parents)
+    command.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
+    command.add_argument("--cron", required=True, help='5-field cron, optionally "TZ=Area/City ...", e.g. "0 3 * * 1"')
+    command.add_argument("--max-concurrent", type=int, default=1, help="most runs at once (default 1)")
+    command.add_argument("--max-runs", type=int, help="stop after this many runs (Vertex only)")
+    command.add_argument("--start", help="first possible run, ISO 8601 with zone, e.g. 2025-01-31T03:00:00Z")
+    command.add_argument("--end", help="no runs after this time, ISO 8601 with zone")
+    command.add_argument("--allow-queueing", action="store_true", help="queue runs beyond --max-concurrent (Vertex only)")
+    command.add_argument("--kfp-host", help="KFP API URL: create a KFP recurring run of the local target "
+                                            "(no GCPC ops) instead of a Vertex schedule")
+    command.add_argument("--kfp-experiment", help="KFP experiment (default labelloop)")
+    command.set_defaults(handler=cmd_schedule)
+
+
+def _add_list(commands, parents) -> None:
+    command = _command(commands, "list", "list pipelines, or Vertex runs with --runs",
+                       "List the pipelines, or recent Vertex runs.", parents)
+    command.add_argument("--runs", action="store_true", help="list recent Vertex AI runs of labelloop pipelines")
+    command.add_argument("--pipeline", help="with --runs: only this pipeline's runs")
+    command.add_argument("--limit", type=int, default=20, help="with --runs: at most this many (default 20)")
+    command.set_defaults(handler=cmd_list)
+
+
+def _add_status(commands, parents) -> None:
+    command = _command(commands, "status", "show a Vertex AI run",
+                       "Show the state of one Vertex AI pipeline run; exit 1 when it failed or was cancelled.", parents)
+    command.add_argument("run", metavar="RUN", help="run id or full resource name")
+    command.set_defaults(handler=cmd_status)
+
+
+def _add_versions(commands) -> None:
+    command = _command(commands, "versions", "list, show or restore dataset versions",
+                       "Inspect the dataset version store.")
+    command.add_argument("--store", help="version store: folder or gs:// prefix ($LABELLOOP_STORE, config key store)")
+    command.add_argument("dataset", metavar="DATASET", help="dataset name")
+    command.add_argument("version", metavar="VERSION", nargs="?", help="version id or 'latest' (default: list all)")
+    command.add_argument("--restore-to", metavar="PATH", help="with VERSION: write its manifest to PATH")
+    command.set_defaults(handler=cmd_versions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,7 +177,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         if args.verbose:
             traceback.print_exc(file=err)
         code, message = _describe(error)
-        print(f"labelloop {args.command}: error: {message}", file=err)
+        print(f"labelloop {args.command}: error: {_ANSI.sub('', message)}", file=err)
         return code
 
 
@@ -164,7 +200,8 @@ def _quiet_sdk_logs(verbose: bool) -> None:
 
 
 def _settings(args: argparse.Namespace, environ: Mapping[str, str], labels: Sequence[str] | None = None) -> Settings:
-    names = ("project", "location", "pipeline_root", "service_account", "api_endpoint", "kfp_host", "kfp_experiment", "store")
+    names = ("project", "location", "pipeline_root", "service_account", "api_endpoint", "kfp_host", "kfp_experiment",
+             "store")
     flags = {name: getattr(args, name, None) for name in names}
     return load_settings(flags, environ, config_file=args.config, flag_labels=parse_pairs(labels, "--label"))
 
@@ -177,7 +214,9 @@ def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     """Compile every component and pipeline, or with ``--check`` report stale YAMLs."""
     from labelloop.pipelines import compiling
 
-    dirs = {} if not args.out else {"components_dir": Path(args.out) / "components", "pipelines_dir": Path(args.out) / "pipelines"}
+    dirs = {}
+    if args.out:
+        dirs = {"components_dir": Path(args.out) / "components", "pipelines_dir": Path(args.out) / "pipelines"}
     if args.check:
         problems = compiling.stale(**dirs)
         for problem in problems:
@@ -242,7 +281,8 @@ def _task_outputs(task: Any) -> dict[str, str]:
     outputs = getattr(task, "outputs", None) or {}
     if not isinstance(outputs, dict):
         outputs = {"output": outputs}
-    return {name: getattr(value, "path", None) or getattr(value, "uri", None) or repr(value) for name, value in outputs.items()}
+    return {name: getattr(value, "path", None) or getattr(value, "uri", None) or repr(value)
+            for name, value in outputs.items()}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -168,24 +168,37 @@ def load_template(path: Path) -> dict:
 # Vertex AI
 
 
-def init_vertex(target: VertexTarget) -> None:
-    """Point the aiplatform SDK at the target's project, region, credentials and endpoint."""
+def init_vertex(target: VertexTarget) -> Any:
+    """Point the aiplatform SDK at the target's project, region and endpoint; returns the credentials used.
+
+    Credentials are resolved on every call (the target's, else Application Default Credentials)
+    rather than left to the SDK's process-wide cache.
+    """
     from google.cloud import aiplatform
 
+    credentials = target.credentials or _default_credentials()
     rest = bool(target.api_endpoint and re.match(r"^https?://", target.api_endpoint))
     aiplatform.init(
         project=target.project,
         location=target.location,
-        credentials=target.credentials,
+        credentials=credentials,
         api_endpoint=target.api_endpoint,
         api_transport="rest" if rest else None,
     )
+    return credentials
+
+
+def _default_credentials() -> Any:
+    import google.auth
+
+    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    return credentials
 
 
 def _pipeline_job(target: VertexTarget, request: RunRequest):
     from google.cloud import aiplatform
 
-    init_vertex(target)
+    credentials = init_vertex(target)
     return aiplatform.PipelineJob(
         display_name=request.display_name,
         template_path=str(request.template_path),
@@ -196,7 +209,7 @@ def _pipeline_job(target: VertexTarget, request: RunRequest):
         labels=request.labels or None,
         project=target.project,
         location=target.location,
-        credentials=target.credentials,
+        credentials=credentials,
     )
 
 
@@ -232,9 +245,8 @@ def get_run(target: VertexTarget, run: str) -> RunStatus:
     """Status of one run, by id or full resource name."""
     from google.cloud import aiplatform
 
-    init_vertex(target)
-    job = aiplatform.PipelineJob.get(run, project=target.project, location=target.location,
-                                     credentials=target.credentials)
+    credentials = init_vertex(target)
+    job = aiplatform.PipelineJob.get(run, project=target.project, location=target.location, credentials=credentials)
     return _run_status(job.gca_resource, target)
 
 
@@ -242,10 +254,10 @@ def list_runs(target: VertexTarget, pipeline: str | None = None, limit: int = 20
     """The newest labelloop runs (those carrying the ``labelloop-pipeline`` label), newest first."""
     from google.cloud import aiplatform
 
-    init_vertex(target)
+    credentials = init_vertex(target)
     label_filter = f'labels.{PIPELINE_LABEL}="{pipeline}"' if pipeline else f"labels.{PIPELINE_LABEL}:*"
     jobs = aiplatform.PipelineJob.list(filter=label_filter, order_by="create_time desc", project=target.project,
-                                       location=target.location, credentials=target.credentials)
+                                       location=target.location, credentials=credentials)
     return [_run_status(job.gca_resource, target) for job in jobs[:limit]]
 
 

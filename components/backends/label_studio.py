@@ -268,7 +268,7 @@ class LabelStudioLabeler:
         fingerprint = hashlib.sha256(
             "\n".join((self.spec.display_name, self.spec.task_type.value, *self.spec.annotation_specs)).encode()
         ).hexdigest()[:8]
-        return f"{self.spec.display_name[: MAX_TITLE - 10].strip()} [{fingerprint}]"
+        return f"{self.spec.display_name[: MAX_TITLE - 11].strip()} [{fingerprint}]"
 
     def ensure_project(self) -> int:
         """Find this job's project (saved state, then title) or create it; returns its id."""

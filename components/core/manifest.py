@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
-import fsspec
 import orjson
 
 ML_USE_KEY = "aiplatform.googleapis.com/ml_use"
@@ -177,8 +176,25 @@ class Line:
     record: dict
 
 
+def is_local(path: str) -> bool:
+    """Whether ``path`` is a plain local path (or ``file://`` URL) rather than ``gs://`` and the like."""
+    return "://" not in path or path.startswith("file://")
+
+
+def local_path(path: str) -> str:
+    """A local path or ``file://`` URL as a plain path, with ``~`` expanded."""
+    return os.path.expanduser(path.removeprefix("file://"))
+
+
 def open_file(path: str, mode: str = "rb") -> IO:
-    """Open a local path or any fsspec URL (``gs://…``)."""
+    """Open a local path or any fsspec URL (``gs://…``).
+
+    Local paths skip fsspec, whose import costs a component about 0.2 s of start-up.
+    """
+    if is_local(path):
+        return open(local_path(path), mode)
+    import fsspec
+
     return fsspec.open(path, mode).open()
 
 
@@ -218,9 +234,8 @@ def atomic_writer(path: str) -> Iterator[IO]:
     Local files are written beside the target and renamed into place; object stores (``gs://``)
     publish an object only when its upload completes, so they are written directly.
     """
-    protocol = fsspec.utils.get_protocol(path)
-    if protocol in ("file", "local"):
-        local = fsspec.utils.stringify_path(path).removeprefix("file://")
+    if is_local(path):
+        local = local_path(path)
         os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
         tmp = f"{local}.tmp-{uuid.uuid4().hex[:8]}"
         try:
@@ -231,6 +246,8 @@ def atomic_writer(path: str) -> Iterator[IO]:
             if os.path.exists(tmp):
                 os.remove(tmp)
     else:
+        import fsspec
+
         with fsspec.open(path, "wb") as handle:
             yield handle
 

@@ -135,23 +135,25 @@ def _band_candidates(
     n = len(hashes)
     keys = _band_keys(hashes, offset, width)
     order = np.argsort(keys, kind="stable")
-    starts = np.zeros((1 << width) + 1, np.int64)
+    starts = np.zeros((1 << width) + 1, np.int32 if n < 2**31 else np.int64)
     np.cumsum(np.bincount(keys, minlength=1 << width), out=starts[1:])
     query_keys = _band_keys(query, offset, width)
+    query_order = np.argsort(query_keys, kind="stable")  # probes in key order: cache-friendly lookups
     found = []
     for begin in range(0, n, _QUERY_CHUNK):
-        chunk_keys = query_keys[begin : begin + _QUERY_CHUNK]
-        chunk_ids = np.arange(begin, begin + len(chunk_keys))
+        chunk_ids = query_order[begin : begin + _QUERY_CHUNK]
+        chunk_keys = query_keys[chunk_ids]
         for mask in _flip_masks(width, radius):
             probe = chunk_keys ^ mask
             low = starts[probe]
             counts = starts[probe + 1] - low
-            total = int(counts.sum())
-            if total == 0:
+            hit = np.flatnonzero(counts)
+            if len(hit) == 0:
                 continue
+            low, counts = low[hit].astype(np.int64), counts[hit].astype(np.int64)
             ends = np.cumsum(counts)
-            i = np.repeat(chunk_ids, counts)
-            j = order[np.repeat(low - (ends - counts), counts) + np.arange(total)]
+            i = np.repeat(chunk_ids[hit], counts)
+            j = order[np.repeat(low - (ends - counts), counts) + np.arange(int(ends[-1]))]
             keep = i < j
             i, j = i[keep], j[keep]
             close = np.bitwise_count(query[i] ^ hashes[j]) <= threshold

@@ -30,6 +30,7 @@ embeddings, a seeded random sample stratified by any known grouping (proportiona
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,10 @@ STRATEGIES = (*UNCERTAINTY_STRATEGIES, "random", *DIVERSITY_STRATEGIES)
 DEFAULT_UNCERTAINTY = "margin_cluster"
 ALIASES = {"uncertainty": DEFAULT_UNCERTAINTY, "sample_strategy_unspecified": DEFAULT_UNCERTAINTY}
 DEFAULT_CHUNK_ROWS = 16384
+#: margin_cluster clusters this many times the batch size of smallest-margin candidates.
+DEFAULT_CANDIDATE_FACTOR = 5
+#: margin_cluster stops clustering once this many batches' worth of items are labeled.
+DEFAULT_DIVERSITY_HORIZON = 20.0
 PROBABILITY_TOLERANCE = 1e-3
 
 
@@ -305,7 +310,7 @@ def margin_cluster(
     k: int,
     *,
     embeddings: np.ndarray | None = None,
-    candidate_factor: int = 10,
+    candidate_factor: int = DEFAULT_CANDIDATE_FACTOR,
     seed: int = 0,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> Selection:
@@ -356,6 +361,9 @@ def select(
     pool_size: int | None = None,
     seed: int = 0,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    candidate_factor: int | None = None,
+    labeled_count: int | None = None,
+    diversity_horizon: float = DEFAULT_DIVERSITY_HORIZON,
 ) -> Selection:
     """Choose ``k`` pool rows with ``strategy``; the one entry point components call.
 
@@ -370,6 +378,12 @@ def select(
         pool_size: pool size when neither array is given (``random`` only).
         seed: seeds ties, random draws and clustering.
         chunk_rows: rows per chunk for the uncertainty pass.
+        candidate_factor: ``margin_cluster`` clusters the ``candidate_factor * k`` smallest
+            margins (default :data:`DEFAULT_CANDIDATE_FACTOR`).
+        labeled_count: labels bought so far (default: rows of ``labeled_embeddings``, else 0).
+        diversity_horizon: ``margin_cluster`` applies its diversity step only while fewer than
+            ``diversity_horizon * k`` items are labeled; after that one batch barely moves the
+            model, redundancy stops costing labels and plain margin needs fewer.
     """
     strategy = resolve_strategy(strategy)
     if strategy == "random":
@@ -385,7 +399,14 @@ def select(
     if embeddings is not None and len(embeddings) != len(probabilities):
         raise ValueError(f"{len(embeddings)} embedding rows for {len(probabilities)} probability rows; they must match")
     if strategy == "margin_cluster":
-        return margin_cluster(probabilities, k, embeddings=embeddings, seed=seed, chunk_rows=chunk_rows)
+        factor = DEFAULT_CANDIDATE_FACTOR if candidate_factor is None else candidate_factor
+        if labeled_count is None:
+            labeled_count = 0 if labeled_embeddings is None else len(labeled_embeddings)
+        if labeled_count >= diversity_horizon * k:
+            factor = 1
+        return margin_cluster(
+            probabilities, k, embeddings=embeddings, candidate_factor=factor, seed=seed, chunk_rows=chunk_rows
+        )
     return top_k_uncertain(probabilities, k, strategy, seed=seed, chunk_rows=chunk_rows)
 
 
@@ -548,3 +569,103 @@ def _check_ids(ids: tuple[str, ...], rows: int, where: str) -> None:
         seen: set[str] = set()
         dup = next(i for i in ids if i in seen or seen.add(i))
         raise ValueError(f"{where}: id {dup!r} appears more than once; each item must be predicted once")
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifests
+
+
+@dataclass(frozen=True)
+class ManifestSelection:
+    """What :func:`select_from_manifest` wrote."""
+
+    strategy: str
+    requested: int
+    selected: int
+    remaining: int
+    exhausted: bool
+
+
+def select_from_manifest(
+    pool_path: str,
+    selected_path: str,
+    remaining_path: str,
+    *,
+    strategy: str,
+    k: int,
+    seed: int = 0,
+    predictions: Predictions | None = None,
+    embeddings: tuple[tuple[str, ...], np.ndarray] | None = None,
+    labeled_count: int = 0,
+    stratify_field: str = "",
+) -> ManifestSelection:
+    """Split a pool manifest into the ``k`` items to label next and the rest.
+
+    With ``predictions`` the strategy runs on their rows for the pool's items; without them this is
+    a cold start (:func:`cold_start_sample`: clusters of ``embeddings``, else groups of the
+    ``labelloop.<stratify_field>`` value, else random). Every pool item lands in exactly one output;
+    chosen items carry ``labelloop.selection_{strategy,rank,score}``.
+
+    Raises:
+        ValueError: a pool item is already labeled or appears twice.
+        KeyError: a pool item has no prediction or embedding (naming it).
+    """
+    from labelloop.components.core import manifest
+
+    ids, groups = _pool_ids_and_groups(pool_path, stratify_field)
+    vectors = None if embeddings is None else _rows_for(ids, *embeddings, what="embedding")
+    if predictions is None:
+        chosen = cold_start_sample(len(ids), k, embeddings=vectors, groups=groups, seed=seed)
+    else:
+        probabilities = _rows_for(ids, predictions.ids, predictions.probabilities, what="prediction")
+        check_probabilities(probabilities, ids)
+        chosen = select(
+            strategy, k, probabilities=probabilities, embeddings=vectors, labeled_count=labeled_count, seed=seed
+        )
+    rank = {int(row): (i, float(score)) for i, (row, score) in enumerate(zip(chosen.indices, chosen.scores))}
+
+    def split(picked: bool):
+        for row, record in enumerate(manifest.read_jsonl(pool_path)):
+            if (row in rank) == picked:
+                if picked:
+                    i, score = rank[row]
+                    record = manifest.with_extra(
+                        record, selection_strategy=chosen.strategy, selection_rank=i, selection_score=round(score, 6)
+                    )
+                yield record
+
+    n_selected = manifest.write_jsonl(selected_path, split(True))
+    n_remaining = manifest.write_jsonl(remaining_path, split(False))
+    return ManifestSelection(chosen.strategy, k, n_selected, n_remaining, chosen.exhausted)
+
+
+def _pool_ids_and_groups(pool_path: str, stratify_field: str) -> tuple[list[str], list[str] | None]:
+    from labelloop.components.core import manifest
+
+    ids: list[str] = []
+    groups: list[str] = []
+    seen: set[str] = set()
+    for line in manifest.read_lines(pool_path):
+        rid = manifest.item_id(line.record)
+        if rid in seen:
+            raise ValueError(f"{pool_path}:{line.number}: item {rid} appears twice in the pool; deduplicate it first")
+        if manifest.labels_of(line.record):
+            raise ValueError(
+                f"{pool_path}:{line.number}: item {rid} is already labeled; the pool must hold unlabeled items only"
+            )
+        seen.add(rid)
+        ids.append(rid)
+        if stratify_field:
+            groups.append(str(manifest.extra_of(line.record).get(stratify_field, "(none)")))
+    return ids, (groups if stratify_field else None)
+
+
+def _rows_for(ids: list[str], source_ids: Sequence[str], array: np.ndarray, *, what: str) -> np.ndarray:
+    """Rows of ``array`` for ``ids`` in their order."""
+    position = {rid: i for i, rid in enumerate(source_ids)}
+    missing = [rid for rid in ids if rid not in position]
+    if missing:
+        raise KeyError(
+            f"{len(missing)} pool item(s) have no {what}, e.g. {missing[:3]}; re-run the step that writes them over this pool"
+        )
+    return np.asarray(array[np.fromiter((position[rid] for rid in ids), dtype=np.int64, count=len(ids))])

@@ -13,6 +13,7 @@ robust with a handful of labels per class.
 
 from __future__ import annotations
 
+import io
 import math
 import time
 import warnings
@@ -180,11 +181,12 @@ def examples_from_manifest(
 
 
 def read_table(path: str) -> pd.DataFrame:
-    """A CSV or Parquet table (local or fsspec URL)."""
+    """A CSV or Parquet table (local or fsspec URL); Parquet is recognised by its magic bytes."""
     with manifest.open_file(path, "rb") as handle:
-        if path.endswith((".parquet", ".pq")):
-            return pd.read_parquet(handle)
-        return pd.read_csv(handle)
+        data = handle.read()
+    if data[:4] == b"PAR1":
+        return pd.read_parquet(io.BytesIO(data))
+    return pd.read_csv(io.BytesIO(data))
 
 
 def examples_from_table(
@@ -319,10 +321,10 @@ def families_for(task: str) -> tuple[Family, ...]:
         {
             "learning_rate": tune.loguniform(0.02, 0.5),
             "max_leaf_nodes": tune.lograndint(8, 128),
-            "max_iter": tune.lograndint(20, 1000),
+            "max_iter": tune.lograndint(10, 1000),
             "l2_regularization": tune.loguniform(1e-6, 10.0),
         },
-        {"learning_rate": 0.1, "max_leaf_nodes": 31, "max_iter": 20, "l2_regularization": 1e-6},
+        {"learning_rate": 0.1, "max_leaf_nodes": 31, "max_iter": 10, "l2_regularization": 1e-6},
         cost_key="max_iter",
     )
     trees = Family(
@@ -336,8 +338,8 @@ def families_for(task: str) -> tuple[Family, ...]:
         cost_key="n_estimators",
     )
     if is_regression(task):
-        return (Family("ridge", {"alpha": tune.loguniform(1e-3, 1e3)}, {"alpha": 1.0}), boosting, trees)
-    return (Family("logistic", {"C": tune.loguniform(1e-3, 100.0)}, {"C": 1.0}), boosting, trees)
+        return (Family("ridge", {"alpha": tune.loguniform(1e-3, 1e3)}, {"alpha": 1.0}), trees, boosting)
+    return (Family("logistic", {"C": tune.loguniform(1e-3, 100.0)}, {"C": 1.0}), trees, boosting)
 
 
 def build_estimator(task: str, spec: feats.FeatureSpec, family: str, params: dict, *, seed: int, n_jobs: int = 1):
@@ -383,10 +385,13 @@ def build_estimator(task: str, spec: feats.FeatureSpec, family: str, params: dic
 
 def fit_estimator(estimator, inputs, y: np.ndarray, weights: np.ndarray | None):
     """Fit a pipeline, passing sample weights to its model (one-vs-rest ignores them)."""
+    from threadpoolctl import threadpool_limits
+
     kwargs = {}
     if weights is not None and not is_one_vs_rest(estimator):
         kwargs["model__sample_weight"] = weights
-    with warnings.catch_warnings():
+    # OpenMP/BLAS pools spin badly on a busy machine; one thread per fit keeps timings predictable.
+    with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*(converge|max_iter).*")
         estimator.fit(inputs, y, **kwargs)
@@ -440,6 +445,7 @@ class SearchResult:
     seconds: float
     budget_seconds: float
     selection: str  # how the model was selected
+    skipped_over_budget: int = 0
 
     def summary(self) -> dict:
         return {
@@ -448,6 +454,7 @@ class SearchResult:
             "validation_score": self.validation_score,
             "trials": len(self.trials),
             "trials_fitted": sum(t.status == "ok" for t in self.trials),
+            "trials_skipped_over_budget": self.skipped_over_budget,
             "search_seconds": round(self.seconds, 3),
             "budget_seconds": self.budget_seconds,
             "selection": self.selection,
@@ -543,22 +550,27 @@ def search(
     cost = _CostModel()
     trials: list[Trial] = []
     best: dict = {}
+    skipped = [0]  # candidates not started because their expected fit time exceeded the budget left
 
     def evaluate(config: dict) -> dict:
         choice = dict(config["family"])
         family = by_name[choice.pop("name")]
         remaining = deadline - clock()
         if cost.predict(family, choice) > remaining or remaining <= 0:
-            trials.append(Trial(family.name, choice, None, 0.0, "skipped_over_budget"))
+            skipped[0] += 1
             return {"score": -1e9}
         t0 = clock()
         try:
-            estimator = build_estimator(task, examples.spec, family.name, choice, seed=seed, n_jobs=n_jobs)
-            fit_estimator(estimator, training.inputs, y_train, training.weights)
-            model = TrainedModel(estimator, task, labels, examples.spec, family.name, _plain(choice))
-            score = validation_score(model, validation)
+            model, score = run_with_deadline(
+                lambda: _fit_and_score(examples, family.name, choice, training, y_train, validation, labels, seed, n_jobs),
+                _candidate_timeout(deadline - clock(), first_of_family=family.name not in cost.per_unit),
+            )
+        except CandidateTimeout:
+            cost.record(family, choice, clock() - t0)
+            trials.append(Trial(family.name, _plain(choice), None, clock() - t0, "stopped_at_budget"))
+            return {"score": -1e9}
         except (ValueError, np.linalg.LinAlgError) as err:
-            trials.append(Trial(family.name, choice, None, clock() - t0, f"failed: {err}"))
+            trials.append(Trial(family.name, _plain(choice), None, clock() - t0, f"failed: {err}"))
             return {"score": -1e9}
         seconds = clock() - t0
         cost.record(family, choice, seconds)
@@ -582,7 +594,65 @@ def search(
             f"no candidate finished within {budget_seconds}s ({len(trials)} tried: "
             f"{[t.status for t in trials][:5]}); raise budget_seconds"
         )
-    return SearchResult(best["model"], best["score"], tuple(trials), clock() - started, float(budget_seconds), selection)
+    return SearchResult(best["model"], best["score"], tuple(trials), clock() - started, float(budget_seconds), selection,
+                        skipped[0])
+
+
+def _candidate_timeout(remaining: float, *, first_of_family: bool) -> float:
+    """Time a candidate may take: a family's first (cost unknown) gets half of what is left, so one
+    slow family cannot eat the whole budget before the others were tried."""
+    return remaining / 2 if first_of_family else remaining
+
+
+def _fit_and_score(examples, family, params, training, y_train, validation, labels, seed, n_jobs):
+    estimator = build_estimator(examples.task, examples.spec, family, params, seed=seed, n_jobs=n_jobs)
+    fit_estimator(estimator, training.inputs, y_train, training.weights)
+    model = TrainedModel(estimator, examples.task, labels, examples.spec, family, _plain(params))
+    return model, validation_score(model, validation)
+
+
+class CandidateTimeout(TimeoutError):
+    """A candidate's fit was stopped because the search budget ran out."""
+
+
+def run_with_deadline(function, seconds: float):
+    """Run ``function()`` in a forked child and return its result, killing it after ``seconds``.
+
+    This is what makes the budget strict: a fit that would overrun is stopped, not awaited.
+    Errors raised by ``function`` are re-raised here as ValueError with their message.
+    """
+    import multiprocessing
+
+    if seconds <= 0:
+        raise CandidateTimeout("no budget left")
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child_main, args=(function, sender), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(seconds):
+            raise CandidateTimeout(f"candidate still fitting after {seconds:.1f}s")
+        status, value = receiver.recv()
+    except EOFError:
+        status, value = "error", f"candidate process died (exit code {child.exitcode})"
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receiver.close()
+    if status == "error":
+        raise ValueError(value)
+    return value
+
+
+def _child_main(function, sender) -> None:
+    try:
+        result = ("ok", function())
+    except Exception as err:  # reported to the parent, which raises it there
+        result = ("error", f"{type(err).__name__}: {err}")
+    sender.send(result)
+    sender.close()
 
 
 def _plain(params: dict) -> dict:
@@ -616,3 +686,127 @@ def concat_splits(first: Split, second: Split) -> Split:
         inputs = np.concatenate([first.inputs, second.inputs])
     return Split(inputs, first.targets + second.targets, np.concatenate([first.weights, second.weights]),
                  first.ids + second.ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points used by the components
+
+
+def load_examples(
+    path: str,
+    task: str,
+    *,
+    target_column: str = "",
+    spec: feats.FeatureSpec | None = None,
+    machine_label_weight: float = 1.0,
+) -> Examples:
+    """Examples from a JSONL manifest (image/text tasks) or a CSV/Parquet table (tabular tasks)."""
+    if feature_kind(task) == "tabular":
+        if not target_column:
+            raise TrainingError(f"task {task} needs target_column, the table column to predict")
+        return examples_from_table(read_table(path), task, target_column, spec=spec)
+    return examples_from_manifest(path, task, spec=spec, policy=WeightPolicy(machine_label_weight))
+
+
+def scores_for(model: TrainedModel, inputs) -> np.ndarray:
+    """Class probabilities (classification) or predicted values (regression)."""
+    return model.predict_values(inputs) if is_regression(model.task) else model.predict_proba(inputs)
+
+
+@dataclass(frozen=True)
+class PredictionSummary:
+    predicted: int
+    rejected: int
+    labels: tuple[str, ...]
+
+
+def _prediction_line(item: str, model: TrainedModel, row: np.ndarray) -> dict:
+    if is_regression(model.task):
+        return {"id": item, "value": float(row)}
+    top = int(np.argmax(row))
+    return {"id": item, "probabilities": {name: float(p) for name, p in zip(model.labels, row)},
+            "label": model.labels[top], "confidence": float(row[top])}
+
+
+def predict_manifest(model: TrainedModel, path: str, out_jsonl: str, out_npy: str, out_ids: str, rejects,
+                     *, chunk_size: int = 512) -> PredictionSummary:
+    """Stream predictions for every item of a manifest (or table rows) in chunks.
+
+    Writes one JSONL line per item (``{"id", "probabilities", "label", "confidence"}``), a float32
+    ``.npy`` of scores in manifest order and the ids, one per line. Items that cannot be featurized
+    go to ``rejects`` (a :class:`manifest.RejectsWriter`) with the reason.
+    """
+    rows: list[np.ndarray] = []
+    ids: list[str] = []
+    with manifest.atomic_writer(out_jsonl) as lines:
+        for chunk in _input_chunks(model, path, rejects, chunk_size):
+            scores = scores_for(model, chunk[1])
+            for item, row in zip(chunk[0], scores):
+                lines.write(manifest.dumps(_prediction_line(item, model, row)))
+            rows.append(np.asarray(scores, dtype=np.float32))
+            ids.extend(chunk[0])
+    width = () if is_regression(model.task) else (len(model.labels),)
+    matrix = np.concatenate(rows) if rows else np.zeros((0, *width), dtype=np.float32)
+    with manifest.atomic_writer(out_npy) as handle:
+        np.save(handle, matrix)
+    with manifest.atomic_writer(out_ids) as handle:
+        handle.write("".join(f"{i}\n" for i in ids).encode("utf-8"))
+    return PredictionSummary(len(ids), rejects.total, model.labels)
+
+
+def _input_chunks(model: TrainedModel, path: str, rejects, chunk_size: int):
+    """``(ids, inputs)`` chunks; unreadable items are rejected one by one, not the whole chunk."""
+    if model.spec.kind == "tabular":
+        frame = read_table(path)
+        ids = frame["id"].astype(str).tolist() if "id" in frame.columns else [str(i) for i in range(len(frame))]
+        for start in range(0, len(frame), chunk_size):
+            part = frame.iloc[start:start + chunk_size].reset_index(drop=True)
+            yield ids[start:start + chunk_size], feats.tabular_inputs(part, model.spec)
+        return
+    batch: list[tuple[str, object]] = []
+    for line in manifest.read_lines(path):
+        try:
+            item = manifest.item_id(line.record)
+            raw = (feats.read_image(manifest.content_of(line.record)[1], model.spec)
+                   if model.spec.kind == "image" else text_of(line.record))
+        except (KeyError, feats.FeatureError, TrainingError, OSError) as err:
+            rejects.reject(line.record, "unreadable", f"{path}:{line.number}: {err}", line=line.number)
+            continue
+        batch.append((item, raw))
+        if len(batch) >= chunk_size:
+            yield _featurized(batch, model.spec)
+            batch = []
+    if batch:
+        yield _featurized(batch, model.spec)
+
+
+def _featurized(batch, spec: feats.FeatureSpec):
+    ids = [item for item, _ in batch]
+    raws = [raw for _, raw in batch]
+    if spec.kind == "image":
+        return ids, feats.image_features(raws, spec)
+    return ids, feats.text_inputs(raws, spec)
+
+
+@dataclass(frozen=True)
+class ScoredSplit:
+    """Targets and each model's scores on one split, aligned to one label list."""
+
+    y: np.ndarray
+    scores: tuple[np.ndarray, ...]
+    labels: tuple[str, ...]
+
+
+def score_split(models: Sequence[TrainedModel], split: Split) -> ScoredSplit:
+    """Score ``split`` with every model; probability columns are aligned to the union of the
+    models' labels and the split's labels (a label a model lacks scores 0)."""
+    from labelloop.components.core.metrics import align_scores
+
+    task = models[0].task
+    if any(m.task != task for m in models):
+        raise TrainingError(f"models solve different tasks {[m.task for m in models]}; compare like with like")
+    if is_regression(task):
+        return ScoredSplit(encode_targets(split.targets, (), task), tuple(m.predict_values(split.inputs) for m in models), ())
+    labels = label_set(split.targets, task, [name for m in models for name in m.labels])
+    scores = tuple(align_scores(m.predict_proba(split.inputs), m.labels, labels) for m in models)
+    return ScoredSplit(encode_targets(split.targets, labels, task), scores, labels)

@@ -60,10 +60,7 @@ TEXT_MIN_ITEMS_PER_LABEL = 10
 # caseless ("international") letters, their marks, and decimal digits. Shared by both paths.
 _LABEL_CATEGORIES = ("Ll", "Lo", "Lm", "Mn", "Mc", "Nd")
 _LABEL_KEY_FIRST_CATEGORIES = ("Ll", "Lo")
-_RE2_LABEL_CHAR = "[" + "".join(rf"\p{{{c}}}" for c in _LABEL_CATEGORIES) + "_-]"
-_RE2_LABEL_FIRST = "[" + "".join(rf"\p{{{c}}}" for c in _LABEL_KEY_FIRST_CATEGORIES) + "]"
-RE2_LABEL_VALUE = rf"^{_RE2_LABEL_CHAR}{{0,{MAX_LABEL_CHARS}}}$"
-# The common all-ASCII case, ~20x faster in RE2 than the Unicode classes.
+# The common all-ASCII case of the label value rule, for the column-wise screen.
 RE2_ASCII_LABEL_VALUE = rf"^[a-z0-9_-]{{0,{MAX_LABEL_CHARS}}}$"
 
 # URI shapes, ASCII-only so Python's re and Arrow's RE2 read them the same way.
@@ -78,7 +75,15 @@ _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _NON_JSON_TOKENS = (b"null", b"NaN", b"Infinity")
 _BLOCK_NEEDS_EXACT_RE = re.compile(rb"[:\[,]\s*(?:null|-?NaN|-?Infinity)")
 
-DEFAULT_BLOCK_BYTES = 8 << 20
+DEFAULT_BLOCK_BYTES = 4 << 20
+#: Lines Arrow cannot read that are patched out of a block before it is split instead.
+MAX_REPAIRS = 8
+ARROW_PIECE_BYTES = 1 << 20
+_ARROW_ROW_RE = re.compile(r"in row (\d+)")
+#: A block Arrow cannot screen is cut into SPLIT_WAYS pieces, recursively, down to MIN_SPLIT_LINES
+#: lines, which are checked line by line.
+MIN_SPLIT_LINES = 2048
+SPLIT_WAYS = 8
 
 
 class ValidationError(ValueError):
@@ -315,25 +320,25 @@ def parse_line(raw: bytes) -> tuple[dict | None, tuple[str, str] | None]:
 
 @dataclass
 class DuplicateTracker:
-    """Remembers the first line of every URI and carried id seen so far, as 64-bit hashes.
+    """Remembers the first line of every URI and carried id seen so far, keyed by 64-bit hashes.
 
-    Hashes keep memory at ~100 bytes per item for multi-GB manifests; two different URIs share a
-    hash with probability ~n²/2⁶⁵ (about 3e-8 for a million items).
+    Python's string hash (SipHash, 64-bit) is stable within one process, which is all one pass over
+    a manifest needs. Hashes keep memory to ~100 bytes per item for multi-GB manifests; two
+    different URIs share a hash with probability ~n²/2⁶⁵ (about 3e-8 for a million items).
     """
 
     uris: dict[int, int] = field(default_factory=dict)
     ids: dict[int, int] = field(default_factory=dict)
 
-    def first_lines(self, seen: dict[int, int], values: list, numbers: list[int]) -> list[int]:
-        """For each (value, line): the first line the value appeared on (itself when new)."""
-        keys = _hash64(values)
-        return [seen.setdefault(key, number) for key, number in zip(keys, numbers)]
-
-
-def _hash64(values: list) -> list[int]:
-    # Python's string hash (SipHash, 64-bit) is stable within one process, which is all a single
-    # pass over a manifest needs.
-    return [hash(value) for value in values]
+    @staticmethod
+    def repeats(seen: dict[int, int], values: list, numbers: list[int]) -> list[tuple[int, int, str]]:
+        """``(line, first_line, value)`` for each value already seen on an earlier line; records the new ones."""
+        if None in values:
+            pairs = [(v, n) for v, n in zip(values, numbers) if v is not None]
+            values, numbers = [v for v, _ in pairs], [n for _, n in pairs]
+        firsts = np.fromiter(map(seen.setdefault, map(hash, values), numbers), dtype=np.int64, count=len(values))
+        repeated = np.flatnonzero(firsts != np.asarray(numbers, dtype=np.int64)).tolist()
+        return [(numbers[i], int(firsts[i]), values[i]) for i in repeated]
 
 
 def _duplicate_problems(
@@ -342,13 +347,8 @@ def _duplicate_problems(
     """Problems for lines whose URI or carried id already appeared on an earlier accepted line."""
     problems: dict[int, Problem] = {}
     for seen, values, code, what in ((tracker.uris, uris, "duplicate_uri", "URI"), (tracker.ids, ids, "duplicate_id", ID_KEY)):
-        present = [(number, value) for number, value in zip(numbers, values) if value is not None]
-        if not present:
-            continue
-        nums = [n for n, _ in present]
-        firsts = tracker.first_lines(seen, [v for _, v in present], nums)
-        for (number, value), first in zip(present, firsts):
-            if first != number and number not in problems:
+        for number, first, value in tracker.repeats(seen, values, numbers):
+            if number not in problems:
                 problems[number] = Problem(number, code, f"{what} {str(value)[:200]!r} already on line {first}; remove one")
     return problems
 
@@ -374,12 +374,16 @@ def _column(array: pa.Array | pa.ChunkedArray, name: str):
 
 
 def _label_values_ok(values, present: np.ndarray) -> np.ndarray:
-    """Rows whose value follows the resource-label value rule: ASCII regex first, Unicode for the rest."""
+    """Rows whose value follows the resource-label value rule.
+
+    An ASCII RE2 pattern clears the common case; the few other values (international letters, or
+    wrong) get the exact Python rule, since RE2 takes ~0.1 s to compile Unicode classes.
+    """
     good = _as_bool(pc.match_substring_regex(values, RE2_ASCII_LABEL_VALUE))
     retry = np.flatnonzero(present & ~good)
     if len(retry):
-        subset = pc.take(values, pa.array(retry, pa.int64()))
-        good[retry] = _as_bool(pc.match_substring_regex(subset, RE2_LABEL_VALUE))
+        subset = pc.take(values, pa.array(retry, pa.int64())).to_pylist()
+        good[retry] = [label_text_problem(value, "value", is_key=False) is None for value in subset]
     return good
 
 
@@ -544,16 +548,40 @@ def _keys_of_record(record: dict, rules: Rules) -> tuple[str | None, str | None]
 # Blocks
 
 
-def _parse_block(data: bytes) -> pa.Table | None:
-    """The block as an Arrow table, or None when Arrow cannot be trusted to screen it."""
+def _parse_block(data: bytes, raw_lines: list[bytes]) -> tuple[pa.Table | None, list[int]]:
+    """The block as an Arrow table (None when Arrow cannot be trusted to screen it) and repaired lines.
+
+    A line Arrow cannot read (broken JSON, a value of another type) fails the whole parse; its row
+    is in the error, so it is swapped for ``{}`` and the parse retried, up to ``MAX_REPAIRS`` times.
+    The returned indices (into ``raw_lines``) must go through the exact path.
+    """
     if any(token in data for token in _NON_JSON_TOKENS) and _BLOCK_NEEDS_EXACT_RE.search(data):
-        return None
-    try:
-        return pa_json.read_json(
-            pa.BufferReader(data), read_options=pa_json.ReadOptions(block_size=1 << 20, use_threads=True)
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+        return None, []
+    repaired: list[int] = []
+    patched = raw_lines
+    positions = None
+    # Arrow parses 1 MiB pieces in parallel, but then an error's row counts from the start of its
+    # piece; after a first failure, the block is read as one piece so the row is the block's.
+    piece_bytes = ARROW_PIECE_BYTES
+    while True:
+        try:
+            options = pa_json.ReadOptions(block_size=piece_bytes, use_threads=True)
+            return pa_json.read_json(pa.BufferReader(data), read_options=options), repaired
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+            if piece_bytes < len(data):
+                piece_bytes = len(data) + 1
+                continue
+            match = _ARROW_ROW_RE.search(str(err))
+            if match is None or len(repaired) >= MAX_REPAIRS:
+                return None, repaired
+            positions = positions or [i for i, raw in enumerate(raw_lines) if raw.strip()]
+            row = int(match.group(1))
+            if row >= len(positions) or positions[row] in repaired:
+                return None, repaired
+            repaired.append(positions[row])
+            patched = list(patched) if patched is raw_lines else patched
+            patched[positions[row]] = b"{}"
+            data = b"\n".join(patched) + b"\n"
 
 
 def _row_positions(raw_lines: list[bytes], table: pa.Table | None) -> list[int] | None:
@@ -572,12 +600,17 @@ def check_block(data: bytes, first_line: int, rules: Rules, tracker: DuplicateTr
     raw_lines = data.split(b"\n")
     if raw_lines and raw_lines[-1] == b"":
         raw_lines.pop()
-    table = _parse_block(data) if raw_lines else None
+    table, repaired = _parse_block(data, raw_lines) if raw_lines else (None, [])
+    if table is None and len(raw_lines) > MIN_SPLIT_LINES:
+        return _split_and_check(raw_lines, first_line, rules, tracker)
     positions = _row_positions(raw_lines, table)
     n_rows = len(raw_lines) if positions is None else len(positions)
     if table is not None and table.num_rows != n_rows:
         table = None
     screened = screen_table(table, rules) if table is not None and n_rows else None
+    if screened is not None and repaired:
+        row_of = {index: row for row, index in enumerate(positions)} if positions is not None else None
+        screened[[index if row_of is None else row_of[index] for index in repaired]] = False
     accepted: list[int] = []  # indices into raw_lines
     uris: list = []
     ids: list = []
@@ -614,6 +647,20 @@ def check_block(data: bytes, first_line: int, rules: Rules, tracker: DuplicateTr
         accepted=np.asarray(accepted, dtype=np.int64),
         problems=tuple(problems[k] for k in sorted(problems)),
         exact_lines=len(exact_rows),
+    )
+
+
+def _split_and_check(raw_lines: list[bytes], first_line: int, rules: Rules, tracker: DuplicateTracker) -> Block:
+    """Check a block Arrow could not screen as ``SPLIT_WAYS`` pieces, so one odd line costs only its piece."""
+    size = -(-len(raw_lines) // SPLIT_WAYS)
+    pieces = [check_block(b"\n".join(raw_lines[start:start + size]) + b"\n", first_line + start, rules, tracker)
+              for start in range(0, len(raw_lines), size)]
+    return Block(
+        first_line=first_line,
+        raw_lines=raw_lines,
+        accepted=np.concatenate([piece.accepted + (piece.first_line - first_line) for piece in pieces]),
+        problems=tuple(problem for piece in pieces for problem in piece.problems),
+        exact_lines=sum(piece.exact_lines for piece in pieces),
     )
 
 

@@ -110,7 +110,9 @@ class DatasetState:
 
 
 @dataclass(frozen=True)
-class _ManifestDigest:
+class ManifestDigest:
+    """A manifest's SHA-256, size in bytes and item counts."""
+
     sha256: str
     size: int
     counts: ItemCounts
@@ -183,7 +185,7 @@ def _write_json(uri: str, data: dict) -> None:
 # Digesting a manifest
 
 
-def digest_manifest(manifest_path: str) -> _ManifestDigest:
+def digest_manifest(manifest_path: str) -> ManifestDigest:
     """Hash a manifest's bytes and count its items in one streaming pass.
 
     Raises:
@@ -208,7 +210,7 @@ def digest_manifest(manifest_path: str) -> _ManifestDigest:
             by_split[ml_use_of(record) or "(none)"] += 1
             by_source[label_source_of(record) or "(none)"] += 1
     counts = ItemCounts(total, dict(sorted(by_label.items())), dict(sorted(by_split.items())), dict(sorted(by_source.items())))
-    return _ManifestDigest(sha.hexdigest(), size, counts)
+    return ManifestDigest(sha.hexdigest(), size, counts)
 
 
 def _parse_item(raw: bytes, path: str, number: int) -> dict:

@@ -167,8 +167,8 @@ def test_adaptive_overlap_and_pre_annotations(ls_env, annotators, tmp_path):
     labeler.request(tasks)
     existing = labeler.existing_tasks()
     assert {t["overlap"] for t in existing.values()} == {1}
-    exported = admin_get(ls_env, f"/api/projects/{labeler.project_id}/export", exportType="JSON", download_all_tasks="true")
-    prediction = exported[0]["predictions"][0]
+    first = existing[tasks[0].item_id]
+    prediction = admin_get(ls_env, "/api/predictions/", task=first["id"])[0]
     assert prediction["model_version"] == "m-7" and prediction["result"][0]["value"]["choices"] == ["pos"]
     labeler.request([LabelTask(tasks[0].item_id, records[0], 3)])
     assert labeler.existing_tasks()[tasks[0].item_id]["overlap"] == 3
@@ -229,10 +229,11 @@ def test_a_person_labels_a_task_in_the_browser(ls_env, annotators, chromium_path
         browser.find_element(By.CSS_SELECTOR, "form button[type=submit], form input[type=submit]").click()
         wait.until(lambda b: "/user/login" not in b.current_url)
         browser.get(f"{ls_env.url}/projects/{labeler.project_id}/data?task={task['id']}")
-        choice = wait.until(ec.element_to_be_clickable((By.XPATH, "//*[contains(@class,'choice')]//*[normalize-space(text())='pos']")))
-        choice.click()
-        submit = wait.until(ec.element_to_be_clickable((By.XPATH, "//button[normalize-space(.)='Submit']")))
-        submit.click()
+        choice = (By.XPATH, "//*[contains(@class,'choice')]//*[normalize-space(text())='pos']")
+        wait.until(ec.presence_of_element_located(choice))
+        time.sleep(1.0)  # the editor re-renders once after loading the task
+        wait.until(lambda b: _click(b, choice))
+        wait.until(lambda b: _click(b, (By.XPATH, "//button[normalize-space(.)='Submit']")))
         wait.until(lambda b: admin_get(ls_env, f"/api/tasks/{task['id']}")["total_annotations"] == 1)
     except Exception:
         browser.save_screenshot(str(tmp_path / "browser-failure.png"))
@@ -241,6 +242,17 @@ def test_a_person_labels_a_task_in_the_browser(ls_env, annotators, chromium_path
         browser.quit()
     delivered = labeler.delivered()
     assert [(d.item_id, d.value) for d in delivered] == [(m.item_id(record), "pos")]
+
+
+def _click(browser, locator) -> bool:
+    """Click an element, trying again (by returning False to the wait) while the page re-renders it."""
+    from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
+
+    try:
+        browser.find_element(*locator).click()
+        return True
+    except (StaleElementReferenceException, ElementClickInterceptedException):
+        return False
 
 
 # ---------------------------------------------------------------------------------------------

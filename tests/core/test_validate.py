@@ -267,3 +267,13 @@ def test_label_count_issues_name_small_labels_with_the_chosen_severity():
 def test_item_count_issue_over_the_text_limit():
     assert v.item_count_issues(5, "text", max_items=4)[0].code == "too_many_documents"
     assert v.item_count_issues(5, "image", max_items=4) == []
+
+
+def test_a_type_anomaly_sends_only_its_neighbourhood_to_the_exact_path():
+    rows = [{**image(uri=f"gs://bucket-a/{i}.jpg"), **labeled("cat")} for i in range(4000)]
+    rows[1234] = {**image(uri="gs://bucket-a/odd.jpg"), **labeled(5)}  # Arrow cannot type this column
+    rows[3000] = {**image(uri="gs://bucket-a/null.jpg"), "x": None}  # null: exact path, and accepted
+    (block,) = list(v.check_manifest(io.BytesIO(jsonl(rows)), IMAGE, block_bytes=1 << 24))
+    assert [(p.line, p.code) for p in block.problems] == [(1235, "wrong_type")]
+    assert len(block.accepted) == 3999 and 3001 in {n for n, _ in block.kept_lines()}
+    assert block.exact_lines <= 2 * v.MIN_SPLIT_LINES

@@ -242,3 +242,20 @@ def test_list_datasets_only_names_datasets_with_versions(tmp_path, store):
     v.update_state(store, "state-only", {"x": 1})
     assert v.list_datasets(store) == ["pets"]
     assert v.list_datasets(str(tmp_path / "nowhere")) == []
+
+
+@pytest.mark.gcs
+def test_gcs_store_on_the_emulator(tmp_path, gcs_prefix):
+    store = f"{gcs_prefix}/versions"
+    source = manifest(tmp_path, [item("a", "cat"), item("b", "dog")])
+    one = v.create_version(store, "pets", source, description="on gcs").version
+    again = v.create_version(store, "pets", manifest(tmp_path, [item("a", "cat"), item("b", "dog")], "same.jsonl"))
+    v.update_state(store, "pets", {"round": 3})
+    restored = tmp_path / "r.jsonl"
+
+    assert not again.created
+    assert v.get_version(store, "pets", restore_to=str(restored)) == one
+    assert restored.read_bytes() == Path(source).read_bytes()
+    assert one.manifest_uri.startswith("gs://")
+    assert [x.version_id for x in v.list_versions(store, "pets")] == [one.version_id]
+    assert v.read_state(store, "pets").values == {"round": 3}

@@ -250,7 +250,8 @@ def test_failing_local_run_exits_1_with_one_line_and_a_traceback_only_when_verbo
     argv = ["run", tiny, "--local", "--param", "word=boom", "--pipeline-root", str(tmp_path / "o")]
     code, _, err = run_cli(*argv, environ=env)
     assert code == 1
-    assert err.startswith("labelloop run: error: RuntimeError:") and "repeat" in err
+    assert err.startswith("labelloop run: error: RuntimeError: Pipeline 'cli-tiny' finished with status FAILURE")
+    assert "Inner task failed: 'repeat'" in err
     assert "outputs and logs so far:" in err
     assert "Traceback" not in err
 
@@ -323,7 +324,7 @@ def test_submit_builds_the_job_from_flags_env_and_config(tiny, vertex, vertex_en
     assert job.service_account == "sa@env-proj.iam.gserviceaccount.com"
     assert job.runtime_config.gcs_output_directory == "gs://cfg-bucket/root"
     assert sent.body["runtimeConfig"]["parameterValues"] == {"word": "hi", "times": 4}
-    assert sent.body["pipelineSpec"]["root"]["dag"]["tasks"]["repeat"]["cachingOptions"] == {}
+    assert sent.body["pipelineSpec"]["root"]["dag"]["tasks"]["repeat"]["cachingOptions"] == {"enableCache": False}
     assert sent.body["pipelineSpec"]["pipelineInfo"]["name"] == "cli-tiny"
     assert "run: projects/env-proj/locations/europe-west4/pipelineJobs/cli-tiny-" in out
     assert "state: PIPELINE_STATE_PENDING" in out
@@ -455,3 +456,23 @@ def test_versions_errors(tmp_path, env):
     assert code == 2 and "missing store: pass --store, set $LABELLOOP_STORE" in err
     code, _, err = run_cli("versions", "--store", str(tmp_path), "reviews", "latest", environ=env)
     assert code == 1 and "dataset 'reviews' has no versions" in err
+
+
+def test_run_the_real_curate_pipeline_locally(tmp_path, env):
+    """`labelloop run curate --local` end to end on a small text dataset (needs the curate components)."""
+    for module in ("import_dataset", "prefilter_images", "split_dataset"):
+        pytest.importorskip(f"labelloop.components.{module}")
+    source = tmp_path / "reviews.jsonl"
+    rows = [{"textContent": f"review number {i} is {'great' if i % 2 else 'awful'}",
+             "classificationAnnotation": {"displayName": "pos" if i % 2 else "neg"}} for i in range(30)]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    root = tmp_path / "outputs"
+
+    code, out, err = run_cli("run", "curate", "--local", "--param", f"source_uri={source}", "--param", "data_type=text",
+                             "--param", "source_format=jsonl", "--pipeline-root", str(root), environ=env)
+
+    assert (code, err) == (0, ""), err
+    assert "curate finished in" in out
+    [split] = [p for p in root.rglob("split") if p.is_file()]
+    ids = [line["dataItemResourceLabels"]["labelloop_id"] for line in map(json.loads, split.read_text().splitlines())]
+    assert len(ids) == len(set(ids)) == 30

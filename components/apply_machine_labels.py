@@ -1,0 +1,63 @@
+"""KFP component: machine-label the unlabeled items the model is confident enough about."""
+
+from kfp import dsl
+
+from labelloop.components._base import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def apply_machine_labels(
+    pool: dsl.Input[dsl.Dataset],
+    labeled: dsl.Input[dsl.Dataset],
+    predictions: dsl.Input[dsl.Dataset],
+    machine_labeled: dsl.Output[dsl.Dataset],
+    unlabeled: dsl.Output[dsl.Dataset],
+    report: dsl.Output[dsl.Metrics],
+    model_version: str,
+    target_precision: float = 0.98,
+    confidence_level: float = 0.95,
+):
+    """Labels the rest by machine where validation shows the target precision is reached.
+
+    The threshold is the smallest top-1 confidence whose validation precision, as a Wilson lower
+    bound, reaches ``target_precision``; the precision actually reached is measured on test.
+
+    Args:
+        pool: Manifest of the items humans did not label.
+        labeled: Manifest holding the human-labeled validation and test items.
+        predictions: The predict step's output (``probabilities.npy`` + ``ids.txt`` +
+            ``classes.txt``, or predictions JSONL) for the pool and the labeled items.
+        model_version: Version of the model that predicted; stored on every machine label.
+        target_precision: Precision the machine labels must reach, e.g. 0.98.
+        confidence_level: Confidence of the lower bound: 0.90, 0.95 or 0.99.
+
+    Returns:
+        machine_labeled: Pool items labeled with ``labelloop_source=machine``, their confidence
+            and the model version.
+        unlabeled: Pool items below the threshold, still for humans.
+        report: Threshold, validation precision and bound, counts, and test precision.
+    """
+    import math
+
+    from labelloop.components.core import machine_labels
+
+    summary = machine_labels.apply_to_manifests(
+        pool.path, labeled.path, predictions.path, machine_labeled.path, unlabeled.path,
+        target_precision=target_precision, confidence_level=confidence_level, model_version=model_version,
+    )
+    choice, test = summary.choice, summary.test
+    figures = {
+        "threshold": choice.threshold if math.isfinite(choice.threshold) else 2.0,  # 2.0: nothing passes
+        "validation_precision": choice.validation_precision,
+        "validation_precision_lower_bound": choice.precision_lower_bound,
+        "validation_items": choice.validation_items,
+        "machine_labeled_items": summary.machine_labeled,
+        "still_unlabeled_items": summary.still_unlabeled,
+        "test_precision": test.precision,
+        "test_precision_lower_bound": test.lower_bound,
+        "test_items_above_threshold": test.accepted,
+    }
+    for name, value in figures.items():
+        report.log_metric(name, value)
+    machine_labeled.metadata.update({"model_version": model_version, "items": summary.machine_labeled, "reason": choice.reason})
+    unlabeled.metadata.update({"items": summary.still_unlabeled})

@@ -1,0 +1,251 @@
+"""Machine labels for the items humans did not label ("the rest will be labeled by machine").
+
+A confidence threshold is chosen on the validation split: the smallest threshold at which the
+*lower* confidence bound (Wilson score interval) of the precision of items at or above it reaches
+the target. The lower bound keeps a small validation split from overclaiming: 20 of 20 correct is
+a Wilson 95% lower bound of 0.84, not 1.0. Pool items at or above the threshold get the predicted
+label, marked ``source=machine`` with the confidence and model version; the rest stay unlabeled.
+The precision actually reached is then measured on the held-out test split.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from labelloop.components.core import manifest
+
+_Z = {0.90: 1.6448536269514722, 0.95: 1.959963984540054, 0.99: 2.5758293035489004}
+
+
+def wilson_lower_bound(correct: np.ndarray | int, total: np.ndarray | int, confidence_level: float = 0.95):
+    """Lower end of the Wilson score interval for a proportion (vectorised; 0 where total is 0)."""
+    if confidence_level not in _Z:
+        raise ValueError(f"confidence_level must be one of {sorted(_Z)}, got {confidence_level!r}")
+    z = _Z[confidence_level]
+    correct = np.asarray(correct, dtype=np.float64)
+    total = np.asarray(total, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = correct / total
+        centre = p + z * z / (2 * total)
+        spread = z * np.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+        bound = (centre - spread) / (1 + z * z / total)
+    return np.where(total > 0, bound, 0.0)
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The confidence threshold for machine labels and what validation says about it.
+
+    Attributes:
+        threshold: minimum predicted confidence for a machine label; ``inf`` when no threshold
+            reaches the target (then nothing is machine-labeled).
+        target_precision: the precision asked for.
+        validation_precision: observed precision of validation items at or above the threshold.
+        precision_lower_bound: its Wilson lower bound (>= target when a threshold was found).
+        validation_accepted: validation items at or above the threshold.
+        validation_items: validation items considered.
+        reason: a sentence on the outcome.
+    """
+
+    threshold: float
+    target_precision: float
+    validation_precision: float
+    precision_lower_bound: float
+    validation_accepted: int
+    validation_items: int
+    reason: str
+
+    @property
+    def found(self) -> bool:
+        return math.isfinite(self.threshold)
+
+
+def choose_threshold(
+    confidence: np.ndarray, correct: np.ndarray, *, target_precision: float = 0.98, confidence_level: float = 0.95
+) -> ThresholdChoice:
+    """The smallest confidence threshold whose validation precision lower bound reaches the target.
+
+    Args:
+        confidence: predicted top-1 probability of each validation item.
+        correct: whether the top-1 prediction equals the human label.
+        target_precision: precision the machine labels must reach, in (0, 1).
+        confidence_level: of the Wilson bound (0.90, 0.95 or 0.99).
+    """
+    if not 0 < target_precision < 1:
+        raise ValueError(f"target_precision must be in (0, 1), got {target_precision!r}")
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    if confidence.shape != correct.shape or confidence.ndim != 1:
+        raise ValueError(f"confidence {confidence.shape} and correct {correct.shape} must be equal-length vectors")
+    n = len(confidence)
+    if n == 0:
+        return ThresholdChoice(math.inf, target_precision, 0.0, 0.0, 0, 0, "no validation items with human labels")
+    order = np.argsort(-confidence, kind="stable")
+    sorted_conf = confidence[order]
+    hits = np.cumsum(correct[order])
+    counts = np.arange(1, n + 1)
+    # a threshold can only sit at the last of a run of equal confidences
+    ends = np.r_[sorted_conf[1:] != sorted_conf[:-1], True]
+    bounds = wilson_lower_bound(hits, counts, confidence_level)
+    ok = np.flatnonzero(ends & (bounds >= target_precision))
+    if not len(ok):
+        best = int(np.argmax(np.where(ends, bounds, -1)))
+        return ThresholdChoice(
+            math.inf, target_precision, float(hits[best] / counts[best]), float(bounds[best]), 0, n,
+            f"no threshold reaches a precision lower bound of {target_precision} on {n} validation items "
+            f"(best {bounds[best]:.4f}); label more validation items or lower the target",
+        )
+    i = int(ok[-1])  # the most items accepted = the smallest threshold
+    return ThresholdChoice(
+        float(sorted_conf[i]), target_precision, float(hits[i] / counts[i]), float(bounds[i]), int(counts[i]), n,
+        f"{counts[i]} of {n} validation items at confidence >= {sorted_conf[i]:.4f}, precision {hits[i] / counts[i]:.4f} "
+        f"(lower bound {bounds[i]:.4f} >= {target_precision})",
+    )
+
+
+@dataclass(frozen=True)
+class PrecisionCheck:
+    """Precision of machine labels measured on held-out human labels (the test split)."""
+
+    accepted: int
+    items: int
+    precision: float
+    lower_bound: float
+
+    @property
+    def coverage(self) -> float:
+        return self.accepted / self.items if self.items else 0.0
+
+
+def measure_precision(
+    confidence: np.ndarray, correct: np.ndarray, threshold: float, *, confidence_level: float = 0.95
+) -> PrecisionCheck:
+    """Precision (and its Wilson lower bound) of items at or above ``threshold`` on held-out labels."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    accepted = confidence >= threshold
+    count = int(accepted.sum())
+    hits = int(np.asarray(correct, dtype=bool)[accepted].sum())
+    precision = hits / count if count else 0.0
+    return PrecisionCheck(count, len(confidence), precision, float(wilson_lower_bound(hits, count, confidence_level)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Applying to manifests
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Top-1 confidence and correctness of the human-labeled items of one split."""
+
+    confidence: np.ndarray
+    correct: np.ndarray
+
+
+def held_out_scores(
+    records: Iterable[dict], split: str, probabilities_by_id: dict[str, np.ndarray], classes: Sequence[str]
+) -> HeldOut:
+    """Confidence/correctness of the human-labeled ``split`` items that have predictions.
+
+    Raises:
+        KeyError: when a labeled item of the split has no prediction (naming the item).
+    """
+    confidence, correct = [], []
+    for record in records:
+        if manifest.ml_use_of(record) != split:
+            continue
+        label = manifest.label_of(record)
+        if label is None or manifest.label_source_of(record) == "machine":
+            continue
+        rid = manifest.item_id(record)
+        if rid not in probabilities_by_id:
+            raise KeyError(f"{split} item {rid} has no prediction; run predict over the {split} split too")
+        row = probabilities_by_id[rid]
+        top = int(np.argmax(row))
+        confidence.append(float(row[top]))
+        correct.append(classes[top] == label)
+    return HeldOut(np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=bool))
+
+
+def machine_label(
+    records: Iterable[dict],
+    probabilities_by_id: dict[str, np.ndarray],
+    classes: Sequence[str],
+    *,
+    threshold: float,
+    model_version: str,
+) -> Iterator[tuple[bool, dict]]:
+    """Yield ``(machine_labeled, record)`` for each unlabeled pool record, in input order.
+
+    Records at or above ``threshold`` come back labeled with ``source=machine``, their confidence
+    and ``model_version``; the rest come back untouched (still for humans).
+
+    Raises:
+        KeyError: when a pool record has no prediction (naming it).
+        ValueError: when a pool record already carries a label.
+    """
+    for number, record in enumerate(records, start=1):
+        rid = manifest.item_id(record)
+        if manifest.labels_of(record):
+            raise ValueError(f"pool item {rid} (record {number}) already has a label; pass only unlabeled items")
+        if rid not in probabilities_by_id:
+            raise KeyError(f"pool item {rid} (record {number}) has no prediction; run predict over the whole pool")
+        row = probabilities_by_id[rid]
+        top = int(np.argmax(row))
+        if row[top] >= threshold:
+            yield True, manifest.with_label(
+                record, classes[top], source="machine", confidence=round(float(row[top]), 6), model_version=model_version
+            )
+        else:
+            yield False, record
+
+
+@dataclass(frozen=True)
+class MachineLabelSummary:
+    """What :func:`apply_to_manifests` decided and measured."""
+
+    choice: ThresholdChoice
+    test: PrecisionCheck
+    machine_labeled: int
+    still_unlabeled: int
+
+
+def apply_to_manifests(
+    pool_path: str,
+    labeled_path: str,
+    predictions_path: str,
+    machine_labeled_path: str,
+    unlabeled_path: str,
+    *,
+    target_precision: float,
+    confidence_level: float,
+    model_version: str,
+) -> MachineLabelSummary:
+    """Choose the threshold on validation, machine-label the pool, measure precision on test.
+
+    ``labeled_path`` holds the human-labeled validation and test items; ``predictions_path`` the
+    predict step's output covering them and the pool.
+    """
+    from labelloop.components.core.sampling import read_predictions
+
+    predictions = read_predictions(predictions_path)
+    if not predictions.classes:
+        raise ValueError(f"{predictions_path}: machine labels need class names; the predict step must write classes.txt")
+    by_id = {rid: predictions.probabilities[i] for i, rid in enumerate(predictions.ids)}
+    validation = held_out_scores(manifest.read_jsonl(labeled_path), "validation", by_id, predictions.classes)
+    choice = choose_threshold(
+        validation.confidence, validation.correct, target_precision=target_precision, confidence_level=confidence_level
+    )
+    test = held_out_scores(manifest.read_jsonl(labeled_path), "test", by_id, predictions.classes)
+    check = measure_precision(test.confidence, test.correct, choice.threshold, confidence_level=confidence_level)
+    outcome = list(
+        machine_label(
+            manifest.read_jsonl(pool_path), by_id, predictions.classes, threshold=choice.threshold, model_version=model_version
+        )
+    )
+    n_machine = manifest.write_jsonl(machine_labeled_path, (r for labeled, r in outcome if labeled))
+    n_rest = manifest.write_jsonl(unlabeled_path, (r for labeled, r in outcome if not labeled))
+    return MachineLabelSummary(choice, check, n_machine, n_rest)

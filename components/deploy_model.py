@@ -1,0 +1,26 @@
+"""KFP component: mark a registered model version as the one being served (local target)."""
+
+from kfp import dsl
+
+from labelloop.components._base import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def deploy_model(registry_uri: str, model_name: str, version: str, serving_alias: str = "serving") -> str:
+    """Moves the ``serving`` alias to ``version`` so local serving picks it up; on Vertex the train
+    pipeline deploys with GCPC's EndpointCreateOp/ModelDeployOp instead.
+
+    Args:
+        registry_uri: Registry folder or ``gs://`` prefix.
+        model_name: Registered model name.
+        version: Version to serve (e.g. the output of ``register_model``).
+        serving_alias: Alias that serving reads.
+
+    Returns:
+        The URI of the served version's folder.
+    """
+    from labelloop.components.core.registry import ModelRegistry
+
+    registry = ModelRegistry(registry_uri)
+    registry.set_alias(model_name, serving_alias, version, reason="deploy_model")
+    return registry.get(model_name, version).uri

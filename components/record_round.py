@@ -1,0 +1,71 @@
+"""KFP component: append one active-learning round's record and decide whether to stop."""
+
+from typing import NamedTuple
+
+from kfp import dsl
+
+from labelloop.components._base import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def record_round(
+    selected: dsl.Input[dsl.Dataset],
+    rounds: dsl.Output[dsl.Dataset],
+    report: dsl.Output[dsl.HTML],
+    config_json: str,
+    total_items: int,
+    pool_remaining: int,
+    strategy: str = "UNCERTAINTY",
+    metric_value: float = -1.0,
+    model_version: str = "",
+    previous_rounds: dsl.Input[dsl.Dataset] = None,
+    baseline_rounds: dsl.Input[dsl.Dataset] = None,
+) -> NamedTuple("RoundDecision", [("stop", bool), ("reason", str), ("labels_total", int), ("next_batch_size", int)]):
+    """Records labels bought, spend, metric and chosen ids of a round, then applies the stopping rules.
+
+    Args:
+        selected: Manifest of the items labeled this round.
+        config_json: ActiveLearningConfig as JSON, labelloop's snake_case or DataLabelingJob's
+            ``activeLearningConfig`` form.
+        total_items: All items the labeling budget percentages refer to.
+        pool_remaining: Unlabeled items left after this round.
+        strategy: The sampling strategy that chose this round's items.
+        metric_value: Test metric of the model trained with this round's labels; -1 if not evaluated.
+        model_version: The model that chose the items (empty for the cold start).
+        previous_rounds: Round records so far (JSONL); absent for the first round.
+        baseline_rounds: Optional round records of a random-sampling run, drawn beside the curve.
+
+    Returns:
+        rounds: All round records, this one appended (JSONL).
+        report: HTML with the learning curve image and one row per round.
+        stop: Whether the loop should stop.
+        reason: budget_exhausted, pool_exhausted, target_reached, plateau, max_rounds, or empty.
+        labels_total: Human labels bought so far.
+        next_batch_size: The next round's batch size (0 when stopping).
+    """
+    import json
+    from collections import namedtuple
+
+    from labelloop.components.core import active_learning as al
+    from labelloop.components.core import learning_curve_report, manifest
+
+    config = al.config_from_dict(json.loads(config_json))
+    history = al.read_round_records(previous_rounds.path) if previous_rounds is not None else []
+    chosen = [manifest.item_id(r) for r in manifest.read_jsonl(selected.path)]
+    record = al.next_round_record(
+        config, history, chosen_ids=chosen, metric_value=None if metric_value < 0 else metric_value,
+        strategy=strategy, model_version=model_version,
+    )
+    history.append(record)
+    al.write_round_records(rounds.path, history)
+    decision = al.stop_decision(config, history, total_items=total_items, pool_remaining=pool_remaining)
+    baseline = al.learning_curve(al.read_round_records(baseline_rounds.path), "random") if baseline_rounds is not None else None
+    html = learning_curve_report.render_html(history, baseline=baseline, stop_reason=decision.detail if decision.stop else "")
+    learning_curve_report.write_report(report.path, html)
+    next_size = 0 if decision.stop else al.next_batch_size(
+        config, total_items=total_items, round_index=record.round_index + 1,
+        labels_bought=record.labels_total, pool_remaining=pool_remaining,
+    )
+    rounds.metadata.update({"rounds": len(history), "labels_total": record.labels_total, "spend_total": record.spend_total})
+    output = namedtuple("RoundDecision", ["stop", "reason", "labels_total", "next_batch_size"])
+    return output(decision.stop, decision.reason, record.labels_total, next_size)

@@ -1,0 +1,116 @@
+"""The ``train`` pipeline: labeled manifest → train → evaluate → gate → (blessed) register.
+
+Local target: our AutoML trainer, evaluation, the promotion gate and the folder/``gs://`` registry.
+Vertex target: image and tabular tasks train with Vertex AutoML (GCPC ops on a managed dataset
+created from the manifest), which registers versions in Vertex Model Registry and deploys with
+EndpointCreateOp/ModelDeployOp; text trains our component as a Vertex custom job and then goes
+through the same evaluate → gate → register steps as the local target.
+"""
+
+from kfp import dsl
+
+from labelloop.components.evaluate_model import evaluate_model
+from labelloop.components.gate_model import gate_model
+from labelloop.components.get_artifact_uri import get_artifact_uri
+from labelloop.components.register_model import register_model
+from labelloop.components.train_model import train_model
+from labelloop.pipelines._targets import IMPORT_SCHEMAS, check_target
+
+DEFAULT_GATE = '{"value_thresholds": {"accuracy": {"lower_bound": 0.5}}, "change_thresholds": {"accuracy": {"absolute": 0.0}}}'
+
+
+def gated_registration(model, dataset, task, target_column, gate_config, registry_uri, model_name, dataset_version):
+    """evaluate → gate → register when blessed, for a model trained by ``train_model``."""
+    evaluate_model(model=model, dataset=dataset, target_column=target_column).set_display_name("Evaluate on test split")
+    gate = gate_model(
+        challenger=model, dataset=dataset, gate_config=gate_config, registry_uri=registry_uri,
+        model_name=model_name, target_column=target_column,
+    ).set_display_name("Promotion gate")
+    with dsl.If(gate.outputs["blessed"] == True, name="blessed"):  # noqa: E712 (KFP condition)
+        register_model(
+            model=model, registry_uri=registry_uri, model_name=model_name, dataset_version=dataset_version,
+            blessing=gate.outputs["blessing"],
+        ).set_display_name("Register and promote")
+    return gate
+
+
+def build_pipeline(target: str = "local"):
+    """The train pipeline for ``target`` (``local`` or ``vertex``)."""
+    check_target(target)
+
+    @dsl.pipeline(name="train", description="Train, evaluate and gate a model; register it when it beats the champion.")
+    def train(
+        dataset: dsl.Input[dsl.Dataset],
+        task: str = "image_classification",
+        target_column: str = "",
+        budget_seconds: int = 120,
+        gate_config: str = DEFAULT_GATE,
+        registry_uri: str = "",
+        model_name: str = "labelloop-model",
+        dataset_version: str = "",
+        seed: int = 0,
+        project: str = "",
+        location: str = "us-central1",
+        budget_milli_node_hours: int = 8000,
+    ):
+        """Train and gate a model.
+
+        Args:
+            dataset: Labeled, split manifest (JSONL) or table (CSV/Parquet with ``ml_use``).
+            task: ``image_classification``, ``image_multilabel``, ``text_classification``,
+                ``tabular_classification`` or ``tabular_regression``.
+            target_column: Tabular tasks: the column to predict.
+            budget_seconds: Local trainer / custom job search budget.
+            gate_config: JSON thresholds of the promotion gate.
+            registry_uri: Model registry folder or ``gs://`` prefix.
+            model_name: Registered model name.
+            dataset_version: Version id of the training data (lineage).
+            seed: Seed of the search.
+            project: Vertex target only: Google Cloud project.
+            location: Vertex target only: region.
+            budget_milli_node_hours: Vertex target only: AutoML training budget.
+        """
+        if target == "local":
+            trained = train_model(dataset=dataset, task=task, target_column=target_column, budget_seconds=budget_seconds,
+                                  dataset_version=dataset_version, seed=seed).set_display_name("Train (local AutoML)")
+            gated_registration(trained.outputs["model"], dataset, task, target_column, gate_config, registry_uri,
+                               model_name, dataset_version)
+            return
+        add_vertex_training(dataset, task, target_column, budget_seconds, gate_config, registry_uri, model_name,
+                            dataset_version, seed, project, location, budget_milli_node_hours)
+
+    return train
+
+
+def add_vertex_training(dataset, task, target_column, budget_seconds, gate_config, registry_uri, model_name,
+                        dataset_version, seed, project, location, budget_milli_node_hours):
+    """Vertex branches: AutoML image / AutoML tabular / custom job of our trainer for text."""
+    from google_cloud_pipeline_components.v1.dataset import ImageDatasetCreateOp, TabularDatasetCreateOp
+
+    from labelloop.components import vertex_training as vt
+
+    uri = get_artifact_uri(artifact=dataset).set_display_name("Manifest URI")
+    with dsl.If(task == "image_classification", name="automl-image"):
+        images = ImageDatasetCreateOp(project=project, location=location, display_name=model_name,
+                                      gcs_source=uri.output, import_schema_uri=IMPORT_SCHEMAS["image"])
+        trained = vt.add_automl_image_training(project, location, images.outputs["dataset"], model_name, False,
+                                               budget_milli_node_hours, ("challenger",))
+        vt.add_endpoint_deployment(project, location, trained.outputs["model"], f"{model_name}-endpoint")
+    with dsl.If(task == "image_multilabel", name="automl-image-multilabel"):
+        images = ImageDatasetCreateOp(project=project, location=location, display_name=model_name,
+                                      gcs_source=uri.output, import_schema_uri=IMPORT_SCHEMAS["image_multilabel"])
+        vt.add_automl_image_training(project, location, images.outputs["dataset"], model_name, True,
+                                     budget_milli_node_hours, ("challenger",))
+    with dsl.If(task == "tabular_classification", name="automl-tabular-classification"):
+        table = TabularDatasetCreateOp(project=project, location=location, display_name=model_name, gcs_source=uri.output)
+        vt.add_automl_tabular_training(project, location, table.outputs["dataset"], model_name, target_column, False,
+                                       budget_milli_node_hours, ("challenger",))
+    with dsl.If(task == "tabular_regression", name="automl-tabular-regression"):
+        table = TabularDatasetCreateOp(project=project, location=location, display_name=model_name, gcs_source=uri.output)
+        vt.add_automl_tabular_training(project, location, table.outputs["dataset"], model_name, target_column, True,
+                                       budget_milli_node_hours, ("challenger",))
+    with dsl.If(task == "text_classification", name="custom-job-text"):
+        trained = vt.add_custom_training_job(project, location, dataset=dataset, task=task, target_column=target_column,
+                                             budget_seconds=budget_seconds, dataset_version=dataset_version, seed=seed)
+        gated_registration(trained.outputs["model"], dataset, task, target_column, gate_config, registry_uri,
+                           model_name, dataset_version)

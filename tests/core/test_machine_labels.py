@@ -1,0 +1,74 @@
+"""Threshold choice with a lower confidence bound, machine labels in the manifest, test precision."""
+
+import math
+
+import numpy as np
+import pytest
+
+from labelloop.components.core import machine_labels as ml
+from labelloop.components.core import manifest
+
+
+def test_wilson_bound_is_below_the_observed_rate_and_tightens_with_n():
+    assert ml.wilson_lower_bound(20, 20) == pytest.approx(0.8389, abs=1e-3)
+    assert ml.wilson_lower_bound(2000, 2000) > 0.998
+    assert ml.wilson_lower_bound(0, 0) == 0.0
+
+
+def test_threshold_is_the_smallest_whose_lower_bound_reaches_the_target():
+    # 300 correct at confidence 0.99, then 300 at 0.9 with 30 wrong, then 100 at 0.6 with 50 wrong
+    confidence = np.r_[np.full(300, 0.99), np.full(300, 0.9), np.full(100, 0.6)]
+    correct = np.r_[np.ones(300), np.arange(300) >= 30, np.arange(100) >= 50].astype(bool)
+    choice = ml.choose_threshold(confidence, correct, target_precision=0.92)
+    assert choice.threshold == 0.9 and choice.validation_accepted == 600
+    assert 0.92 <= choice.precision_lower_bound < 0.95 == choice.validation_precision
+    strict = ml.choose_threshold(confidence, correct, target_precision=0.98)
+    assert strict.threshold == 0.99 and strict.validation_accepted == 300
+
+
+def test_a_small_perfect_validation_set_does_not_claim_98_percent():
+    choice = ml.choose_threshold(np.full(20, 0.99), np.ones(20, bool), target_precision=0.98)
+    assert not choice.found and "label more validation items" in choice.reason
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="target_precision"):
+        ml.choose_threshold(np.ones(3), np.ones(3, bool), target_precision=1.0)
+    with pytest.raises(ValueError, match="equal-length"):
+        ml.choose_threshold(np.ones(3), np.ones(2, bool))
+
+
+def item(i, label=None, ml_use=None):
+    record = {"textContent": f"t{i}", "dataItemResourceLabels": {manifest.ID_KEY: f"id{i}"}}
+    if ml_use:
+        record = manifest.with_ml_use(record, ml_use)
+    return manifest.with_label(record, label, source="human") if label else record
+
+
+def test_machine_labels_are_marked_and_the_rest_stay_for_humans():
+    classes = ("cat", "dog")
+    probabilities = {"id0": np.array([0.995, 0.005]), "id1": np.array([0.6, 0.4]), "id2": np.array([0.01, 0.99])}
+    out = list(ml.machine_label([item(0), item(1), item(2)], probabilities, classes, threshold=0.99, model_version="m3"))
+    assert [done for done, _ in out] == [True, False, True]
+    labeled = out[0][1]
+    assert manifest.label_of(labeled) == "cat" and manifest.label_source_of(labeled) == "machine"
+    assert manifest.extra_of(labeled)["model_version"] == "m3" and manifest.extra_of(labeled)["label_confidence"] == 0.995
+    assert out[1][1] == item(1)
+    assert manifest.label_of(out[2][1]) == "dog"
+
+
+def test_pool_items_without_predictions_or_with_labels_are_errors():
+    with pytest.raises(KeyError, match="pool item id0 .* has no prediction"):
+        list(ml.machine_label([item(0)], {}, ("a", "b"), threshold=0.5, model_version="m"))
+    with pytest.raises(ValueError, match="already has a label"):
+        list(ml.machine_label([item(0, "a")], {"id0": np.array([1.0, 0.0])}, ("a", "b"), threshold=0.5, model_version="m"))
+
+
+def test_held_out_scores_and_precision_on_test():
+    records = [item(0, "cat", "test"), item(1, "dog", "test"), item(2, "cat", "validation"), item(3)]
+    probabilities = {f"id{i}": np.array(p) for i, p in enumerate([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.5, 0.5]])}
+    test = ml.held_out_scores(records, "test", probabilities, ("cat", "dog"))
+    assert test.confidence.tolist() == [0.9, 0.8] and test.correct.tolist() == [True, False]
+    check = ml.measure_precision(test.confidence, test.correct, 0.85)
+    assert (check.accepted, check.precision) == (1, 1.0) and check.lower_bound < 1.0
+    assert ml.measure_precision(test.confidence, test.correct, math.inf).accepted == 0

@@ -1,0 +1,142 @@
+"""The local AutoML trainer on real offline data: digits, BBC News, wine and diamonds."""
+
+import time
+
+import numpy as np
+import pytest
+
+from labelloop.components.core import manifest, sample_data
+from labelloop.components.core import train as T
+
+
+@pytest.fixture(scope="module")
+def digits_manifest(tmp_path_factory):
+    data = sample_data.load_digits_images()
+    rows = np.random.default_rng(0).choice(len(data.labels), 600, replace=False)
+    labels = [data.labels[i] for i in rows]
+    labels[0] = None  # one unlabeled item must be accounted for
+    uses = sample_data.assign_ml_uses(600, seed=1)
+    uses[1] = None
+    folder = tmp_path_factory.mktemp("digits")
+    return sample_data.write_image_manifest(data.images[rows], labels, str(folder), ml_uses=uses)
+
+
+def accuracy(model, split):
+    y = T.encode_targets(split.targets, model.labels, model.task)
+    return float((model.predict_proba(split.inputs).argmax(axis=1) == y).mean())
+
+
+def test_digits_search_accounts_for_every_item_and_learns(digits_manifest):
+    examples = T.examples_from_manifest(digits_manifest, "image_classification")
+    acc = examples.accounting
+    assert acc["input_items"] == 600 and acc["skipped_unlabeled"] == 1 and acc["skipped_no_ml_use"] == 1
+    assert acc["training_items"] + acc["validation_items"] + acc["test_items"] == 598
+    started = time.monotonic()
+    result = T.search(examples, budget_seconds=6, seed=0)
+    assert time.monotonic() - started < 6 + 3  # strict budget (children are killed at the deadline)
+    assert accuracy(result.model, examples.test) > 0.9
+    assert result.summary()["trials_fitted"] >= 1
+
+
+def test_search_keeps_base_model_labels_and_starts_from_its_config(digits_manifest):
+    examples = T.examples_from_manifest(digits_manifest, "image_classification")
+    result = T.search(examples, budget_seconds=3, extra_labels=["unseen"],
+                      start_from={"family": "logistic", "params": {"C": 0.3}})
+    assert "unseen" in result.model.labels
+    assert result.trials[0].family == "logistic" and result.trials[0].params["C"] == pytest.approx(0.3)
+
+
+def test_fit_quick_with_few_labels_predicts_more_than_one_class(digits_manifest):
+    examples = T.examples_from_manifest(digits_manifest, "image_classification")
+    rows = np.arange(30)
+    small = T.Examples(examples.task, examples.spec, T.take(examples.training, rows),
+                       T.take(examples.validation, np.arange(0)), examples.test, {})
+    model = T.fit_quick(small)
+    predicted = model.predict_proba(examples.test.inputs).argmax(axis=1)
+    assert len(set(predicted)) >= 5
+    assert accuracy(model, examples.test) > 0.5
+
+
+def test_sample_weights_are_honoured(digits_manifest):
+    examples = T.examples_from_manifest(digits_manifest, "image_classification")
+    is_three = np.asarray(examples.training.targets) == "3"
+    light = np.where(is_three, 1e-3, 1.0)
+    weighted = T.Split(examples.training.inputs, examples.training.targets, light, examples.training.ids)
+    plain = T.fit_quick(examples)
+    downweighted = T.fit_quick(T.Examples(examples.task, examples.spec, weighted, examples.validation, examples.test, {}))
+    test_threes = np.asarray(examples.test.targets) == "3"
+    column = plain.labels.index("3")
+    before = plain.predict_proba(examples.test.inputs)[test_threes, column].mean()
+    after = downweighted.predict_proba(examples.test.inputs)[test_threes, column].mean()
+    assert after < before - 0.05
+
+
+def test_machine_labels_are_down_weighted():
+    policy = T.WeightPolicy(machine_label_weight=0.5)
+    record = manifest.with_label({"textContent": "x"}, "a", source="machine", confidence=0.8)
+    assert policy.weight_of(record) == pytest.approx(0.4)
+    assert policy.weight_of(manifest.with_extra(manifest.with_label({"textContent": "x"}, "a", source="human"), weight=2)) == 2
+    with pytest.raises(T.TrainingError, match="invalid weight"):
+        policy.weight_of(manifest.with_extra(record, weight=-1))
+
+
+def test_text_classification_on_bbc_news(tmp_path):
+    data = sample_data.load_bbc_news()
+    rows = np.random.default_rng(0).choice(len(data.texts), 500, replace=False)
+    path = sample_data.write_text_manifest([data.texts[i] for i in rows], [data.labels[i] for i in rows],
+                                           str(tmp_path / "bbc.jsonl"), ml_uses=sample_data.assign_ml_uses(500))
+    examples = T.examples_from_manifest(path, "text_classification")
+    result = T.search(examples, budget_seconds=8)
+    assert accuracy(result.model, examples.test) > 0.85
+
+
+def test_tabular_classification_and_regression(tmp_path):
+    wine = sample_data.load_wine()
+    frame = wine.frame.assign(ml_use=sample_data.assign_ml_uses(len(wine.frame)))
+    examples = T.examples_from_table(frame, "tabular_classification", "cultivar")
+    assert accuracy(T.search(examples, budget_seconds=3).model, examples.test) > 0.85
+    diamonds = sample_data.load_diamonds(1500, seed=0)
+    frame = diamonds.frame.assign(ml_use=sample_data.assign_ml_uses(1500))
+    frame.loc[0, "price"] = None
+    examples = T.examples_from_table(frame, "tabular_regression", "price")
+    assert examples.accounting["skipped_unlabeled"] == 1
+    model = T.search(examples, budget_seconds=4).model
+    from sklearn.metrics import r2_score
+    assert r2_score(np.asarray(examples.test.targets), model.predict_values(examples.test.inputs)) > 0.8
+
+
+def test_multilabel_images(tmp_path):
+    data = sample_data.load_digits_images()
+    labels = [[d, "even" if int(d) % 2 == 0 else "odd"] for d in data.labels[:400]]
+    path = sample_data.write_image_manifest(data.images[:400], labels, str(tmp_path), ml_uses=sample_data.assign_ml_uses(400))
+    examples = T.examples_from_manifest(path, "image_multilabel")
+    model = T.search(examples, budget_seconds=4, families=["logistic"]).model
+    proba = model.predict_proba(examples.test.inputs)
+    assert proba.shape == (len(examples.test), 12)
+    y = T.encode_targets(examples.test.targets, model.labels, model.task)
+    assert ((proba >= 0.5) == y).mean() > 0.9
+
+
+def test_bad_inputs_get_clear_errors(tmp_path):
+    path = sample_data.write_text_manifest(["a b", "c d"], ["x", "x"], str(tmp_path / "one.jsonl"),
+                                           ml_uses=["training", "training"])
+    with pytest.raises(T.TrainingError, match="only one label"):
+        T.search(T.examples_from_manifest(path, "text_classification"), budget_seconds=1)
+    empty = sample_data.write_text_manifest(["a"], [None], str(tmp_path / "none.jsonl"))
+    with pytest.raises(T.TrainingError, match="no labeled training items"):
+        T.search(T.examples_from_manifest(empty, "text_classification"), budget_seconds=1)
+    with pytest.raises(T.TrainingError, match="unknown task"):
+        T.check_task("image_segmentation")
+    wine = sample_data.load_wine().frame
+    with pytest.raises(T.TrainingError, match="no 'ml_use' column"):
+        T.examples_from_table(wine, "tabular_classification", "cultivar")
+
+
+def test_run_with_deadline_kills_slow_candidates():
+    started = time.monotonic()
+    with pytest.raises(T.CandidateTimeout):
+        T.run_with_deadline(lambda: time.sleep(30), 0.5)
+    assert time.monotonic() - started < 5
+    assert T.run_with_deadline(lambda: 41 + 1, 5) == 42
+    with pytest.raises(ValueError, match="ZeroDivisionError"):
+        T.run_with_deadline(lambda: 1 / 0, 5)
