@@ -2,6 +2,10 @@
 
 TARGETS = ("local", "vertex")
 
+#: URI schemes items may use: Vertex reads only Cloud Storage; local runs also read local files.
+VERTEX_SCHEMES = ["gs"]
+LOCAL_SCHEMES = ["gs", "file"]
+
 #: Vertex AI import schemas for the manifests labelloop writes.
 IMPORT_SCHEMAS = {
     "image": "gs://google-cloud-aiplatform/schema/dataset/ioformat/image_classification_single_label_io_format_1.0.0.yaml",

@@ -6,13 +6,23 @@ The local target stops at the split manifest; the vertex target also creates a V
 dataset from it with GCPC's dataset-create op.
 """
 
+from typing import NamedTuple
+
 from kfp import dsl
 
 from labelloop.components.get_artifact_uri import get_artifact_uri
 from labelloop.components.import_dataset import import_dataset
 from labelloop.components.prefilter_images import prefilter_images
 from labelloop.components.split_dataset import split_dataset
-from labelloop.pipelines._targets import IMPORT_SCHEMAS, check_target
+from labelloop.pipelines._targets import IMPORT_SCHEMAS, LOCAL_SCHEMES, VERTEX_SCHEMES, check_target
+
+
+class CurateTasks(NamedTuple):
+    """The curate tasks, for pipelines that build on them."""
+
+    imported: object
+    prefiltered: object
+    split: object
 
 
 def curate_steps(
@@ -30,8 +40,9 @@ def curate_steps(
     validation_fraction: float,
     test_fraction: float,
     seed: int,
-):
-    """Add import → prefilter → split to the enclosing pipeline; returns the split task."""
+    allowed_uri_schemes: list,
+) -> CurateTasks:
+    """Add import → prefilter → split to the enclosing pipeline."""
     imported = import_dataset(
         source_uri=source_uri,
         source_format=source_format,
@@ -39,6 +50,7 @@ def curate_steps(
         allowed_labels=allowed_labels,
         max_reject_rate=max_reject_rate,
         min_items_per_label=min_items_per_label,
+        allowed_uri_schemes=allowed_uri_schemes,
     ).set_display_name("Import and validate")
     prefiltered = prefilter_images(
         items=imported.outputs["items"],
@@ -46,7 +58,7 @@ def curate_steps(
         blur_threshold=blur_threshold,
         min_side=min_side,
     ).set_display_name("Drop duplicates, blurry and corrupt images")
-    return split_dataset(
+    split = split_dataset(
         items=prefiltered.outputs["kept"],
         method=split_method,
         training_fraction=training_fraction,
@@ -54,6 +66,7 @@ def curate_steps(
         test_fraction=test_fraction,
         seed=seed,
     ).set_display_name("Split into training / validation / test")
+    return CurateTasks(imported, prefiltered, split)
 
 
 def build_pipeline(target: str = "local"):
@@ -100,13 +113,13 @@ def build_pipeline(target: str = "local"):
             dataset_display_name: Vertex target only: display name of the managed dataset.
             location: Vertex target only: region of the managed dataset.
         """
-        split = curate_steps(
+        tasks = curate_steps(
             source_uri, data_type, source_format, allowed_labels, max_reject_rate, min_items_per_label,
             hamming_threshold, blur_threshold, min_side, split_method, training_fraction,
-            validation_fraction, test_fraction, seed,
+            validation_fraction, test_fraction, seed, LOCAL_SCHEMES if target == "local" else VERTEX_SCHEMES,
         )
         if target == "vertex":
-            create_vertex_dataset(split.outputs["split"], data_type, dataset_display_name, location)
+            create_vertex_dataset(tasks.split.outputs["split"], data_type, dataset_display_name, location)
 
     return curate
 

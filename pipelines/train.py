@@ -11,7 +11,6 @@ from kfp import dsl
 
 from labelloop.components.evaluate_model import evaluate_model
 from labelloop.components.gate_model import gate_model
-from labelloop.components.get_artifact_uri import get_artifact_uri
 from labelloop.components.register_model import register_model
 from labelloop.components.train_model import train_model
 from labelloop.pipelines._targets import IMPORT_SCHEMAS, check_target
@@ -40,7 +39,7 @@ def build_pipeline(target: str = "local"):
 
     @dsl.pipeline(name="train", description="Train, evaluate and gate a model; register it when it beats the champion.")
     def train(
-        dataset: dsl.Input[dsl.Dataset],
+        dataset_uri: str,
         task: str = "image_classification",
         target_column: str = "",
         budget_seconds: int = 120,
@@ -56,7 +55,8 @@ def build_pipeline(target: str = "local"):
         """Train and gate a model.
 
         Args:
-            dataset: Labeled, split manifest (JSONL) or table (CSV/Parquet with ``ml_use``).
+            dataset_uri: Labeled, split manifest (JSONL) or table (CSV/Parquet with ``ml_use``);
+                local path or ``gs://``.
             task: ``image_classification``, ``image_multilabel``, ``text_classification``,
                 ``tabular_classification`` or ``tabular_regression``.
             target_column: Tabular tasks: the column to predict.
@@ -70,43 +70,43 @@ def build_pipeline(target: str = "local"):
             location: Vertex target only: region.
             budget_milli_node_hours: Vertex target only: AutoML training budget.
         """
+        dataset = dsl.importer(artifact_uri=dataset_uri, artifact_class=dsl.Dataset, reimport=False).output
         if target == "local":
             trained = train_model(dataset=dataset, task=task, target_column=target_column, budget_seconds=budget_seconds,
                                   dataset_version=dataset_version, seed=seed).set_display_name("Train (local AutoML)")
             gated_registration(trained.outputs["model"], dataset, task, target_column, gate_config, registry_uri,
                                model_name, dataset_version)
             return
-        add_vertex_training(dataset, task, target_column, budget_seconds, gate_config, registry_uri, model_name,
-                            dataset_version, seed, project, location, budget_milli_node_hours)
+        add_vertex_training(dataset, dataset_uri, task, target_column, budget_seconds, gate_config, registry_uri,
+                            model_name, dataset_version, seed, project, location, budget_milli_node_hours)
 
     return train
 
 
-def add_vertex_training(dataset, task, target_column, budget_seconds, gate_config, registry_uri, model_name,
+def add_vertex_training(dataset, dataset_uri, task, target_column, budget_seconds, gate_config, registry_uri, model_name,
                         dataset_version, seed, project, location, budget_milli_node_hours):
     """Vertex branches: AutoML image / AutoML tabular / custom job of our trainer for text."""
     from google_cloud_pipeline_components.v1.dataset import ImageDatasetCreateOp, TabularDatasetCreateOp
 
     from labelloop.components import vertex_training as vt
 
-    uri = get_artifact_uri(artifact=dataset).set_display_name("Manifest URI")
     with dsl.If(task == "image_classification", name="automl-image"):
         images = ImageDatasetCreateOp(project=project, location=location, display_name=model_name,
-                                      gcs_source=uri.output, import_schema_uri=IMPORT_SCHEMAS["image"])
+                                      gcs_source=dataset_uri, import_schema_uri=IMPORT_SCHEMAS["image"])
         trained = vt.add_automl_image_training(project, location, images.outputs["dataset"], model_name, False,
                                                budget_milli_node_hours, ("challenger",))
         vt.add_endpoint_deployment(project, location, trained.outputs["model"], f"{model_name}-endpoint")
     with dsl.If(task == "image_multilabel", name="automl-image-multilabel"):
         images = ImageDatasetCreateOp(project=project, location=location, display_name=model_name,
-                                      gcs_source=uri.output, import_schema_uri=IMPORT_SCHEMAS["image_multilabel"])
+                                      gcs_source=dataset_uri, import_schema_uri=IMPORT_SCHEMAS["image_multilabel"])
         vt.add_automl_image_training(project, location, images.outputs["dataset"], model_name, True,
                                      budget_milli_node_hours, ("challenger",))
     with dsl.If(task == "tabular_classification", name="automl-tabular-classification"):
-        table = TabularDatasetCreateOp(project=project, location=location, display_name=model_name, gcs_source=uri.output)
+        table = TabularDatasetCreateOp(project=project, location=location, display_name=model_name, gcs_source=dataset_uri)
         vt.add_automl_tabular_training(project, location, table.outputs["dataset"], model_name, target_column, False,
                                        budget_milli_node_hours, ("challenger",))
     with dsl.If(task == "tabular_regression", name="automl-tabular-regression"):
-        table = TabularDatasetCreateOp(project=project, location=location, display_name=model_name, gcs_source=uri.output)
+        table = TabularDatasetCreateOp(project=project, location=location, display_name=model_name, gcs_source=dataset_uri)
         vt.add_automl_tabular_training(project, location, table.outputs["dataset"], model_name, target_column, True,
                                        budget_milli_node_hours, ("challenger",))
     with dsl.If(task == "text_classification", name="custom-job-text"):

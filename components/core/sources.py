@@ -112,34 +112,41 @@ def list_image_folder(root_uri: str) -> list[FolderImage]:
     return images
 
 
+def split_uri(uri: str) -> tuple[str, str]:
+    """``(protocol, path)`` of a URI without building a filesystem: ``gs://b/o`` → ``("gs", "b/o")``."""
+    protocol, sep, rest = uri.partition("://")
+    if not sep:
+        return "file", uri
+    if protocol == "file":
+        return "file", rest
+    return ("gs" if protocol == "gcs" else protocol), rest
+
+
 def _group_by_folder(
     uris: Iterable[str],
-) -> tuple[dict[tuple[int, str], list[tuple[str, str]]], dict[int, fsspec.AbstractFileSystem]]:
-    """URIs grouped by (filesystem, parent folder) as ``{(fs id, parent): [(uri, path)]}``, and the filesystems."""
-    groups: dict[tuple[int, str], list[tuple[str, str]]] = defaultdict(list)
-    self_fs: dict[int, fsspec.AbstractFileSystem] = {}
+) -> tuple[dict[tuple[str, str], list[tuple[str, str]]], dict[str, fsspec.AbstractFileSystem]]:
+    """URIs grouped by (protocol, parent folder) as ``{(protocol, parent): [(uri, path)]}``, and the filesystems."""
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     for uri in uris:
-        fs, path = filesystem(uri)
-        self_fs[id(fs)] = fs
-        groups[(id(fs), posixpath.dirname(path))].append((uri, path))
-    return groups, self_fs
+        protocol, path = split_uri(uri)
+        groups[(protocol, posixpath.dirname(path))].append((uri, path))
+    filesystems = {protocol: fsspec.filesystem(protocol) for protocol, _ in groups}
+    return groups, filesystems
 
 
 def file_sizes(uris: Iterable[str]) -> dict[str, int | None]:
     """Size of each URI's file (None when missing), listing each parent folder once."""
     groups, filesystems = _group_by_folder(uris)
     sizes: dict[str, int | None] = {}
-    for (fs_id, parent), members in groups.items():
-        fs = filesystems[fs_id]
+    for (protocol, parent), members in groups.items():
         try:
-            listing = fs.ls(parent, detail=True, refresh=True)
+            listing = filesystems[protocol].ls(parent, detail=True, refresh=True)
         except FileNotFoundError:
             listing = []
-        by_name = {fs._strip_protocol(entry["name"]).rstrip("/"): entry for entry in listing}
+        files = {entry["name"].rstrip("/"): entry.get("size") for entry in listing if entry.get("type") != "directory"}
         for uri, path in members:
-            entry = by_name.get(fs._strip_protocol(path))
-            is_file = entry is not None and entry.get("type") != "directory"
-            sizes[uri] = int(entry.get("size") or 0) if is_file else None
+            size = files.get(path)
+            sizes[uri] = None if size is None and path not in files else int(size or 0)
     return sizes
 
 
@@ -149,13 +156,13 @@ def read_files(uris: list[str]) -> list[FileRead]:
     Uses ``cat_ranges`` (not ``cat``) so names holding glob characters such as ``[`` are read as is.
     """
     groups, filesystems = _group_by_folder(uris)
-    by_fs: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for (fs_id, _), members in groups.items():
-        by_fs[fs_id].extend(members)
+    by_fs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for (protocol, _), members in groups.items():
+        by_fs[protocol].extend(members)
     by_uri: dict[str, FileRead] = {}
-    for fs_id, members in by_fs.items():
+    for protocol, members in by_fs.items():
         paths = [path for _, path in members]
-        results = filesystems[fs_id].cat_ranges(paths, None, None, on_error="return")
+        results = filesystems[protocol].cat_ranges(paths, None, None, on_error="return")
         for (uri, _), result in zip(members, results):
             by_uri[uri] = _file_read(uri, result)
     return [by_uri[uri] for uri in uris]

@@ -70,12 +70,13 @@ _SCHEME_PATTERNS = {"gs": GS_URI_PATTERN, "file": FILE_URI_PATTERN}
 _GS_RE = re.compile(GS_URI_PATTERN)
 _FILE_RE = re.compile(FILE_URI_PATTERN)
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-# A block holding any of these goes to the exact path: Arrow reads null as "absent" and accepts
-# NaN/Infinity, which are not JSON. The plain substring test runs first (memchr-fast).
-_NON_JSON_TOKENS = (b"null", b"NaN", b"Infinity")
-_BLOCK_NEEDS_EXACT_RE = re.compile(rb"[:\[,]\s*(?:null|-?NaN|-?Infinity)")
+# A block holding a JSON null goes to the exact path, since Arrow reads null as "absent". The plain
+# substring test runs first (fast); the pattern confirms it is a value, not text inside a string.
+_NULL_VALUE_RE = re.compile(rb"[:\[,]\s*null")
 
 DEFAULT_BLOCK_BYTES = 4 << 20
+# Fixed random odd weights for string_hashes (a constant table, the same in every process).
+_HASH_WEIGHTS = np.random.default_rng(20241003).integers(1, 2**63, size=4096, dtype=np.uint64) | np.uint64(1)
 #: Lines Arrow cannot read that are patched out of a block before it is split instead.
 MAX_REPAIRS = 8
 ARROW_PIECE_BYTES = 1 << 20
@@ -318,37 +319,63 @@ def parse_line(raw: bytes) -> tuple[dict | None, tuple[str, str] | None]:
 # Cross-line rules: duplicates
 
 
+def string_hashes(values: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each string, vectorised (null and empty strings hash to 0).
+
+    A position-weighted sum of the UTF-8 bytes with fixed random odd 64-bit weights, mixed with the
+    length: not cryptographic, but two different URIs collide with probability about 2⁻⁶⁰.
+    """
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    values = pc.cast(values, pa.large_string())
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset: values.offset + n + 1]
+    lengths = np.diff(offsets)
+    if lengths.max(initial=0) > len(_HASH_WEIGHTS):  # rare: very long strings take the slow way
+        return np.array([0 if v is None else hash(v) & 0xFFFFFFFFFFFFFFFF for v in values.to_pylist()], dtype=np.uint64)
+    hashes = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    if offsets[-1] > offsets[0]:
+        data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+        starts = offsets[:-1] - offsets[0]
+        position = np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)
+        weighted = data.astype(np.uint64) * _HASH_WEIGHTS[position]
+        nonempty = lengths > 0
+        hashes[nonempty] += np.add.reduceat(weighted, starts[nonempty])
+    valid = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    return np.where(valid & (lengths > 0), hashes, np.uint64(0))
+
+
 @dataclass
 class DuplicateTracker:
     """Remembers the first line of every URI and carried id seen so far, keyed by 64-bit hashes.
 
-    Python's string hash (SipHash, 64-bit) is stable within one process, which is all one pass over
-    a manifest needs. Hashes keep memory to ~100 bytes per item for multi-GB manifests; two
-    different URIs share a hash with probability ~n²/2⁶⁵ (about 3e-8 for a million items).
+    Hashes (see :func:`string_hashes`) keep memory to ~100 bytes per item for multi-GB manifests.
     """
 
     uris: dict[int, int] = field(default_factory=dict)
     ids: dict[int, int] = field(default_factory=dict)
 
     @staticmethod
-    def repeats(seen: dict[int, int], values: list, numbers: list[int]) -> list[tuple[int, int, str]]:
-        """``(line, first_line, value)`` for each value already seen on an earlier line; records the new ones."""
-        if None in values:
-            pairs = [(v, n) for v, n in zip(values, numbers) if v is not None]
-            values, numbers = [v for v, _ in pairs], [n for _, n in pairs]
-        firsts = np.fromiter(map(seen.setdefault, map(hash, values), numbers), dtype=np.int64, count=len(values))
-        repeated = np.flatnonzero(firsts != np.asarray(numbers, dtype=np.int64)).tolist()
-        return [(numbers[i], int(firsts[i]), values[i]) for i in repeated]
+    def repeats(seen: dict[int, int], hashes: np.ndarray, numbers: np.ndarray) -> list[tuple[int, int]]:
+        """``(position, first_line)`` of each hash already seen on an earlier line (0 = no value); records new ones."""
+        present = np.flatnonzero(hashes != 0)
+        keys, lines = hashes[present].tolist(), numbers[present].tolist()
+        firsts = np.fromiter(map(seen.setdefault, keys, lines), dtype=np.int64, count=len(keys))
+        repeated = np.flatnonzero(firsts != numbers[present])
+        return [(int(present[i]), int(firsts[i])) for i in repeated]
 
 
 def _duplicate_problems(
-    tracker: DuplicateTracker, numbers: list[int], uris: list, ids: list
+    tracker: DuplicateTracker, numbers: np.ndarray, uris: pa.Array, ids: pa.Array
 ) -> dict[int, Problem]:
     """Problems for lines whose URI or carried id already appeared on an earlier accepted line."""
     problems: dict[int, Problem] = {}
     for seen, values, code, what in ((tracker.uris, uris, "duplicate_uri", "URI"), (tracker.ids, ids, "duplicate_id", ID_KEY)):
-        for number, first, value in tracker.repeats(seen, values, numbers):
+        for position, first in tracker.repeats(seen, string_hashes(values), numbers):
+            number = int(numbers[position])
             if number not in problems:
+                value = values[position].as_py()
                 problems[number] = Problem(number, code, f"{what} {str(value)[:200]!r} already on line {first}; remove one")
     return problems
 
@@ -523,18 +550,19 @@ def screen_table(table: pa.Table, rules: Rules) -> np.ndarray | None:
     return ok
 
 
-def _keys_of(table: pa.Table, rows: np.ndarray, rules: Rules) -> tuple[list, list]:
-    """URIs and carried ids of the given rows (None where a row has none)."""
-    uris: list = [None] * len(rows)
+def _keys_of(table: pa.Table, rows: np.ndarray, rules: Rules) -> tuple[pa.Array, pa.Array]:
+    """URIs and carried ids of the given rows as string arrays (null where a row has none)."""
+    take = pa.array(rows, pa.int64())
+    uris = pa.nulls(len(rows), pa.string())
     for name in ("imageGcsUri", "textGcsUri"):
         if name in rules.content_fields and name in table.column_names:
-            values = table.column(name).take(pa.array(rows, pa.int64())).to_pylist()
-            uris = [u if u is not None else v for u, v in zip(uris, values)]
-    ids: list = [None] * len(rows)
+            values = pc.cast(table.column(name).combine_chunks().take(take), pa.string())
+            uris = pc.coalesce(uris, values)
+    ids = pa.nulls(len(rows), pa.string())
     if "dataItemResourceLabels" in table.column_names:
         labels = table.column("dataItemResourceLabels").combine_chunks()
         if pa.types.is_struct(labels.type) and labels.type.get_field_index(ID_KEY) >= 0:
-            ids = pc.struct_field(labels, ID_KEY).take(pa.array(rows, pa.int64())).to_pylist()
+            ids = pc.cast(pc.struct_field(labels, ID_KEY).take(take), pa.string())
     return uris, ids
 
 
@@ -555,7 +583,7 @@ def _parse_block(data: bytes, raw_lines: list[bytes]) -> tuple[pa.Table | None, 
     is in the error, so it is swapped for ``{}`` and the parse retried, up to ``MAX_REPAIRS`` times.
     The returned indices (into ``raw_lines``) must go through the exact path.
     """
-    if any(token in data for token in _NON_JSON_TOKENS) and _BLOCK_NEEDS_EXACT_RE.search(data):
+    if b"null" in data and _NULL_VALUE_RE.search(data):
         return None, []
     repaired: list[int] = []
     patched = raw_lines
@@ -566,7 +594,8 @@ def _parse_block(data: bytes, raw_lines: list[bytes]) -> tuple[pa.Table | None, 
     while True:
         try:
             options = pa_json.ReadOptions(block_size=piece_bytes, use_threads=True)
-            return pa_json.read_json(pa.BufferReader(data), read_options=options), repaired
+            table = pa_json.read_json(pa.BufferReader(data), read_options=options)
+            return (None if _has_non_finite(table) else table), repaired
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
             if piece_bytes < len(data):
                 piece_bytes = len(data) + 1
@@ -582,6 +611,21 @@ def _parse_block(data: bytes, raw_lines: list[bytes]) -> tuple[pa.Table | None, 
             patched = list(patched) if patched is raw_lines else patched
             patched[positions[row]] = b"{}"
             data = b"\n".join(patched) + b"\n"
+
+
+def _has_non_finite(table: pa.Table) -> bool:
+    """Whether Arrow read NaN or Infinity anywhere: it accepts them, JSON (and orjson) does not."""
+    def visit(array) -> bool:
+        kind = array.type
+        if pa.types.is_floating(kind):
+            return bool(pc.any(pc.invert(pc.is_finite(array))).as_py())
+        if pa.types.is_struct(kind):
+            return any(visit(pc.struct_field(array, i)) for i in range(kind.num_fields))
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            return visit(array.flatten())
+        return False
+
+    return any(visit(column.combine_chunks()) for column in table.columns)
 
 
 def _row_positions(raw_lines: list[bytes], table: pa.Table | None) -> list[int] | None:
@@ -611,17 +655,17 @@ def check_block(data: bytes, first_line: int, rules: Rules, tracker: DuplicateTr
     if screened is not None and repaired:
         row_of = {index: row for row, index in enumerate(positions)} if positions is not None else None
         screened[[index if row_of is None else row_of[index] for index in repaired]] = False
-    accepted: list[int] = []  # indices into raw_lines
-    uris: list = []
-    ids: list = []
     problems: dict[int, Problem] = {}
+    accepted = np.zeros(0, dtype=np.int64)  # indices into raw_lines
+    uris = ids = pa.nulls(0, pa.string())
     if screened is not None:
         cleared = np.flatnonzero(screened)
-        accepted = cleared.tolist() if positions is None else [positions[i] for i in cleared.tolist()]
+        accepted = cleared if positions is None else np.asarray(positions, dtype=np.int64)[cleared]
         uris, ids = _keys_of(table, cleared, rules)
         exact_rows = np.flatnonzero(~screened).tolist()
     else:
         exact_rows = list(range(n_rows))
+    exact_index, exact_uris, exact_ids = [], [], []
     for row in exact_rows:
         index = row if positions is None else positions[row]
         record, problem = parse_line(raw_lines[index])
@@ -630,21 +674,24 @@ def check_block(data: bytes, first_line: int, rules: Rules, tracker: DuplicateTr
             problems[first_line + index] = Problem(first_line + index, *problem)
             continue
         uri, carried = _keys_of_record(record, rules)
-        accepted.append(index)
-        uris.append(uri)
-        ids.append(carried)
-    if screened is not None and exact_rows:
-        order = np.argsort(np.asarray(accepted), kind="stable").tolist()
-        accepted, uris, ids = [accepted[i] for i in order], [uris[i] for i in order], [ids[i] for i in order]
-    numbers = [first_line + i for i in accepted]
+        exact_index.append(index)
+        exact_uris.append(uri)
+        exact_ids.append(carried)
+    if exact_index:
+        accepted = np.concatenate([accepted, np.asarray(exact_index, dtype=np.int64)])
+        uris = pa.concat_arrays([uris, pa.array(exact_uris, pa.string())])
+        ids = pa.concat_arrays([ids, pa.array(exact_ids, pa.string())])
+        order = np.argsort(accepted, kind="stable")
+        accepted, uris, ids = accepted[order], uris.take(pa.array(order)), ids.take(pa.array(order))
+    numbers = accepted + first_line
     duplicates = _duplicate_problems(tracker, numbers, uris, ids)
     problems.update(duplicates)
     if duplicates:
-        accepted = [i for i in accepted if first_line + i not in duplicates]
+        accepted = accepted[~np.isin(numbers, np.fromiter(duplicates, dtype=np.int64))]
     return Block(
         first_line=first_line,
         raw_lines=raw_lines,
-        accepted=np.asarray(accepted, dtype=np.int64),
+        accepted=accepted,
         problems=tuple(problems[k] for k in sorted(problems)),
         exact_lines=len(exact_rows),
     )

@@ -1,0 +1,39 @@
+"""Which items still need a label: the active-learning pool and the evaluation items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labelloop.components.core import manifest as mf
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Counts of a dataset's items by what they still need."""
+
+    total: int
+    labeled: int
+    pool: int
+    evaluation_pending: int
+
+
+def partition_manifest(source: str, pool: str, evaluation_pending: str) -> Partition:
+    """Write the unlabeled training items (the pool) and the unlabeled validation/test items.
+
+    Unlabeled items without a split count as pool: they can only ever be training data.
+    Every item is counted once, so ``labeled + pool + evaluation_pending == total``.
+    """
+    counts = {"labeled": 0, "pool": 0, "evaluation": 0}
+
+    def unlabeled(wanted: str):
+        for record in mf.read_jsonl(source):
+            if mf.labels_of(record):
+                continue
+            kind = "evaluation" if mf.ml_use_of(record) in ("validation", "test") else "pool"
+            if kind == wanted:
+                yield record
+
+    counts["pool"] = mf.write_jsonl(pool, unlabeled("pool"))
+    counts["evaluation"] = mf.write_jsonl(evaluation_pending, unlabeled("evaluation"))
+    total = sum(1 for _ in mf.read_jsonl(source))
+    return Partition(total, total - counts["pool"] - counts["evaluation"], counts["pool"], counts["evaluation"])

@@ -1,0 +1,38 @@
+"""KFP component: split a dataset into the active-learning pool and the evaluation items still to label."""
+
+from typing import NamedTuple
+
+from kfp import dsl
+
+from labelloop.components._base import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def partition_items(
+    dataset: dsl.Input[dsl.Dataset],
+    pool: dsl.Output[dsl.Dataset],
+    evaluation_pending: dsl.Output[dsl.Dataset],
+) -> NamedTuple("Outputs", total=int, labeled=int, pool_size=int, evaluation_pending_size=int):
+    """Finds the items that still need a label, by what they are for.
+
+    Args:
+        dataset: Manifest with ``ml_use`` set on every item.
+
+    Returns:
+        pool: Unlabeled training items: what active learning picks from.
+        evaluation_pending: Unlabeled validation and test items: labeled first, so every model is
+            measured on human labels.
+        total: Items in the dataset.
+        labeled: Items that already have a label.
+        pool_size: Items in ``pool``.
+        evaluation_pending_size: Items in ``evaluation_pending``.
+    """
+    from collections import namedtuple
+
+    from labelloop.components.core.pools import partition_manifest
+
+    counts = partition_manifest(dataset.path, pool.path, evaluation_pending.path)
+    pool.metadata["items"] = counts.pool
+    evaluation_pending.metadata["items"] = counts.evaluation_pending
+    outputs = namedtuple("Outputs", "total labeled pool_size evaluation_pending_size")
+    return outputs(counts.total, counts.labeled, counts.pool, counts.evaluation_pending)
