@@ -1,7 +1,5 @@
 """KFP component: the promotion gate; blesses a challenger only when it deserves promotion."""
 
-from typing import NamedTuple
-
 from kfp import dsl
 
 from labelloop.components._base import BASE_IMAGE
@@ -18,7 +16,7 @@ def gate_model(
     champion_alias: str = "champion",
     target_column: str = "",
     champion: dsl.Input[dsl.Model] = None,
-) -> NamedTuple("GateOutputs", [("blessed", bool), ("reason", str)]):
+) -> bool:
     """Compares the challenger with thresholds and with the champion on the same current test split.
 
     Value thresholds bound the challenger's metrics; change thresholds require a paired-bootstrap
@@ -37,12 +35,12 @@ def gate_model(
         champion: Explicit champion model; overrides the registry lookup.
 
     Returns:
-        blessing: JSON blessing report: decision, each threshold's result and reason.
-        blessed: Whether the challenger may be promoted.
-        reason: One line per threshold.
+        blessing: JSON blessing report: decision, each threshold's result and reason (also in
+            its metadata as ``reasons``).
+        Whether the challenger may be promoted (a single bool output, because kfp.local cannot
+        resolve a NamedTuple field in a ``dsl.If`` condition).
     """
     import json
-    from collections import namedtuple
 
     from labelloop.components.core import gate, model_io, train
     from labelloop.components.core.registry import ModelRegistry
@@ -62,6 +60,6 @@ def gate_model(
               "test_items": int(len(scored.y))}
     with open(blessing.path, "w") as handle:
         json.dump(report, handle, indent=2)
-    blessing.metadata.update({"blessed": decision.blessed, "champion_uri": champion_uri})
-    outputs = namedtuple("GateOutputs", ["blessed", "reason"])
-    return outputs(decision.blessed, "\n".join(decision.reasons()))
+    blessing.metadata.update({"blessed": decision.blessed, "champion_uri": champion_uri,
+                              "reasons": decision.reasons()})
+    return decision.blessed

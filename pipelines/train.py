@@ -25,7 +25,7 @@ def gated_registration(model, dataset, task, target_column, gate_config, registr
         challenger=model, dataset=dataset, gate_config=gate_config, registry_uri=registry_uri,
         model_name=model_name, target_column=target_column,
     ).set_display_name("Promotion gate")
-    with dsl.If(gate.outputs["blessed"] == True, name="blessed"):  # noqa: E712 (KFP condition)
+    with dsl.If(gate.outputs["Output"] == True, name="blessed"):  # noqa: E712 (KFP condition)
         register_model(
             model=model, registry_uri=registry_uri, model_name=model_name, dataset_version=dataset_version,
             blessing=gate.outputs["blessing"],

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from labelloop.components.core import manifest
 from labelloop.components.core.sampling import resolve_strategy
@@ -313,6 +313,26 @@ def stop_decision(
     if len(records) >= config.max_rounds:
         return StopDecision(True, "max_rounds", f"{len(records)} rounds run, max_rounds is {config.max_rounds}")
     return StopDecision(False, "", f"{bought} of {budget} labels bought; continue")
+
+
+STATE_KEY = "active_learning_rounds"
+
+
+def rounds_to_state(records: Sequence[RoundRecord]) -> dict:
+    """The dataset-state entry that carries round records from run to run."""
+    return {STATE_KEY: [r.to_dict() for r in records]}
+
+
+def rounds_from_state(values: dict) -> list[RoundRecord]:
+    """Round records kept in a dataset's state (empty when none were kept)."""
+    return [RoundRecord.from_dict(entry) for entry in values.get(STATE_KEY, [])]
+
+
+def with_metric(record: RoundRecord, value: float | None) -> RoundRecord:
+    """``record`` with its metric set, unless it already has one or ``value`` is None."""
+    if value is None or record.metric_value is not None:
+        return record
+    return replace(record, metric_value=float(value))
 
 
 def read_round_records(path: str) -> list[RoundRecord]:

@@ -116,3 +116,45 @@ def render_page(title: str, summary: Mapping[str, object], sections: Sequence[Se
     parts += [f"<h2>{html.escape(s.title)}</h2>\n{s.body}" for s in sections]
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def headline(
+    import_stats: Mapping[str, object],
+    prefilter_stats: Mapping[str, object],
+    evaluation: Mapping[str, object],
+    machine_labels: Mapping[str, object],
+    final_dataset: Mapping[str, object],
+    rounds: Sequence,
+    spend_usd: float | None,
+    blessed: bool,
+    gate_reason: str,
+    champion: str | None,
+) -> dict[str, object]:
+    """The figures a person wants first: what was kept, what labels cost, how good the model is."""
+    rejected_by_prefilter = sum(
+        int(v) for k, v in prefilter_stats.items() if k.startswith("rejected_") and isinstance(v, (int, float))
+    )
+    out: dict[str, object] = {
+        "raw items": import_stats.get("items_total"),
+        "rejected at import": import_stats.get("items_rejected"),
+        "removed by prefilter": prefilter_stats.get("rejected", rejected_by_prefilter),
+        "items in final dataset": final_dataset.get("item_count"),
+    }
+    if rounds:
+        out["active-learning rounds"] = len(rounds)
+        out["human labels bought (pool)"] = rounds[-1].labels_total
+    if spend_usd is not None:
+        out["labeling spend (USD)"] = round(spend_usd, 2)
+    sources = final_dataset.get("counts_by_label_source") or {}
+    for source, count in sorted(dict(sources).items()):
+        out[f"items labeled by {source}"] = count
+    for name in ("accuracy", "macro_f1", "au_prc", "log_loss"):
+        if name in evaluation:
+            out[f"test {name}"] = evaluation[name]
+    if "machine_labeled_items" in machine_labels:
+        out["machine-labeled items"] = machine_labels["machine_labeled_items"]
+        out["machine-label precision on test"] = machine_labels.get("test_precision")
+    out["gate"] = "blessed" if blessed else "refused"
+    out["gate reason"] = gate_reason
+    out["champion version"] = champion or "(none)"
+    return {k: v for k, v in out.items() if v is not None}

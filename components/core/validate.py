@@ -66,7 +66,10 @@ RE2_ASCII_LABEL_VALUE = rf"^[a-z0-9_-]{{0,{MAX_LABEL_CHARS}}}$"
 # URI shapes, ASCII-only so Python's re and Arrow's RE2 read them the same way.
 GS_URI_PATTERN = r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/[^\r\n]*[^/\r\n]$"
 FILE_URI_PATTERN = r"^(?:file://)?/[^\r\n]*[^/\r\n]$"
-_SCHEME_PATTERNS = {"gs": GS_URI_PATTERN, "file": FILE_URI_PATTERN}
+# The screen's versions: RE2 is slow on bounded repeats, so the bucket length bound is left out and
+# URIs longer than SCREEN_MAX_URI_CHARS (which could hide a too-long bucket) go to the exact path.
+_SCREEN_SCHEME_PATTERNS = {"gs": r"^gs://[a-z0-9][a-z0-9._-]+[a-z0-9]/[^\r\n]*[^/\r\n]$", "file": FILE_URI_PATTERN}
+SCREEN_MAX_URI_CHARS = 200
 _GS_RE = re.compile(GS_URI_PATTERN)
 _FILE_RE = re.compile(FILE_URI_PATTERN)
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -75,8 +78,6 @@ _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _NULL_VALUE_RE = re.compile(rb"[:\[,]\s*null")
 
 DEFAULT_BLOCK_BYTES = 4 << 20
-# Fixed random odd weights for string_hashes (a constant table, the same in every process).
-_HASH_WEIGHTS = np.random.default_rng(20241003).integers(1, 2**63, size=4096, dtype=np.uint64) | np.uint64(1)
 #: Lines Arrow cannot read that are patched out of a block before it is split instead.
 MAX_REPAIRS = 8
 ARROW_PIECE_BYTES = 1 << 20
@@ -320,37 +321,23 @@ def parse_line(raw: bytes) -> tuple[dict | None, tuple[str, str] | None]:
 
 
 def string_hashes(values: pa.Array) -> np.ndarray:
-    """A 64-bit hash of each string, vectorised (null and empty strings hash to 0).
+    """A 64-bit hash of each string (0 for null or empty).
 
-    A position-weighted sum of the UTF-8 bytes with fixed random odd 64-bit weights, mixed with the
-    length: not cryptographic, but two different URIs collide with probability about 2⁻⁶⁰.
+    Python's string hash (SipHash) is stable within one process, which is all one pass over a
+    manifest needs; two different URIs share it with probability ~2⁻⁶⁴ per pair.
     """
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    values = pc.cast(values, pa.large_string())
-    n = len(values)
-    if n == 0:
-        return np.zeros(0, dtype=np.uint64)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset: values.offset + n + 1]
-    lengths = np.diff(offsets)
-    if lengths.max(initial=0) > len(_HASH_WEIGHTS):  # rare: very long strings take the slow way
-        return np.array([0 if v is None else hash(v) & 0xFFFFFFFFFFFFFFFF for v in values.to_pylist()], dtype=np.uint64)
-    hashes = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    if offsets[-1] > offsets[0]:
-        data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
-        starts = offsets[:-1] - offsets[0]
-        position = np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)
-        weighted = data.astype(np.uint64) * _HASH_WEIGHTS[position]
-        nonempty = lengths > 0
-        hashes[nonempty] += np.add.reduceat(weighted, starts[nonempty])
-    valid = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    return np.where(valid & (lengths > 0), hashes, np.uint64(0))
+    hashes = np.fromiter(map(hash, values.to_pylist()), dtype=np.int64, count=len(values))
+    if values.null_count:
+        hashes[np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = 0
+    return hashes
 
 
 @dataclass
 class DuplicateTracker:
     """Remembers the first line of every URI and carried id seen so far, keyed by 64-bit hashes.
 
-    Hashes (see :func:`string_hashes`) keep memory to ~100 bytes per item for multi-GB manifests.
+    Hashes (see :func:`string_hashes`) keep memory to ~100 bytes per item for multi-GB manifests;
+    for a million items the chance that any two different URIs collide is about 3e-8.
     """
 
     uris: dict[int, int] = field(default_factory=dict)
@@ -516,8 +503,9 @@ def _content_ok(table: pa.Table, n: int, rules: Rules) -> np.ndarray | None:
         if name == "textContent":
             value_ok = _as_bool(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0))
         else:
-            pattern = "|".join(f"(?:{_SCHEME_PATTERNS[s]})" for s in rules.allowed_uri_schemes)
+            pattern = "|".join(f"(?:{_SCREEN_SCHEME_PATTERNS[s]})" for s in rules.allowed_uri_schemes)
             value_ok = _as_bool(pc.match_substring_regex(values, pattern))
+            value_ok &= _as_bool(pc.less_equal(pc.utf8_length(values), SCREEN_MAX_URI_CHARS))
             if name == "imageGcsUri":
                 ext = "|".join(re.escape(e) for e in rules.image_extensions)
                 value_ok &= _as_bool(pc.match_substring_regex(values, f"(?i)(?:{ext})$"))
@@ -711,24 +699,22 @@ def _split_and_check(raw_lines: list[bytes], first_line: int, rules: Rules, trac
     )
 
 
-def iter_blocks(handle, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
-    """``(block, first_line)`` pieces of a binary stream, each ending on a line boundary."""
-    first_line = 1
+def iter_blocks(handle, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Iterator[bytes]:
+    """Pieces of a binary stream of about ``block_bytes``, each ending on a line boundary (newline)."""
     carry = b""
     while True:
         chunk = handle.read(block_bytes)
         if not chunk:
             break
-        data = carry + chunk
+        data = carry + chunk if carry else chunk
         cut = data.rfind(b"\n")
         if cut < 0:
             carry = data
             continue
-        block, carry = data[: cut + 1], data[cut + 1:]
-        yield block, first_line
-        first_line += block.count(b"\n")
+        carry = data[cut + 1:]
+        yield data[: cut + 1] if carry else data
     if carry:
-        yield carry + b"\n", first_line
+        yield carry + b"\n"
 
 
 def check_manifest(
@@ -736,8 +722,11 @@ def check_manifest(
 ) -> Iterator[Block]:
     """Check a JSONL manifest streamed from a binary file handle, one :class:`Block` at a time."""
     tracker = tracker or DuplicateTracker()
-    for data, first_line in iter_blocks(handle, block_bytes):
-        yield check_block(data, first_line, rules, tracker)
+    first_line = 1
+    for data in iter_blocks(handle, block_bytes):
+        block = check_block(data, first_line, rules, tracker)
+        first_line += len(block.raw_lines)
+        yield block
 
 
 # ---------------------------------------------------------------------------------------------

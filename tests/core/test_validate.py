@@ -277,3 +277,11 @@ def test_a_type_anomaly_sends_only_its_neighbourhood_to_the_exact_path():
     assert [(p.line, p.code) for p in block.problems] == [(1235, "wrong_type")]
     assert len(block.accepted) == 3999 and 3001 in {n for n, _ in block.kept_lines()}
     assert block.exact_lines <= 2 * v.MIN_SPLIT_LINES
+
+
+def test_long_bucket_names_and_non_finite_numbers_are_caught_in_a_screened_block():
+    long_bucket = "gs://" + "b" * 230 + "/x.jpg"  # bucket names are at most 222 characters
+    rows = [image(uri=f"gs://bucket-a/{i}.jpg") for i in range(50)]
+    data = jsonl(rows + [image(uri=long_bucket)]) + b'{"imageGcsUri": "gs://bucket-a/z.jpg", "m": [1.0, -Infinity]}\n'
+    kept, problems = check(data)
+    assert problems == {51: "bad_uri", 52: "invalid_json"} and len(kept) == 50

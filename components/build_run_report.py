@@ -1,0 +1,79 @@
+"""KFP component: one HTML report for a whole pipeline run."""
+
+from kfp import dsl
+
+from labelloop.components._base import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def build_run_report(
+    import_stats: dsl.Input[dsl.Metrics],
+    prefilter_stats: dsl.Input[dsl.Metrics],
+    split_report: dsl.Input[dsl.Markdown],
+    evaluation: dsl.Input[dsl.Metrics],
+    evaluation_report: dsl.Input[dsl.HTML],
+    machine_labels: dsl.Input[dsl.Metrics],
+    final_dataset: dsl.Input[dsl.Dataset],
+    blessed: bool,
+    gate_reason: str,
+    report: dsl.Output[dsl.HTML],
+    summary: dsl.Output[dsl.Metrics],
+    store_uri: str = "",
+    dataset_name: str = "",
+    registry_uri: str = "",
+    model_name: str = "",
+    annotation_store_uri: str = "",
+):
+    """Stitches the steps' figures into one page: counts, rejects, labels and spend, learning curve, model, gate.
+
+    Args:
+        import_stats: Metrics of ``import_dataset`` (items kept and rejected by reason).
+        prefilter_stats: Metrics of ``prefilter_images`` (duplicates, blurry, corrupt).
+        split_report: Markdown label distribution per split from ``split_dataset``.
+        evaluation: Test-split metrics of the final model.
+        evaluation_report: HTML evaluation report of the final model (confusion matrix, ROC).
+        machine_labels: Metrics of ``apply_machine_labels``.
+        final_dataset: The final dataset version (its metadata holds the counts by label source).
+        blessed: Whether the promotion gate blessed the final model.
+        gate_reason: The gate's reason per threshold.
+        store_uri: Dataset version store holding the active-learning round records.
+        dataset_name: Dataset whose rounds to chart.
+        registry_uri: Model registry, to name the champion version.
+        model_name: Registered model name.
+        annotation_store_uri: Annotation store, for the labeling spend ledger.
+
+    Returns:
+        report: The run report (self-contained HTML).
+        summary: The headline figures as Metrics.
+    """
+    from labelloop.components.core import active_learning, learning_curve_report, run_report, versions
+    from labelloop.components.core.annotation_store import AnnotationStore
+    from labelloop.components.core.registry import ModelRegistry
+
+    rounds = active_learning.rounds_from_state(versions.read_state(store_uri, dataset_name).values) if store_uri else []
+    champion = ModelRegistry(registry_uri).alias(model_name, "champion") if registry_uri else None
+    spend = AnnotationStore(annotation_store_uri).spent_usd() if annotation_store_uri else None
+    headline = run_report.headline(
+        import_stats.metadata, prefilter_stats.metadata, evaluation.metadata, machine_labels.metadata,
+        final_dataset.metadata, rounds, spend, blessed, gate_reason, champion,
+    )
+    sections = [
+        run_report.metrics_section("Import and validation", import_stats.metadata),
+        run_report.metrics_section("Prefilter: duplicates, blur, corrupt files", prefilter_stats.metadata),
+        run_report.markdown_section("Split", open(split_report.path, encoding="utf-8").read()),
+    ]
+    if rounds:
+        curve = learning_curve_report.render_html(rounds)
+        sections.append(run_report.html_section("Active learning: labels bought and learning curve", curve))
+    sections += [
+        run_report.metrics_section("Machine labels", machine_labels.metadata),
+        run_report.html_section("Final model on the test split", open(evaluation_report.path, encoding="utf-8").read()),
+        run_report.Section("Promotion gate", run_report.key_value_table({"blessed": blessed, "reason": gate_reason})),
+    ]
+    with open(report.path, "w", encoding="utf-8") as handle:
+        handle.write(run_report.render_page("labelloop run report", headline, sections))
+    for name, value in headline.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            summary.log_metric(name, value)
+    summary.metadata["blessed"] = blessed
+    summary.metadata["champion_version"] = champion or ""
