@@ -12,8 +12,8 @@ prints MB/s, all measured in this run on the same bytes:
 
 The labelloop validator is timed again on a manifest where *every* bad line is unreadable to Arrow
 (one per ~1,000 lines, so every block is re-parsed in pieces), to show how it degrades.
-Then file existence checks for the manifest's URIs, separately: one listing per folder
-(``sources.file_sizes``) against one ``stat`` per item, on a local folder tree.
+Then file existence checks, separately: one listing per folder (``sources.file_sizes``) against
+one ``info`` call per file, on a local folder tree and on a real local GCS emulator (HTTP per call).
 
 Wall-clock MB/s swings with other load on a shared machine, so CPU MB/s (process CPU time, all threads)
 is printed beside it and fast contenders run several rounds, best kept.
@@ -28,8 +28,12 @@ import io
 import json
 import os
 import random
+import socket
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 
 import orjson
@@ -183,21 +187,21 @@ def run_parser(loads) -> Callable[[bytes], int]:
     return run
 
 
-def existence_benchmark(folder: str, files: int, folders: int) -> None:
-    """One listing per folder against one stat per file, for the same URIs."""
+def existence_benchmark(root: str, files: int, folders: int) -> None:
+    """One listing per folder (``sources.file_sizes``) against one ``info`` call per file, same URIs."""
+    fs, base = sources.filesystem(root)
     uris = []
     for i in range(files):
-        directory = os.path.join(folder, f"batch_{i % folders:03d}")
-        os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, f"img_{i:07d}.jpg")
-        with open(path, "wb") as handle:
-            handle.write(b"\xff\xd8\xff" + i.to_bytes(4, "big"))
-        uris.append(path)
-    uris.append(os.path.join(folder, "batch_000", "missing.jpg"))
-    fs, _ = sources.filesystem(folder)
+        path = f"{base}/batch_{i % folders:03d}/img_{i:07d}.jpg"
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        fs.pipe_file(path, b"\xff\xd8\xff" + i.to_bytes(4, "big"))
+        uris.append(sources.uri_of(fs, path))
+    uris.append(sources.uri_of(fs, f"{base}/batch_000/missing.jpg"))
+    fs.invalidate_cache()
     start = time.perf_counter()
     sizes = sources.file_sizes(uris)
     listing = time.perf_counter() - start
+    fs.invalidate_cache()  # gcsfs would otherwise answer info() from the listing just made
     start = time.perf_counter()
     per_item = {}
     for uri in uris:
@@ -207,8 +211,36 @@ def existence_benchmark(folder: str, files: int, folders: int) -> None:
             per_item[uri] = None
     stat = time.perf_counter() - start
     assert sizes == per_item, "listing and per-item stat disagree"
-    print(f"existence, {len(uris):,} local files in {folders} folders: listing per folder {len(uris) / listing:,.0f} files/s, "
-          f"stat per item {len(uris) / stat:,.0f} files/s ({stat / listing:.1f}x); on gs:// each stat is an HTTP request")
+    where = "gs:// (local emulator)" if root.startswith("gs://") else "local"
+    print(f"existence, {len(uris):,} {where} files in {folders} folders: listing per folder {len(uris) / listing:,.0f} "
+          f"files/s, one info() per file {len(uris) / stat:,.0f} files/s (listing/per-file speed: {stat / listing:.1f}x)")
+
+
+def start_gcs_emulator(bucket: str) -> subprocess.Popen:
+    """A real gcp-storage-emulator on a free local port, with fsspec pointed at it (dev extra needed)."""
+    os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
+               "--port", str(port), "--default-bucket", bucket, "--in-memory", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/storage/v1/b/{bucket}", timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError(f"gcp-storage-emulator did not start on {endpoint}") from None
+            time.sleep(0.1)
+    os.environ["STORAGE_EMULATOR_HOST"] = endpoint
+    import fsspec.config
+
+    fsspec.config.conf.setdefault("gs", {})["token"] = "anon"
+    return process
 
 
 def main() -> None:
@@ -217,7 +249,9 @@ def main() -> None:
     parser.add_argument("--jsonschema-mb", type=float, default=0.3, help="prefix for jsonschema.validate per line")
     parser.add_argument("--compiled-mb", type=float, default=10, help="prefix for the precompiled validator")
     parser.add_argument("--rounds", type=int, default=3, help="repeats of the fast contenders (best is printed)")
-    parser.add_argument("--files", type=int, default=20_000, help="files for the existence benchmark")
+    parser.add_argument("--files", type=int, default=5_000, help="files for the local existence benchmark")
+    parser.add_argument("--gcs-files", type=int, default=500,
+                        help="files for the existence benchmark on a local GCS emulator (0 to skip)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="labelloop-bench-") as tmp:
@@ -258,6 +292,13 @@ def main() -> None:
         print(f"{'labelloop, an unreadable line every ~1,000':48s} {rate:10.2f} {cpu_rate:10.2f}  on "
               f"{len(typed) / 1e6:6.1f} MB, {errors:,} bad lines found")
         existence_benchmark(os.path.join(tmp, "files"), args.files, folders=100)
+        if args.gcs_files:
+            emulator = start_gcs_emulator("labelloop-bench")
+            try:
+                existence_benchmark("gs://labelloop-bench/files", args.gcs_files, folders=10)
+            finally:
+                emulator.terminate()
+                emulator.wait(timeout=10)
 
 
 if __name__ == "__main__":

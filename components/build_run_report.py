@@ -15,13 +15,12 @@ def build_run_report(
     machine_labels: dsl.Input[dsl.Metrics],
     final_dataset: dsl.Input[dsl.Dataset],
     blessed: bool,
-    gate_reason: str,
+    blessing: dsl.Input[dsl.Artifact],
+    champion_version: str,
     report: dsl.Output[dsl.HTML],
     summary: dsl.Output[dsl.Metrics],
     store_uri: str = "",
     dataset_name: str = "",
-    registry_uri: str = "",
-    model_name: str = "",
     annotation_store_uri: str = "",
 ):
     """Stitches the steps' figures into one page: counts, rejects, labels and spend, learning curve, model, gate.
@@ -35,11 +34,10 @@ def build_run_report(
         machine_labels: Metrics of ``apply_machine_labels``.
         final_dataset: The final dataset version (its metadata holds the counts by label source).
         blessed: Whether the promotion gate blessed the final model.
-        gate_reason: The gate's reason per threshold.
+        blessing: The gate's blessing report (a reason per threshold in its metadata).
+        champion_version: The registry's champion version after the gate.
         store_uri: Dataset version store holding the active-learning round records.
         dataset_name: Dataset whose rounds to chart.
-        registry_uri: Model registry, to name the champion version.
-        model_name: Registered model name.
         annotation_store_uri: Annotation store, for the labeling spend ledger.
 
     Returns:
@@ -48,14 +46,13 @@ def build_run_report(
     """
     from labelloop.components.core import active_learning, learning_curve_report, run_report, versions
     from labelloop.components.core.annotation_store import AnnotationStore
-    from labelloop.components.core.registry import ModelRegistry
 
+    gate_reason = "; ".join(str(r) for r in blessing.metadata.get("reasons", []))
     rounds = active_learning.rounds_from_state(versions.read_state(store_uri, dataset_name).values) if store_uri else []
-    champion = ModelRegistry(registry_uri).alias(model_name, "champion") if registry_uri else None
     spend = AnnotationStore(annotation_store_uri).spent_usd() if annotation_store_uri else None
     headline = run_report.headline(
         import_stats.metadata, prefilter_stats.metadata, evaluation.metadata, machine_labels.metadata,
-        final_dataset.metadata, rounds, spend, blessed, gate_reason, champion,
+        final_dataset.metadata, rounds, spend, blessed, gate_reason, champion_version,
     )
     sections = [
         run_report.metrics_section("Import and validation", import_stats.metadata),
@@ -76,4 +73,4 @@ def build_run_report(
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             summary.log_metric(name, value)
     summary.metadata["blessed"] = blessed
-    summary.metadata["champion_version"] = champion or ""
+    summary.metadata["champion_version"] = champion_version

@@ -1,7 +1,5 @@
 """KFP component: append one active-learning round's record and decide whether to stop."""
 
-from typing import NamedTuple
-
 from kfp import dsl
 
 from labelloop.components._base import BASE_IMAGE
@@ -24,7 +22,7 @@ def record_round(
     baseline_rounds: dsl.Input[dsl.Dataset] = None,
     remaining_pool: dsl.Input[dsl.Dataset] = None,
     evaluation: dsl.Input[dsl.Metrics] = None,
-) -> NamedTuple("RoundDecision", [("stop", bool), ("reason", str), ("labels_total", int), ("next_batch_size", int)]):
+) -> int:
     """Records labels bought, spend, metric and chosen ids of a round, then applies the stopping rules.
 
     Args:
@@ -47,16 +45,14 @@ def record_round(
             on the labels bought before this round; its value is filled into the previous record.
 
     Returns:
-        rounds: All round records, this one appended (JSONL).
+        rounds: All round records, this one appended (JSONL); metadata holds ``stop``, ``reason``,
+            ``labels_total`` and ``spend_total``.
         report: HTML with the learning curve image and one row per round.
-        stop: Whether the loop should stop.
-        reason: budget_exhausted, pool_exhausted, target_reached, plateau, max_rounds, or empty.
-        labels_total: Human labels bought so far.
-        next_batch_size: The next round's batch size (0 when stopping).
+        The next round's batch size; 0 means stop (budget or pool exhausted, target reached,
+        plateau, or max rounds). A single output, so ``dsl.If(task.output > 0)`` can guard the
+        next round on every runner (kfp.local cannot resolve a NamedTuple field in a condition).
     """
     import json
-    from collections import namedtuple
-
     from labelloop.components.core import active_learning as al
     from labelloop.components.core import learning_curve_report, manifest, versions
 
@@ -90,6 +86,8 @@ def record_round(
         config, total_items=total_items, round_index=record.round_index + 1,
         labels_bought=record.labels_total, pool_remaining=pool_remaining,
     )
-    rounds.metadata.update({"rounds": len(history), "labels_total": record.labels_total, "spend_total": record.spend_total})
-    output = namedtuple("RoundDecision", ["stop", "reason", "labels_total", "next_batch_size"])
-    return output(decision.stop, decision.reason, record.labels_total, next_size)
+    rounds.metadata.update({
+        "rounds": len(history), "labels_total": record.labels_total, "spend_total": record.spend_total,
+        "stop": next_size == 0, "reason": decision.reason if decision.stop else ("budget_exhausted" if next_size == 0 else ""),
+    })
+    return next_size

@@ -13,6 +13,8 @@ newest dataset version from the version store, which is also how ``active-learni
 round per run, for labeling that takes days) carries its state from run to run.
 """
 
+from typing import NamedTuple
+
 from kfp import dsl
 
 from labelloop.components.apply_machine_labels import apply_machine_labels
@@ -88,8 +90,8 @@ def add_round(target, index, depth, dataset, batch_size, previous_rounds, settin
         previous_rounds=previous_rounds, store_uri=settings["store_uri"], dataset_name=settings["dataset_name"],
     ).set_display_name(f"Record round {index}").after(version).set_caching_options(False)
     if index < depth:
-        with dsl.If(record.outputs["stop"] == False, name=f"round-{index + 1}"):  # noqa: E712 (KFP condition)
-            add_round(target, index + 1, depth, version.outputs["versioned"], record.outputs["next_batch_size"],
+        with dsl.If(record.outputs["Output"] > 0):
+            add_round(target, index + 1, depth, version.outputs["versioned"], record.outputs["Output"],
                       record.outputs["rounds"], settings)
     return record
 
@@ -99,7 +101,7 @@ def build_rounds(target: str, max_rounds: int):
 
     @dsl.pipeline(name="active-learning-rounds", description="Unrolled active-learning rounds.")
     def rounds(
-        dataset: dsl.Input[dsl.Dataset], initial_rounds: dsl.Input[dsl.Dataset], stop: bool, batch_size: int, task: str,
+        dataset: dsl.Input[dsl.Dataset], initial_rounds: dsl.Input[dsl.Dataset], batch_size: int, task: str,
         strategy: str, config: str, job_spec: str, labeling_backend: str, ground_truth_uri: str,
         simulated_crowd: str, store_uri: str, annotation_store_uri: str, dataset_name: str,
         round_budget_seconds: int, seed: int,
@@ -110,7 +112,7 @@ def build_rounds(target: str, max_rounds: int):
             annotation_store_uri=annotation_store_uri, dataset_name=dataset_name,
             round_budget_seconds=round_budget_seconds, seed=seed,
         )
-        with dsl.If(stop == False, name="round-1"):  # noqa: E712 (KFP condition)
+        with dsl.If(batch_size > 0):
             add_round(target, 1, max_rounds, dataset, batch_size, initial_rounds, settings)
 
     return rounds
@@ -146,7 +148,7 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
         gate_config: str = DEFAULT_GATE,
         target_precision: float = 0.98,
         seed: int = 0,
-    ):
+    ) -> NamedTuple("Outputs", report=dsl.HTML, summary=dsl.Metrics):
         """Label a dataset with active learning and train a gated model on it.
 
         Args:
@@ -208,7 +210,7 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
 
         looped = rounds(
             dataset=start_version.outputs["versioned"], initial_rounds=start.outputs["rounds"],
-            stop=start.outputs["stop"], batch_size=start.outputs["next_batch_size"], task=task,
+            batch_size=start.outputs["Output"], task=task,
             strategy=plan.outputs["strategy"], config=active_learning_config, job_spec=labeling_job_spec,
             labeling_backend=labeling_backend, ground_truth_uri=ground_truth_uri, simulated_crowd=simulated_crowd,
             store_uri=store_uri, annotation_store_uri=annotation_store_uri, dataset_name=dataset_name,
@@ -217,21 +219,24 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
 
         final = checkout_dataset(store_uri=store_uri, dataset_name=dataset_name).set_display_name(
             "Check out the labeled dataset").after(looped).set_caching_options(False)
-        finish(target, final, task, final_budget_seconds, gate_config, registry_uri, model_name, target_precision,
-               store_uri, dataset_name, seed)
+        report = finish(target, curated_tasks, final, task, final_budget_seconds, gate_config, registry_uri,
+                        model_name, target_precision, store_uri, annotation_store_uri, dataset_name, seed)
+        outputs = NamedTuple("Outputs", report=dsl.HTML, summary=dsl.Metrics)
+        return outputs(report.outputs["report"], report.outputs["summary"])
 
     return active_learning
 
 
-def finish(target, final, task, budget_seconds, gate_config, registry_uri, model_name, target_precision,
-           store_uri, dataset_name, seed):
+def finish(target, curated, final, task, budget_seconds, gate_config, registry_uri, model_name, target_precision,
+           store_uri, annotation_store_uri, dataset_name, seed):
     """Final model on every human label, its gate, machine labels for the confident rest, the report."""
     dataset = final.outputs["dataset"]
     trained = _train(target, dataset, task, budget_seconds, seed, "Train final model")
     model = trained.outputs["model"]
-    gate = gated_registration(model, dataset, task, "", gate_config, registry_uri, model_name, final.outputs["version_id"])
+    evaluation, gate, champion = gated_registration(model, dataset, task, "", gate_config, registry_uri, model_name,
+                                          final.outputs["version_id"])
     parts = partition_items(dataset=dataset).set_display_name("Find unlabeled rest")
-    scored = predict(model=model, dataset=parts.outputs["pool"]).set_display_name("Predict unlabeled rest")
+    scored = predict(model=model, dataset=dataset).set_display_name("Predict every item")
     machine = apply_machine_labels(
         pool=parts.outputs["pool"], labeled=dataset, predictions=scored.outputs["predictions"],
         model_version=final.outputs["version_id"], target_precision=target_precision,
@@ -242,8 +247,11 @@ def finish(target, final, task, budget_seconds, gate_config, registry_uri, model
         manifest=merged.outputs["merged"], store_uri=store_uri, dataset_name=dataset_name,
         description="human + machine labels", pipeline_run=RUN, producing_step="machine labels",
     ).set_display_name("Version final dataset").set_caching_options(False)
-    build_run_report(
-        store_uri=store_uri, dataset_name=dataset_name, final_dataset=version.outputs["versioned"],
-        machine_labels=machine.outputs["report"], gate_reason=gate.outputs["reason"], blessed=gate.outputs["blessed"],
-        blessing=gate.outputs["blessing"],
-    ).set_display_name("Run report")
+    return build_run_report(
+        import_stats=curated.imported.outputs["stats"], prefilter_stats=curated.prefiltered.outputs["stats"],
+        split_report=curated.split.outputs["report"], evaluation=evaluation.outputs["metrics"],
+        evaluation_report=evaluation.outputs["report"], machine_labels=machine.outputs["report"],
+        final_dataset=version.outputs["versioned"], blessed=gate.outputs["Output"], blessing=gate.outputs["blessing"],
+        champion_version=champion, store_uri=store_uri, dataset_name=dataset_name,
+        annotation_store_uri=annotation_store_uri,
+    ).set_display_name("Run report").set_caching_options(False)

@@ -11,6 +11,7 @@ from kfp import dsl
 
 from labelloop.components.evaluate_model import evaluate_model
 from labelloop.components.gate_model import gate_model
+from labelloop.components.keep_champion import keep_champion
 from labelloop.components.register_model import register_model
 from labelloop.components.train_model import train_model
 from labelloop.pipelines._targets import IMPORT_SCHEMAS, check_target
@@ -19,18 +20,25 @@ DEFAULT_GATE = '{"value_thresholds": {"accuracy": {"lower_bound": 0.5}}, "change
 
 
 def gated_registration(model, dataset, task, target_column, gate_config, registry_uri, model_name, dataset_version):
-    """evaluate → gate → register when blessed, for a model trained by ``train_model``."""
-    evaluate_model(model=model, dataset=dataset, target_column=target_column).set_display_name("Evaluate on test split")
+    """evaluate → gate → register when blessed, for a model trained by ``train_model``.
+
+    Returns the evaluate task, the gate task, and the champion version after the gate (the new
+    version when blessed, the unchanged champion otherwise) as one ``dsl.OneOf`` value.
+    """
+    evaluation = evaluate_model(model=model, dataset=dataset, target_column=target_column).set_display_name(
+        "Evaluate on test split")
     gate = gate_model(
         challenger=model, dataset=dataset, gate_config=gate_config, registry_uri=registry_uri,
         model_name=model_name, target_column=target_column,
     ).set_display_name("Promotion gate")
     with dsl.If(gate.outputs["Output"] == True, name="blessed"):  # noqa: E712 (KFP condition)
-        register_model(
+        registered = register_model(
             model=model, registry_uri=registry_uri, model_name=model_name, dataset_version=dataset_version,
             blessing=gate.outputs["blessing"],
         ).set_display_name("Register and promote")
-    return gate
+    with dsl.Else(name="refused"):
+        kept = keep_champion(registry_uri=registry_uri, model_name=model_name).set_display_name("Keep the champion")
+    return evaluation, gate, dsl.OneOf(registered.output, kept.output)
 
 
 def build_pipeline(target: str = "local"):

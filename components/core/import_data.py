@@ -9,7 +9,7 @@ to ``error`` is broken, and even then both outputs are written first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import orjson
@@ -222,24 +222,27 @@ def _import_jsonl(options: ImportOptions, rules: validate.Rules, out, rejects, t
                 _emit(batch, out, rejects, tally)
 
 
-def _import_image_folder(options: ImportOptions, rules: validate.Rules, out, rejects, tally: _Tally) -> None:
-    if options.data_type != "image":
-        raise validate.ValidationError(f"an image folder imports as data_type 'image', not {options.data_type!r}")
-    pending = []
+def _folder_items(options: ImportOptions, rules: validate.Rules, rejects, tally: _Tally) -> Iterator[_Pending]:
+    """Records for each file of an image folder that passes the record rules; the rest are rejected."""
     for image in sources.list_image_folder(options.source_uri):
         tally.total += 1
         record = {"imageGcsUri": image.uri}
         if image.label is not None:
             record = manifest.with_label(record, image.label, source="import")
         problem = validate.check_record(record, rules)
-        if problem:
-            code, reason = problem
-            if image.label is not None and code in ("bad_label_name", "unknown_label"):
-                reason = f"subfolder {image.label!r}: {reason}"
-            rejects.reject(record, code, reason)
-        else:
-            pending.append(_Pending(None, None, record))
-    for batch in sources.batched(pending, options.read_batch):
+        if problem is None:
+            yield _Pending(None, None, record)
+            continue
+        code, reason = problem
+        if image.label is not None and code in ("bad_label_name", "unknown_label"):
+            reason = f"subfolder {image.label!r}: {reason}"
+        rejects.reject(record, code, reason)
+
+
+def _import_image_folder(options: ImportOptions, rules: validate.Rules, out, rejects, tally: _Tally) -> None:
+    if options.data_type != "image":
+        raise validate.ValidationError(f"an image folder imports as data_type 'image', not {options.data_type!r}")
+    for batch in sources.batched(_folder_items(options, rules, rejects, tally), options.read_batch):
         _emit(batch, out, rejects, tally)
 
 

@@ -13,6 +13,7 @@ robust with a handful of labels per class.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import time
@@ -305,6 +306,9 @@ class Family:
     cost_key: str | None = None
 
 
+HIST_GB_DEFAULTS = {"learning_rate": 0.1, "max_leaf_nodes": 31, "max_iter": 100, "l2_regularization": 1e-6}
+
+
 def families_for(task: str) -> tuple[Family, ...]:
     """The families searched for ``task`` (linear, boosting, randomised trees, naive Bayes)."""
     from flaml import tune
@@ -562,8 +566,9 @@ def search(
         t0 = clock()
         try:
             model, score = run_with_deadline(
-                lambda: _fit_and_score(examples, family.name, choice, training, y_train, validation, labels, seed, n_jobs),
-                _candidate_timeout(deadline - clock(), first_of_family=family.name not in cost.per_unit),
+                functools.partial(_fit_and_score, examples, family.name, choice, training, y_train, validation,
+                                  labels, seed, n_jobs),
+                _candidate_timeout(deadline - clock(), first_of_family=family.name not in cost.per_unit and bool(best)),
             )
         except CandidateTimeout:
             cost.record(family, choice, clock() - t0)
@@ -580,6 +585,9 @@ def search(
         return {"score": score}
 
     starts = [{"family": {"name": f.name, **f.start}} for f in known]
+    # scikit-learn's defaults for boosting are a strong baseline: try them right after the cheap starts.
+    if "hist_gb" in by_name:
+        starts.append({"family": {"name": "hist_gb", **HIST_GB_DEFAULTS}})
     if start_from and start_from.get("family") in by_name:
         starts.insert(0, {"family": {"name": start_from["family"], **start_from.get("params", {})}})
     space = {"family": tune.choice([{"name": f.name, **f.space} for f in known])}
@@ -599,8 +607,8 @@ def search(
 
 
 def _candidate_timeout(remaining: float, *, first_of_family: bool) -> float:
-    """Time a candidate may take: a family's first (cost unknown) gets half of what is left, so one
-    slow family cannot eat the whole budget before the others were tried."""
+    """Time a candidate may take: once some model exists, a family's first candidate (cost unknown)
+    gets half of what is left, so one slow family cannot eat the whole budget."""
     return remaining / 2 if first_of_family else remaining
 
 
@@ -611,21 +619,29 @@ def _fit_and_score(examples, family, params, training, y_train, validation, labe
     return model, validation_score(model, validation)
 
 
+#: Imported once by the fork server so each candidate process starts warm.
+FORKSERVER_PRELOAD = ("labelloop.components.core.train", "sklearn.ensemble", "sklearn.linear_model",
+                      "sklearn.naive_bayes", "sklearn.pipeline", "sklearn.compose", "sklearn.feature_extraction.text")
+
+
 class CandidateTimeout(TimeoutError):
     """A candidate's fit was stopped because the search budget ran out."""
 
 
 def run_with_deadline(function, seconds: float):
-    """Run ``function()`` in a forked child and return its result, killing it after ``seconds``.
+    """Run ``function()`` (picklable) in a child process; return its result, killing it after ``seconds``.
 
     This is what makes the budget strict: a fit that would overrun is stopped, not awaited.
-    Errors raised by ``function`` are re-raised here as ValueError with their message.
+    Children come from a fork server with the libraries preloaded, not from a plain fork of this
+    process: a process that already used OpenMP (e.g. predicted with a boosting model) would
+    deadlock its forked children. Errors raised by ``function`` are re-raised as ValueError.
     """
     import multiprocessing
 
     if seconds <= 0:
         raise CandidateTimeout("no budget left")
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child_main, args=(function, sender), daemon=True)
     child.start()

@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,7 +69,7 @@ GS_URI_PATTERN = r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/[^\r\n]*[^/\r\n]$"
 FILE_URI_PATTERN = r"^(?:file://)?/[^\r\n]*[^/\r\n]$"
 # The screen's versions: RE2 is slow on bounded repeats, so the bucket length bound is left out and
 # URIs longer than SCREEN_MAX_URI_CHARS (which could hide a too-long bucket) go to the exact path.
-_SCREEN_SCHEME_PATTERNS = {"gs": r"^gs://[a-z0-9][a-z0-9._-]+[a-z0-9]/[^\r\n]*[^/\r\n]$", "file": FILE_URI_PATTERN}
+_SCREEN_URI_PREFIXES = {"gs": r"gs://[a-z0-9][a-z0-9._-]+[a-z0-9]/", "file": r"(?:file://)?/"}
 SCREEN_MAX_URI_CHARS = 200
 _GS_RE = re.compile(GS_URI_PATTERN)
 _FILE_RE = re.compile(FILE_URI_PATTERN)
@@ -484,6 +485,15 @@ def _multi_labels_ok(list_array, n: int, rules: Rules) -> np.ndarray | None:
     return ok
 
 
+def _screen_uri_pattern(rules: Rules, field_name: str) -> str:
+    """One RE2 pattern for an accepted URI: an allowed scheme's prefix, then (images) a known extension."""
+    prefixes = "|".join(_SCREEN_URI_PREFIXES[scheme] for scheme in rules.allowed_uri_schemes)
+    if field_name == "imageGcsUri":
+        extensions = "|".join(re.escape(e) for e in rules.image_extensions)
+        return rf"^(?:{prefixes})[^\r\n]*(?i:{extensions})$"
+    return rf"^(?:{prefixes})[^\r\n]*[^/\r\n]$"
+
+
 def _content_ok(table: pa.Table, n: int, rules: Rules) -> np.ndarray | None:
     """Rows with exactly one valid content field for the data type; None when not screenable."""
     present_count = np.zeros(n, dtype=np.int64)
@@ -503,12 +513,8 @@ def _content_ok(table: pa.Table, n: int, rules: Rules) -> np.ndarray | None:
         if name == "textContent":
             value_ok = _as_bool(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0))
         else:
-            pattern = "|".join(f"(?:{_SCREEN_SCHEME_PATTERNS[s]})" for s in rules.allowed_uri_schemes)
-            value_ok = _as_bool(pc.match_substring_regex(values, pattern))
+            value_ok = _as_bool(pc.match_substring_regex(values, _screen_uri_pattern(rules, name)))
             value_ok &= _as_bool(pc.less_equal(pc.utf8_length(values), SCREEN_MAX_URI_CHARS))
-            if name == "imageGcsUri":
-                ext = "|".join(re.escape(e) for e in rules.image_extensions)
-                value_ok &= _as_bool(pc.match_substring_regex(values, f"(?i)(?:{ext})$"))
         good |= present & value_ok
     return good & (present_count == 1)
 
@@ -623,16 +629,36 @@ def _row_positions(raw_lines: list[bytes], table: pa.Table | None) -> list[int] 
     return [i for i, raw in enumerate(raw_lines) if raw.strip()]
 
 
+@dataclass(frozen=True)
+class _Parsed:
+    """A block split into lines and read by Arrow (``table`` None when it could not be)."""
+
+    raw_lines: list[bytes]
+    table: pa.Table | None
+    repaired: list[int]
+
+
+def parse_block(data: bytes) -> _Parsed:
+    """Split a block into lines and parse it with Arrow: the part of checking that can run ahead."""
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    table, repaired = _parse_block(data, raw_lines) if raw_lines else (None, [])
+    return _Parsed(raw_lines, table, repaired)
+
+
 def check_block(data: bytes, first_line: int, rules: Rules, tracker: DuplicateTracker) -> Block:
     """Check one block of whole lines starting at line ``first_line`` (1-based).
 
     Lines the screen clears are accepted unless they repeat a URI or id; every other line is
     checked exactly by :func:`check_record`.
     """
-    raw_lines = data.split(b"\n")
-    if raw_lines and raw_lines[-1] == b"":
-        raw_lines.pop()
-    table, repaired = _parse_block(data, raw_lines) if raw_lines else (None, [])
+    return check_parsed(parse_block(data), first_line, rules, tracker)
+
+
+def check_parsed(parsed: _Parsed, first_line: int, rules: Rules, tracker: DuplicateTracker) -> Block:
+    """:func:`check_block` for a block already through :func:`parse_block`."""
+    raw_lines, table, repaired = parsed.raw_lines, parsed.table, parsed.repaired
     if table is None and len(raw_lines) > MIN_SPLIT_LINES:
         return _split_and_check(raw_lines, first_line, rules, tracker)
     positions = _row_positions(raw_lines, table)
@@ -720,13 +746,24 @@ def iter_blocks(handle, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Iterator[byte
 def check_manifest(
     handle, rules: Rules, *, block_bytes: int = DEFAULT_BLOCK_BYTES, tracker: DuplicateTracker | None = None
 ) -> Iterator[Block]:
-    """Check a JSONL manifest streamed from a binary file handle, one :class:`Block` at a time."""
+    """Check a JSONL manifest streamed from a binary file handle, one :class:`Block` at a time.
+
+    The next block is parsed by Arrow (which releases the GIL) on a helper thread while the current
+    one is screened, so on two cores parsing and checking overlap. At most three blocks are in memory.
+    """
     tracker = tracker or DuplicateTracker()
     first_line = 1
-    for data in iter_blocks(handle, block_bytes):
-        block = check_block(data, first_line, rules, tracker)
-        first_line += len(block.raw_lines)
-        yield block
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelloop-parse") as pool:
+        ahead = None
+        for data in iter_blocks(handle, block_bytes):
+            future = pool.submit(parse_block, data)
+            if ahead is not None:
+                block = check_parsed(ahead.result(), first_line, rules, tracker)
+                first_line += len(block.raw_lines)
+                yield block
+            ahead = future
+        if ahead is not None:
+            yield check_parsed(ahead.result(), first_line, rules, tracker)
 
 
 # ---------------------------------------------------------------------------------------------

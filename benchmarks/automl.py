@@ -1,0 +1,109 @@
+"""Benchmark: local AutoML vs a plain scikit-learn baseline, per dataset, in the same run.
+
+For each dataset the baseline (default HistGradientBoosting for images/tables, LogisticRegression
+for text, on the same features) is fitted on training+validation and timed; then our search runs at
+each budget and at a budget equal to the baseline's wall time. Prints test accuracy, seconds and
+the accuracy difference against the baseline.
+
+    python benchmarks/automl.py --budgets 30,120,600 --datasets digits,fashion,bbc,diamonds
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from labelloop.components.core import features, sample_data
+from labelloop.components.core import train as T
+
+
+def image_examples(data, seed):
+    spec = features.FeatureSpec("image", image_size=32)
+    X = features.image_features(data.images, spec)
+    return _examples("image_classification", spec, X, data.labels, seed)
+
+
+def _examples(task, spec, inputs, labels, seed):
+    uses = np.asarray(sample_data.assign_ml_uses(len(labels), seed=seed))
+    splits = {}
+    for use in ("training", "validation", "test"):
+        rows = np.flatnonzero(uses == use)
+        part = inputs.iloc[rows].reset_index(drop=True) if hasattr(inputs, "iloc") else inputs[rows]
+        splits[use] = T.Split(part, tuple(labels[i] for i in rows), np.ones(len(rows)), tuple(map(str, rows)))
+    return T.Examples(task, spec, splits["training"], splits["validation"], splits["test"], {})
+
+
+def load(name, seed):
+    if name == "digits":
+        return image_examples(sample_data.load_digits_images(), seed)
+    if name == "fashion":
+        return image_examples(sample_data.load_fashion_mnist(5000, seed), seed)
+    if name == "bbc":
+        data = sample_data.load_bbc_news()
+        spec = features.FeatureSpec("text")
+        return _examples("text_classification", spec, np.asarray(data.texts, dtype=object), data.labels, seed)
+    if name == "diamonds":
+        data = sample_data.load_diamonds(10000, seed, target="cut")
+        spec = features.tabular_spec_for(data.frame, "cut")
+        return _examples("tabular_classification", spec, features.tabular_inputs(data.frame, spec),
+                         tuple(data.frame["cut"].astype(str)), seed)
+    raise SystemExit(f"unknown dataset {name}")
+
+
+def baseline(examples, seed):
+    """Default HistGradientBoosting (or LogisticRegression for text) on training+validation."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    merged = T.concat_splits(examples.training, examples.validation)
+    if examples.spec.kind == "text":
+        model = make_pipeline(features.text_vectorizer(), LogisticRegression(max_iter=1000))
+    elif examples.spec.kind == "tabular":
+        model = make_pipeline(features.tabular_preprocessor(examples.spec), HistGradientBoostingClassifier(random_state=seed))
+    else:
+        model = HistGradientBoostingClassifier(random_state=seed)
+    from threadpoolctl import threadpool_limits
+
+    started = time.monotonic()
+    with threadpool_limits(limits=1):
+        model.fit(merged.inputs, list(merged.targets))
+    seconds = time.monotonic() - started
+    return float((model.predict(examples.test.inputs) == np.asarray(examples.test.targets)).mean()), seconds
+
+
+def automl(examples, budget, seed):
+    started = time.monotonic()
+    result = T.search(examples, budget_seconds=budget, seed=seed)
+    seconds = time.monotonic() - started
+    y = T.encode_targets(examples.test.targets, result.model.labels, examples.task)
+    accuracy = float((result.model.predict_proba(examples.test.inputs).argmax(axis=1) == y).mean())
+    return accuracy, seconds, result.model.family
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budgets", default="30,120,600")
+    parser.add_argument("--datasets", default="digits,fashion,bbc,diamonds")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    budgets = [float(b) for b in args.budgets.split(",") if b]
+    print(f"{'dataset':10} {'run':22} {'accuracy':>8} {'seconds':>8} {'vs baseline':>12}")
+    for name in args.datasets.split(","):
+        examples = load(name, args.seed)
+        base_accuracy, base_seconds = baseline(examples, args.seed)
+        print(f"{name:10} {'baseline (default)':22} {base_accuracy:8.4f} {base_seconds:8.1f} {'':>12}")
+        for budget in [max(base_seconds, 1.0)] + budgets:
+            try:
+                accuracy, seconds, family = automl(examples, budget, args.seed)
+            except T.TrainingError as err:
+                print(f"{name:10} automl {budget:.0f}s: no model ({err})")
+                continue
+            label = f"automl {budget:.0f}s ({family})" if budget in budgets else f"automl =baseline time ({family})"
+            print(f"{name:10} {label[:22]:22} {accuracy:8.4f} {seconds:8.1f} {accuracy - base_accuracy:+12.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+import cv2
+import numpy as np
+import pytest
+
+from labelloop.components.core import blur
+
+
+def scene(seed, size=(384, 288)):
+    rng = np.random.default_rng(seed)
+    width, height = size
+    img = np.full((height, width), int(rng.integers(0, 256)), np.uint8)
+    for _ in range(25):
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        cv2.circle(img, (x, y), int(rng.integers(5, height // 3)), int(rng.integers(0, 256)), -1)
+    return img
+
+
+def motion(image, length):
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0 / length
+    return cv2.filter2D(image, -1, kernel)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sharp_scenes_score_low_and_blurred_copies_high(seed):
+    sharp = scene(seed)
+    assert blur.blur_score(sharp) < blur.DEFAULT_THRESHOLD
+    assert blur.is_blurry(blur.blur_score(cv2.GaussianBlur(sharp, (0, 0), 2.5)))
+    assert blur.is_blurry(blur.blur_score(motion(sharp, 11)))
+
+
+def test_score_ignores_contrast():
+    sharp = scene(7)
+    low_contrast = (sharp.astype(np.float32) * 0.25 + 100).astype(np.float32)
+    assert abs(blur.blur_score(sharp) - blur.blur_score(low_contrast)) < 0.02
+
+
+def test_large_flat_areas_do_not_make_a_sharp_image_blurry():
+    canvas = np.full((288, 384), 128, np.uint8)
+    canvas[200:, 250:] = scene(8, (134, 88))
+    assert not blur.is_blurry(blur.blur_score(canvas))
+
+
+def test_uniform_image_has_no_score_and_is_not_blurry():
+    assert blur.blur_score(np.full((288, 384), 17, np.uint8)) is None
+    assert not blur.is_blurry(None)
+
+
+def test_rejects_colour_arrays():
+    with pytest.raises(ValueError, match="2-D"):
+        blur.blur_score(np.zeros((50, 50, 3), np.uint8))

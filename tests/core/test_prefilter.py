@@ -1,0 +1,162 @@
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from labelloop.components.core import image_checks
+from labelloop.components.core import manifest as mf
+from labelloop.components.core import prefilter as pf
+
+
+def scene(seed, size=(480, 360)):
+    rng = np.random.default_rng(seed)
+    width, height = size
+    img = np.zeros((height, width, 3), np.uint8)
+    img[:] = rng.integers(0, 256, 3)
+    for _ in range(25):
+        color = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        if rng.random() < 0.5:
+            cv2.rectangle(img, (x, y), (x + int(rng.integers(10, width // 2)), y + int(rng.integers(10, height // 2))), color, -1)
+        else:
+            cv2.circle(img, (x, y), int(rng.integers(5, height // 3)), color, -1)
+    return img
+
+
+def jpeg(array, quality=92):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def png(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def build_dataset(tmp_path):
+    """A manifest with one item of every outcome; returns its path."""
+    a, b, c = scene(1), scene(2), scene(3)
+    files = {
+        "a": jpeg(a),
+        "a_copy": jpeg(a),
+        "a_small": png(cv2.resize(a, (240, 180), interpolation=cv2.INTER_AREA)),
+        "a_mirror": jpeg(a[:, ::-1].copy(), quality=80),
+        "a_blur": jpeg(cv2.GaussianBlur(a, (0, 0), 4)),
+        "b": jpeg(b),
+        "c_blur": jpeg(cv2.GaussianBlur(c, (0, 0), 4)),
+        "flat": jpeg(np.full((300, 300, 3), 90, np.uint8)),
+        "empty": b"",
+        "truncated": jpeg(scene(4))[:2500],
+        "text": b"hello, I am not a picture\n" * 40,
+        "bomb": png(np.zeros((4000, 4000), np.uint8)),
+        "tiny": png(cv2.resize(scene(5), (20, 15), interpolation=cv2.INTER_AREA)),
+    }
+    records = []
+    for name, data in files.items():
+        path = tmp_path / f"{name}.img"
+        path.write_bytes(data)
+        records.append(mf.with_id({"imageGcsUri": str(path)}, name))
+    records.append(mf.with_id({"imageGcsUri": str(tmp_path / "missing.jpg")}, "missing"))
+    records.append(mf.with_id({"textContent": "a caption"}, "words"))
+    records.append({"imageGcsUri": str(tmp_path / "a.img")})  # no id
+    records.append(mf.with_id({"imageGcsUri": ""}, "blank_uri"))
+    manifest_path = tmp_path / "items.jsonl"
+    mf.write_jsonl(str(manifest_path), records)
+    return str(manifest_path)
+
+
+EXPECTED_REJECTS = {
+    "a_copy": pf.EXACT_DUPLICATE,
+    "a_small": pf.NEAR_DUPLICATE,
+    "a_mirror": pf.NEAR_DUPLICATE,
+    "a_blur": pf.BLURRY,
+    "c_blur": pf.BLURRY,
+    "empty": image_checks.EMPTY_FILE,
+    "truncated": image_checks.CORRUPT,
+    "text": image_checks.NOT_AN_IMAGE,
+    "bomb": image_checks.DECOMPRESSION_BOMB,
+    "tiny": image_checks.TOO_SMALL,
+    "missing": image_checks.UNREADABLE,
+    None: pf.MISSING_ID,
+    "blank_uri": pf.INVALID_URI,
+}
+SETTINGS = pf.PrefilterSettings(limits=image_checks.DecodeLimits(max_pixels=10_000_000), workers=1)
+
+
+def run(tmp_path, settings=SETTINGS):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    source = build_dataset(tmp_path)
+    result = pf.prefilter_manifest(source, str(tmp_path / "kept"), str(tmp_path / "rejects"), settings)
+    kept = {mf.record_name(r): r for r in mf.read_jsonl(str(tmp_path / "kept"))}
+    rejects = list(mf.read_jsonl(str(tmp_path / "rejects")))
+    return result, kept, rejects
+
+
+def test_every_item_is_kept_or_rejected_with_the_right_reason(tmp_path):
+    result, kept, rejects = run(tmp_path)
+    assert set(kept) == {"a", "b", "flat", "words"}
+    assert {r["id"]: r["reason_code"] for r in rejects} == EXPECTED_REJECTS
+    assert result.items == len(kept) + len(rejects) == 17
+    assert result.kept == 4 and result.passed_through == 1 and result.images == 14
+    assert result.rejected == {code: list(EXPECTED_REJECTS.values()).count(code) for code in set(EXPECTED_REJECTS.values())}
+    assert all(r["reason"] and r["step"] == pf.STEP for r in rejects)
+
+
+def test_representative_records_its_group_and_removed_copies(tmp_path):
+    result, kept, rejects = run(tmp_path)
+    facts = kept["a"]["labelloop"]
+    assert facts["duplicate_group"] == "a"
+    assert sorted(facts["duplicates"]) == ["a_blur", "a_copy", "a_mirror", "a_small"]
+    assert facts["blurry"] is False and facts["blur_score"] < 0.5
+    by_id = {r["id"]: r for r in rejects}
+    assert by_id["a_small"]["record"]["labelloop"]["duplicate_group"] == "a"
+    assert "near duplicate of a" in by_id["a_mirror"]["reason"]
+    assert "byte-identical to a" in by_id["a_copy"]["reason"]
+    assert by_id["c_blur"]["record"]["labelloop"]["blur_score"] >= 0.5
+    assert kept["b"]["labelloop"]["duplicates"] == [] and kept["b"]["labelloop"]["duplicate_group"] == "b"
+    assert kept["flat"]["labelloop"]["blur_score"] is None
+    assert kept["words"] == {"textContent": "a caption", "dataItemResourceLabels": {"labelloop_id": "words"}}
+    assert result.duplicate_groups == 1
+
+
+def test_reasons_name_the_file_for_broken_images(tmp_path):
+    _, _, rejects = run(tmp_path)
+    by_id = {r["id"]: r for r in rejects}
+    assert "truncated.img" in by_id["truncated"]["reason"] and "truncated" in by_id["truncated"]["reason"]
+    assert "missing.jpg" in by_id["missing"]["reason"]
+    assert "0 bytes" in by_id["empty"]["reason"]
+    assert "16,000,000" in by_id["bomb"]["reason"]
+
+
+def test_disabled_checks_keep_blurry_and_near_duplicate_images(tmp_path):
+    settings = pf.PrefilterSettings(limits=SETTINGS.limits, near_duplicates=False, blurry=False, workers=1)
+    _, kept, rejects = run(tmp_path, settings)
+    assert {"a", "a_small", "a_mirror", "a_blur", "c_blur", "b"} <= set(kept)
+    assert {r["id"]: r["reason_code"] for r in rejects}["a_copy"] == pf.EXACT_DUPLICATE
+
+
+def test_process_pool_gives_the_same_outcome(tmp_path):
+    _, kept_serial, rejects_serial = run(tmp_path / "serial")
+    settings = pf.PrefilterSettings(limits=SETTINGS.limits, workers=2)
+    _, kept_pool, rejects_pool = run(tmp_path / "pool", settings)
+    assert {k: v.get("labelloop") for k, v in kept_pool.items()} == {k: v.get("labelloop") for k, v in kept_serial.items()}
+    assert [(r["id"], r["reason_code"]) for r in rejects_pool] == [(r["id"], r["reason_code"]) for r in rejects_serial]
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="hamming_threshold"):
+        pf.PrefilterSettings(hamming_threshold=64)
+    with pytest.raises(ValueError, match="blur_threshold"):
+        pf.PrefilterSettings(blur_threshold=0)
+
+
+def test_malformed_manifest_line_fails_with_file_and_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"textContent": "x", "dataItemResourceLabels": {"labelloop_id": "x"}}\nnot json\n')
+    with pytest.raises(mf.ManifestError, match=r"bad.jsonl:2"):
+        pf.prefilter_manifest(str(bad), str(tmp_path / "kept"), str(tmp_path / "rejects"), SETTINGS)
+    assert not (tmp_path / "kept").exists()
