@@ -41,6 +41,7 @@ DEFAULT_CONFIG = (
     '"plateau_rounds": 3, "cost_per_label": 0.05}'
 )
 RUN = dsl.PIPELINE_JOB_NAME_PLACEHOLDER
+VERTEX_PROJECT = "{{$.pipeline_google_cloud_project_id}}"  # Vertex fills in the run's own project
 
 
 def _train(target, dataset, task, budget_seconds, seed, name):
@@ -50,7 +51,7 @@ def _train(target, dataset, task, budget_seconds, seed, name):
     else:
         from labelloop.components import vertex_training as vt
 
-        task_ = vt.add_custom_training_job(dsl.PROJECT_ID_PLACEHOLDER, "us-central1", dataset=dataset, task=task,
+        task_ = vt.add_custom_training_job(VERTEX_PROJECT, "us-central1", dataset=dataset, task=task,
                                            budget_seconds=budget_seconds, seed=seed)
     return task_.set_display_name(name)
 
@@ -140,9 +141,9 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
         model_name: str = "labelloop-model",
         allowed_labels: list = [],
         max_reject_rate: float = 0.2,
-        hamming_threshold: int = 6,
-        blur_threshold: float = -1.0,
-        min_side: int = 8,
+        hamming_threshold: int = 8,
+        blur_threshold: float = 0.5,
+        min_side: int = 32,
         round_budget_seconds: int = 10,
         final_budget_seconds: int = 60,
         gate_config: str = DEFAULT_GATE,
@@ -170,7 +171,7 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
             allowed_labels: Label set accepted at import; empty accepts any.
             max_reject_rate: Fail when more than this share of raw items is rejected.
             hamming_threshold: Near-duplicate threshold of the prefilter (bits).
-            blur_threshold: Blur threshold of the prefilter; negative uses its default.
+            blur_threshold: Blur threshold of the prefilter (size-normalised sharpness).
             min_side: Smallest accepted image side in pixels.
             round_budget_seconds: Training budget of each round's model.
             final_budget_seconds: Training budget of the final model.
@@ -233,8 +234,8 @@ def finish(target, curated, final, task, budget_seconds, gate_config, registry_u
     dataset = final.outputs["dataset"]
     trained = _train(target, dataset, task, budget_seconds, seed, "Train final model")
     model = trained.outputs["model"]
-    evaluation, gate, champion = gated_registration(model, dataset, task, "", gate_config, registry_uri, model_name,
-                                          final.outputs["version_id"])
+    gated = gated_registration(model, dataset, task, "", gate_config, registry_uri, model_name,
+                               final.outputs["version_id"])
     parts = partition_items(dataset=dataset).set_display_name("Find unlabeled rest")
     scored = predict(model=model, dataset=dataset).set_display_name("Predict every item")
     machine = apply_machine_labels(
@@ -249,9 +250,9 @@ def finish(target, curated, final, task, budget_seconds, gate_config, registry_u
     ).set_display_name("Version final dataset").set_caching_options(False)
     return build_run_report(
         import_stats=curated.imported.outputs["stats"], prefilter_stats=curated.prefiltered.outputs["stats"],
-        split_report=curated.split.outputs["report"], evaluation=evaluation.outputs["metrics"],
-        evaluation_report=evaluation.outputs["report"], machine_labels=machine.outputs["report"],
-        final_dataset=version.outputs["versioned"], blessed=gate.outputs["Output"], blessing=gate.outputs["blessing"],
-        champion_version=champion, store_uri=store_uri, dataset_name=dataset_name,
+        split_report=curated.split.outputs["report"], evaluation=gated.outputs["metrics"],
+        evaluation_report=gated.outputs["report"], machine_labels=machine.outputs["report"],
+        final_dataset=version.outputs["versioned"], blessed=gated.outputs["blessed"], blessing=gated.outputs["blessing"],
+        champion_version=gated.outputs["champion_version"], store_uri=store_uri, dataset_name=dataset_name,
         annotation_store_uri=annotation_store_uri,
     ).set_display_name("Run report").set_caching_options(False)

@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_list(commands, [vertex])
     _add_status(commands, [vertex])
     _add_versions(commands)
+    _add_demo(commands)
     return parser
 
 
@@ -152,6 +153,26 @@ def _add_versions(commands) -> None:
     command.add_argument("version", metavar="VERSION", nargs="?", help="version id or 'latest' (default: list all)")
     command.add_argument("--restore-to", metavar="PATH", help="with VERSION: write its manifest to PATH")
     command.set_defaults(handler=cmd_versions)
+
+
+def _add_demo(commands) -> None:
+    command = _command(commands, "demo", "run the active-learning pipeline locally on real bundled data",
+                       "Write scikit-learn's digits as an unlabeled image folder with planted duplicates, blurred "
+                       "copies and corrupt files, run the active-learning pipeline on it with a simulated crowd, "
+                       "and print a summary and the path of the HTML run report.")
+    command.add_argument("--workdir", default="runs/demo", help="where data and outputs go (default: runs/demo)")
+    command.add_argument("--rounds", type=int, default=4, help="active-learning rounds to unroll (default: 4)")
+    command.add_argument("--seed", type=int, default=0, help="seed for the data and every random choice")
+    command.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    from labelloop.pipelines import demo
+
+    print(f"labelloop demo: writing data and running the active-learning pipeline in {args.workdir} ...", file=out)
+    run = demo.run_demo(args.workdir, seed=args.seed, max_rounds=args.rounds)
+    print(demo.format_summary(run), file=out)
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -56,7 +56,8 @@ def curate_steps(
         items=imported.outputs["items"],
         hamming_threshold=hamming_threshold,
         blur_threshold=blur_threshold,
-        min_side=min_side,
+        min_width=min_side,
+        min_height=min_side,
     ).set_display_name("Drop duplicates, blurry and corrupt images")
     split = split_dataset(
         items=prefiltered.outputs["kept"],
@@ -81,9 +82,9 @@ def build_pipeline(target: str = "local"):
         allowed_labels: list = [],
         max_reject_rate: float = 0.1,
         min_items_per_label: int = 0,
-        hamming_threshold: int = 6,
-        blur_threshold: float = -1.0,
-        min_side: int = 8,
+        hamming_threshold: int = 8,
+        blur_threshold: float = 0.5,
+        min_side: int = 32,
         split_method: str = "stratified",
         training_fraction: float = 0.8,
         validation_fraction: float = 0.1,
@@ -103,7 +104,7 @@ def build_pipeline(target: str = "local"):
             max_reject_rate: Fail the run when more than this share of items is rejected.
             min_items_per_label: Labels with fewer items are reported (Vertex wants 10 for text).
             hamming_threshold: Perceptual-hash bits two images may differ by and still be duplicates.
-            blur_threshold: Sharpness below which an image is blurry; negative uses the default.
+            blur_threshold: Size-normalised sharpness below which an image counts as blurry.
             min_side: Images with a side shorter than this many pixels are rejected.
             split_method: ``stratified``, ``random``, ``ml_use``, ``chronological`` or ``kfold``.
             training_fraction: Share of items for training.

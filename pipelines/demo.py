@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DIGITS = [str(d) for d in range(10)]
-CROWD = {"nLabelers": 5, "accuracy": 0.85, "noise": "class_dependent", "nSpammers": 1, "seed": 7}
+CROWD = {"nLabelers": 5, "accuracy": 0.85, "accuracySpread": 0.1, "noise": "class_dependent", "nSpammers": 1, "seed": 7}
 
 
 def labeling_job_spec(labels: list[str], *, labeler_count: int = 3, price_usd: float = 0.05) -> str:
@@ -73,6 +73,7 @@ def run_demo(workdir: str = "runs/demo", *, seed: int = 0, max_rounds: int = 4, 
         simulated_crowd=json.dumps(CROWD),
         dataset_name="digits",
         model_name="digits-classifier",
+        hamming_threshold=4,  # 8x8 digits upscaled: distinct digits can sit 5-8 bits apart
         seed=seed,
     )
     report = outputs.outputs["report"].path
@@ -80,12 +81,23 @@ def run_demo(workdir: str = "runs/demo", *, seed: int = 0, max_rounds: int = 4, 
     return DemoRun(workdir, report, summary)
 
 
+SUMMARY_ORDER = (
+    "raw items", "rejected at import", "removed by prefilter", "items in final dataset", "active-learning rounds",
+    "human labels bought (pool)", "items labeled by human", "labeling spend (USD)", "machine-labeled items",
+    "machine-label precision on test", "items labeled by (none)", "test accuracy", "test macro_f1", "test au_prc",
+    "test log_loss", "blessed", "champion_version",
+)
+RENAMED = {"items labeled by (none)": "items left unlabeled", "champion_version": "registered champion version"}
+
+
 def format_summary(run: DemoRun) -> str:
-    """The lines the demo prints at the end."""
+    """The lines the demo prints at the end, headline figures first."""
+    keys = [k for k in SUMMARY_ORDER if k in run.summary] + sorted(k for k in run.summary if k not in SUMMARY_ORDER)
     lines = ["", "labelloop demo — summary"]
-    for name, value in run.summary.items():
+    for key in keys:
+        value = run.summary[key]
         if isinstance(value, float):
             value = f"{value:.4g}"
-        lines.append(f"  {name:<34} {value}")
+        lines.append(f"  {RENAMED.get(key, key):<34} {value}")
     lines.append(f"  {'run report':<34} {Path(run.report).resolve()}")
     return "\n".join(lines)

@@ -7,6 +7,8 @@ EndpointCreateOp/ModelDeployOp; text trains our component as a Vertex custom job
 through the same evaluate → gate → register steps as the local target.
 """
 
+from typing import NamedTuple
+
 from kfp import dsl
 
 from labelloop.components.evaluate_model import evaluate_model
@@ -19,11 +21,36 @@ from labelloop.pipelines._targets import IMPORT_SCHEMAS, check_target
 DEFAULT_GATE = '{"value_thresholds": {"accuracy": {"lower_bound": 0.5}}, "change_thresholds": {"accuracy": {"absolute": 0.0}}}'
 
 
-def gated_registration(model, dataset, task, target_column, gate_config, registry_uri, model_name, dataset_version):
-    """evaluate → gate → register when blessed, for a model trained by ``train_model``.
+@dsl.pipeline(name="gate-and-register", description="Evaluate a model, gate it, register it when blessed.")
+def gate_and_register(
+    model: dsl.Input[dsl.Model],
+    dataset: dsl.Input[dsl.Dataset],
+    gate_config: str,
+    registry_uri: str,
+    model_name: str,
+    dataset_version: str,
+    target_column: str = "",
+) -> NamedTuple("Outputs", champion_version=str, blessed=bool, blessing=dsl.Artifact, metrics=dsl.Metrics, report=dsl.HTML):
+    """evaluate → gate → register when blessed (else keep the champion).
 
-    Returns the evaluate task, the gate task, and the champion version after the gate (the new
-    version when blessed, the unchanged champion otherwise) as one ``dsl.OneOf`` value.
+    A sub-pipeline of its own: its If/Else then stays apart from other pipelines' condition groups
+    (KFP 2.17 mis-wires an If/Else beside a nested sub-pipeline otherwise).
+
+    Args:
+        model: The challenger, trained by ``train_model``.
+        dataset: Labeled, split manifest; its test split scores challenger and champion alike.
+        gate_config: JSON thresholds of the promotion gate.
+        registry_uri: Model registry folder or ``gs://`` prefix.
+        model_name: Registered model name.
+        dataset_version: Version id of the training data (lineage).
+        target_column: Tabular tasks: the column to predict.
+
+    Returns:
+        champion_version: The champion after the gate: the new version when blessed, else the old one.
+        blessed: Whether the gate blessed the challenger.
+        blessing: The gate's report, a reason per threshold.
+        metrics: Test-split metrics of the challenger.
+        report: HTML evaluation report of the challenger.
     """
     evaluation = evaluate_model(model=model, dataset=dataset, target_column=target_column).set_display_name(
         "Evaluate on test split")
@@ -38,7 +65,18 @@ def gated_registration(model, dataset, task, target_column, gate_config, registr
         ).set_display_name("Register and promote")
     with dsl.Else(name="refused"):
         kept = keep_champion(registry_uri=registry_uri, model_name=model_name).set_display_name("Keep the champion")
-    return evaluation, gate, dsl.OneOf(registered.output, kept.output)
+    outputs = NamedTuple("Outputs", champion_version=str, blessed=bool, blessing=dsl.Artifact, metrics=dsl.Metrics,
+                         report=dsl.HTML)
+    return outputs(dsl.OneOf(registered.output, kept.output), gate.outputs["Output"], gate.outputs["blessing"],
+                   evaluation.outputs["metrics"], evaluation.outputs["report"])
+
+
+def gated_registration(model, dataset, task, target_column, gate_config, registry_uri, model_name, dataset_version):
+    """Add the gate-and-register sub-pipeline for ``model``; returns its task."""
+    return gate_and_register(
+        model=model, dataset=dataset, gate_config=gate_config, registry_uri=registry_uri, model_name=model_name,
+        dataset_version=dataset_version, target_column=target_column,
+    ).set_display_name("Evaluate, gate, register")
 
 
 def build_pipeline(target: str = "local"):

@@ -177,7 +177,8 @@ def inspect_all(tasks: Iterator[tuple[int, str]], settings: PrefilterSettings) -
     if workers == 1:
         yield from map(work, tasks)
         return
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    # Not fork: a child forked while OpenCV or fsspec threads hold locks can deadlock.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     with multiprocessing.get_context(method).Pool(workers, initializer=_worker_init) as pool:
         for batch in _batches(tasks, _BATCH):  # bounded: the pool never holds the whole manifest
             yield from pool.imap(work, batch, chunksize=_CHUNK)
