@@ -85,10 +85,11 @@ def add_round(target, index, depth, dataset, batch_size, previous_rounds, settin
         batch_size=batch_size, seed=settings["seed"], labeled_count=parts.outputs["labeled"],
     ).set_display_name(f"Select items ({step})")
     _, version = label_round(dataset, chosen.outputs["selected"], scored.outputs["predictions"], settings, step)
+    history = {"previous_rounds": previous_rounds} if previous_rounds is not None else {}  # else: from the store
     record = record_round(
         selected=chosen.outputs["selected"], config_json=settings["config"], total_items=parts.outputs["total"],
         remaining_pool=chosen.outputs["remaining"], strategy=settings["strategy"], evaluation=evaluated.outputs["metrics"],
-        previous_rounds=previous_rounds, store_uri=settings["store_uri"], dataset_name=settings["dataset_name"],
+        store_uri=settings["store_uri"], dataset_name=settings["dataset_name"], **history,
     ).set_display_name(f"Record round {index}").after(version).set_caching_options(False)
     if index < depth:
         with dsl.If(record.outputs["Output"] > 0):

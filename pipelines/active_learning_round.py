@@ -1,0 +1,66 @@
+"""The ``active-learning-round`` pipeline: one labeling round per run, for labeling that takes days.
+
+    checkout latest version ─▶ train ─▶ evaluate ─▶ predict pool ─▶ select ─▶ label ─▶ merge
+                            ─▶ version ─▶ record round (in the version store's state)
+
+Schedule it (``labelloop schedule active-learning-round --cron ... --max-concurrent 1``): each run
+picks up the dataset version and round records the previous run left in the version store, so a
+week of human labeling is a week of runs. Start from a dataset created by ``active-learning`` or
+``curate`` + ``version_dataset``; run ``train`` when ``record_round`` says to stop.
+"""
+
+from kfp import dsl
+
+from labelloop.components.checkout_dataset import checkout_dataset
+from labelloop.pipelines._targets import check_target
+from labelloop.pipelines.active_learning import DEFAULT_CONFIG, add_round
+
+
+def build_pipeline(target: str = "local"):
+    """One active-learning round for ``target``."""
+    check_target(target)
+
+    @dsl.pipeline(name="active-learning-round", description="One active-learning round; state lives in the version store.")
+    def active_learning_round(
+        store_uri: str,
+        dataset_name: str,
+        annotation_store_uri: str,
+        labeling_job_spec: str,
+        batch_size: int = 100,
+        task: str = "image_classification",
+        strategy: str = "UNCERTAINTY",
+        active_learning_config: str = DEFAULT_CONFIG,
+        labeling_backend: str = "label_studio",
+        ground_truth_uri: str = "",
+        simulated_crowd: str = "{}",
+        round_budget_seconds: int = 60,
+        seed: int = 0,
+    ):
+        """Run one labeling round on the newest version of a dataset.
+
+        Args:
+            store_uri: Dataset version store (folder or ``gs://`` prefix) holding the dataset and its rounds.
+            dataset_name: Dataset in the store.
+            annotation_store_uri: Where paid-for annotations and the spend ledger persist.
+            labeling_job_spec: DataLabelingJob JSON for the human labeling.
+            batch_size: Items to send to humans in this round.
+            task: Training task, e.g. ``image_classification`` or ``text_classification``.
+            strategy: Sampling strategy (``UNCERTAINTY``, ``margin``, ``entropy``, ``random``, ...).
+            active_learning_config: ActiveLearningConfig JSON (budget and stopping rules).
+            labeling_backend: ``label_studio`` or ``simulated``.
+            ground_truth_uri: Simulated backend only: hidden true labels.
+            simulated_crowd: Simulated backend only: crowd settings JSON.
+            round_budget_seconds: Training budget of this round's model.
+            seed: Seed for every random choice.
+        """
+        current = checkout_dataset(store_uri=store_uri, dataset_name=dataset_name).set_display_name(
+            "Check out the newest version").set_caching_options(False)
+        settings = dict(
+            task=task, strategy=strategy, config=active_learning_config, job_spec=labeling_job_spec,
+            labeling_backend=labeling_backend, ground_truth_uri=ground_truth_uri, simulated_crowd=simulated_crowd,
+            store_uri=store_uri, annotation_store_uri=annotation_store_uri, dataset_name=dataset_name,
+            round_budget_seconds=round_budget_seconds, seed=seed,
+        )
+        add_round(target, 1, 1, current.outputs["dataset"], batch_size, None, settings)
+
+    return active_learning_round
