@@ -17,7 +17,7 @@ def deploy_model(registry_uri: str, model_name: str, version: str, serving_alias
         serving_alias: Alias that serving reads.
 
     Returns:
-        The URI of the served version's folder.
+        Output: The URI of the served version's folder.
     """
     from labelloop.components.core.registry import ModelRegistry
 

@@ -37,8 +37,8 @@ def gate_model(
     Returns:
         blessing: JSON blessing report: decision, each threshold's result and reason (also in
             its metadata as ``reasons``).
-        Whether the challenger may be promoted (a single bool output, because kfp.local cannot
-        resolve a NamedTuple field in a ``dsl.If`` condition).
+        Output: Whether the challenger may be promoted (a single bool output, because
+            kfp.local cannot resolve a NamedTuple field in a ``dsl.If`` condition).
     """
     import json
 

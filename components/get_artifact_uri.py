@@ -13,6 +13,6 @@ def get_artifact_uri(artifact: dsl.Input[dsl.Artifact]) -> str:
         artifact: Any artifact; on Vertex its URI is a ``gs://`` path under the pipeline root.
 
     Returns:
-        The artifact's URI.
+        Output: The artifact's URI.
     """
     return artifact.uri

@@ -15,7 +15,7 @@ def keep_champion(registry_uri: str, model_name: str, alias: str = "champion") -
         alias: Alias of the serving model.
 
     Returns:
-        The version ``alias`` points at, or an empty string when there is none yet.
+        Output: The version ``alias`` points at, or an empty string when there is none yet.
     """
     from labelloop.components.core.registry import ModelRegistry
 

@@ -48,9 +48,10 @@ def record_round(
         rounds: All round records, this one appended (JSONL); metadata holds ``stop``, ``reason``,
             ``labels_total`` and ``spend_total``.
         report: HTML with the learning curve image and one row per round.
-        The next round's batch size; 0 means stop (budget or pool exhausted, target reached,
-        plateau, or max rounds). A single output, so ``dsl.If(task.output > 0)`` can guard the
-        next round on every runner (kfp.local cannot resolve a NamedTuple field in a condition).
+        Output: The next round's batch size; 0 means stop (budget or pool exhausted, target
+            reached, plateau, or max rounds). A single output, so ``dsl.If(task.output > 0)`` can
+            guard the next round on every runner (kfp.local cannot resolve a NamedTuple field in a
+            condition).
     """
     import json
     from labelloop.components.core import active_learning as al

@@ -29,7 +29,7 @@ def register_model(
         blessing: The gate's blessing report; registration is refused unless it says blessed.
 
     Returns:
-        The new version id.
+        Output: The new version id.
     """
     import json
 

@@ -7,8 +7,11 @@ Pipelines: each ``pipelines/<name>.py`` that defines ``build_pipeline(target)``;
 from __future__ import annotations
 
 import difflib
+import re
 import importlib
 import pkgutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -73,15 +76,39 @@ def compile_all(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIP
     return written
 
 
+def _compile_in_fresh_process(components_dir: Path, pipelines_dir: Path) -> list[Path]:
+    """``compile_all`` in a new interpreter: KFP numbers sub-pipeline components with counters that
+    live for the whole process, so only a fresh process compiles exactly as ``compile.py`` does."""
+    code = (
+        "import sys; from pathlib import Path; from labelloop.pipelines.compiling import compile_all\n"
+        "for p in compile_all(Path(sys.argv[1]), Path(sys.argv[2])): print(p)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(components_dir), str(pipelines_dir)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"compiling failed:\n{result.stderr[-3000:]}")
+    return [Path(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+_NUMBERED = re.compile(r"\b((?:comp|exec)-[a-z0-9]+(?:-[a-z]+[a-z0-9]*)*)(?:-\d+)+\b")
+
+
 def _comparable(text: str) -> list[str]:
-    return [line for line in text.splitlines() if not line.lstrip().startswith("sdkVersion:")]
+    """The YAML's lines as a sorted multiset, without the SDK version and KFP's numbering suffixes.
+
+    KFP 2.17 numbers same-named components of sub-pipelines in protobuf-map order, which differs
+    between processes (``comp-label-items-3`` in one compile is ``-5`` in the next); every other
+    change still shows.
+    """
+    lines = [_NUMBERED.sub(r"\1", line) for line in text.splitlines() if not line.lstrip().startswith("sdkVersion:")]
+    return sorted(lines)
 
 
 def stale(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES_DIR) -> list[str]:
     """Describe every committed YAML that differs from a fresh compile (empty when all are current)."""
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = compile_all(Path(tmp) / "components", Path(tmp) / "pipelines")
+        fresh = _compile_in_fresh_process(Path(tmp) / "components", Path(tmp) / "pipelines")
         for new in fresh:
             committed = (components_dir if new.parent.name == "components" else pipelines_dir) / new.name
             if not committed.exists():

@@ -48,15 +48,22 @@ class DemoRun:
     summary: dict
 
 
-def run_demo(workdir: str = "runs/demo", *, seed: int = 0, max_rounds: int = 4, quiet: bool = True) -> DemoRun:
-    """Make the demo data in ``workdir`` and run the active-learning pipeline on it locally."""
+def run_demo(
+    workdir: str = "runs/demo", *, seed: int = 0, max_rounds: int = 4, limit: int | None = None,
+    round_budget_seconds: int = 10, final_budget_seconds: int = 60,
+) -> DemoRun:
+    """Make the demo data in ``workdir`` and run the active-learning pipeline on it locally.
+
+    ``limit`` uses only the first digits and fewer planted copies (for quick tests).
+    """
     from kfp import local
 
     from labelloop.components.core.demo_data import make_demo_data
     from labelloop.pipelines.active_learning import build_pipeline
 
     workdir = os.path.abspath(workdir)
-    data = make_demo_data(os.path.join(workdir, "data"), seed=seed)
+    planted = {} if limit is None else {"near_duplicates": limit // 20, "blurred": limit // 40}
+    data = make_demo_data(os.path.join(workdir, "data"), seed=seed, limit=limit, **planted)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     state = os.path.join(workdir, "state", stamp)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=os.path.join(workdir, "pipeline-root"))
@@ -73,6 +80,8 @@ def run_demo(workdir: str = "runs/demo", *, seed: int = 0, max_rounds: int = 4, 
         simulated_crowd=json.dumps(CROWD),
         dataset_name="digits",
         model_name="digits-classifier",
+        round_budget_seconds=round_budget_seconds,
+        final_budget_seconds=final_budget_seconds,
         hamming_threshold=4,  # 8x8 digits upscaled: distinct digits can sit 5-8 bits apart
         seed=seed,
     )

@@ -53,10 +53,16 @@ def make_demo_data(
     size: int = 64,
     near_duplicates: int = 80,
     blurred: int = 40,
+    limit: int | None = None,
     seed: int = 0,
 ) -> DemoData:
-    """Write the demo folder (idempotent: same seed, same bytes) and its ground truth."""
+    """Write the demo folder (idempotent: same seed, same bytes) and its ground truth.
+
+    ``limit`` keeps only the first digits (for quick tests); the planted copies come from those.
+    """
     digits = load_digits_images()
+    if limit is not None:
+        digits = type(digits)(digits.images[:limit], digits.labels[:limit], digits.name)
     rng = np.random.default_rng(seed)
     images_dir = os.path.join(folder, "images")
     os.makedirs(images_dir, exist_ok=True)
