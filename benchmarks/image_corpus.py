@@ -190,15 +190,16 @@ def build(out: pathlib.Path, seed: int = 0) -> dict:
             write(f"{group}.jpg", original, kind="original", **common)
             valid_samples.append(original)
             originals += 1
-            for kind in rng.choice(COPY_KINDS, size=int(rng.integers(2, 5)), replace=False):
+            for kind in rng.choice(COPY_KINDS, size=int(rng.integers(3, 6)), replace=False):
                 data = near_copy(pixels, str(kind), rng)
                 extension = "png" if data.startswith(b"\x89PNG") else "jpg"
                 write(f"{group}-{kind}.{extension}", data, kind=str(kind), **common)
-            if rng.random() < 0.5:
-                kind = "gaussian" if rng.random() < 0.5 else "motion"
+            for kind in ("gaussian", "motion"):
+                if rng.random() >= 0.45:
+                    continue
                 write(f"{group}-blur-{kind}.jpg", blurred_copy(pixels, kind, rng), kind=f"blur_{kind}",
                       **{**common, "blurry": True})
-    for index in range(max(40, originals // 4)):
+    for index in range(max(40, originals // 3)):
         kind = ("truncated", "zero_bytes", "random_bytes", "decompression_bomb")[index % 4]
         data = corrupt_file(kind, valid_samples[int(rng.integers(len(valid_samples)))], rng)
         write(f"corrupt-{index:03d}-{kind}.jpg", data, group=None, kind="corrupt", source_set=None, blurry=False,

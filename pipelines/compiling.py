@@ -10,8 +10,6 @@ import difflib
 import re
 import importlib
 import pkgutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -76,29 +74,15 @@ def compile_all(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIP
     return written
 
 
-def _compile_in_fresh_process(components_dir: Path, pipelines_dir: Path) -> list[Path]:
-    """``compile_all`` in a new interpreter: KFP numbers sub-pipeline components with counters that
-    live for the whole process, so only a fresh process compiles exactly as ``compile.py`` does."""
-    code = (
-        "import sys; from pathlib import Path; from labelloop.pipelines.compiling import compile_all\n"
-        "for p in compile_all(Path(sys.argv[1]), Path(sys.argv[2])): print(p)"
-    )
-    result = subprocess.run([sys.executable, "-c", code, str(components_dir), str(pipelines_dir)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"compiling failed:\n{result.stderr[-3000:]}")
-    return [Path(line) for line in result.stdout.splitlines() if line.strip()]
-
-
 _NUMBERED = re.compile(r"\b((?:comp|exec)-[a-z0-9]+(?:-[a-z]+[a-z0-9]*)*)(?:-\d+)+\b")
 
 
 def _comparable(text: str) -> list[str]:
     """The YAML's lines as a sorted multiset, without the SDK version and KFP's numbering suffixes.
 
-    KFP 2.17 numbers same-named components of sub-pipelines in protobuf-map order, which differs
-    between processes (``comp-label-items-3`` in one compile is ``-5`` in the next); every other
-    change still shows.
+    KFP 2.17 numbers same-named components of sub-pipelines in protobuf-map order and with
+    counters that live for the whole process, so ``comp-label-items-3`` in one compile is ``-5``
+    in the next; every other change still shows.
     """
     lines = [_NUMBERED.sub(r"\1", line) for line in text.splitlines() if not line.lstrip().startswith("sdkVersion:")]
     return sorted(lines)
@@ -108,7 +92,7 @@ def stale(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES
     """Describe every committed YAML that differs from a fresh compile (empty when all are current)."""
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = _compile_in_fresh_process(Path(tmp) / "components", Path(tmp) / "pipelines")
+        fresh = compile_all(Path(tmp) / "components", Path(tmp) / "pipelines")
         for new in fresh:
             committed = (components_dir if new.parent.name == "components" else pipelines_dir) / new.name
             if not committed.exists():

@@ -18,8 +18,10 @@ def example(tag: str) -> str:
     return found[0]
 
 
-def test_compose_example_runs_as_written():
-    result = subprocess.run([sys.executable, "-c", example("compose")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+def test_compose_example_runs_as_written(tmp_path):
+    script = tmp_path / "compose.py"  # a file, as a person would paste it: KFP reads component source from it
+    script.write_text(example("compose"))
+    result = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = sorted((ROOT / "runs" / "readme").glob("my-pipeline-*/split-dataset/split"))
     assert runs, "the example wrote no split manifest"

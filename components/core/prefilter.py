@@ -225,6 +225,8 @@ def duplicate_groups(table: _ImageTable, settings: PrefilterSettings) -> np.ndar
 
 def decide(table: _ImageTable, settings: PrefilterSettings) -> tuple[dict[int, Decision], int]:
     """Decision per image line, and how many duplicate groups (of two or more) there are."""
+    if len(table.ids) == 0:
+        return {}, 0
     groups = duplicate_groups(table, settings)
     blurry = [settings.blurry and blur.is_blurry(score, settings.blur_threshold) for score in table.blur_scores]
     decisions: dict[int, Decision] = {}

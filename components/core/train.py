@@ -501,6 +501,16 @@ def take(split: Split, rows: np.ndarray) -> Split:
     return Split(inputs, tuple(split.targets[i] for i in rows), split.weights[rows], tuple(split.ids[i] for i in rows))
 
 
+def _known_labels_only(validation: Split, labels: tuple[str, ...], task: str) -> Split:
+    """Validation rows whose label the model can predict: with few labels (early active-learning
+    rounds) a class may be in validation but not yet in training, and it cannot be scored."""
+    if is_regression(task) or is_multilabel(task):
+        return validation
+    known = set(labels)
+    rows = np.array([i for i, target in enumerate(validation.targets) if target in known], dtype=int)
+    return validation if len(rows) == len(validation) else take(validation, rows)
+
+
 def _check_trainable(examples: Examples, labels: tuple[str, ...]) -> None:
     if len(examples.training) == 0:
         raise TrainingError(
@@ -543,6 +553,7 @@ def search(
     _check_trainable(examples, labels)
     training, validation = examples.training, examples.validation
     selection = "validation split"
+    validation = _known_labels_only(validation, labels, task)
     if len(validation) == 0:
         training, validation = holdout(training, task, 0.2, seed)
         selection = "20% holdout of training (the manifest has no validation items)"
