@@ -272,6 +272,8 @@ def file_format(path: str) -> str:
         head = handle.read(4)
     if head == b"PAR1":
         return "parquet"
+    if not head.strip():
+        return "jsonl"  # empty: splitting it fails with "nothing to split", not a CSV parse error
     return "jsonl" if head.lstrip()[:1] == b"{" else "csv"
 
 

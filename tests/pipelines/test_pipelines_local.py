@@ -64,15 +64,14 @@ def test_active_learning_then_one_more_round_then_retrain(runner):
 
     folder = runner / "labeled"
     digits = load_digits_images()
-    from PIL import Image
+    from PIL import Image, ImageFilter
 
     for index in range(150):
         os.makedirs(folder / digits.labels[index], exist_ok=True)
-        Image.fromarray(digits.images[index]).resize((32, 32)).save(folder / digits.labels[index] / f"{index}.png")
+        Image.fromarray(digits.images[index]).resize((64, 64), Image.NEAREST).filter(ImageFilter.SMOOTH).save(folder / digits.labels[index] / f"{index}.png")
     registry = str(runner / "registry")
     retrain("local")(source_uri=str(folder), store_uri=str(runner / "store2"), registry_uri=registry,
-                     dataset_name="labeled", model_name="digits", budget_seconds=3, hamming_threshold=2,
-                     blur_threshold=0.0)
+                     dataset_name="labeled", model_name="digits", budget_seconds=3, hamming_threshold=2)
     assert ModelRegistry(registry).alias("digits", "champion") == "1"
 
 

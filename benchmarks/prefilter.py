@@ -1,0 +1,310 @@
+"""Benchmark the image prefilter against imagededup (PHash), CleanVision and a Laplacian check.
+
+Everything runs in this one process tree, on the same files, on this machine (2 cores):
+
+* labelloop ``prefilter_manifest`` (2 worker processes): images/s, duplicate / blur / corrupt
+  precision and recall, mirrored-copy recall, blur precision/recall per source set (opencv-doc vs
+  scikit-image) to show the default threshold is not fitted to one of them;
+* imagededup PHash (threshold 10, its default) and CleanVision (all its default issue checks);
+* a plain OpenCV variance-of-Laplacian blur check at the customary threshold of 100;
+* the decode-only floor: PIL with JPEG draft mode to the same working size, on 2 processes;
+* the peak memory of rejecting a decompression bomb, and near-duplicate search on 1,000,000 hashes.
+
+Duplicates are scored on pairs: two files are a true pair when they derive from the same original
+(blurred copies and corrupt files are left out of duplicate scoring). Builds the corpus first if
+it is missing (``benchmarks/image_corpus.py``).
+
+    python benchmarks/prefilter.py [--corpus benchmarks/out/prefilter_corpus] [--skip-million]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.util
+import itertools
+import json
+import multiprocessing
+import pathlib
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+
+from labelloop.components.core import image_checks, manifest, near_duplicates, prefilter
+from labelloop.components.core.image_hash import MIRROR_MASK
+
+HERE = pathlib.Path(__file__).parent
+DECODE_CODES = {
+    image_checks.CORRUPT, image_checks.EMPTY_FILE, image_checks.NOT_AN_IMAGE, image_checks.DECOMPRESSION_BOMB,
+    image_checks.UNREADABLE,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+
+
+def true_pairs(truth: dict, names: list[str]) -> set[frozenset]:
+    """Pairs of scored files (not blurred, not corrupt) derived from the same original."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        facts = truth[name]
+        if facts["group"] and not facts["blurry"]:
+            groups.setdefault(facts["group"], []).append(name)
+    return {frozenset(p) for members in groups.values() for p in itertools.combinations(members, 2)}
+
+
+def pairs_from_groups(label_of: dict[str, str], scored: set[str]) -> set[frozenset]:
+    groups: dict[str, list[str]] = {}
+    for name, label in label_of.items():
+        if name in scored:
+            groups.setdefault(label, []).append(name)
+    return {frozenset(p) for members in groups.values() for p in itertools.combinations(members, 2)}
+
+
+def precision_recall(predicted: set, actual: set) -> tuple[float, float]:
+    hits = len(predicted & actual)
+    return (hits / len(predicted) if predicted else 1.0), (hits / len(actual) if actual else 1.0)
+
+
+def blur_pr(flagged: dict[str, bool], truth: dict, names) -> tuple[float, float]:
+    predicted = {n for n in names if flagged.get(n)}
+    actual = {n for n in names if truth[n]["blurry"]}
+    return precision_recall(predicted, actual)
+
+
+def fmt(pr: tuple[float, float]) -> str:
+    return f"P {pr[0]:.3f} / R {pr[1]:.3f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Contenders
+
+
+def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> dict:
+    records = [manifest.with_id({"imageGcsUri": str(files / n)}, n) for n in names]
+    manifest.write_jsonl(str(work / "items.jsonl"), records)
+    settings = prefilter.PrefilterSettings(workers=2)
+    start = time.perf_counter()
+    result = prefilter.prefilter_manifest(str(work / "items.jsonl"), str(work / "kept.jsonl"),
+                                          str(work / "rejects.jsonl"), settings)
+    seconds = time.perf_counter() - start
+    groups, blurry, scores, reasons = {}, {}, {}, {}
+    for record in manifest.read_jsonl(str(work / "kept.jsonl")):
+        name = manifest.item_id(record)
+        groups[name] = record["labelloop"]["duplicate_group"]
+        blurry[name] = record["labelloop"]["blurry"]
+        scores[name] = record["labelloop"]["blur_score"]
+    for reject in manifest.read_jsonl(str(work / "rejects.jsonl")):
+        name = reject["id"]
+        reasons[name] = reject["reason_code"]
+        facts = reject["record"].get("labelloop") or {}
+        if "duplicate_group" in facts:
+            groups[name] = facts["duplicate_group"]
+            blurry[name] = facts["blurry"]
+            scores[name] = facts["blur_score"]
+    return {"seconds": seconds, "groups": groups, "blurry": blurry, "scores": scores, "reasons": reasons,
+            "result": result}
+
+
+def load_imagededup_phash():
+    """imagededup's PHash, imported without its CNN half (that needs torchvision, which has no
+    CPU wheel matching torch 2.13 here); the hashing code itself is imagededup's, unchanged."""
+    spec = importlib.util.find_spec("imagededup")
+    if spec is None:
+        return None
+    root = pathlib.Path(spec.origin).parent
+    for package in ("imagededup.methods", "imagededup.utils"):
+        module = types.ModuleType(package)
+        module.__path__ = [str(root / package.split(".")[1])]
+        sys.modules.setdefault(package, module)
+    from imagededup.methods.hashing import PHash
+
+    return PHash
+
+
+def run_imagededup(files: pathlib.Path) -> dict:
+    phash_class = load_imagededup_phash()
+    if phash_class is None:
+        return {"error": "imagededup is not installed (pip install imagededup)"}
+    start = time.perf_counter()
+    phash = phash_class(verbose=False)
+    encodings = phash.encode_images(image_dir=str(files), num_enc_workers=2)
+    duplicates = phash.find_duplicates(encoding_map=encodings, max_distance_threshold=10)
+    seconds = time.perf_counter() - start
+    pairs = {frozenset((a, b)) for a, others in duplicates.items() for b in others}
+    return {"seconds": seconds, "pairs": pairs, "encoded": len(encodings)}
+
+
+def run_cleanvision(paths: list[str]) -> dict:
+    try:
+        from cleanvision import Imagelab
+    except ImportError:
+        return {"error": "cleanvision is not installed (pip install cleanvision)"}
+    start = time.perf_counter()
+    try:
+        lab = Imagelab(filepaths=paths)
+        lab.find_issues(n_jobs=2, verbose=False)
+    except Exception as err:  # noqa: BLE001 - recording how a contender fails is the point
+        return {"error": f"{type(err).__name__}: {str(err)[:120]}", "seconds": time.perf_counter() - start}
+    seconds = time.perf_counter() - start
+    issues = lab.issues
+    pairs = set()
+    for kind in ("exact_duplicates", "near_duplicates"):
+        for members in lab.info.get(kind, {}).get("sets", []):
+            names = [pathlib.Path(m).name for m in members]
+            pairs |= {frozenset(p) for p in itertools.combinations(names, 2)}
+    blurry = {pathlib.Path(p).name: bool(flag) for p, flag in issues["is_blurry_issue"].items()}
+    return {"seconds": seconds, "pairs": pairs, "blurry": blurry}
+
+
+def _laplacian_variance(path: str) -> float | None:
+    import cv2
+
+    gray = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    return None if gray is None else float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def _decode_only(path: str) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.draft("L", image_checks.working_size(*image.size, image_checks.DecodeLimits().working_side))
+            image.convert("L")
+        return True
+    except Exception:  # noqa: BLE001 - the floor only times decoding
+        return False
+
+
+def timed_pool(function, paths: list[str]) -> tuple[float, list]:
+    with multiprocessing.get_context("forkserver").Pool(2) as pool:
+        pool.map(abs, [1, 2])  # start the workers before the clock
+        start = time.perf_counter()
+        results = pool.map(function, paths, chunksize=16)
+        return time.perf_counter() - start, results
+
+
+def bomb_peak_memory(corpus: pathlib.Path) -> tuple[str, float] | None:
+    """Peak RSS (MB) of a fresh process that reads and rejects one decompression bomb."""
+    bombs = sorted(corpus.glob("files/*decompression_bomb*"))
+    if not bombs:
+        return None
+    code = (
+        "import resource, sys\n"
+        "from labelloop.components.core import image_checks as ic\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "out = ic.decode_image(open(sys.argv[1], 'rb').read(), ic.DecodeLimits())\n"
+        "print(out.reason_code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", code, str(bombs[0])], capture_output=True, text=True, check=True)
+    reason, megabytes = output.stdout.split()
+    return reason, float(megabytes)
+
+
+def million_hash_search(threshold: int) -> tuple[float, int, near_duplicates.SearchPlan]:
+    rng = np.random.default_rng(0)
+    hashes = rng.integers(0, 2**64, 1_000_000, dtype=np.uint64)
+    copies = rng.integers(0, len(hashes), 50_000)
+    hashes[rng.integers(0, len(hashes), 50_000)] = hashes[copies] ^ np.uint64(0b1011)  # planted near pairs
+    plan = near_duplicates.plan_search(len(hashes), threshold, flip=True)
+    start = time.perf_counter()
+    pairs = near_duplicates.near_duplicate_pairs(hashes, threshold, flip_mask=MIRROR_MASK, plan=plan)
+    return time.perf_counter() - start, len(pairs), plan
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default=str(HERE / "out" / "prefilter_corpus"))
+    parser.add_argument("--skip-million", action="store_true", help="skip the 1,000,000-hash search")
+    args = parser.parse_args()
+    corpus = pathlib.Path(args.corpus)
+    if not (corpus / "truth.json").exists():
+        import image_corpus
+
+        image_corpus.build(corpus)
+    truth = json.loads((corpus / "truth.json").read_text())
+    files = corpus / "files"
+    names = sorted(truth)
+    paths = [str(files / n) for n in names]
+    clean = [n for n in names if truth[n]["corrupt"] is None]
+    scored = set(n for n in clean if not truth[n]["blurry"])
+    actual_pairs = true_pairs(truth, names)
+    flip_pairs = {p for p in actual_pairs if any(truth[n]["kind"] == "flipped" for n in p)}
+    work = HERE / "out" / "prefilter_run"
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"corpus: {len(names)} files ({len(clean)} decodable, {len(names) - len(clean)} corrupt), "
+          f"{len(actual_pairs)} true duplicate pairs, {sum(truth[n]['blurry'] for n in names)} blurry; 2 cores")
+
+    ours = run_labelloop(files, names, work)
+    our_pairs = pairs_from_groups(ours["groups"], scored)
+    ours_rate = len(names) / ours["seconds"]
+    corrupt = [n for n in names if truth[n]["corrupt"]]
+    caught = sum(ours["reasons"].get(n) in DECODE_CODES for n in corrupt)
+    false_corrupt = sum(ours["reasons"].get(n) in DECODE_CODES for n in clean)
+    print(f"\nlabelloop prefilter: {ours_rate:.0f} images/s ({ours['seconds']:.1f} s wall)")
+    print(f"  duplicates {fmt(precision_recall(our_pairs, actual_pairs))}; mirrored copies recall "
+          f"{precision_recall(our_pairs, flip_pairs)[1]:.3f}")
+    for kind in ("resized", "reencoded", "cropped", "brightened", "flipped"):
+        subset = {p for p in actual_pairs if any(truth[n]["kind"] == kind for n in p)}
+        print(f"    {kind:<10} recall {precision_recall(our_pairs, subset)[1]:.3f}")
+    print(f"  blur {fmt(blur_pr(ours['blurry'], truth, clean))} at threshold {prefilter.blur.DEFAULT_THRESHOLD}")
+    for source_set in ("opencv", "skimage"):
+        subset = [n for n in clean if truth[n]["source_set"] == source_set]
+        print(f"    {source_set:<8} ({len(subset)} files) blur {fmt(blur_pr(ours['blurry'], truth, subset))}")
+    for threshold in (0.4, 0.45, 0.5, 0.55, 0.6):
+        flagged = {n: s is not None and s >= threshold for n, s in ours["scores"].items()}
+        print(f"    threshold {threshold}: blur {fmt(blur_pr(flagged, truth, clean))}")
+    print(f"  corrupt: {caught}/{len(corrupt)} rejected with a reason, {false_corrupt} good files called corrupt; "
+          f"reasons {dict(sorted(collections.Counter(ours['reasons'].get(n) for n in corrupt).items()))}")
+
+    dedup = run_imagededup(files)
+    if "error" in dedup:
+        print(f"\nimagededup PHash: not run: {dedup['error']}")
+        dedup_rate = None
+    else:
+        dedup_rate = len(names) / dedup["seconds"]
+        dedup_pairs = {p for p in dedup["pairs"] if p <= scored}
+        print(f"\nimagededup PHash (threshold 10): {dedup_rate:.0f} images/s ({dedup['seconds']:.1f} s); "
+              f"duplicates {fmt(precision_recall(dedup_pairs, actual_pairs))}; mirrored recall "
+              f"{precision_recall(dedup_pairs, flip_pairs)[1]:.3f}; encoded {dedup['encoded']} files")
+
+    vision = run_cleanvision(paths)
+    print(f"\nCleanVision on all files: {vision.get('error') or 'ran'}")
+    vision = run_cleanvision([str(files / n) for n in clean])
+    if "error" in vision:
+        print(f"CleanVision on decodable files: {vision['error']}")
+    else:
+        vision_pairs = {p for p in vision["pairs"] if p <= scored}
+        print(f"CleanVision on decodable files: {len(clean) / vision['seconds']:.0f} images/s; duplicates "
+              f"{fmt(precision_recall(vision_pairs, actual_pairs))}; blur {fmt(blur_pr(vision['blurry'], truth, clean))}")
+
+    seconds, variances = timed_pool(_laplacian_variance, paths)
+    flagged = {n: v is not None and v < 100 for n, v in zip(names, variances)}
+    print(f"\nOpenCV variance of Laplacian < 100: {len(names) / seconds:.0f} images/s; "
+          f"blur {fmt(blur_pr(flagged, truth, clean))}")
+    seconds, _ = timed_pool(_decode_only, paths)
+    floor = len(names) / seconds
+    print(f"decode-only floor (PIL, JPEG draft to the working size, 2 processes): {floor:.0f} images/s")
+
+    print("\nsummary")
+    if dedup_rate:
+        print(f"  speed: {ours_rate:.0f} images/s = {ours_rate / dedup_rate:.2f}x imagededup "
+              f"(target >= 3x), {ours_rate / floor:.2f}x the decode floor")
+    bomb = bomb_peak_memory(corpus)
+    if bomb:
+        print(f"  decompression bomb: {bomb[0]} with peak RSS {bomb[1]:.0f} MB (target <= 500 MB)")
+    if not args.skip_million:
+        seconds, count, plan = million_hash_search(prefilter.DEFAULT_HAMMING_THRESHOLD)
+        print(f"  near-duplicate search, 1,000,000 hashes, threshold {prefilter.DEFAULT_HAMMING_THRESHOLD}, "
+              f"mirror-aware: {seconds:.1f} s (target <= 30 s), {count} pairs, bands {plan.bands}")
+
+
+if __name__ == "__main__":
+    main()
