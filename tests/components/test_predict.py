@@ -9,18 +9,9 @@ from kfp import dsl
 from labelloop.components.core import manifest, model_io, sample_data, train
 from labelloop.components.predict import predict
 
-def trained_model(tmp_path, n=300, C=1.0, name="model"):
-    """A digits manifest and a quick model saved where a Model artifact would be."""
-    data = sample_data.load_digits_images()
-    path = sample_data.write_image_manifest(data.images[:n], list(data.labels[:n]), str(tmp_path / "data"),
-                                            ml_uses=sample_data.assign_ml_uses(n, seed=2))
-    examples = train.examples_from_manifest(path, "image_classification")
-    model = dsl.Model(name=name, uri=str(tmp_path / name), metadata={})
-    model_io.save_model(model.path, train.fit_quick(examples, C=C), dataset_version="dv1")
-    return dsl.Dataset(name="d", uri=path, metadata={}), model
 
 
-def test_predict_writes_aligned_outputs_and_rejects_unreadable(tmp_path):
+def test_predict_writes_aligned_outputs_and_rejects_unreadable(tmp_path, trained_model):
     dataset, model = trained_model(tmp_path)
     records = list(manifest.read_jsonl(dataset.path))[:40]
     broken = manifest.with_id({"imageGcsUri": str(tmp_path / "missing.png")}, "f" * 32)
