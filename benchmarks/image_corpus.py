@@ -85,7 +85,11 @@ def load_sources() -> list[SourcePhoto]:
 
 
 def originals_of(photo: SourcePhoto, rng: np.random.Generator) -> list[np.ndarray]:
-    """The whole photo and its four quadrants, each scaled to 0.3-1 MP."""
+    """The whole photo and its four quadrants, scaled down to 0.3-1 MP where they are larger.
+
+    Never upscaled: an upscaled photo is genuinely soft and would be a wrongly labelled "sharp"
+    original; so quadrants of small photos stay below 0.3 MP.
+    """
     height, width = photo.pixels.shape[:2]
     views = [photo.pixels] + [
         photo.pixels[y : y + height // 2, x : x + width // 2] for y in (0, height // 2) for x in (0, width // 2)
@@ -93,9 +97,9 @@ def originals_of(photo: SourcePhoto, rng: np.random.Generator) -> list[np.ndarra
     scaled = []
     for view in views:
         target = rng.uniform(0.3e6, 1.0e6)
-        factor = (target / (view.shape[0] * view.shape[1])) ** 0.5
+        factor = min(1.0, (target / (view.shape[0] * view.shape[1])) ** 0.5)
         size = (round(view.shape[1] * factor), round(view.shape[0] * factor))
-        scaled.append(cv2.resize(view, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC))
+        scaled.append(np.ascontiguousarray(view) if factor == 1.0 else cv2.resize(view, size, interpolation=cv2.INTER_AREA))
     return scaled
 
 

@@ -103,11 +103,11 @@ def run_demo(
 SUMMARY_ORDER = (
     "raw items", "rejected at import", "removed by prefilter", "items in final dataset", "active-learning rounds",
     "human labels bought (pool)", "items labeled by human", "labeling spend (USD)", "machine-labeled items",
-    "machine-label precision on test", "items labeled by (none)", "test accuracy", "test macro_f1", "test au_prc",
+    "machine-label precision on test", "items left unlabeled", "test accuracy", "test macro_f1", "test au_prc",
     "random sampling: human labels (pool)", "random sampling: test accuracy", "test log_loss", "blessed",
     "champion_version",
 )
-RENAMED = {"items labeled by (none)": "items left unlabeled", "champion_version": "registered champion version"}
+RENAMED = {"champion_version": "registered champion version"}
 
 
 def format_summary(run: DemoRun) -> str:

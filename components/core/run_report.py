@@ -147,7 +147,7 @@ def headline(
         out["labeling spend (USD)"] = round(spend_usd, 2)
     sources = final_dataset.get("counts_by_label_source") or {}
     for source, count in sorted(dict(sources).items()):
-        out[f"items labeled by {source}"] = count
+        out["items left unlabeled" if source == "(none)" else f"items labeled by {source}"] = count
     for name in ("accuracy", "macro_f1", "au_prc", "log_loss"):
         if name in evaluation:
             out[f"test {name}"] = evaluation[name]
