@@ -286,11 +286,8 @@ class RejectsWriter:
 
     def reject(self, record: Any, reason_code: str, reason: str, *, line: int | None = None) -> None:
         """Record one rejected item with a machine-readable code and a sentence a person can act on."""
-        rid = None
-        if isinstance(record, dict):
-            rid = (record.get("dataItemResourceLabels") or {}).get(ID_KEY) if isinstance(
-                record.get("dataItemResourceLabels"), dict
-            ) else None
+        labels = record.get("dataItemResourceLabels") if isinstance(record, dict) else None
+        rid = labels.get(ID_KEY) if isinstance(labels, dict) else None
         entry = {"step": self.step, "line": line, "id": rid, "reason_code": reason_code, "reason": reason, "record": record}
         self._handle.write(dumps(entry))
         self.counts[reason_code] = self.counts.get(reason_code, 0) + 1
