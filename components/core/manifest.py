@@ -206,15 +206,19 @@ def read_lines(path: str) -> Iterator[Line]:
     """
     with open_file(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = orjson.loads(raw)
-            except orjson.JSONDecodeError as err:
-                raise ManifestError(f"{path}:{number}: not valid JSON ({err}); fix or remove the line") from None
-            if not isinstance(record, dict):
-                raise ManifestError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-            yield Line(number, record)
+            if raw.strip():
+                yield Line(number, parse_line(raw, path, number))
+
+
+def parse_line(raw: bytes, path: str, number: int) -> dict:
+    """One manifest line as a dict; a ManifestError names ``path`` and ``number`` otherwise."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise ManifestError(f"{path}:{number}: not valid JSON ({err}); fix or remove the line") from None
+    if not isinstance(record, dict):
+        raise ManifestError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+    return record
 
 
 def read_jsonl(path: str) -> Iterator[dict]:

@@ -23,17 +23,18 @@ def partition_manifest(source: str, pool: str, evaluation_pending: str) -> Parti
     Unlabeled items without a split count as pool: they can only ever be training data.
     Every item is counted once, so ``labeled + pool + evaluation_pending == total``.
     """
-    counts = {"labeled": 0, "pool": 0, "evaluation": 0}
+    labeled = 0
 
     def unlabeled(wanted: str):
+        nonlocal labeled
         for record in mf.read_jsonl(source):
             if mf.labels_of(record):
+                labeled += wanted == "pool"  # counted once, on the first pass
                 continue
             kind = "evaluation" if mf.ml_use_of(record) in ("validation", "test") else "pool"
             if kind == wanted:
                 yield record
 
-    counts["pool"] = mf.write_jsonl(pool, unlabeled("pool"))
-    counts["evaluation"] = mf.write_jsonl(evaluation_pending, unlabeled("evaluation"))
-    total = sum(1 for _ in mf.read_jsonl(source))
-    return Partition(total, total - counts["pool"] - counts["evaluation"], counts["pool"], counts["evaluation"])
+    pool_count = mf.write_jsonl(pool, unlabeled("pool"))
+    evaluation_count = mf.write_jsonl(evaluation_pending, unlabeled("evaluation"))
+    return Partition(labeled + pool_count + evaluation_count, labeled, pool_count, evaluation_count)

@@ -34,6 +34,7 @@ from labelloop.components.core.manifest import (
     labels_of,
     ml_use_of,
     open_file,
+    parse_line,
 )
 
 SCHEMA_VERSION = 1
@@ -214,12 +215,7 @@ def digest_manifest(manifest_path: str) -> ManifestDigest:
 
 
 def _parse_item(raw: bytes, path: str, number: int) -> dict:
-    try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        raise ManifestError(f"{path}:{number}: not valid JSON ({err}); fix or remove the line") from None
-    if not isinstance(record, dict):
-        raise ManifestError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+    record = parse_line(raw, path, number)
     try:
         item_id(record)
         labels_of(record)
