@@ -37,6 +37,8 @@ SKIP = {
     "horse.png", "text.png", "page.png", "coins.png", "microaneurysms.png", "phantom.png",
 }
 COPY_KINDS = ("resized", "reencoded", "cropped", "brightened", "flipped")
+#: Flip-aware correlation of 32x32 thumbnails above which two views of one photo are not distinct.
+DISTINCT_CORRELATION = 0.8
 
 
 @dataclass(frozen=True)
@@ -85,22 +87,37 @@ def load_sources() -> list[SourcePhoto]:
 
 
 def originals_of(photo: SourcePhoto, rng: np.random.Generator) -> list[np.ndarray]:
-    """The whole photo and its four quadrants, scaled down to 0.3-1 MP where they are larger.
+    """The whole photo and its four quadrants, each scaled to a random 0.3-1 MP (the issue's corpus).
 
-    Never upscaled: an upscaled photo is genuinely soft and would be a wrongly labelled "sharp"
-    original; so quadrants of small photos stay below 0.3 MP.
+    The source photos are 0.2-0.5 MP, so most views are upscaled (Lanczos), as a camera's larger
+    output would be. A quadrant that is (a mirror of) an earlier view at thumbnail scale is left
+    out: a symmetric subject (a retina, a logo) gives quadrants that are mirror images of each
+    other, which any mirror-aware duplicate finder rightly pairs, so they are not distinct originals.
     """
     height, width = photo.pixels.shape[:2]
     views = [photo.pixels] + [
         photo.pixels[y : y + height // 2, x : x + width // 2] for y in (0, height // 2) for x in (0, width // 2)
     ]
-    scaled = []
+    kept, thumbnails = [], []
     for view in views:
-        target = rng.uniform(0.3e6, 1.0e6)
-        factor = min(1.0, (target / (view.shape[0] * view.shape[1])) ** 0.5)
+        thumbnail = _normalised_thumbnail(view)
+        if any(_mirror_aware_correlation(thumbnail, other) > DISTINCT_CORRELATION for other in thumbnails):
+            continue
+        thumbnails.append(thumbnail)
+        factor = (rng.uniform(0.3e6, 1.0e6) / (view.shape[0] * view.shape[1])) ** 0.5
         size = (round(view.shape[1] * factor), round(view.shape[0] * factor))
-        scaled.append(np.ascontiguousarray(view) if factor == 1.0 else cv2.resize(view, size, interpolation=cv2.INTER_AREA))
-    return scaled
+        kept.append(cv2.resize(np.ascontiguousarray(view), size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LANCZOS4))
+    return kept
+
+
+def _normalised_thumbnail(pixels: np.ndarray) -> np.ndarray:
+    gray = cv2.resize(cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
+    centred = gray.astype(np.float64) - gray.mean()
+    return centred / (np.linalg.norm(centred) or 1.0)
+
+
+def _mirror_aware_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return max(float((a * b).sum()), float((a * b[:, ::-1]).sum()))
 
 
 def _encode(pixels: np.ndarray, fmt: str = "JPEG", quality: int = 92) -> bytes:

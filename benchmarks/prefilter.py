@@ -2,7 +2,7 @@
 
 Everything runs in this one process tree, on the same files, on this machine (2 cores):
 
-* labelloop ``prefilter_manifest`` (2 worker processes): images/s, duplicate / blur / corrupt
+* labelloop ``prefilter_manifest`` (2 worker threads): images/s, duplicate / blur / corrupt
   precision and recall, mirrored-copy recall, blur precision/recall per source set (opencv-doc vs
   scikit-image) to show the default threshold is not fitted to one of them;
 * imagededup PHash (threshold 10, its default) and CleanVision (all its default issue checks);
@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import importlib.util
 import itertools
 import json
+import logging
 import multiprocessing
+import os
 import pathlib
 import subprocess
 import sys
@@ -110,6 +113,17 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
             "result": result}
 
 
+@contextlib.contextmanager
+def quiet():
+    """Silence a contender's own logging and progress bars (stdout, stderr and the logging module)."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        logging.disable(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            logging.disable(logging.NOTSET)
+
+
 def load_imagededup_phash():
     """imagededup's PHash, imported without its CNN half (that needs torchvision, which has no
     CPU wheel matching torch 2.13 here); the hashing code itself is imagededup's, unchanged."""
@@ -131,9 +145,10 @@ def run_imagededup(files: pathlib.Path) -> dict:
     if phash_class is None:
         return {"error": "imagededup is not installed (pip install imagededup)"}
     start = time.perf_counter()
-    phash = phash_class(verbose=False)
-    encodings = phash.encode_images(image_dir=str(files), num_enc_workers=2)
-    duplicates = phash.find_duplicates(encoding_map=encodings, max_distance_threshold=10)
+    with quiet():  # it logs a line per unreadable file
+        phash = phash_class(verbose=False)
+        encodings = phash.encode_images(image_dir=str(files), num_enc_workers=2)
+        duplicates = phash.find_duplicates(encoding_map=encodings, max_distance_threshold=10)
     seconds = time.perf_counter() - start
     pairs = {frozenset((a, b)) for a, others in duplicates.items() for b in others}
     return {"seconds": seconds, "pairs": pairs, "encoded": len(encodings)}
@@ -146,8 +161,9 @@ def run_cleanvision(paths: list[str]) -> dict:
         return {"error": "cleanvision is not installed (pip install cleanvision)"}
     start = time.perf_counter()
     try:
-        lab = Imagelab(filepaths=paths)
-        lab.find_issues(n_jobs=2, verbose=False)
+        with quiet():  # progress bars
+            lab = Imagelab(filepaths=paths)
+            lab.find_issues(n_jobs=2, verbose=False)
     except Exception as err:  # noqa: BLE001 - recording how a contender fails is the point
         return {"error": f"{type(err).__name__}: {str(err)[:120]}", "seconds": time.perf_counter() - start}
     seconds = time.perf_counter() - start
@@ -258,9 +274,10 @@ def main() -> None:
     for source_set in ("opencv", "skimage"):
         subset = [n for n in clean if truth[n]["source_set"] == source_set]
         print(f"    {source_set:<8} ({len(subset)} files) blur {fmt(blur_pr(ours['blurry'], truth, subset))}")
-    for threshold in (0.4, 0.45, 0.5, 0.55, 0.6):
+    default = prefilter.blur.DEFAULT_THRESHOLD
+    for threshold in (default - 0.04, default - 0.02, default + 0.02, default + 0.04):
         flagged = {n: s is not None and s >= threshold for n, s in ours["scores"].items()}
-        print(f"    threshold {threshold}: blur {fmt(blur_pr(flagged, truth, clean))}")
+        print(f"    threshold {threshold:.2f}: blur {fmt(blur_pr(flagged, truth, clean))}")
     print(f"  corrupt: {caught}/{len(corrupt)} rejected with a reason, {false_corrupt} good files called corrupt; "
           f"reasons {dict(sorted(collections.Counter(ours['reasons'].get(n) for n in corrupt).items()))}")
 

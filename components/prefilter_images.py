@@ -37,7 +37,7 @@ def prefilter_images(
         check_exact_duplicates: Remove byte-identical copies.
         check_near_duplicates: Remove resized, re-encoded, cropped, brightened or mirrored copies.
         check_blur: Remove blurry images.
-        workers: Decoding processes; 0 uses every core.
+        workers: Decoding threads; 0 uses one per core.
 
     Returns:
         kept: The kept items; each image has ``labelloop.duplicate_group`` (the kept

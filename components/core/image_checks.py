@@ -145,8 +145,15 @@ def _decode_gray(image: Image.Image, working_side: int) -> np.ndarray:
         image = _to_8bit(image)
     gray = np.asarray(image.convert("L"))
     if gray.shape[::-1] != target:
-        gray = cv2.resize(gray, target, interpolation=cv2.INTER_AREA)
+        gray = cv2.resize(gray, target, interpolation=_interpolation(gray.shape[1] / target[0]))
     return np.ascontiguousarray(gray)
+
+
+def _interpolation(factor: float) -> int:
+    """Area averaging for large reductions; bilinear below 2x, where it is 8x faster and aliases
+    little (each output pixel still blends its 2x2 source neighbourhood). JPEG draft decoding
+    always leaves less than 2x to go."""
+    return cv2.INTER_LINEAR if factor < 2.0 else cv2.INTER_AREA
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:

@@ -48,7 +48,7 @@ def thumbnail(gray: np.ndarray) -> np.ndarray:
 
 def is_flat(gray: np.ndarray) -> bool:
     """True when the image has (almost) no structure at hash scale: a blank or solid frame."""
-    return float(thumbnail(gray).std()) < FLAT_STD
+    return _is_flat_thumbnail(thumbnail(gray))
 
 
 def perceptual_hash(gray: np.ndarray) -> int:
@@ -61,9 +61,27 @@ def perceptual_hash(gray: np.ndarray) -> int:
         The hash; ``perceptual_hash(gray[:, ::-1]) == perceptual_hash(gray) ^ MIRROR_MASK`` up to
         coefficients that sit exactly on their threshold.
     """
+    return _hash_thumbnail(thumbnail(_two_dimensional(gray)))
+
+
+def fingerprint(gray: np.ndarray) -> int | None:
+    """The perceptual hash, or None for a flat image (its bits would be noise); one thumbnail for both."""
+    small = thumbnail(_two_dimensional(gray))
+    return None if _is_flat_thumbnail(small) else _hash_thumbnail(small)
+
+
+def _two_dimensional(gray: np.ndarray) -> np.ndarray:
     if gray.ndim != 2:
         raise ValueError(f"perceptual_hash needs a 2-D grayscale array, got shape {gray.shape}")
-    coefficients = cv2.dct(thumbnail(gray))[_ROWS, _COLS]
+    return gray
+
+
+def _is_flat_thumbnail(small: np.ndarray) -> bool:
+    return float(small.std()) < FLAT_STD
+
+
+def _hash_thumbnail(small: np.ndarray) -> int:
+    coefficients = cv2.dct(small)[_ROWS, _COLS]
     even_median = np.median(coefficients[~_ODD_U])
     bits = np.where(_ODD_U, coefficients > 0, coefficients > even_median)
     return int(np.bitwise_or.reduce(_WEIGHTS[bits], initial=np.uint64(0)))

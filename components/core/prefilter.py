@@ -3,7 +3,7 @@
 Two streaming passes over the manifest. Pass one reads each image (local path or any fsspec URL),
 decodes it safely at working size (:mod:`image_checks`) and keeps a few numbers per image: content
 hash, flip-aware perceptual hash (:mod:`image_hash`), blur score (:mod:`blur`), size; the work is
-spread over a process pool in chunks. Then duplicate groups are formed from identical content and
+spread over a pool of threads. Then duplicate groups are formed from identical content and
 from perceptual hashes within the Hamming threshold (:mod:`near_duplicates`, sub-quadratic), and
 each group keeps one representative: sharp before blurry, then the most pixels, then the earliest
 line. Pass two streams the manifest again and writes every item either to the kept manifest (with
@@ -13,8 +13,9 @@ are not images (text) pass through untouched.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import functools
-import multiprocessing
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,8 +31,7 @@ BLURRY = "blurry"
 MISSING_ID = "missing_id"
 INVALID_URI = "invalid_uri"
 DEFAULT_HAMMING_THRESHOLD = 8
-_BATCH = 1024
-_CHUNK = 16
+_IN_FLIGHT = 64
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class PrefilterSettings:
         exact_duplicates: Remove byte-identical copies.
         near_duplicates: Remove perceptual near duplicates (resized, re-encoded, mirrored ...).
         blurry: Remove blurry images.
-        workers: Processes that decode images; 0 means one per CPU core.
+        workers: Threads that read and decode images; 0 means one per CPU core.
     """
 
     limits: image_checks.DecodeLimits = field(default_factory=image_checks.DecodeLimits)
@@ -131,14 +131,14 @@ def inspect_image(line: int, data: bytes, settings: PrefilterSettings) -> ImageF
     view = image_checks.decode_image(data, settings.limits)
     if isinstance(view, image_checks.ImageRejection):
         return ImageFacts(line, view.reason_code, view.reason)
-    flat = image_hash.is_flat(view.gray)
+    phash = image_hash.fingerprint(view.gray)
     return ImageFacts(
         line,
         content=image_hash.content_hash(data),
-        phash=None if flat else image_hash.perceptual_hash(view.gray),
+        phash=phash,
         width=view.width,
         height=view.height,
-        blur_score=None if flat or not settings.blurry else blur.blur_score(view.gray),
+        blur_score=None if phash is None or not settings.blurry else blur.blur_score(view.gray),
     )
 
 
@@ -153,35 +153,27 @@ def read_and_inspect(task: tuple[int, str], settings: PrefilterSettings) -> Imag
     return inspect_image(line, data, settings)
 
 
-def _worker_init() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)  # the pool already uses every core
-
-
-def _batches(tasks: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
-    batch = []
-    for task in tasks:
-        batch.append(task)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def inspect_all(tasks: Iterator[tuple[int, str]], settings: PrefilterSettings) -> Iterator[ImageFacts]:
-    """Inspect images in input order, on a process pool when more than one worker is asked for."""
+    """Inspect images in input order, on a pool of threads when more than one worker is asked for.
+
+    Threads, not processes: decoding (Pillow), OpenCV, hashing and file reads release the GIL, so
+    threads use every core without a process pool's start-up cost or copying of results, and a
+    slow remote read does not hold up the others. At most ``_IN_FLIGHT`` images per worker are
+    queued, so memory stays bounded on any manifest size.
+    """
     workers = settings.workers or os.cpu_count() or 1
     work = functools.partial(read_and_inspect, settings=settings)
     if workers == 1:
         yield from map(work, tasks)
         return
-    # Not fork: a child forked while OpenCV or fsspec threads hold locks can deadlock.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    with multiprocessing.get_context(method).Pool(workers, initializer=_worker_init) as pool:
-        for batch in _batches(tasks, _BATCH):  # bounded: the pool never holds the whole manifest
-            yield from pool.imap(work, batch, chunksize=_CHUNK)
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="prefilter") as pool:
+        pending: collections.deque[concurrent.futures.Future] = collections.deque()
+        for task in tasks:
+            pending.append(pool.submit(work, task))
+            if len(pending) >= workers * _IN_FLIGHT:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,3 +49,21 @@ def test_uniform_image_has_no_score_and_is_not_blurry():
 def test_rejects_colour_arrays():
     with pytest.raises(ValueError, match="2-D"):
         blur.blur_score(np.zeros((50, 50, 3), np.uint8))
+
+
+def test_sharp_subject_on_a_soft_background_is_sharp():
+    soft = cv2.GaussianBlur(scene(9), (0, 0), 4)
+    soft[100:180, 150:260] = scene(10, (110, 80))
+    assert not blur.is_blurry(blur.blur_score(soft))
+
+
+def test_score_is_measured_on_the_strongest_edges_only():
+    sharp = scene(11)
+    noisy_soft_area = sharp.copy()
+    noisy_soft_area[:, :200] = cv2.GaussianBlur(sharp, (0, 0), 3)[:, :200]
+    assert abs(blur.blur_score(sharp) - blur.blur_score(noisy_soft_area)) < 0.1
+
+
+def test_nearly_flat_image_has_no_edges_to_judge():
+    gradient = np.tile(np.linspace(100, 110, 384), (288, 1))
+    assert blur.blur_score(gradient) is None

@@ -111,12 +111,12 @@ def test_representative_records_its_group_and_removed_copies(tmp_path):
     facts = kept["a"]["labelloop"]
     assert facts["duplicate_group"] == "a"
     assert sorted(facts["duplicates"]) == ["a_blur", "a_copy", "a_mirror", "a_small"]
-    assert facts["blurry"] is False and facts["blur_score"] < 0.5
+    assert facts["blurry"] is False and facts["blur_score"] < pf.blur.DEFAULT_THRESHOLD
     by_id = {r["id"]: r for r in rejects}
     assert by_id["a_small"]["record"]["labelloop"]["duplicate_group"] == "a"
     assert "near duplicate of a" in by_id["a_mirror"]["reason"]
     assert "byte-identical to a" in by_id["a_copy"]["reason"]
-    assert by_id["c_blur"]["record"]["labelloop"]["blur_score"] >= 0.5
+    assert by_id["c_blur"]["record"]["labelloop"]["blur_score"] >= pf.blur.DEFAULT_THRESHOLD
     assert kept["b"]["labelloop"]["duplicates"] == [] and kept["b"]["labelloop"]["duplicate_group"] == "b"
     assert kept["flat"]["labelloop"]["blur_score"] is None
     assert kept["words"] == {"textContent": "a caption", "dataItemResourceLabels": {"labelloop_id": "words"}}
@@ -139,7 +139,7 @@ def test_disabled_checks_keep_blurry_and_near_duplicate_images(tmp_path):
     assert {r["id"]: r["reason_code"] for r in rejects}["a_copy"] == pf.EXACT_DUPLICATE
 
 
-def test_process_pool_gives_the_same_outcome(tmp_path):
+def test_thread_pool_gives_the_same_outcome(tmp_path):
     _, kept_serial, rejects_serial = run(tmp_path / "serial")
     settings = pf.PrefilterSettings(limits=SETTINGS.limits, workers=2)
     _, kept_pool, rejects_pool = run(tmp_path / "pool", settings)
