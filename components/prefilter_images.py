@@ -12,7 +12,8 @@ def prefilter_images(
     rejects: dsl.Output[dsl.Dataset],
     stats: dsl.Output[dsl.Metrics],
     hamming_threshold: int = 8,
-    blur_threshold: float = 0.5,
+    crop_hamming_threshold: int = 5,
+    blur_threshold: float = 0.86,
     min_width: int = 32,
     min_height: int = 32,
     max_pixels: int = 50_000_000,
@@ -28,6 +29,9 @@ def prefilter_images(
             are read from ``imageGcsUri`` (a local path or ``gs://``). Text items pass through.
         hamming_threshold: Largest perceptual-hash distance (of 64 bits) between near duplicates;
             mirrored copies count as duplicates too.
+        crop_hamming_threshold: Largest distance between a hash of one image's corner crop (3.5%
+            off two sides) and another image's hash that makes the second a cropped copy; a
+            negative value turns the crop search off.
         blur_threshold: Blur score (0 sharp .. 1 blurry, size- and contrast-independent) at or
             above which an image is rejected as blurry.
         min_width: Images narrower than this are rejected as ``too_small``.
@@ -55,6 +59,7 @@ def prefilter_images(
     settings = core.PrefilterSettings(
         limits=image_checks.DecodeLimits(min_width=min_width, min_height=min_height, max_pixels=max_pixels),
         hamming_threshold=hamming_threshold,
+        crop_hamming_threshold=None if crop_hamming_threshold < 0 else crop_hamming_threshold,
         blur_threshold=blur_threshold,
         exact_duplicates=check_exact_duplicates,
         near_duplicates=check_near_duplicates,

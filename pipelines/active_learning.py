@@ -143,7 +143,7 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
         allowed_labels: list = [],
         max_reject_rate: float = 0.2,
         hamming_threshold: int = 8,
-        blur_threshold: float = 0.5,
+        blur_threshold: float = 0.86,
         min_side: int = 32,
         round_budget_seconds: int = 10,
         final_budget_seconds: int = 60,
@@ -172,7 +172,7 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
             allowed_labels: Label set accepted at import; empty accepts any.
             max_reject_rate: Fail when more than this share of raw items is rejected.
             hamming_threshold: Near-duplicate threshold of the prefilter (bits).
-            blur_threshold: Blur threshold of the prefilter (size-normalised sharpness).
+            blur_threshold: Blur score (0 sharp .. 1 blurry) at or above which the prefilter drops an image.
             min_side: Smallest accepted image side in pixels.
             round_budget_seconds: Training budget of each round's model.
             final_budget_seconds: Training budget of the final model.

@@ -83,7 +83,7 @@ def build_pipeline(target: str = "local"):
         max_reject_rate: float = 0.1,
         min_items_per_label: int = 0,
         hamming_threshold: int = 8,
-        blur_threshold: float = 0.5,
+        blur_threshold: float = 0.86,
         min_side: int = 32,
         split_method: str = "stratified",
         training_fraction: float = 0.8,
@@ -104,7 +104,7 @@ def build_pipeline(target: str = "local"):
             max_reject_rate: Fail the run when more than this share of items is rejected.
             min_items_per_label: Labels with fewer items are reported (Vertex wants 10 for text).
             hamming_threshold: Perceptual-hash bits two images may differ by and still be duplicates.
-            blur_threshold: Size-normalised sharpness below which an image counts as blurry.
+            blur_threshold: Blur score (0 sharp .. 1 blurry) at or above which an image is dropped.
             min_side: Images with a side shorter than this many pixels are rejected.
             split_method: ``stratified``, ``random``, ``ml_use``, ``chronological`` or ``kfold``.
             training_fraction: Share of items for training.

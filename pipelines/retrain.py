@@ -71,7 +71,7 @@ def build_pipeline(target: str = "local"):
         allowed_labels: list = [],
         max_reject_rate: float = 0.1,
         hamming_threshold: int = 8,
-        blur_threshold: float = 0.5,
+        blur_threshold: float = 0.86,
         min_side: int = 32,
         budget_seconds: int = 120,
         gate_config: str = DEFAULT_GATE,
@@ -98,7 +98,7 @@ def build_pipeline(target: str = "local"):
             allowed_labels: Label set accepted at import; empty accepts any.
             max_reject_rate: Fail when more than this share of items is rejected.
             hamming_threshold: Near-duplicate threshold of the prefilter (bits).
-            blur_threshold: Blur threshold of the prefilter (size-normalised sharpness).
+            blur_threshold: Blur score (0 sharp .. 1 blurry) at or above which the prefilter drops an image.
             min_side: Smallest accepted image side in pixels.
             budget_seconds: Local trainer / custom job search budget.
             gate_config: Promotion gate thresholds (JSON).

@@ -7,9 +7,18 @@ bits compare a coefficient with the median of the even-``u`` coefficients (mirro
 odd-``u`` bits compare with zero (so a mirror exactly inverts them). Hence
 ``hash(mirror(image)) == hash(image) ^ MIRROR_MASK`` and a flipped copy is found by searching with
 ``h ^ MIRROR_MASK`` as well as ``h`` (:mod:`near_duplicates` does that).
+
+Cropping is the one edit a DCT hash is weak at: cutting a few percent off the frame shifts the
+phase of every coefficient. So :func:`fingerprint` also hashes the image's four corner crops (each
+leaving out :data:`CROP_SHARE` of the width and height): a copy cropped by a few percent hashes
+like one of them. The prefilter searches those corner hashes against every other image's own hash
+with a tighter threshold. All hashes come from one small preview (longer side
+:data:`PREVIEW_SIDE`), so the five cost about as much as one.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -17,6 +26,10 @@ import numpy as np
 from labelloop.components.core import manifest
 
 THUMBNAIL_SIDE = 32
+#: Longer side of the preview every hash of an image is computed from.
+PREVIEW_SIDE = 128
+#: Share of the width and of the height that each corner crop leaves out.
+CROP_SHARE = 0.035
 #: Standard deviation (gray levels) of the 32x32 thumbnail below which an image is flat: its
 #: hash bits would be noise, so it takes no part in near-duplicate search.
 FLAT_STD = 2.0
@@ -42,13 +55,30 @@ def content_hash(data: bytes) -> str:
 
 
 def thumbnail(gray: np.ndarray) -> np.ndarray:
-    """The 32x32 float32 thumbnail every perceptual hash is computed from."""
+    """The 32x32 float32 thumbnail a perceptual hash is computed from."""
     return cv2.resize(gray, (THUMBNAIL_SIDE, THUMBNAIL_SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def preview(gray: np.ndarray) -> np.ndarray:
+    """The image with its longer side at most :data:`PREVIEW_SIDE` (area-averaged), for hashing."""
+    height, width = _two_dimensional(gray).shape
+    scale = PREVIEW_SIDE / max(height, width)
+    if scale >= 1.0:
+        return gray
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+
+def corner_crops(image: np.ndarray, share: float = CROP_SHARE) -> list[np.ndarray]:
+    """The four crops that leave out ``share`` of the width and height at one corner's far sides."""
+    height, width = image.shape
+    dy, dx = round(height * share), round(width * share)
+    return [image[y0 : height - dy + y0, x0 : width - dx + x0] for y0 in (0, dy) for x0 in (0, dx)]
 
 
 def is_flat(gray: np.ndarray) -> bool:
     """True when the image has (almost) no structure at hash scale: a blank or solid frame."""
-    return _is_flat_thumbnail(thumbnail(gray))
+    return _is_flat_thumbnail(thumbnail(preview(gray)))
 
 
 def perceptual_hash(gray: np.ndarray) -> int:
@@ -61,13 +91,25 @@ def perceptual_hash(gray: np.ndarray) -> int:
         The hash; ``perceptual_hash(gray[:, ::-1]) == perceptual_hash(gray) ^ MIRROR_MASK`` up to
         coefficients that sit exactly on their threshold.
     """
-    return _hash_thumbnail(thumbnail(_two_dimensional(gray)))
+    return _hash_thumbnail(thumbnail(preview(gray)))
 
 
-def fingerprint(gray: np.ndarray) -> int | None:
-    """The perceptual hash, or None for a flat image (its bits would be noise); one thumbnail for both."""
-    small = thumbnail(_two_dimensional(gray))
-    return None if _is_flat_thumbnail(small) else _hash_thumbnail(small)
+@dataclass(frozen=True)
+class Fingerprint:
+    """An image's perceptual hash and the hashes of its four corner crops."""
+
+    phash: int
+    corner_hashes: tuple[int, ...]
+
+
+def fingerprint(gray: np.ndarray) -> Fingerprint | None:
+    """The image's hash and corner-crop hashes, or None for a flat image (its bits would be noise)."""
+    small = preview(gray)
+    whole = thumbnail(small)
+    if _is_flat_thumbnail(whole):
+        return None
+    corners = tuple(_hash_thumbnail(thumbnail(crop)) for crop in corner_crops(small))
+    return Fingerprint(_hash_thumbnail(whole), corners)
 
 
 def _two_dimensional(gray: np.ndarray) -> np.ndarray:

@@ -31,6 +31,8 @@ BLURRY = "blurry"
 MISSING_ID = "missing_id"
 INVALID_URI = "invalid_uri"
 DEFAULT_HAMMING_THRESHOLD = 8
+#: Tighter threshold for an image's corner-crop hashes against other images' own hashes.
+DEFAULT_CROP_HAMMING_THRESHOLD = 5
 _IN_FLIGHT = 64
 
 
@@ -41,6 +43,8 @@ class PrefilterSettings:
     Attributes:
         limits: Decode limits (minimum size, decompression-bomb pixel limit, working size).
         hamming_threshold: Largest perceptual-hash distance (of 64 bits) that makes a near duplicate.
+        crop_hamming_threshold: Largest distance between one image's corner-crop hash and another
+            image's hash that makes the second a cropped copy of the first; None: no crop search.
         blur_threshold: Blur score (0 sharp .. 1 blurry) at or above which an image is blurry.
         exact_duplicates: Remove byte-identical copies.
         near_duplicates: Remove perceptual near duplicates (resized, re-encoded, mirrored ...).
@@ -50,6 +54,7 @@ class PrefilterSettings:
 
     limits: image_checks.DecodeLimits = field(default_factory=image_checks.DecodeLimits)
     hamming_threshold: int = DEFAULT_HAMMING_THRESHOLD
+    crop_hamming_threshold: int | None = DEFAULT_CROP_HAMMING_THRESHOLD
     blur_threshold: float = blur.DEFAULT_THRESHOLD
     exact_duplicates: bool = True
     near_duplicates: bool = True
@@ -59,6 +64,8 @@ class PrefilterSettings:
     def __post_init__(self) -> None:
         if not 0 <= self.hamming_threshold < 64:
             raise ValueError(f"hamming_threshold must be 0..63 bits, got {self.hamming_threshold}")
+        if self.crop_hamming_threshold is not None and not 0 <= self.crop_hamming_threshold < 64:
+            raise ValueError(f"crop_hamming_threshold must be 0..63 bits or None, got {self.crop_hamming_threshold}")
         if not 0.0 < self.blur_threshold <= 1.0:
             raise ValueError(f"blur_threshold must be in (0, 1], got {self.blur_threshold}")
         if self.workers < 0:
@@ -68,6 +75,7 @@ class PrefilterSettings:
         """The settings as plain values, for metadata and metrics."""
         return {
             "hamming_threshold": self.hamming_threshold,
+            "crop_hamming_threshold": self.crop_hamming_threshold,
             "blur_threshold": self.blur_threshold,
             "min_width": self.limits.min_width,
             "min_height": self.limits.min_height,
@@ -85,6 +93,7 @@ class ImageFacts:
     reason: str = ""
     content: str = ""
     phash: int | None = None  # None for flat images: no near-duplicate search
+    corner_hashes: tuple[int, ...] = ()
     width: int = 0
     height: int = 0
     blur_score: float | None = None
@@ -131,14 +140,15 @@ def inspect_image(line: int, data: bytes, settings: PrefilterSettings) -> ImageF
     view = image_checks.decode_image(data, settings.limits)
     if isinstance(view, image_checks.ImageRejection):
         return ImageFacts(line, view.reason_code, view.reason)
-    phash = image_hash.fingerprint(view.gray)
+    hashes = image_hash.fingerprint(view.gray)
     return ImageFacts(
         line,
         content=image_hash.content_hash(data),
-        phash=phash,
+        phash=None if hashes is None else hashes.phash,
+        corner_hashes=() if hashes is None else hashes.corner_hashes,
         width=view.width,
         height=view.height,
-        blur_score=None if phash is None or not settings.blurry else blur.blur_score(view.gray),
+        blur_score=None if hashes is None or not settings.blurry else blur.blur_score(view.gray),
     )
 
 
@@ -188,6 +198,7 @@ class _ImageTable:
     ids: list[str]
     contents: np.ndarray
     phashes: np.ndarray
+    corner_hashes: np.ndarray  # (images, 4); rows of flat images are zeros
     hashable: np.ndarray
     pixels: np.ndarray
     blur_scores: list[float | None]
@@ -212,7 +223,28 @@ def duplicate_groups(table: _ImageTable, settings: PrefilterSettings) -> np.ndar
             table.phashes[members], settings.hamming_threshold, flip_mask=image_hash.MIRROR_MASK
         )
         edges.append(_chain_edges(labels, members))
+        if settings.crop_hamming_threshold is not None:
+            edges.append(_cropped_copy_edges(table, members, settings.crop_hamming_threshold))
     return near_duplicates.groups_from_pairs(n, np.concatenate(edges))
+
+
+def _cropped_copy_edges(table: _ImageTable, members: np.ndarray, threshold: int) -> np.ndarray:
+    """Edges (i, j) where a corner crop of image i hashes within ``threshold`` of image j."""
+    corners = table.corner_hashes[members]
+    pairs = _pairs_between_todo(corners.ravel(), table.phashes[members], threshold, image_hash.MIRROR_MASK)
+    owners, others = members[pairs[:, 0] // corners.shape[1]], members[pairs[:, 1]]
+    return np.stack([owners, others], axis=1)[owners != others]
+
+
+def _pairs_between_todo(queries, hashes, threshold, flip_mask):  # TODO(lead): near_duplicates.pairs_between
+    out = []
+    for start in range(0, len(queries), 1024):
+        q = queries[start : start + 1024]
+        close = np.minimum(np.bitwise_count(q[:, None] ^ hashes[None, :]),
+                           np.bitwise_count((q ^ np.uint64(flip_mask))[:, None] ^ hashes[None, :])) <= threshold
+        i, j = np.nonzero(close)
+        out.append(np.stack([i + start, j], axis=1))
+    return np.concatenate(out) if out else np.empty((0, 2), np.int64)
 
 
 def decide(table: _ImageTable, settings: PrefilterSettings) -> tuple[dict[int, Decision], int]:
@@ -297,6 +329,7 @@ def _collect_facts(input_path: str, settings: PrefilterSettings) -> tuple[_Image
         ids=[ids[f.line] for f in good],
         contents=np.array([f.content for f in good], dtype="U32"),
         phashes=np.array([f.phash or 0 for f in good], np.uint64),
+        corner_hashes=np.array([f.corner_hashes or (0,) * 4 for f in good], np.uint64).reshape(len(good), 4),
         hashable=np.array([f.phash is not None for f in good], bool),
         pixels=np.array([f.width * f.height for f in good], np.int64),
         blur_scores=[f.blur_score for f in good],

@@ -1,3 +1,4 @@
+import inspect
 import io
 import json
 
@@ -7,6 +8,7 @@ from kfp import dsl, local
 from PIL import Image
 
 from labelloop.components.core import manifest as mf
+from labelloop.components.core.prefilter import PrefilterSettings
 from labelloop.components.prefilter_images import prefilter_images
 
 
@@ -57,8 +59,17 @@ def test_python_func_writes_kept_rejects_and_stats(tmp_path):
     assert kept["a"]["labelloop"]["duplicates"] == ["a_half"]
     stats = outputs["stats"].metadata
     assert stats["items"] == 6 and stats["kept"] == 3 and stats["rejected_blurry"] == 1
-    assert stats["hamming_threshold"] == 8 and stats["blur_threshold"] == 0.5
+    assert stats["hamming_threshold"] == 8 and stats["blur_threshold"] == 0.86
     assert outputs["rejects"].metadata["counts"] == {"blurry": 1, "corrupt": 1, "near_duplicate": 1}
+
+
+def test_component_defaults_are_the_core_defaults():
+    defaults = {name: p.default for name, p in inspect.signature(prefilter_images.python_func).parameters.items()}
+    core_defaults = PrefilterSettings()
+    assert defaults["hamming_threshold"] == core_defaults.hamming_threshold
+    assert defaults["crop_hamming_threshold"] == core_defaults.crop_hamming_threshold
+    assert defaults["blur_threshold"] == core_defaults.blur_threshold
+    assert defaults["max_pixels"] == core_defaults.limits.max_pixels
 
 
 def test_runs_in_a_local_pipeline(tmp_path):

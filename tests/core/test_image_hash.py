@@ -55,3 +55,34 @@ def test_flat_images_are_recognised():
 def test_rejects_colour_arrays():
     with pytest.raises(ValueError, match="2-D"):
         ih.perceptual_hash(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_fingerprint_holds_the_hash_and_four_corner_crop_hashes():
+    image = scene(5)
+    hashes = ih.fingerprint(image)
+    assert hashes.phash == ih.perceptual_hash(image)
+    assert len(hashes.corner_hashes) == 4
+    assert ih.fingerprint(np.full((100, 100), 7, np.uint8)) is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_cropped_copy_hashes_like_a_corner_crop_of_its_original(seed):
+    image = scene(seed)
+    height, width = image.shape
+    dy, dx = round(height * 0.04), round(width * 0.04)
+    cropped = image[dy:, dx:]  # 4% off the top and the left
+    original = ih.fingerprint(image)
+    copy_hash = ih.perceptual_hash(cropped)
+    nearest_corner = min(ih.hamming(corner, copy_hash) for corner in original.corner_hashes)
+    assert nearest_corner <= 5  # the prefilter's default crop threshold
+    assert nearest_corner < ih.hamming(original.phash, copy_hash)
+
+
+def test_corner_crops_cut_the_share_at_each_corner():
+    image = np.arange(100 * 200).reshape(100, 200)
+    crops = ih.corner_crops(image, share=0.1)
+    assert [c.shape for c in crops] == [(90, 180)] * 4
+    assert [(int(c[0, 0]), int(c[-1, -1])) for c in crops] == [
+        (image[0, 0], image[89, 179]), (image[0, 20], image[89, 199]),
+        (image[10, 0], image[99, 179]), (image[10, 20], image[99, 199]),
+    ]

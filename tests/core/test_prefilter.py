@@ -150,6 +150,8 @@ def test_thread_pool_gives_the_same_outcome(tmp_path):
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="hamming_threshold"):
         pf.PrefilterSettings(hamming_threshold=64)
+    with pytest.raises(ValueError, match="crop_hamming_threshold"):
+        pf.PrefilterSettings(crop_hamming_threshold=-1)
     with pytest.raises(ValueError, match="blur_threshold"):
         pf.PrefilterSettings(blur_threshold=0)
 
@@ -160,3 +162,21 @@ def test_malformed_manifest_line_fails_with_file_and_line(tmp_path):
     with pytest.raises(mf.ManifestError, match=r"bad.jsonl:2"):
         pf.prefilter_manifest(str(bad), str(tmp_path / "kept"), str(tmp_path / "rejects"), SETTINGS)
     assert not (tmp_path / "kept").exists()
+
+
+def test_cropped_copy_is_found_through_the_corner_crop_hashes(tmp_path):
+    a = scene(10)
+    height, width = a.shape[:2]
+    files = {"a": jpeg(a), "a_cropped": jpeg(a[round(height * 0.05):, round(width * 0.05):].copy()), "b": jpeg(scene(2))}
+    records = []
+    for name, data in files.items():
+        (tmp_path / f"{name}.jpg").write_bytes(data)
+        records.append(mf.with_id({"imageGcsUri": str(tmp_path / f"{name}.jpg")}, name))
+    mf.write_jsonl(str(tmp_path / "items"), records)
+
+    def rejected(settings):
+        pf.prefilter_manifest(str(tmp_path / "items"), str(tmp_path / "kept"), str(tmp_path / "rejects"), settings)
+        return {r["id"]: r["reason_code"] for r in mf.read_jsonl(str(tmp_path / "rejects"))}
+
+    assert rejected(pf.PrefilterSettings(workers=1)) == {"a_cropped": pf.NEAR_DUPLICATE}
+    assert rejected(pf.PrefilterSettings(crop_hamming_threshold=None, workers=1)) == {}
