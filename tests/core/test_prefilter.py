@@ -180,3 +180,24 @@ def test_cropped_copy_is_found_through_the_corner_crop_hashes(tmp_path):
 
     assert rejected(pf.PrefilterSettings(workers=1)) == {"a_cropped": pf.NEAR_DUPLICATE}
     assert rejected(pf.PrefilterSettings(crop_hamming_threshold=None, workers=1)) == {}
+
+
+def test_images_on_gcs_are_read_by_the_thread_pool(gcs_prefix, tmp_path):
+    a = scene(1)
+    files = {"a": jpeg(a), "a_small": png(cv2.resize(a, (240, 180), interpolation=cv2.INTER_AREA)), "b": jpeg(scene(2))}
+    records = []
+    for name, data in files.items():
+        uri = f"{gcs_prefix}/images/{name}.jpg"
+        with mf.open_file(uri, "wb") as handle:
+            handle.write(data)
+        records.append(mf.with_id({"imageGcsUri": uri}, name))
+    records.append(mf.with_id({"imageGcsUri": f"{gcs_prefix}/images/missing.jpg"}, "missing"))
+    source = f"{gcs_prefix}/items.jsonl"
+    mf.write_jsonl(source, records)
+    settings = pf.PrefilterSettings(workers=4)
+    result = pf.prefilter_manifest(source, f"{gcs_prefix}/kept.jsonl", str(tmp_path / "rejects"), settings)
+    kept = [mf.item_id(r) for r in mf.read_jsonl(f"{gcs_prefix}/kept.jsonl")]
+    rejects = {r["id"]: r["reason_code"] for r in mf.read_jsonl(str(tmp_path / "rejects"))}
+    assert kept == ["a", "b"]
+    assert rejects == {"a_small": pf.NEAR_DUPLICATE, "missing": image_checks.UNREADABLE}
+    assert result.items == 4
