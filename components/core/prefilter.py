@@ -231,20 +231,11 @@ def duplicate_groups(table: _ImageTable, settings: PrefilterSettings) -> np.ndar
 def _cropped_copy_edges(table: _ImageTable, members: np.ndarray, threshold: int) -> np.ndarray:
     """Edges (i, j) where a corner crop of image i hashes within ``threshold`` of image j."""
     corners = table.corner_hashes[members]
-    pairs = _pairs_between_todo(corners.ravel(), table.phashes[members], threshold, image_hash.MIRROR_MASK)
+    pairs = near_duplicates.pairs_between(
+        corners.ravel(), table.phashes[members], threshold, flip_mask=image_hash.MIRROR_MASK
+    )
     owners, others = members[pairs[:, 0] // corners.shape[1]], members[pairs[:, 1]]
     return np.stack([owners, others], axis=1)[owners != others]
-
-
-def _pairs_between_todo(queries, hashes, threshold, flip_mask):  # TODO(lead): near_duplicates.pairs_between
-    out = []
-    for start in range(0, len(queries), 1024):
-        q = queries[start : start + 1024]
-        close = np.minimum(np.bitwise_count(q[:, None] ^ hashes[None, :]),
-                           np.bitwise_count((q ^ np.uint64(flip_mask))[:, None] ^ hashes[None, :])) <= threshold
-        i, j = np.nonzero(close)
-        out.append(np.stack([i + start, j], axis=1))
-    return np.concatenate(out) if out else np.empty((0, 2), np.int64)
 
 
 def decide(table: _ImageTable, settings: PrefilterSettings) -> tuple[dict[int, Decision], int]:
