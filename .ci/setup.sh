@@ -29,10 +29,14 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 case "$purpose" in
   demo) extras="" ;;
-  test) extras="[dev]" ;;
-  bench) extras="[dev,bench]" ;;
+  test) extras="[dev,text-embeddings]" ;;
+  bench) extras="[dev,bench,text-embeddings]" ;;
   *) echo "setup: unknown purpose $purpose (demo, test, bench)" >&2; exit 2 ;;
 esac
+if [ "$purpose" != demo ]; then
+  # The CPU build first: sentence-transformers and imagededup would otherwise pull a CUDA torch.
+  "$VENV/bin/pip" install --quiet torch==2.13.0 2>&1 | { grep -v "^WARNING: Location" || true; }
+fi
 echo "setup: installing labelloop$extras into $VENV"
 "$VENV/bin/pip" install --quiet -e ".$extras" 2>&1 | { grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true; }
 
