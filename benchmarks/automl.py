@@ -7,8 +7,9 @@ the accuracy difference against the baseline.
 
     python benchmarks/automl.py --budgets 30,120,600 --datasets digits,fashion,bbc,diamonds,bbc-minilm
 
-``seconds`` is the whole call, refit included; ``refit s`` is the part spent refitting the winner on
-training+validation. ``bbc-minilm`` is BBC News on MiniLM sentence embeddings (needs the
+``seconds`` is the whole call, refit included; ``refit s`` is the part spent refitting the chosen
+model (one candidate, or each member of a soft-voting ensemble, ``family`` ``ensemble(a+b)``) on
+training+validation; ``*`` after it marks a member that kept its training-only fit for lack of time. ``bbc-minilm`` is BBC News on MiniLM sentence embeddings (needs the
 ``text-embeddings`` extra; the embedding time is not counted in either column).
 """
 
@@ -116,7 +117,8 @@ def main() -> None:
                 continue
             summary = result.summary()
             print(f"{name:10} {label:26} {budget:7.1f} {accuracy:8.4f} {seconds:8.1f} {summary['refit_seconds']:7.1f} "
-                  f"{summary['trials_fitted']:6d} {accuracy - base_accuracy:+12.4f}  {result.model.family}", flush=True)
+                  f"{summary['trials_fitted']:6d} {accuracy - base_accuracy:+12.4f}  {result.model.family}"
+                  f"{'' if result.refit == 'training+validation' else ' *'}", flush=True)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ def train_model(
     """Searches model families and hyper-parameters within a time budget and saves the best model.
 
     Only labeled items with ``ml_use`` training (fit) or validation (model selection) take part;
-    test items are never trained on. The local counterpart of Vertex AutoML's
+    test items are never trained on. The saved model is the best candidate or a weighted
+    soft-voting ensemble of several (family ``ensemble(svc+hist_gb)``), refitted on training +
+    validation. The local counterpart of Vertex AutoML's
     ``budget_milli_node_hours``.
 
     Args:
@@ -29,7 +31,10 @@ def train_model(
             ``ml_use`` column.
         task: ``image_classification``, ``image_multilabel``, ``text_classification``,
             ``tabular_classification`` or ``tabular_regression``.
-        budget_seconds: Wall-clock budget of the search; no candidate runs past it.
+        budget_seconds: Wall-clock budget of the search and of refitting the chosen model on
+            training + validation. Candidates are stopped at it; only the kind's default (the
+            first candidate) and the final model's main refit may run past a budget too short
+            for them.
         target_column: Tabular tasks: the column to predict.
         dataset_version: Version id of the training data, kept in the model's metadata.
         machine_label_weight: Sample weight multiplier for machine-labeled items.

@@ -23,8 +23,9 @@ from labelloop.components.core.train import TrainedModel, check_task
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
-#: Types a model file may contain: scikit-learn, numpy and scipy objects only.
-ALLOWED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.")
+#: Types a model file may contain: scikit-learn, numpy and scipy objects, and the search's ensemble.
+ALLOWED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.",
+                    "labelloop.components.core.train.SoftVotingEnsemble")
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "skops", "flaml", "labelloop")
 
 

@@ -7,9 +7,11 @@ TF-IDF for text, a linear model on image descriptors, default boosting for table
 process while the fork server for the others starts; the tuner then tries every family's cheap
 starting point and grows configurations only while they pay off. Each candidate is fitted on the
 training split (with sample weights) in a child process that is killed at the deadline and scored
-on the validation split; boosting stops early on the validation split. The winner is refitted on
-training + validation, with time for that refit kept inside the budget when the budget allows.
-The test split is never touched.
+on the validation split (boosting stops early on it); cheap candidates (text) are instead
+cross-validated on training + validation. Greedy ensemble selection (Caruana et al., 2004) over
+the candidates' validation (or out-of-fold) predictions picks a weighted soft-voting average; its
+members are refitted on training + validation, with time for those refits kept inside the budget
+when the budget allows. The test split is never touched.
 
 ``fit_quick`` is the fast path for active-learning rounds: one class-balanced logistic regression,
 robust with a handful of labels per class.
@@ -276,6 +278,90 @@ class TrainedModel:
         return np.asarray(self.estimator.predict(inputs), dtype=np.float64)
 
 
+class SoftVotingEnsemble:
+    """A weighted average of fitted models' class probabilities (or predicted values, for regression).
+
+    The final model of a search whose ensemble selection kept more than one candidate. Members are
+    fitted on label indices; each member's probabilities are spread onto ``n_labels`` columns by
+    its ``classes_`` (a label a member never saw gets 0 from it), so ``classes_`` is
+    ``0..n_labels-1``. Saved by :mod:`model_io` (skops), where this class is on the allow-list.
+    """
+
+    def __init__(self, members: Sequence, weights: Sequence[float], task: str, n_labels: int):
+        if len(members) != len(weights) or not members:
+            raise TrainingError(f"an ensemble needs one weight per member, got {len(members)} members, {len(weights)} weights")
+        total = float(sum(weights))
+        self.members = list(members)
+        self.weights = [float(w) / total for w in weights]
+        self.task = task
+        self.n_labels = int(n_labels)
+        if not is_regression(task):
+            self.classes_ = np.arange(self.n_labels)
+
+    def fit(self, X, y=None, **kwargs):
+        """Members are fitted by the search; an ensemble is never refitted as a whole."""
+        raise TrainingError("a SoftVotingEnsemble is built from fitted members; run search to train a new one")
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def __sklearn_tags__(self):
+        """scikit-learn's default tags (a Pipeline asks for them), without importing scikit-learn
+        when this module is imported."""
+        from sklearn.base import BaseEstimator
+
+        return BaseEstimator.__sklearn_tags__(self)
+
+    def predict_proba(self, X) -> np.ndarray:
+        return sum(w * _aligned_proba(m, X, self.task, self.n_labels) for m, w in zip(self.members, self.weights))
+
+    def predict(self, X) -> np.ndarray:
+        if is_regression(self.task):
+            return sum(w * np.asarray(m.predict(X), dtype=np.float64) for m, w in zip(self.members, self.weights))
+        proba = self.predict_proba(X)
+        return (proba >= 0.5).astype(np.int64) if is_multilabel(self.task) else proba.argmax(axis=1)
+
+
+@dataclass(frozen=True)
+class EnsembleChoice:
+    """Which candidates ensemble selection kept (``counts[i]`` times candidate ``i``) and its score."""
+
+    counts: tuple[int, ...]
+    score: float
+
+    def members(self) -> list[tuple[int, float]]:
+        """``(candidate index, weight)`` of the kept candidates, heaviest first."""
+        total = sum(self.counts)
+        kept = [(i, c / total) for i, c in enumerate(self.counts) if c > 0]
+        return sorted(kept, key=lambda pair: -pair[1])
+
+
+def greedy_ensemble(predictions: Sequence[np.ndarray], score, *, rounds: int = 25) -> EnsembleChoice:
+    """Ensemble selection (Caruana et al., 2004): start from the best single candidate, then add,
+    with replacement, the candidate whose addition to the running average scores best; keep the
+    best-scoring step (the first on ties, so the smallest ensemble).
+
+    Args:
+        predictions: each candidate's predictions on the same selection rows.
+        score: higher-is-better score of an averaged prediction.
+        rounds: the most candidates (counted with repetition) the average may hold.
+    """
+    singles = [score(p) for p in predictions]
+    first = int(np.argmax(singles))
+    counts = np.zeros(len(predictions), dtype=int)
+    counts[first] = 1
+    total = np.array(predictions[first], dtype=np.float64)
+    best = EnsembleChoice(tuple(int(c) for c in counts), float(singles[first]))
+    for size in range(2, rounds + 1):
+        trial = [score((total + p) / size) for p in predictions]
+        pick = int(np.argmax(trial))
+        total += predictions[pick]
+        counts[pick] += 1
+        if trial[pick] > best.score + 1e-12:
+            best = EnsembleChoice(tuple(int(c) for c in counts), float(trial[pick]))
+    return best
+
+
 def label_set(targets: Sequence, task: str, extra: Sequence[str] = ()) -> tuple[str, ...]:
     """Sorted label names seen in ``targets`` plus ``extra``."""
     names = set(extra)
@@ -475,7 +561,7 @@ def validation_score(model: TrainedModel, split: Split) -> float:
 
 def score_of(task: str, n_labels: int, y: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> float:
     """The search's objective for predictions ``predicted`` (probabilities or values) of targets ``y``."""
-    from sklearn.metrics import average_precision_score, log_loss, r2_score
+    from sklearn.metrics import average_precision_score, r2_score
 
     if is_regression(task):
         return float(r2_score(y, predicted, sample_weight=weights))
@@ -483,8 +569,8 @@ def score_of(task: str, n_labels: int, y: np.ndarray, predicted: np.ndarray, wei
         return float(average_precision_score(y, predicted, average="micro"))
     accuracy = float(np.average(predicted.argmax(axis=1) == y, weights=weights))
     clipped = np.clip(predicted, 1e-7, 1.0)
-    clipped = clipped / clipped.sum(axis=1, keepdims=True)
-    return accuracy - 1e-3 * float(log_loss(y, clipped, labels=range(n_labels)))
+    truth = clipped[np.arange(len(y)), y] / clipped.sum(axis=1)
+    return accuracy - 1e-3 * float(np.average(-np.log(truth), weights=weights))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -636,11 +722,14 @@ def prepare(task: str, spec: feats.FeatureSpec, fit: Split, validation: Split, l
 
 @dataclass(frozen=True)
 class CandidateFit:
-    """A model fitted on the fit design, its validation score and the parameters to refit it with."""
+    """A model fitted on the fit design, its selection score, the parameters to refit it with, and
+    its predictions on the selection rows (validation split, or out-of-fold under
+    cross-validation), which ensemble selection combines."""
 
     model: Any
     score: float
     refit_params: dict
+    predicted: np.ndarray
 
 
 def fit_candidate(task: str, family: str, params: dict, fit: Design, validation: Design, n_labels: int,
@@ -651,9 +740,7 @@ def fit_candidate(task: str, family: str, params: dict, fit: Design, validation:
     rounds it kept becomes the refit's ``max_iter``. An SVM's ``gamma`` is its ``gamma_scale``
     over the feature variance.
     """
-    params = dict(params)
-    if family == "svc":
-        params["gamma"] = float(params["gamma_scale"] / (fit.X.shape[1] * max(float(np.var(fit.X)), 1e-12)))
+    params = _resolved_params(family, params, fit.X)
     early = early_stopping and family == "hist_gb" and not is_multilabel(task) and len(validation) > 0
     model = build_model(task, family, {**params, "early_stopping": early}, seed=seed, n_jobs=n_jobs)
     kwargs = {} if is_multilabel(task) else {"sample_weight": fit.weights}
@@ -664,7 +751,59 @@ def fit_candidate(task: str, family: str, params: dict, fit: Design, validation:
         predicted = model.predict(validation.X) if is_regression(task) else _aligned_proba(model, validation.X, task, n_labels)
     if early:
         params["max_iter"] = int(model.n_iter_)
-    return CandidateFit(model, score_of(task, n_labels, validation.y, predicted, validation.weights), params)
+    return CandidateFit(model, score_of(task, n_labels, validation.y, predicted, validation.weights), params,
+                        np.asarray(predicted, dtype=np.float64))
+
+
+def _resolved_params(family: str, params: dict, X) -> dict:
+    """``params`` with an SVM's ``gamma`` set to its ``gamma_scale`` over the feature variance of ``X``."""
+    params = dict(params)
+    if family == "svc" and "gamma_scale" in params:
+        params["gamma"] = float(params["gamma_scale"] / (X.shape[1] * max(float(_variance(X)), 1e-12)))
+    return params
+
+
+def _variance(X) -> float:
+    import scipy.sparse
+
+    if scipy.sparse.issparse(X):
+        mean = float(X.mean())
+        return float(X.multiply(X).mean()) - mean * mean
+    return float(np.var(X))
+
+
+def cross_validate_candidate(task: str, family: str, params: dict, design: Design, n_labels: int, seed: int,
+                             folds: int, n_jobs: int = 1) -> CandidateFit:
+    """Score one candidate by ``folds``-fold cross-validation on ``design`` (training + validation).
+
+    For cheap candidates this ranks far more steadily than one small validation split. The
+    out-of-fold predictions cover every row; the last fold's model is kept as the fallback used
+    when the refit on all rows does not fit in the budget.
+    """
+    params = _resolved_params(family, params, design.X)
+    predicted = None
+    model = None
+    for fit_rows, held_rows in _fold_rows(task, design.y, folds, seed):
+        part = Design(design.X[fit_rows], design.y[fit_rows], design.weights[fit_rows])
+        model = refit_model(task, family, params, part, seed, n_jobs)
+        with _quiet_single_thread():
+            scores = (model.predict(design.X[held_rows]) if is_regression(task)
+                      else _aligned_proba(model, design.X[held_rows], task, n_labels))
+        if predicted is None:
+            predicted = np.zeros((len(design),) + np.shape(scores)[1:])
+        predicted[held_rows] = scores
+    return CandidateFit(model, score_of(task, n_labels, design.y, predicted, design.weights), params, predicted)
+
+
+def _fold_rows(task: str, y: np.ndarray, folds: int, seed: int):
+    """``(fit_rows, held_rows)`` per fold; stratified for single-label classes that allow it."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if not is_regression(task) and not is_multilabel(task):
+        counts = np.bincount(y)
+        if counts[counts > 0].min() >= folds:
+            return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    return list(KFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y))))
 
 
 def _aligned_proba(model, X, task: str, n_labels: int) -> np.ndarray:
@@ -694,27 +833,33 @@ def search(
     start_from: dict | None = None,
     families: Sequence[str] | None = None,
     n_jobs: int = 1,
+    cv_folds: int | None = None,
     clock=time.monotonic,
 ) -> SearchResult:
     """Search model families and hyper-parameters within ``budget_seconds``; return the best model.
 
-    Every candidate is fitted on the training split and scored on the validation split; the
-    winner is then refitted on training + validation. The budget covers both: once a model
-    exists, no candidate starts that would leave too little time to refit the best one. The
-    refit allowance: when even the first candidate leaves no room, the winner's refit (one fit,
-    its time predicted from the first) runs past the budget, and is stopped at twice its
-    predicted time plus 2 s, keeping the training-only model. The first candidate, the kind's
-    cheap default, runs in this process while the fork server for the others starts; it cannot
-    be stopped, so it is the only thing that can overrun a budget shorter than its fit.
+    Every candidate is fitted on the training split and scored on the validation split, or, for
+    cheap candidates (text), cross-validated on training + validation. Ensemble selection
+    (Caruana et al., 2004) then averages the candidates whose predictions together score best; its
+    members are refitted on training + validation. The budget covers the refits: once a model
+    exists, no candidate starts that would leave too little time to refit the current ensemble.
+    The refit allowance: the heaviest member's refit always runs, stopped at twice its predicted
+    time plus 2 s (keeping its training-only fit), so it can run past a budget too short for
+    even the first candidate and its refit; other members are refitted only within the budget.
+    The first candidate, the kind's cheap default, runs in this process while the fork server
+    for the others starts; it cannot be stopped either.
 
     Args:
         examples: training/validation inputs (a validation split is carved from training if empty).
-        budget_seconds: wall-clock budget of the search and the refit (see the refit allowance).
+        budget_seconds: wall-clock budget of the search and the refits (see the refit allowance).
         seed: seed for the search and the models.
         extra_labels: labels to include even if absent from training (e.g. the base model's).
-        start_from: ``{"family": ..., "params": ...}`` evaluated first (warm start from a base model).
+        start_from: ``{"family": ..., "params": ...}`` evaluated first (warm start from a base
+            model; an ensemble's members are each evaluated first).
         families: restrict the search to these family names.
         n_jobs: cores per candidate for the tree ensembles.
+        cv_folds: cross-validation folds for selection (0: the validation split); by default 5
+            for text, whose candidates are cheap, else 0.
     """
     started = clock()
     deadline = started + float(budget_seconds)
@@ -722,32 +867,41 @@ def search(
     labels = () if is_regression(task) else label_set(examples.training.targets, task, extra_labels)
     _check_trainable(examples, labels)
     _start_fork_server()
+    folds = default_cv_folds(examples.spec) if cv_folds is None else int(cv_folds)
     fit_split, validation = examples.training, _known_labels_only(examples.validation, labels, task)
-    selection = "validation split"
-    if len(validation) == 0:
+    if folds:
+        selection = f"{folds}-fold cross-validation on training+validation, ensemble selection"
+    elif len(validation) == 0:
         fit_split, validation = holdout(fit_split, task, 0.2, seed)
-        selection = "20% holdout of training (the manifest has no validation items)"
+        selection = "20% holdout of training (the manifest has no validation items), ensemble selection"
+    else:
+        selection = "validation split, ensemble selection"
     known = [f for f in families_for(task, examples.spec) if families is None or f.name in families]
     if not known:
         raise TrainingError(f"no model family among {families} for task {task}")
     prepared = prepare(task, examples.spec, fit_split, validation, labels)
-    state = _SearchState(task, {f.name: f for f in known}, prepared, len(labels), seed, n_jobs, deadline, clock)
+    state = _SearchState(task, {f.name: f for f in known}, prepared, len(labels), seed, n_jobs, deadline, clock, folds)
     starts = _starting_points(known, start_from)
     state.evaluate(starts[0])  # always runs: even a tiny budget gets the kind's default
     _run_tuner(state, starts[1:])
-    if state.best is None:
+    if state.choice is None:
         raise TrainingError(
             f"no candidate finished within {budget_seconds}s ({len(state.trials)} tried: "
             f"{[t.status for t in state.trials][:5]}); raise budget_seconds"
         )
-    best = state.best
-    model, refit, refit_seconds = _refit_best(state, best)
+    final = _refit_ensemble(state, state.choice)
     from sklearn.pipeline import Pipeline
 
-    estimator = Pipeline([("features", prepared.preprocessor), ("model", model)])
-    trained = TrainedModel(estimator, task, labels, examples.spec, best.family, _plain(best.fitted.refit_params))
-    return SearchResult(trained, best.fitted.score, tuple(state.trials), clock() - started, float(budget_seconds),
-                        selection, state.skipped, refit, refit_seconds)
+    estimator = Pipeline([("features", prepared.preprocessor), ("model", final.model)])
+    trained = TrainedModel(estimator, task, labels, examples.spec, final.family, final.params)
+    return SearchResult(trained, state.choice.score, tuple(state.trials), clock() - started, float(budget_seconds),
+                        selection, state.skipped, final.how, final.seconds)
+
+
+def default_cv_folds(spec: feats.FeatureSpec) -> int:
+    """Selection folds for a kind: 5 for text (linear models and naive Bayes fit in a fraction of a
+    second, and a few hundred validation texts rank them noisily), else 0 (the validation split)."""
+    return 5 if spec.kind == "text" else 0
 
 
 def _start_fork_server() -> None:
@@ -767,23 +921,41 @@ def _starting_points(known: Sequence[Family], start_from: dict | None) -> list[d
     starts = [{"family": {"name": f.name, **f.start}} for f in known]
     if "hist_gb" in by_name and by_name["hist_gb"].start != HIST_GB_DEFAULTS:
         starts.append({"family": {"name": "hist_gb", **HIST_GB_DEFAULTS}})
-    if start_from and start_from.get("family") in by_name:
-        family = by_name[start_from["family"]]
-        given = {k: v for k, v in start_from.get("params", {}).items() if k in family.defaults}
+    warm = [(name, params) for name, params in warm_start_configs(start_from) if name in by_name]
+    for name, params in reversed(warm):
+        family = by_name[name]
+        given = {k: v for k, v in params.items() if k in family.defaults}
         starts.insert(0, {"family": {"name": family.name, **family.defaults, **given}})
     return starts
 
 
+def warm_start_configs(start_from: dict | None) -> list[tuple[str, dict]]:
+    """``(family, params)`` to evaluate first: the base model's, or each member of its ensemble."""
+    if not start_from:
+        return []
+    members = start_from.get("params", {}).get("members")
+    if str(start_from.get("family", "")).startswith("ensemble(") and isinstance(members, list):
+        return [(m["family"], m.get("params", {})) for m in members if isinstance(m, dict) and "family" in m]
+    return [(start_from.get("family", ""), start_from.get("params", {}))]
+
+
 @dataclass(frozen=True)
-class _Best:
+class _Candidate:
     family: str
     fitted: CandidateFit
     seconds: float
 
 
+#: The refit reserve is this many times the members' predicted refit time.
+REFIT_RESERVE_MARGIN = 1.2
+#: Ensemble selection looks at this many of the best-scoring candidates of each family, so that a
+#: long search's many near-identical configurations of one family do not crowd out the others.
+ENSEMBLE_POOL_PER_FAMILY = 5
+
+
 @dataclass
 class _SearchState:
-    """The search's running record: candidates tried, the best so far, and the time rules."""
+    """The search's running record: candidates tried, the current ensemble, and the time rules."""
 
     task: str
     by_name: dict
@@ -793,16 +965,32 @@ class _SearchState:
     n_jobs: int
     deadline: float
     clock: Any
+    folds: int = 0  # 0: score on the validation design; else cross-validate on the whole design
     trials: list = field(default_factory=list)
     cost: _CostModel = field(default_factory=_CostModel)
-    best: _Best | None = None
+    pool: list = field(default_factory=list)  # _Candidate, best score first
+    choice: EnsembleChoice | None = None
     skipped: int = 0  # candidates not started because their expected fit time exceeded the budget left
 
+    def selection_design(self) -> Design:
+        return self.prepared.all if self.folds else self.prepared.validation
+
+    def one_fit_seconds(self, candidate: _Candidate) -> tuple[float, float]:
+        """``(seconds, rows)`` of one fit of ``candidate`` (a cross-validated one made ``folds``)."""
+        if self.folds:
+            return candidate.seconds / self.folds, len(self.prepared.all) * (self.folds - 1) / self.folds
+        return candidate.seconds, len(self.prepared.fit)
+
+    def predicted_refit(self, candidate: _Candidate) -> float:
+        seconds, rows = self.one_fit_seconds(candidate)
+        return predicted_refit_seconds(candidate.family, seconds, int(rows), len(self.prepared.all))
+
     def refit_reserve(self) -> float:
-        """Seconds to keep for refitting the best model on training + validation."""
-        if self.best is None:
+        """Seconds to keep for refitting the current ensemble's members on training + validation,
+        with a margin for timing noise on a busy machine."""
+        if self.choice is None:
             return 0.0
-        return predicted_refit_seconds(self.best.family, self.best.seconds, len(self.prepared.fit), len(self.prepared.all))
+        return REFIT_RESERVE_MARGIN * sum(self.predicted_refit(self.pool[i]) for i, _ in self.choice.members())
 
     def time_left(self) -> float:
         return self.deadline - self.clock() - self.refit_reserve()
@@ -812,18 +1000,14 @@ class _SearchState:
         choice = dict(config["family"])
         family = self.by_name[choice.pop("name")]
         choice = {**family.defaults, **choice}
-        first = self.best is None and not self.trials
+        first = not self.pool and not self.trials
         left = self.time_left()
         if left <= 0 and not first:
             return None
         if not first and self.cost.predict(family, choice) > left:
             self.skipped += 1
             return {"score": -1e9}
-        # The first candidate is the kind's default as scikit-learn fits it (no early stopping),
-        # so even a budget with room for one fit and its refit gives the plain default's model.
-        job = functools.partial(fit_candidate, self.task, family.name, choice, self.prepared.fit,
-                                self.prepared.validation, self.n_labels, self.seed, self.n_jobs,
-                                early_stopping=not first)
+        job = self._job(family, choice, early_stopping=not first)
         t0 = self.clock()
         try:
             fitted = job() if first else run_with_deadline(
@@ -838,9 +1022,36 @@ class _SearchState:
         seconds = self.clock() - t0
         self.cost.record(family, choice, seconds)
         self.trials.append(Trial(family.name, _plain(fitted.refit_params), fitted.score, seconds, "ok"))
-        if self.best is None or fitted.score > self.best.fitted.score:
-            self.best = _Best(family.name, fitted, seconds)
+        self._add(_Candidate(family.name, fitted, seconds))
         return {"score": fitted.score}
+
+    def _job(self, family: Family, params: dict, *, early_stopping: bool):
+        """The candidate's fit as a picklable call. The first candidate is the kind's default as
+        scikit-learn fits it (no early stopping), so even a budget with room for one fit and its
+        refit gives the plain default's model."""
+        if self.folds:
+            return functools.partial(cross_validate_candidate, self.task, family.name, params, self.prepared.all,
+                                     self.n_labels, self.seed, self.folds, self.n_jobs)
+        return functools.partial(fit_candidate, self.task, family.name, params, self.prepared.fit,
+                                 self.prepared.validation, self.n_labels, self.seed, self.n_jobs,
+                                 early_stopping=early_stopping)
+
+    def _add(self, candidate: _Candidate) -> None:
+        """Keep each family's best candidates and re-run ensemble selection over them."""
+        self.pool = diverse_pool([*self.pool, candidate], ENSEMBLE_POOL_PER_FAMILY)
+        design = self.selection_design()
+        score = functools.partial(score_of, self.task, self.n_labels, design.y, weights=design.weights)
+        self.choice = greedy_ensemble([c.fitted.predicted for c in self.pool], lambda p: score(predicted=p))
+
+
+def diverse_pool(candidates: Sequence, per_family: int) -> list:
+    """The best-scoring ``per_family`` candidates of each family, best score first."""
+    kept, seen = [], {}
+    for candidate in sorted(candidates, key=lambda c: -c.fitted.score):
+        seen[candidate.family] = seen.get(candidate.family, 0) + 1
+        if seen[candidate.family] <= per_family:
+            kept.append(candidate)
+    return kept
 
 
 def _run_tuner(state: _SearchState, starts: list[dict]) -> None:
@@ -864,22 +1075,57 @@ def predicted_refit_seconds(family: str, fit_seconds: float, fit_rows: int, all_
     return 1.1 * fit_seconds * growth
 
 
-def _refit_best(state: _SearchState, best: _Best):
-    """Refit the winner on training + validation; keep the training-only model if that fails.
+@dataclass(frozen=True)
+class _FinalModel:
+    model: Any
+    family: str
+    params: dict
+    how: str  # "training+validation", or which members kept their training-only fit and why
+    seconds: float
 
-    Returns ``(model, how, seconds)``.
-    """
-    prepared = state.prepared
-    predicted = predicted_refit_seconds(best.family, best.seconds, len(prepared.fit), len(prepared.all))
-    timeout = max(state.deadline - state.clock(), 2 * predicted + 2.0)
+
+def _refit_ensemble(state: _SearchState, choice: EnsembleChoice) -> _FinalModel:
+    """Refit the chosen members on training + validation, heaviest first; a member whose refit
+    fails or does not fit in the budget keeps its fit from the search. One member is returned
+    as itself, several as a :class:`SoftVotingEnsemble`."""
     t0 = state.clock()
-    job = functools.partial(refit_model, state.task, best.family, best.fitted.refit_params, prepared.all,
-                            state.seed, state.n_jobs)
+    models, notes = [], []
+    for position, (index, _) in enumerate(choice.members()):
+        candidate = state.pool[index]
+        model, note = _refit_member(state, candidate, allowance=position == 0)
+        models.append(model)
+        if note:
+            notes.append(f"{candidate.family}: {note}")
+    members = [(state.pool[i], w) for i, w in choice.members()]
+    how = "training+validation" if not notes else f"training only for {len(notes)} of {len(members)}: " + "; ".join(notes)
+    if len(members) == 1:
+        candidate = members[0][0]
+        return _FinalModel(models[0], candidate.family, _plain(candidate.fitted.refit_params), how, state.clock() - t0)
+    names = list(dict.fromkeys(c.family for c, _ in members))
+    params = {"members": [{"family": c.family, "params": _plain(c.fitted.refit_params), "weight": round(w, 6)}
+                          for c, w in members]}
+    ensemble = SoftVotingEnsemble(models, [w for _, w in members], state.task, state.n_labels)
+    return _FinalModel(ensemble, f"ensemble({'+'.join(names)})", params, how, state.clock() - t0)
+
+
+#: Refits expected to take less than this run in this process: a child process costs about a
+#: second to start and to receive the data, which would dominate a short refit.
+IN_PROCESS_REFIT_SECONDS = 2.0
+
+
+def _refit_member(state: _SearchState, candidate: _Candidate, *, allowance: bool):
+    """``(model, note)``: the candidate refitted on all rows (note empty), or its search fit and why."""
+    predicted = state.predicted_refit(candidate)
+    left = state.deadline - state.clock()
+    if not allowance and predicted > left:
+        return candidate.fitted.model, f"no time to refit (needs ~{predicted:.1f}s, {max(left, 0):.1f}s left)"
+    timeout = max(left, 2 * predicted + 2.0) if allowance else left
+    job = functools.partial(refit_model, state.task, candidate.family, candidate.fitted.refit_params,
+                            state.prepared.all, state.seed, state.n_jobs)
     try:
-        model = job() if predicted < 1.0 else run_with_deadline(job, timeout)
+        return (job() if predicted < IN_PROCESS_REFIT_SECONDS else run_with_deadline(job, timeout)), ""
     except (CandidateTimeout, ValueError, np.linalg.LinAlgError) as err:
-        return best.fitted.model, f"training only: refit failed ({err})", state.clock() - t0
-    return model, "training+validation", state.clock() - t0
+        return candidate.fitted.model, f"refit failed ({err})"
 
 
 def _candidate_timeout(remaining: float, *, first_of_family: bool) -> float:

@@ -209,13 +209,14 @@ def test_kernel_svm_gives_probabilities_and_survives_model_io(digits_manifest, t
 
     examples = T.examples_from_manifest(digits_manifest, "image_classification")
     result = T.search(examples, budget_seconds=4, families=["svc"])
-    assert result.model.family == "svc" and accuracy(result.model, examples.test) > 0.9
+    assert result.model.family in ("svc", "ensemble(svc)") and accuracy(result.model, examples.test) > 0.9
     proba = result.model.predict_proba(examples.test.inputs)
     assert np.allclose(proba.sum(axis=1), 1.0)
     model_io.save_model(str(tmp_path / "m"), result.model)
     loaded = model_io.load_model(str(tmp_path / "m")).model
     assert np.allclose(loaded.predict_proba(examples.test.inputs), proba)
-    assert loaded.params["gamma"] > 0  # the refit's absolute gamma is kept for warm starts
+    configs = T.warm_start_configs({"family": loaded.family, "params": loaded.params})
+    assert configs and all(params["gamma"] > 0 for _, params in configs)  # the refit's absolute gamma is kept
 
 
 def test_boosting_stops_early_on_validation_and_refits_with_the_rounds_it_kept():
@@ -250,3 +251,88 @@ def test_text_classification_on_sentence_embeddings(tmp_path):
     result = T.search(examples, budget_seconds=3)
     assert result.model.family != "complement_nb"  # naive Bayes needs non-negative features
     assert accuracy(result.model, examples.test) > 0.85
+
+
+def test_greedy_ensemble_averages_complementary_candidates_and_keeps_a_lone_winner_alone():
+    y = np.array([0, 0, 1, 1])
+    # Each candidate is confidently wrong on a different row; their average is right everywhere.
+    first = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.2, 0.8]])
+    second = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
+    weak = np.array([[0.5, 0.5]] * 4)
+
+    def score(p):
+        return T.score_of("image_classification", 2, y, p, np.ones(4))
+
+    choice = T.greedy_ensemble([first, second, weak], score)
+    assert choice.counts[0] > 0 and choice.counts[1] > 0 and choice.counts[2] == 0
+    assert choice.score > max(score(first), score(second))
+    assert sum(w for _, w in choice.members()) == pytest.approx(1.0)
+    perfect = np.array([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9]])
+    alone = T.greedy_ensemble([first, perfect, weak], score)
+    assert alone.counts == (0, 1, 0) and alone.members() == [(1, 1.0)]
+
+
+def test_cross_validation_predicts_every_row_out_of_fold():
+    examples = _wine_examples()
+    labels = T.label_set(examples.training.targets, examples.task)
+    prepared = T.prepare(examples.task, examples.spec, examples.training, examples.validation, labels)
+    fitted = T.cross_validate_candidate(examples.task, "logistic", {"C": 1.0}, prepared.all, len(labels), seed=0, folds=5)
+    assert fitted.predicted.shape == (len(prepared.all), len(labels))
+    assert np.allclose(fitted.predicted.sum(axis=1), 1.0)  # no row left unpredicted
+    # Out-of-fold: the model fitted on all rows is more confident on its own rows than the folds were.
+    on_all = T.refit_model(examples.task, "logistic", {"C": 1.0}, prepared.all, seed=0)
+    own = on_all.predict_proba(prepared.all.X)[np.arange(len(prepared.all)), prepared.all.y]
+    assert own.mean() > fitted.predicted[np.arange(len(prepared.all)), prepared.all.y].mean()
+
+
+def test_text_search_cross_validates_and_warm_starts_from_its_own_result(tmp_path):
+    """(Saving is tested on a table model: skops takes ~40 s for a 50k-term TF-IDF vocabulary.)"""
+    data = sample_data.load_bbc_news()
+    rows = np.random.default_rng(2).choice(len(data.texts), 400, replace=False)
+    path = sample_data.write_text_manifest([data.texts[i] for i in rows], [data.labels[i] for i in rows],
+                                           str(tmp_path / "bbc.jsonl"), ml_uses=sample_data.assign_ml_uses(400))
+    examples = T.examples_from_manifest(path, "text_classification")
+    result = T.search(examples, budget_seconds=6, seed=0)
+    assert "cross-validation" in result.selection and result.refit == "training+validation"
+    assert accuracy(result.model, examples.test) > 0.85
+    base = {"family": result.model.family, "params": result.model.params}
+    expected = T.warm_start_configs(base)
+    assert expected and all(f in ("sgd", "complement_nb", "logistic") for f, _ in expected)
+    warm = T.search(examples, budget_seconds=3, start_from=base)
+    assert [(t.family, t.params) for t in warm.trials[:len(expected)]] == [
+        (f, pytest.approx(p)) for f, p in expected]
+
+
+def test_an_ensemble_of_members_is_named_weighted_and_saved_with_the_allow_list(tmp_path):
+    from sklearn.pipeline import Pipeline
+
+    from labelloop.components.core import model_io
+
+    examples = _wine_examples()
+    labels = T.label_set(examples.training.targets, examples.task)
+    prepared = T.prepare(examples.task, examples.spec, examples.training, examples.validation, labels)
+    members = [T.refit_model(examples.task, family, params, prepared.all, seed=0)
+               for family, params in (("logistic", {"C": 1.0}), ("extra_trees", {"n_estimators": 20, "max_features": 0.5,
+                                                                                  "min_samples_leaf": 1}))]
+    ensemble = T.SoftVotingEnsemble(members, [3, 1], examples.task, len(labels))
+    expected = 0.75 * members[0].predict_proba(prepared.validation.X) + 0.25 * members[1].predict_proba(prepared.validation.X)
+    assert np.allclose(ensemble.predict_proba(prepared.validation.X), expected)
+    model = T.TrainedModel(Pipeline([("features", prepared.preprocessor), ("model", ensemble)]), examples.task, labels,
+                           examples.spec, "ensemble(logistic+extra_trees)", {"members": []})
+    model_io.save_model(str(tmp_path / "m"), model)
+    loaded = model_io.load_model(str(tmp_path / "m")).model
+    assert np.allclose(loaded.predict_proba(examples.test.inputs), model.predict_proba(examples.test.inputs))
+    with pytest.raises(T.TrainingError, match="fitted members"):
+        ensemble.fit(prepared.all.X, prepared.all.y)
+    with pytest.raises(T.TrainingError, match="one weight per member"):
+        T.SoftVotingEnsemble(members, [1.0], examples.task, len(labels))
+
+
+def test_the_ensemble_pool_keeps_every_family_however_many_configurations_one_family_had():
+    def candidate(family, score):
+        return T._Candidate(family, T.CandidateFit(None, score, {}, np.zeros(1)), 1.0)
+
+    many_svms = [candidate("svc", 0.9 + i / 1000) for i in range(30)]
+    pool = T.diverse_pool([*many_svms, candidate("logistic", 0.5), candidate("hist_gb", 0.6)], per_family=5)
+    assert [c.family for c in pool] == ["svc"] * 5 + ["hist_gb", "logistic"]
+    assert [c.fitted.score for c in pool[:5]] == sorted((c.fitted.score for c in many_svms), reverse=True)[:5]
