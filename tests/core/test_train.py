@@ -80,12 +80,17 @@ def test_machine_labels_are_down_weighted():
         policy.weight_of(manifest.with_extra(record, weight=-1))
 
 
-def test_text_classification_on_bbc_news(tmp_path):
+def bbc_examples(tmp_path, count, seed):
+    """``count`` BBC News articles drawn with ``seed``, written as a manifest with default ml_use splits."""
     data = sample_data.load_bbc_news()
-    rows = np.random.default_rng(0).choice(len(data.texts), 500, replace=False)
+    rows = np.random.default_rng(seed).choice(len(data.texts), count, replace=False)
     path = sample_data.write_text_manifest([data.texts[i] for i in rows], [data.labels[i] for i in rows],
-                                           str(tmp_path / "bbc.jsonl"), ml_uses=sample_data.assign_ml_uses(500))
-    examples = T.examples_from_manifest(path, "text_classification")
+                                           str(tmp_path / "bbc.jsonl"), ml_uses=sample_data.assign_ml_uses(count))
+    return T.examples_from_manifest(path, "text_classification")
+
+
+def test_text_classification_on_bbc_news(tmp_path):
+    examples = bbc_examples(tmp_path, 500, seed=0)
     result = T.search(examples, budget_seconds=8)
     assert accuracy(result.model, examples.test) > 0.85
 
@@ -287,11 +292,7 @@ def test_cross_validation_predicts_every_row_out_of_fold():
 
 def test_text_search_cross_validates_and_warm_starts_from_its_own_result(tmp_path):
     """(Saving is tested on a table model: skops takes ~40 s for a 50k-term TF-IDF vocabulary.)"""
-    data = sample_data.load_bbc_news()
-    rows = np.random.default_rng(2).choice(len(data.texts), 400, replace=False)
-    path = sample_data.write_text_manifest([data.texts[i] for i in rows], [data.labels[i] for i in rows],
-                                           str(tmp_path / "bbc.jsonl"), ml_uses=sample_data.assign_ml_uses(400))
-    examples = T.examples_from_manifest(path, "text_classification")
+    examples = bbc_examples(tmp_path, 400, seed=2)
     result = T.search(examples, budget_seconds=6, seed=0)
     assert "cross-validation" in result.selection and result.refit == "training+validation"
     assert accuracy(result.model, examples.test) > 0.85
