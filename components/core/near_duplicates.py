@@ -156,7 +156,7 @@ def _check_plan(plan: SearchPlan, threshold: int) -> None:
 
 
 def _unique_codes(parts: list[np.ndarray], n: int) -> np.ndarray:
-    """Sorted, de-duplicated (k, 2) array of pairs from codes ``i * n + j`` with i < j."""
+    """Sorted, de-duplicated (k, 2) array of index pairs from codes ``i * n + j``."""
     if not parts:
         return np.empty((0, 2), np.int64)
     codes = np.unique(np.concatenate(parts))

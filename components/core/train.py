@@ -555,7 +555,7 @@ def is_one_vs_rest(estimator) -> bool:
 def validation_score(model: TrainedModel, split: Split) -> float:
     """Higher is better: accuracy (minus a tiny log-loss tie-breaker), micro AP, or R²."""
     y = encode_targets(split.targets, model.labels, model.task)
-    predicted = model.predict_values(split.inputs) if is_regression(model.task) else model.predict_proba(split.inputs)
+    predicted = scores_for(model, split.inputs)
     return score_of(model.task, len(model.labels), y, predicted, split.weights)
 
 
@@ -748,7 +748,7 @@ def fit_candidate(task: str, family: str, params: dict, fit: Design, validation:
         kwargs.update(X_val=validation.X, y_val=validation.y, sample_weight_val=validation.weights)
     with _quiet_single_thread():
         model.fit(fit.X, fit.y, **kwargs)
-        predicted = model.predict(validation.X) if is_regression(task) else _aligned_proba(model, validation.X, task, n_labels)
+        predicted = _estimator_scores(model, validation.X, task, n_labels)
     if early:
         params["max_iter"] = int(model.n_iter_)
     return CandidateFit(model, score_of(task, n_labels, validation.y, predicted, validation.weights), params,
@@ -787,8 +787,7 @@ def cross_validate_candidate(task: str, family: str, params: dict, design: Desig
         part = Design(design.X[fit_rows], design.y[fit_rows], design.weights[fit_rows])
         model = refit_model(task, family, params, part, seed, n_jobs)
         with _quiet_single_thread():
-            scores = (model.predict(design.X[held_rows]) if is_regression(task)
-                      else _aligned_proba(model, design.X[held_rows], task, n_labels))
+            scores = _estimator_scores(model, design.X[held_rows], task, n_labels)
         if predicted is None:
             predicted = np.zeros((len(design),) + np.shape(scores)[1:])
         predicted[held_rows] = scores
@@ -804,6 +803,11 @@ def _fold_rows(task: str, y: np.ndarray, folds: int, seed: int):
         if counts[counts > 0].min() >= folds:
             return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
     return list(KFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y))))
+
+
+def _estimator_scores(model, X, task: str, n_labels: int) -> np.ndarray:
+    """A fitted estimator's predicted values (regression) or probabilities over all ``n_labels``."""
+    return model.predict(X) if is_regression(task) else _aligned_proba(model, X, task, n_labels)
 
 
 def _aligned_proba(model, X, task: str, n_labels: int) -> np.ndarray:
