@@ -349,7 +349,8 @@ def main() -> None:
     if bomb:
         print(f"  decompression bomb: {bomb[0]} with peak RSS {bomb[1]:.0f} MB (target <= 500 MB)")
     if not args.skip_million:
-        threshold, crop_threshold = prefilter.DEFAULT_HAMMING_THRESHOLD, prefilter.DEFAULT_CROP_HAMMING_THRESHOLD
+        defaults = prefilter.PrefilterSettings()
+        threshold, crop_threshold = defaults.hamming_threshold, defaults.crop_hamming_threshold
         search = million_hash_search(threshold, crop_threshold)
         print(f"  near-duplicate search over 1,000,000 images (mirror-aware): "
               f"{search.full_seconds + search.crop_seconds:.1f} s (target <= 30 s) = "

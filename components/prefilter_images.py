@@ -12,13 +12,13 @@ def prefilter_images(
     rejects: dsl.Output[dsl.Dataset],
     stats: dsl.Output[dsl.Metrics],
     hamming_threshold: int = 8,
-    crop_hamming_threshold: int = 5,
     blur_threshold: float = 0.86,
     min_width: int = 32,
     min_height: int = 32,
     max_pixels: int = 50_000_000,
     check_exact_duplicates: bool = True,
     check_near_duplicates: bool = True,
+    check_cropped_copies: bool = True,
     check_blur: bool = True,
     workers: int = 0,
 ):
@@ -29,9 +29,6 @@ def prefilter_images(
             are read from ``imageGcsUri`` (a local path or ``gs://``). Text items pass through.
         hamming_threshold: Largest perceptual-hash distance (of 64 bits) between near duplicates;
             mirrored copies count as duplicates too.
-        crop_hamming_threshold: Largest distance between a hash of one image's corner crop (3.5%
-            off two sides) and another image's hash that makes the second a cropped copy; a
-            negative value turns the crop search off.
         blur_threshold: Blur score (0 sharp .. 1 blurry, size- and contrast-independent) at or
             above which an image is rejected as blurry.
         min_width: Images narrower than this are rejected as ``too_small``.
@@ -40,6 +37,8 @@ def prefilter_images(
             any decoding.
         check_exact_duplicates: Remove byte-identical copies.
         check_near_duplicates: Remove resized, re-encoded, cropped, brightened or mirrored copies.
+        check_cropped_copies: Also hash each image's corner crops (3.5% off two sides) to find
+            copies cropped by a few percent; they match at ``hamming_threshold`` - 3 bits.
         check_blur: Remove blurry images.
         workers: Decoding threads; 0 uses one per core.
 
@@ -59,10 +58,10 @@ def prefilter_images(
     settings = core.PrefilterSettings(
         limits=image_checks.DecodeLimits(min_width=min_width, min_height=min_height, max_pixels=max_pixels),
         hamming_threshold=hamming_threshold,
-        crop_hamming_threshold=None if crop_hamming_threshold < 0 else crop_hamming_threshold,
         blur_threshold=blur_threshold,
         exact_duplicates=check_exact_duplicates,
         near_duplicates=check_near_duplicates,
+        cropped_copies=check_cropped_copies,
         blurry=check_blur,
         workers=workers,
     )

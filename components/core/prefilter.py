@@ -31,8 +31,9 @@ BLURRY = "blurry"
 MISSING_ID = "missing_id"
 INVALID_URI = "invalid_uri"
 DEFAULT_HAMMING_THRESHOLD = 8
-#: Tighter threshold for an image's corner-crop hashes against other images' own hashes.
-DEFAULT_CROP_HAMMING_THRESHOLD = 5
+#: Corner-crop hashes match another image's hash at this many bits fewer than ``hamming_threshold``
+#: (5 at the default 8): tighter, because each image brings four of them.
+CROP_THRESHOLD_MARGIN = 3
 _IN_FLIGHT = 64
 
 
@@ -43,33 +44,41 @@ class PrefilterSettings:
     Attributes:
         limits: Decode limits (minimum size, decompression-bomb pixel limit, working size).
         hamming_threshold: Largest perceptual-hash distance (of 64 bits) that makes a near duplicate.
-        crop_hamming_threshold: Largest distance between one image's corner-crop hash and another
-            image's hash that makes the second a cropped copy of the first; None: no crop search.
         blur_threshold: Blur score (0 sharp .. 1 blurry) at or above which an image is blurry.
         exact_duplicates: Remove byte-identical copies.
         near_duplicates: Remove perceptual near duplicates (resized, re-encoded, mirrored ...).
+        cropped_copies: Also find copies cropped by a few percent, through each image's corner-crop
+            hashes (see :attr:`crop_hamming_threshold`).
         blurry: Remove blurry images.
         workers: Threads that read and decode images; 0 means one per CPU core.
     """
 
     limits: image_checks.DecodeLimits = field(default_factory=image_checks.DecodeLimits)
     hamming_threshold: int = DEFAULT_HAMMING_THRESHOLD
-    crop_hamming_threshold: int | None = DEFAULT_CROP_HAMMING_THRESHOLD
     blur_threshold: float = blur.DEFAULT_THRESHOLD
     exact_duplicates: bool = True
     near_duplicates: bool = True
+    cropped_copies: bool = True
     blurry: bool = True
     workers: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.hamming_threshold < 64:
             raise ValueError(f"hamming_threshold must be 0..63 bits, got {self.hamming_threshold}")
-        if self.crop_hamming_threshold is not None and not 0 <= self.crop_hamming_threshold < 64:
-            raise ValueError(f"crop_hamming_threshold must be 0..63 bits or None, got {self.crop_hamming_threshold}")
         if not 0.0 < self.blur_threshold <= 1.0:
             raise ValueError(f"blur_threshold must be in (0, 1], got {self.blur_threshold}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0 (0: one per core), got {self.workers}")
+
+    @property
+    def crop_hamming_threshold(self) -> int | None:
+        """Largest distance between one image's corner-crop hash and another image's hash that makes
+        the second a cropped copy of the first; None when that search is off. It follows
+        ``hamming_threshold`` down, so lowering that (for images whose distinct items hash close
+        together) never leaves the crop search looser than the main one."""
+        if not (self.near_duplicates and self.cropped_copies):
+            return None
+        return max(self.hamming_threshold - CROP_THRESHOLD_MARGIN, 0)
 
     def thresholds(self) -> dict:
         """The settings as plain values, for metadata and metrics."""

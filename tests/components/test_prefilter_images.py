@@ -67,7 +67,7 @@ def test_component_defaults_are_the_core_defaults():
     defaults = {name: p.default for name, p in inspect.signature(prefilter_images.python_func).parameters.items()}
     core_defaults = PrefilterSettings()
     assert defaults["hamming_threshold"] == core_defaults.hamming_threshold
-    assert defaults["crop_hamming_threshold"] == core_defaults.crop_hamming_threshold
+    assert defaults["check_cropped_copies"] == core_defaults.cropped_copies
     assert defaults["blur_threshold"] == core_defaults.blur_threshold
     assert defaults["max_pixels"] == core_defaults.limits.max_pixels
 

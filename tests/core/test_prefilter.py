@@ -150,8 +150,6 @@ def test_thread_pool_gives_the_same_outcome(tmp_path):
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="hamming_threshold"):
         pf.PrefilterSettings(hamming_threshold=64)
-    with pytest.raises(ValueError, match="crop_hamming_threshold"):
-        pf.PrefilterSettings(crop_hamming_threshold=-1)
     with pytest.raises(ValueError, match="blur_threshold"):
         pf.PrefilterSettings(blur_threshold=0)
 
@@ -179,7 +177,15 @@ def test_cropped_copy_is_found_through_the_corner_crop_hashes(tmp_path):
         return {r["id"]: r["reason_code"] for r in mf.read_jsonl(str(tmp_path / "rejects"))}
 
     assert rejected(pf.PrefilterSettings(workers=1)) == {"a_cropped": pf.NEAR_DUPLICATE}
-    assert rejected(pf.PrefilterSettings(crop_hamming_threshold=None, workers=1)) == {}
+    assert rejected(pf.PrefilterSettings(cropped_copies=False, workers=1)) == {}
+
+
+def test_crop_threshold_follows_the_hamming_threshold_down():
+    assert pf.PrefilterSettings().crop_hamming_threshold == 5
+    assert pf.PrefilterSettings(hamming_threshold=4).crop_hamming_threshold == 1
+    assert pf.PrefilterSettings(hamming_threshold=2).crop_hamming_threshold == 0
+    assert pf.PrefilterSettings(cropped_copies=False).crop_hamming_threshold is None
+    assert pf.PrefilterSettings(near_duplicates=False).crop_hamming_threshold is None
 
 
 def test_images_on_gcs_are_read_by_the_thread_pool(gcs_prefix, tmp_path):
