@@ -26,6 +26,50 @@ def test_round_trip_keeps_predictions_and_metadata(tmp_path, model_and_examples)
     assert isinstance(loaded.model.spec, features.FeatureSpec)
 
 
+def test_a_text_model_stores_its_vocabulary_compactly_and_round_trips(tmp_path):
+    """A TF-IDF vocabulary is saved as one string, not skops' entry-by-entry dict (35 s for 50k terms)."""
+    import time
+
+    bbc = sample_data.load_bbc_news()
+    picked = np.random.default_rng(0).choice(len(bbc.texts), 300, replace=False)
+    texts, frame_labels = [bbc.texts[i] for i in picked], [bbc.labels[i] for i in picked]
+    spec = features.FeatureSpec("text")
+    uses = sample_data.assign_ml_uses(len(texts), seed=0)
+    splits = {use: [i for i, u in enumerate(uses) if u == use] for use in ("training", "validation", "test")}
+
+    def split(rows):
+        return T.Split(np.asarray([texts[i] for i in rows], dtype=object), tuple(frame_labels[i] for i in rows),
+                       np.ones(len(rows)), tuple(map(str, rows)))
+
+    examples = T.Examples("text_classification", spec, split(splits["training"]), split(splits["validation"]),
+                          split(splits["test"]), {})
+    model = T.fit_quick(examples)
+    vocabulary = dict(model.estimator.named_steps["features"].vocabulary_)
+    assert len(vocabulary) > 10_000
+    started = time.monotonic()
+    model_io.save_model(str(tmp_path), model)
+    assert time.monotonic() - started < 5  # was ~10 s for this vocabulary
+    assert model.estimator.named_steps["features"].vocabulary_ == vocabulary  # the model in memory is untouched
+    assert (tmp_path / model_io.MODEL_FILE).stat().st_size < 100 * len(vocabulary)  # a dict took ~700 bytes a term
+    loaded = model_io.load_model(str(tmp_path)).model
+    assert loaded.estimator.named_steps["features"].vocabulary_ == vocabulary
+    assert np.allclose(loaded.predict_proba(examples.test.inputs), model.predict_proba(examples.test.inputs))
+
+
+def test_a_format_1_model_file_still_loads(tmp_path, model_and_examples):
+    import hashlib
+
+    model, examples = model_and_examples
+    model_io.save_model(str(tmp_path), model)
+    data = skops.io.dumps(model.estimator)  # format 1: the estimator alone
+    (tmp_path / model_io.MODEL_FILE).write_bytes(data)
+    meta = model_io.read_metadata(str(tmp_path))
+    text = (tmp_path / model_io.METADATA_FILE).read_text().replace(meta["model_sha256"], hashlib.sha256(data).hexdigest())
+    (tmp_path / model_io.METADATA_FILE).write_text(text.replace('"format_version": 2', '"format_version": 1'))
+    loaded = model_io.load_model(str(tmp_path)).model
+    assert np.allclose(loaded.predict_proba(examples.test.inputs), model.predict_proba(examples.test.inputs))
+
+
 def test_tampered_file_is_refused(tmp_path, model_and_examples):
     model_io.save_model(str(tmp_path), model_and_examples[0])
     with open(tmp_path / model_io.MODEL_FILE, "ab") as handle:

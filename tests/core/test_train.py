@@ -291,7 +291,6 @@ def test_cross_validation_predicts_every_row_out_of_fold():
 
 
 def test_text_search_cross_validates_and_warm_starts_from_its_own_result(tmp_path):
-    """(Saving is tested on a table model: skops takes ~40 s for a 50k-term TF-IDF vocabulary.)"""
     examples = bbc_examples(tmp_path, 400, seed=2)
     result = T.search(examples, budget_seconds=6, seed=0)
     assert "cross-validation" in result.selection and result.refit == "training+validation"
