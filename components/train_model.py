@@ -32,9 +32,10 @@ def train_model(
         task: ``image_classification``, ``image_multilabel``, ``text_classification``,
             ``tabular_classification`` or ``tabular_regression``.
         budget_seconds: Wall-clock budget of the search and of refitting the chosen model on
-            training + validation. Candidates are stopped at it; only the kind's default (the
-            first candidate) and the final model's main refit may run past a budget too short
-            for them.
+            training + validation, strict as Vertex's: candidates are stopped at it, and a
+            member whose refit would not finish keeps its training-only fit (the model's
+            ``refit`` metadata says which). Only the kind's default, the first candidate, may
+            run past a budget too short for it.
         target_column: Tabular tasks: the column to predict.
         dataset_version: Version id of the training data, kept in the model's metadata.
         machine_label_weight: Sample weight multiplier for machine-labeled items.
@@ -66,7 +67,7 @@ def train_model(
                         extra={"search": summary, "accounting": examples.accounting,
                                "warm_started_from": base_model.uri if base_model is not None else ""})
     model.metadata.update({"task": task, "family": result.model.family, "labels": list(result.model.labels),
-                           "dataset_version": dataset_version})
+                           "dataset_version": dataset_version, "refit": summary["refit"]})
     for key, value in {**examples.accounting, "validation_score": result.validation_score,
                        "trials_fitted": summary["trials_fitted"], "search_seconds": summary["search_seconds"]}.items():
         metrics.log_metric(key, value)
