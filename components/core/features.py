@@ -265,19 +265,31 @@ def tabular_inputs(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     return out
 
 
-def tabular_preprocessor(spec: FeatureSpec, *, scale: bool = True):
-    """A ColumnTransformer: impute + (optionally) scale numerics, one-hot encode categoricals."""
+def tabular_preprocessor(spec: FeatureSpec, *, scale: bool = True, category_codes: bool = False):
+    """A ColumnTransformer: impute + (optionally) scale numerics, one-hot encode categoricals.
+
+    With ``category_codes``, the categoricals are also appended as integer codes (block
+    ``category_codes``, at most :data:`MAX_CATEGORY_CODES` a column, unknowns NaN) for models
+    that split on categories natively, as histogram boosting does.
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
     numeric_steps = [SimpleImputer(strategy="median")] + ([StandardScaler()] if scale else [])
-    return ColumnTransformer(
-        [
-            ("numeric", make_pipeline(*numeric_steps), list(spec.numeric_columns)),
-            ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False, max_categories=50),
-             list(spec.categorical_columns)),
-        ]
-    )
+    blocks = [
+        ("numeric", make_pipeline(*numeric_steps), list(spec.numeric_columns)),
+        ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False, max_categories=50),
+         list(spec.categorical_columns)),
+    ]
+    if category_codes and spec.categorical_columns:
+        codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                               max_categories=MAX_CATEGORY_CODES)
+        blocks.append(("category_codes", codes, list(spec.categorical_columns)))
+    return ColumnTransformer(blocks)
+
+
+#: Histogram boosting accepts at most 255 bins a feature; rarer categories beyond this share one code.
+MAX_CATEGORY_CODES = 250
 

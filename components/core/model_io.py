@@ -1,11 +1,11 @@
 """Save and load trained models safely: skops files with an explicit type allow-list + metadata.
 
 A model folder holds ``model.skops`` (the fitted scikit-learn pipeline, in skops' format, which is
-never unpickled; text vocabularies are stored beside it as one string, see :func:`_detached_vocabularies`)
-and ``metadata.json`` (task, label set, feature spec, training data version,
-metrics, library versions and the SHA-256 of ``model.skops``). Loading refuses a file whose
-checksum differs from its metadata, or that contains any type outside :data:`ALLOWED_PREFIXES`.
-"""
+never unpickled; text vocabularies are stored beside it as one string, see
+:func:`_detached_vocabularies`) and ``metadata.json`` (task, label set, feature spec, training
+data version, metrics, library versions and the SHA-256 of ``model.skops``). Loading refuses a
+file whose checksum differs from its metadata, or that contains any type outside
+:data:`ALLOWED_PREFIXES` and :data:`ALLOWED_NAMES`."""
 
 from __future__ import annotations
 
@@ -26,9 +26,12 @@ MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 #: 2: the payload is ``{"estimator": ..., "vocabularies": {...}}``; 1: the estimator alone.
 FORMAT_VERSION = 2
-#: Types a model file may contain: scikit-learn, numpy and scipy objects, and the search's ensemble.
-ALLOWED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.",
-                    "labelloop.components.core.train.SoftVotingEnsemble")
+#: Types a model file may contain: scikit-learn, numpy and scipy objects ...
+ALLOWED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.")
+#: ... and these exact names: the search's ensemble, and ``functools.partial``, which boosting with
+#: categorical features keeps (around scikit-learn's ``check_array``). skops lists a partial's
+#: function as a type of its own, so a partial of anything outside the allow-list is still refused.
+ALLOWED_NAMES = ("labelloop.components.core.train.SoftVotingEnsemble", "functools.partial")
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "skops", "flaml", "labelloop")
 
 
@@ -97,10 +100,11 @@ def read_metadata(folder: str) -> dict:
 
 
 def untrusted_types(data: bytes) -> list[str]:
-    """Types in a skops payload that are outside :data:`ALLOWED_PREFIXES`."""
+    """Types in a skops payload outside :data:`ALLOWED_PREFIXES` and :data:`ALLOWED_NAMES`."""
     import skops.io
 
-    return [t for t in skops.io.get_untrusted_types(data=data) if not t.startswith(ALLOWED_PREFIXES)]
+    return [t for t in skops.io.get_untrusted_types(data=data)
+            if not t.startswith(ALLOWED_PREFIXES) and t not in ALLOWED_NAMES]
 
 
 def load_model(folder: str) -> LoadedModel:
@@ -122,7 +126,8 @@ def load_model(folder: str) -> LoadedModel:
         raise ModelFileError(f"{path} does not match the checksum in its metadata; the file was changed or corrupted")
     refused = untrusted_types(data)
     if refused:
-        raise ModelFileError(f"{path} contains types outside the allow-list {ALLOWED_PREFIXES}: {refused}; refusing to load")
+        raise ModelFileError(f"{path} contains types outside the allow-list {ALLOWED_PREFIXES + ALLOWED_NAMES}: "
+                             f"{refused}; refusing to load")
     trusted = skops.io.get_untrusted_types(data=data)
     payload = skops.io.loads(data, trusted=trusted)
     estimator = _with_vocabularies(payload) if meta.get("format_version", 1) >= 2 else payload

@@ -92,6 +92,22 @@ def test_types_outside_the_allow_list_are_refused(tmp_path, model_and_examples):
         model_io.load_model(str(tmp_path))
 
 
+def test_a_partial_of_a_function_outside_the_allow_list_is_refused(tmp_path, model_and_examples):
+    """``functools.partial`` is allowed (boosting on categories keeps one), but not what it wraps."""
+    import functools
+    import hashlib
+    import os
+
+    model_io.save_model(str(tmp_path), model_and_examples[0])
+    data = skops.io.dumps({"estimator": functools.partial(os.system, "true"), "vocabularies": {}})
+    (tmp_path / model_io.MODEL_FILE).write_bytes(data)
+    meta = (tmp_path / model_io.METADATA_FILE).read_text()
+    old = model_io.read_metadata(str(tmp_path))["model_sha256"]
+    (tmp_path / model_io.METADATA_FILE).write_text(meta.replace(old, hashlib.sha256(data).hexdigest()))
+    with pytest.raises(model_io.ModelFileError, match="posix.system|os.system"):
+        model_io.load_model(str(tmp_path))
+
+
 def test_missing_folder_says_what_it_expected(tmp_path):
     with pytest.raises(model_io.ModelFileError, match="train_model"):
         model_io.load_model(str(tmp_path / "nope"))

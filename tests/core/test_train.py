@@ -335,3 +335,32 @@ def test_the_ensemble_pool_keeps_every_family_however_many_configurations_one_fa
     pool = T.diverse_pool([*many_svms, candidate("logistic", 0.5), candidate("hist_gb", 0.6)], per_family=5)
     assert [c.family for c in pool] == ["svc"] * 5 + ["hist_gb", "logistic"]
     assert [c.fitted.score for c in pool[:5]] == sorted((c.fitted.score for c in many_svms), reverse=True)[:5]
+
+
+def test_boosting_splits_table_categories_natively_and_the_model_round_trips(tmp_path):
+    """Boosting reads category codes (split natively), other families one-hot columns; both read
+    the full preprocessed design, so they ensemble and save like any model."""
+    from labelloop.components.core import model_io
+
+    data = sample_data.load_diamonds(1500, 0, target="cut")
+    frame = data.frame.assign(ml_use=sample_data.assign_ml_uses(len(data.frame)))
+    examples = T.examples_from_table(frame, "tabular_classification", "cut")
+    labels = T.label_set(examples.training.targets, examples.task)
+    prepared = T.prepare(examples.task, examples.spec, examples.training, examples.validation, labels)
+    plan = prepared.columns
+    assert plan is not None and sum(plan.native_categorical) == 2  # color and clarity, as codes
+    boosted = T.fit_candidate(examples.task, "hist_gb", T.HIST_GB_DEFAULTS, prepared.fit, prepared.validation,
+                              len(labels), seed=0, columns=plan)
+    assert list(boosted.model.named_steps["model"].is_categorical_) == list(plan.native_categorical)
+    linear = T.fit_candidate(examples.task, "logistic", {"C": 1.0}, prepared.fit, prepared.validation,
+                             len(labels), seed=0, columns=plan)
+    assert linear.model.named_steps["model"].n_features_in_ == len(plan.one_hot) > len(plan.native)
+    for fitted in (boosted, linear):  # each takes the full design and predicts what it was scored with
+        assert np.allclose(T._aligned_proba(fitted.model, prepared.validation.X, examples.task, len(labels)),
+                           fitted.predicted)
+
+    result = T.search(examples, budget_seconds=4, families=["hist_gb", "logistic"])
+    model_io.save_model(str(tmp_path), result.model)
+    loaded = model_io.load_model(str(tmp_path)).model
+    assert np.allclose(loaded.predict_proba(examples.test.inputs), result.model.predict_proba(examples.test.inputs))
+    assert accuracy(result.model, examples.test) > 0.6
