@@ -56,16 +56,23 @@ def test_a_text_model_stores_its_vocabulary_compactly_and_round_trips(tmp_path):
     assert np.allclose(loaded.predict_proba(examples.test.inputs), model.predict_proba(examples.test.inputs))
 
 
-def test_a_format_1_model_file_still_loads(tmp_path, model_and_examples):
+def _swap_model_file(folder, data: bytes, *, format_version: int | None = None) -> None:
+    """Replace a saved model's file with ``data`` and fix its checksum, as a forger would."""
     import hashlib
 
+    meta = model_io.read_metadata(str(folder))
+    text = (folder / model_io.METADATA_FILE).read_text()
+    text = text.replace(meta["model_sha256"], hashlib.sha256(data).hexdigest())
+    if format_version is not None:
+        text = text.replace(f'"format_version": {meta["format_version"]}', f'"format_version": {format_version}')
+    (folder / model_io.MODEL_FILE).write_bytes(data)
+    (folder / model_io.METADATA_FILE).write_text(text)
+
+
+def test_a_format_1_model_file_still_loads(tmp_path, model_and_examples):
     model, examples = model_and_examples
     model_io.save_model(str(tmp_path), model)
-    data = skops.io.dumps(model.estimator)  # format 1: the estimator alone
-    (tmp_path / model_io.MODEL_FILE).write_bytes(data)
-    meta = model_io.read_metadata(str(tmp_path))
-    text = (tmp_path / model_io.METADATA_FILE).read_text().replace(meta["model_sha256"], hashlib.sha256(data).hexdigest())
-    (tmp_path / model_io.METADATA_FILE).write_text(text.replace('"format_version": 2', '"format_version": 1'))
+    _swap_model_file(tmp_path, skops.io.dumps(model.estimator), format_version=1)  # format 1: the estimator alone
     loaded = model_io.load_model(str(tmp_path)).model
     assert np.allclose(loaded.predict_proba(examples.test.inputs), model.predict_proba(examples.test.inputs))
 
@@ -80,14 +87,9 @@ def test_tampered_file_is_refused(tmp_path, model_and_examples):
 
 def test_types_outside_the_allow_list_are_refused(tmp_path, model_and_examples):
     import fractions
-    import hashlib
 
     model_io.save_model(str(tmp_path), model_and_examples[0])
-    data = skops.io.dumps({"x": fractions.Fraction(1, 3)})
-    (tmp_path / model_io.MODEL_FILE).write_bytes(data)
-    meta = (tmp_path / model_io.METADATA_FILE).read_text()
-    old = model_io.read_metadata(str(tmp_path))["model_sha256"]
-    (tmp_path / model_io.METADATA_FILE).write_text(meta.replace(old, hashlib.sha256(data).hexdigest()))
+    _swap_model_file(tmp_path, skops.io.dumps({"x": fractions.Fraction(1, 3)}))
     with pytest.raises(model_io.ModelFileError, match="fractions.Fraction"):
         model_io.load_model(str(tmp_path))
 
@@ -95,15 +97,10 @@ def test_types_outside_the_allow_list_are_refused(tmp_path, model_and_examples):
 def test_a_partial_of_a_function_outside_the_allow_list_is_refused(tmp_path, model_and_examples):
     """``functools.partial`` is allowed (boosting on categories keeps one), but not what it wraps."""
     import functools
-    import hashlib
     import os
 
     model_io.save_model(str(tmp_path), model_and_examples[0])
-    data = skops.io.dumps({"estimator": functools.partial(os.system, "true"), "vocabularies": {}})
-    (tmp_path / model_io.MODEL_FILE).write_bytes(data)
-    meta = (tmp_path / model_io.METADATA_FILE).read_text()
-    old = model_io.read_metadata(str(tmp_path))["model_sha256"]
-    (tmp_path / model_io.METADATA_FILE).write_text(meta.replace(old, hashlib.sha256(data).hexdigest()))
+    _swap_model_file(tmp_path, skops.io.dumps({"estimator": functools.partial(os.system, "true"), "vocabularies": {}}))
     with pytest.raises(model_io.ModelFileError, match="posix.system|os.system"):
         model_io.load_model(str(tmp_path))
 
