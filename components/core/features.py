@@ -265,6 +265,10 @@ def tabular_inputs(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     return out
 
 
+#: Histogram boosting accepts at most 255 bins a feature; rarer categories beyond this share one code.
+MAX_CATEGORY_CODES = 250
+
+
 def tabular_preprocessor(spec: FeatureSpec, *, scale: bool = True, category_codes: bool = False):
     """A ColumnTransformer: impute + (optionally) scale numerics, one-hot encode categoricals.
 
@@ -288,8 +292,3 @@ def tabular_preprocessor(spec: FeatureSpec, *, scale: bool = True, category_code
                                max_categories=MAX_CATEGORY_CODES)
         blocks.append(("category_codes", codes, list(spec.categorical_columns)))
     return ColumnTransformer(blocks)
-
-
-#: Histogram boosting accepts at most 255 bins a feature; rarer categories beyond this share one code.
-MAX_CATEGORY_CODES = 250
-

@@ -150,12 +150,9 @@ def _vectorizers(estimator) -> dict:
     """The fitted text vectorizers inside ``estimator``, by their parameter path (``features``)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    found = {"": estimator} if isinstance(estimator, CountVectorizer) else {}
-    if hasattr(estimator, "get_params"):
-        for name, value in estimator.get_params(deep=True).items():
-            if isinstance(value, CountVectorizer) and hasattr(value, "vocabulary_"):
-                found[name] = value
-    return found
+    nested = estimator.get_params(deep=True).items() if hasattr(estimator, "get_params") else ()
+    return {name: value for name, value in [("", estimator), *nested]
+            if isinstance(value, CountVectorizer) and hasattr(value, "vocabulary_")}
 
 
 @contextlib.contextmanager
