@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: help demo test test-fast compile check bench
+.PHONY: help demo test test-fast lint compile check bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -11,9 +11,14 @@ demo: ## install, then run the active-learning pipeline locally on real bundled 
 	@bash .ci/setup.sh demo
 	@$(VENV)/bin/labelloop demo
 
-test: ## install what the tests need (Label Studio, GCS emulator, Debian packages), then run them all
+test: ## install what the tests need (Label Studio, GCS emulator, Debian packages), then lint and run them all
 	@bash .ci/setup.sh test
+	@$(MAKE) --no-print-directory lint
 	@$(VENV)/bin/python -m pytest
+
+lint: ## ruff: lint and format check (the rules are in pyproject.toml)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
 
 test-fast: ## run the tests without the slow end-to-end ones (assumes `make test` ran once)
 	@$(VENV)/bin/python -m pytest -m "not slow"

@@ -1,7 +1,7 @@
 """Compile every labelloop component and pipeline to YAML.
 
-    python compile.py           # write components/compiled/*.yaml and pipelines/compiled/*.<target>.yaml
-    python compile.py --check   # exit 1 when a committed YAML is stale or missing
+python compile.py           # write components/compiled/*.yaml and pipelines/compiled/*.<target>.yaml
+python compile.py --check   # exit 1 when a committed YAML is stale or missing
 """
 
 import argparse

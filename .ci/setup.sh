@@ -38,7 +38,7 @@ if [ "$purpose" != demo ]; then
   "$VENV/bin/pip" install --quiet torch==2.13.0 2>&1 | { grep -v "^WARNING: Location" || true; }
 fi
 echo "setup: installing labelloop$extras into $VENV"
-"$VENV/bin/pip" install --quiet -e ".$extras" 2>&1 | { grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true; }
+PYTHONWARNINGS="ignore:Editable installation" "$VENV/bin/pip" install --quiet --config-settings editable_mode=strict -e ".$extras" 2>&1 | { grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true; }
 
 if [ "$purpose" = bench ]; then
   # imagededup pulls PyPI's torchvision, which is built for a CUDA torch and fails to import beside

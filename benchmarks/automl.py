@@ -10,7 +10,8 @@ and the exact McNemar p-value of that split (two-sided: small means the differen
 
 ``seconds`` is the whole call, refit included; ``refit s`` is the part spent refitting the chosen
 model (one candidate, or each member of a soft-voting ensemble, ``family`` ``ensemble(a+b)``) on
-training+validation; ``*`` after it marks a member that kept its training-only fit for lack of time. ``bbc-minilm`` is BBC News on MiniLM sentence embeddings (needs the
+training+validation; ``*`` after it marks a member that kept its training-only fit for lack of time.
+``bbc-minilm`` is BBC News on MiniLM sentence embeddings (needs the
 ``text-embeddings`` extra; the embedding time is not counted in either column). ``diamonds`` is
 all 53,940 rows of ggplot2's diamonds (``cut``, 5 classes; 8,091 test rows).
 """
@@ -21,7 +22,6 @@ import argparse
 import time
 
 import numpy as np
-
 from labelloop.components.core import features, sample_data
 from labelloop.components.core import train as T
 
@@ -58,8 +58,13 @@ def load(name, seed):
     if name == "diamonds":
         data = sample_data.load_diamonds(None, seed, target="cut")
         spec = features.tabular_spec_for(data.frame, "cut")
-        return _examples("tabular_classification", spec, features.tabular_inputs(data.frame, spec),
-                         tuple(data.frame["cut"].astype(str)), seed)
+        return _examples(
+            "tabular_classification",
+            spec,
+            features.tabular_inputs(data.frame, spec),
+            tuple(data.frame["cut"].astype(str)),
+            seed,
+        )
     raise SystemExit(f"unknown dataset {name}")
 
 
@@ -75,7 +80,9 @@ def baseline(examples, seed):
     elif examples.spec.kind == "text":  # sentence embeddings
         model = LogisticRegression(max_iter=1000)
     elif examples.spec.kind == "tabular":
-        model = make_pipeline(features.tabular_preprocessor(examples.spec), HistGradientBoostingClassifier(random_state=seed))
+        model = make_pipeline(
+            features.tabular_preprocessor(examples.spec), HistGradientBoostingClassifier(random_state=seed)
+        )
     else:
         model = HistGradientBoostingClassifier(random_state=seed)
     from threadpoolctl import threadpool_limits
@@ -111,8 +118,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     budgets = [float(b) for b in args.budgets.split(",") if b]
-    print(f"{'dataset':10} {'run':26} {'budget':>7} {'accuracy':>8} {'seconds':>8} {'refit s':>7} {'trials':>6} "
-          f"{'vs baseline':>12} {'won/lost':>9} {'p':>6}  family")
+    print(
+        f"{'dataset':10} {'run':26} {'budget':>7} {'accuracy':>8} {'seconds':>8} {'refit s':>7} {'trials':>6} "
+        f"{'vs baseline':>12} {'won/lost':>9} {'p':>6}  family"
+    )
     for name in args.datasets.split(","):
         examples = load(name, args.seed)
         base_correct, base_seconds = baseline(examples, args.seed)
@@ -128,10 +137,13 @@ def main() -> None:
             summary = result.summary()
             accuracy = float(correct.mean())
             won, lost, p = mcnemar(correct, base_correct)
-            print(f"{name:10} {label:26} {budget:7.1f} {accuracy:8.4f} {seconds:8.1f} {summary['refit_seconds']:7.1f} "
-                  f"{summary['trials_fitted']:6d} {accuracy - base_accuracy:+12.4f} {f'{won}/{lost}':>9} {p:6.3f}  "
-                  f"{result.model.family}"
-                  f"{'' if result.refit == 'training+validation' else ' *'}", flush=True)
+            print(
+                f"{name:10} {label:26} {budget:7.1f} {accuracy:8.4f} {seconds:8.1f} {summary['refit_seconds']:7.1f} "
+                f"{summary['trials_fitted']:6d} {accuracy - base_accuracy:+12.4f} {f'{won}/{lost}':>9} {p:6.3f}  "
+                f"{result.model.family}"
+                f"{'' if result.refit == 'training+validation' else ' *'}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

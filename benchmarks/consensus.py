@@ -16,7 +16,6 @@ import json
 import tempfile
 
 import numpy as np
-
 from labelloop.components.backends import labeler as lb
 from labelloop.components.core import consensus as c
 from labelloop.components.core import simulated_crowd as sc
@@ -40,7 +39,7 @@ def crowd_matrix(n_items: int, classes: list[str], seed: int) -> tuple[c.Annotat
 def cleanlab_accuracy(matrix: c.AnnotationMatrix, gold: np.ndarray) -> float | None:
     try:
         import pandas as pd
-        from cleanlab.multiannotator import get_majority_vote_label, get_label_quality_multiannotator
+        from cleanlab.multiannotator import get_label_quality_multiannotator, get_majority_vote_label
     except ImportError:
         return None
     labels = pd.DataFrame(np.where(matrix.codes >= 0, matrix.codes, np.nan))
@@ -55,7 +54,10 @@ def cleanlab_accuracy(matrix: c.AnnotationMatrix, gold: np.ndarray) -> float | N
 
 def consensus_table(n_items: int, n_classes: int, seeds: int) -> None:
     classes = [f"c{k}" for k in range(n_classes)]
-    print(f"## Consensus accuracy: 3 labelers × 75% accuracy, class-dependent confusion, {n_items} items, {n_classes} classes")
+    print(
+        "## Consensus accuracy: 3 labelers × 75% accuracy, "
+        f"class-dependent confusion, {n_items} items, {n_classes} classes"
+    )
     print(f"{'seed':>4} {'single':>8} {'majority':>9} {'dawid_skene':>12} {'cleanlab':>9}")
     rows = []
     for seed in range(seeds):
@@ -65,7 +67,9 @@ def consensus_table(n_items: int, n_classes: int, seeds: int) -> None:
         ds = float(np.mean(c.dawid_skene(matrix).codes == gold))
         anchor = cleanlab_accuracy(matrix, gold)
         rows.append((single, majority, ds, anchor))
-        print(f"{seed:>4} {single:>8.3f} {majority:>9.3f} {ds:>12.3f} {'n/a' if anchor is None else f'{anchor:.3f}':>9}")
+        print(
+            f"{seed:>4} {single:>8.3f} {majority:>9.3f} {ds:>12.3f} {'n/a' if anchor is None else f'{anchor:.3f}':>9}"
+        )
     mean = np.mean([r[:3] for r in rows], axis=0)
     print(f"mean {mean[0]:>8.3f} {mean[1]:>9.3f} {mean[2]:>12.3f}")
     print(f"Dawid–Skene vs majority vote: {mean[2] - mean[1]:+.3f}; vs single labeler: {mean[2] - mean[0]:+.3f}")
@@ -81,20 +85,36 @@ def adaptive_vs_fixed(n_items: int, n_classes: int) -> None:
     print(f"{'strategy':<24} {'labels':>7} {'cost USD':>9} {'per item':>9} {'majority acc':>13} {'DS acc':>7}")
     baseline_cost = None
     for name, adaptive_on in (("fixed-N (baseline)", False), ("adaptive", True)):
-        spec = parse_job_spec(json.dumps({
-            "displayName": name, "labelerCount": 3, "instructionUri": "https://example.test/g.pdf",
-            "inputsSchemaUri": "gs://google-cloud-aiplatform/schema/datalabelingjob/inputs/text_classification_1.0.0.yaml",
-            "inputs": {"annotationSpecs": classes}, "labelloop": {"adaptive": {"enabled": adaptive_on}},
-        }))  # fmt: skip
+        spec = parse_job_spec(
+            json.dumps(
+                {
+                    "displayName": name,
+                    "labelerCount": 3,
+                    "instructionUri": "https://example.test/g.pdf",
+                    "inputsSchemaUri": "gs://google-cloud-aiplatform/schema/datalabelingjob/inputs/text_classification_1.0.0.yaml",
+                    "inputs": {"annotationSpecs": classes},
+                    "labelloop": {"adaptive": {"enabled": adaptive_on}},
+                }
+            )
+        )
         with tempfile.TemporaryDirectory() as folder:
-            result = lb.run_rounds(items, spec, lb.SimulatedCrowdLabeler(spec, truth, crowd), AnnotationStore(folder), lb.RoundsConfig(name))
+            result = lb.run_rounds(
+                items,
+                spec,
+                lb.SimulatedCrowdLabeler(spec, truth, crowd),
+                AnnotationStore(folder),
+                lb.RoundsConfig(name),
+            )
         triples = [(a.item_id, a.labeler_id, a.value) for a in result.annotations]
         matrix = c.build_matrix(triples, classes)
         gold = np.array([classes.index(truth[i]) for i in matrix.item_ids])
         majority = float(np.mean(c.majority_vote(matrix).codes == gold))
         ds = float(np.mean(c.dawid_skene(matrix).codes == gold))
         baseline_cost = baseline_cost or result.bought_usd
-        print(f"{name:<24} {len(result.bought):>7} {result.bought_usd:>9.2f} {len(result.bought) / n_items:>9.2f} {majority:>13.3f} {ds:>7.3f}")
+        print(
+            f"{name:<24} {len(result.bought):>7} {result.bought_usd:>9.2f} "
+            f"{len(result.bought) / n_items:>9.2f} {majority:>13.3f} {ds:>7.3f}"
+        )
     print(f"adaptive cost / fixed-N cost: {result.bought_usd / baseline_cost:.2f}")
 
 

@@ -22,7 +22,6 @@ import sys
 import time
 
 import numpy as np
-
 from labelloop.components.core import near_duplicates
 from labelloop.components.core.image_hash import MIRROR_MASK
 
@@ -80,12 +79,15 @@ def main() -> None:
 
     hashes = million_hashes()
     plan = near_duplicates.plan_search(len(hashes), args.threshold, flip=True)
-    print(f"1,000,000 hashes, threshold {args.threshold}, mirror-aware; plan: bands {plan.bands} "
-          f"(estimated {plan.estimated_cost / 1e9:.1f} s on one core); {len(os.sched_getaffinity(0))} CPUs")
+    print(
+        f"1,000,000 hashes, threshold {args.threshold}, mirror-aware; plan: bands {plan.bands} "
+        f"(estimated {plan.estimated_cost / 1e9:.1f} s on one core); {len(os.sched_getaffinity(0))} CPUs"
+    )
 
     def search(workers):
         return lambda: near_duplicates.near_duplicate_pairs(
-            hashes, args.threshold, flip_mask=MIRROR_MASK, plan=plan, workers=workers)
+            hashes, args.threshold, flip_mask=MIRROR_MASK, plan=plan, workers=workers
+        )
 
     seconds, pairs = best_of(args.runs, search(None))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -93,23 +95,35 @@ def main() -> None:
     if args.single_runs:
         single, single_pairs = best_of(args.single_runs, search(1))
         assert np.array_equal(single_pairs, pairs), "one thread and all CPUs found different pairs"
-        print(f"now, 1 process: {single:5.2f} s (best of {args.single_runs}); speed-up from worker processes "
-              f"{single / seconds:.2f}x")
+        print(
+            f"now, 1 process: {single:5.2f} s (best of {args.single_runs}); speed-up from worker processes "
+            f"{single / seconds:.2f}x"
+        )
     corners = million_corner_hashes(hashes)
     crop_plan = near_duplicates.plan_search(len(hashes), args.crop_threshold, flip=True, queries=len(corners))
-    crop_seconds, crop_pairs = best_of(args.runs, lambda: near_duplicates.pairs_between(
-        corners, hashes, args.crop_threshold, flip_mask=MIRROR_MASK, plan=crop_plan))
-    print(f"corner crops:  {crop_seconds:6.2f} s (best of {args.runs}) for 4,000,000 corner-crop hashes against "
-          f"them at {args.crop_threshold} bits, {len(crop_pairs)} pairs, bands {crop_plan.bands}; "
-          f"both searches {seconds + crop_seconds:.2f} s (target <= 30 s)")
+    crop_seconds, crop_pairs = best_of(
+        args.runs,
+        lambda: near_duplicates.pairs_between(
+            corners, hashes, args.crop_threshold, flip_mask=MIRROR_MASK, plan=crop_plan
+        ),
+    )
+    print(
+        f"corner crops:  {crop_seconds:6.2f} s (best of {args.runs}) for 4,000,000 corner-crop hashes against "
+        f"them at {args.crop_threshold} bits, {len(crop_pairs)} pairs, bands {crop_plan.bands}; "
+        f"both searches {seconds + crop_seconds:.2f} s (target <= 30 s)"
+    )
     if args.before_runs:
         before = load_before()
         old_plan = before.plan_search(len(hashes), args.threshold, flip=True)
-        old_seconds, old_pairs = best_of(args.before_runs, lambda: before.near_duplicate_pairs(
-            hashes, args.threshold, flip_mask=MIRROR_MASK, plan=old_plan))
+        old_seconds, old_pairs = best_of(
+            args.before_runs,
+            lambda: before.near_duplicate_pairs(hashes, args.threshold, flip_mask=MIRROR_MASK, plan=old_plan),
+        )
         same = "same pairs" if np.array_equal(pairs, old_pairs) else "DIFFERENT PAIRS"
-        print(f"before:        {old_seconds:6.2f} s (best of {args.before_runs}), {len(old_pairs)} pairs ({same}), "
-              f"bands {old_plan.bands}")
+        print(
+            f"before:        {old_seconds:6.2f} s (best of {args.before_runs}), {len(old_pairs)} pairs ({same}), "
+            f"bands {old_plan.bands}"
+        )
         print(f"speed-up: {old_seconds / seconds:.1f}x (target <= 30 s; aim <= 12 s on a quiet machine)")
 
 

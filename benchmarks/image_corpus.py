@@ -30,11 +30,32 @@ OPENCV_DATA = "/usr/share/doc/opencv-doc/examples/data"
 #: Left out: naturally blurry photos, and the second of stereo pairs / calibration series, which
 #: are near duplicates of the first and would be unplanted duplicates.
 SKIP = {
-    "text_defocus.jpg", "text_motion.jpg", "licenseplate_motion.jpg", "aloeR.jpg", "leuvenB.jpg",
-    "Blender_Suzanne2.jpg", "aero3.jpg", "graf3.png", "basketball2.png", "rubberwhale2.png",
-    "ela_modified.jpg", "right.jpg", "aloeGT.png", "digits.png", "chessboard.png", "cell.png",
-    "motorcycle_right.png", "clock_motion.png", "chessboard_GRAY.png", "chessboard_RGB.png",
-    "horse.png", "text.png", "page.png", "coins.png", "microaneurysms.png", "phantom.png",
+    "text_defocus.jpg",
+    "text_motion.jpg",
+    "licenseplate_motion.jpg",
+    "aloeR.jpg",
+    "leuvenB.jpg",
+    "Blender_Suzanne2.jpg",
+    "aero3.jpg",
+    "graf3.png",
+    "basketball2.png",
+    "rubberwhale2.png",
+    "ela_modified.jpg",
+    "right.jpg",
+    "aloeGT.png",
+    "digits.png",
+    "chessboard.png",
+    "cell.png",
+    "motorcycle_right.png",
+    "clock_motion.png",
+    "chessboard_GRAY.png",
+    "chessboard_RGB.png",
+    "horse.png",
+    "text.png",
+    "page.png",
+    "coins.png",
+    "microaneurysms.png",
+    "phantom.png",
 }
 COPY_KINDS = ("resized", "reencoded", "cropped", "brightened", "flipped")
 #: Flip-aware correlation of 32x32 thumbnails above which two views of one photo are not distinct.
@@ -67,8 +88,11 @@ def _sklearn_dir() -> str | None:
 def load_sources() -> list[SourcePhoto]:
     """Every usable photo: opencv-doc (set ``opencv``) and scikit-image/scikit-learn (set ``skimage``)."""
     found = []
-    groups = [("opencv", OPENCV_DATA, ("*.jpg", "*.png")), ("skimage", _skimage_dir(), ("*.png", "*.jpg")),
-              ("skimage", _sklearn_dir(), ("*.jpg",))]
+    groups = [
+        ("opencv", OPENCV_DATA, ("*.jpg", "*.png")),
+        ("skimage", _skimage_dir(), ("*.png", "*.jpg")),
+        ("skimage", _sklearn_dir(), ("*.jpg",)),
+    ]
     for source_set, folder, patterns in groups:
         if folder is None:
             continue
@@ -106,12 +130,18 @@ def originals_of(photo: SourcePhoto, rng: np.random.Generator) -> list[np.ndarra
         thumbnails.append(thumbnail)
         factor = (rng.uniform(0.3e6, 1.0e6) / (view.shape[0] * view.shape[1])) ** 0.5
         size = (round(view.shape[1] * factor), round(view.shape[0] * factor))
-        kept.append(cv2.resize(np.ascontiguousarray(view), size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LANCZOS4))
+        kept.append(
+            cv2.resize(
+                np.ascontiguousarray(view), size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LANCZOS4
+            )
+        )
     return kept
 
 
 def _normalised_thumbnail(pixels: np.ndarray) -> np.ndarray:
-    gray = cv2.resize(cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
+    gray = cv2.resize(
+        cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA
+    )
     centred = gray.astype(np.float64) - gray.mean()
     return centred / (np.linalg.norm(centred) or 1.0)
 
@@ -218,13 +248,24 @@ def build(out: pathlib.Path, seed: int = 0) -> dict:
             for kind in ("gaussian", "motion"):
                 if rng.random() >= 0.45:
                     continue
-                write(f"{group}-blur-{kind}.jpg", blurred_copy(pixels, kind, rng), kind=f"blur_{kind}",
-                      **{**common, "blurry": True})
+                write(
+                    f"{group}-blur-{kind}.jpg",
+                    blurred_copy(pixels, kind, rng),
+                    kind=f"blur_{kind}",
+                    **{**common, "blurry": True},
+                )
     for index in range(max(40, originals // 3)):
         kind = ("truncated", "zero_bytes", "random_bytes", "decompression_bomb")[index % 4]
         data = corrupt_file(kind, valid_samples[int(rng.integers(len(valid_samples)))], rng)
-        write(f"corrupt-{index:03d}-{kind}.jpg", data, group=None, kind="corrupt", source_set=None, blurry=False,
-              corrupt=kind)
+        write(
+            f"corrupt-{index:03d}-{kind}.jpg",
+            data,
+            group=None,
+            kind="corrupt",
+            source_set=None,
+            blurry=False,
+            corrupt=kind,
+        )
     (out / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
     return truth
 

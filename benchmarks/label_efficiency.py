@@ -31,14 +31,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from labelloop.components.core import sampling
+from labelloop.components.core.active_learning import LearningCurve, labels_to_reach
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-
-from labelloop.components.core import sampling
-from labelloop.components.core.active_learning import LearningCurve, labels_to_reach
 
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "kcenter", "margin_cluster")
 
@@ -76,21 +75,31 @@ def load_task(name: str, seed: int, quick: bool, fashion_dir: str = "") -> Task:
         y = np.asarray(images.labels)
         return _split(name, x, y, seed, test_size=0.2, batch=50, max_labels=4000 if not quick else 1000, c=0.1)
     if name == "bbc":
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         from labelloop.components.core.sample_data import load_bbc_news
+        from sklearn.feature_extraction.text import TfidfVectorizer
 
         texts = load_bbc_news()
         tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, stop_words="english").fit_transform(texts.texts)
         x = TruncatedSVD(n_components=100, random_state=seed).fit_transform(tfidf)  # unsupervised
-        return _split(name, x, np.asarray(texts.labels), seed, test_size=0.3, batch=10, max_labels=len(x) if not quick else 300, c=1.0)
+        return _split(
+            name,
+            x,
+            np.asarray(texts.labels),
+            seed,
+            test_size=0.3,
+            batch=10,
+            max_labels=len(x) if not quick else 300,
+            c=1.0,
+        )
     raise ValueError(f"unknown data set {name!r}; use digits, fashion or bbc")
 
 
 def _split(name, x, y, seed, *, test_size, batch, max_labels, c) -> Task:
     pool_x, test_x, pool_y, test_y = train_test_split(x, y, test_size=test_size, random_state=seed, stratify=y)
     scaler = StandardScaler().fit(pool_x)
-    return Task(name, scaler.transform(pool_x), pool_y, scaler.transform(test_x), test_y, batch, min(max_labels, len(pool_y)), c)
+    return Task(
+        name, scaler.transform(pool_x), pool_y, scaler.transform(test_x), test_y, batch, min(max_labels, len(pool_y)), c
+    )
 
 
 class Learner:
@@ -197,7 +206,13 @@ def _saving(value: int | None, baseline: int | None) -> str:
 
 
 def report_dataset(
-    name: str, seeds: int, strategies: tuple[str, ...], batches: tuple[int, ...], *, quick: bool, fashion_dir: str,
+    name: str,
+    seeds: int,
+    strategies: tuple[str, ...],
+    batches: tuple[int, ...],
+    *,
+    quick: bool,
+    fashion_dir: str,
     executor: ProcessPoolExecutor,
 ) -> None:
     """Run every (strategy, seed) and batch-size job of one data set and print its tables."""
@@ -211,29 +226,39 @@ def report_dataset(
     results = list(executor.map(_job, jobs + batch_jobs))
     full = float(np.mean(full_future))
     cap = task.max_labels
-    print(f"\n=== {name}: pool {len(task.pool_y)}, test {len(task.test_y)}, batch {task.batch}, {seeds} seeds; "
-          f"full-label accuracy {full:.4f} (95% of it: {0.95 * full:.4f}, 99%: {0.99 * full:.4f}); "
-          f"random runs to the whole pool, others to {cap} labels")
-    curves = {s: mean_curve(results[i * seeds: (i + 1) * seeds]) for i, s in enumerate(strategies)}
+    print(
+        f"\n=== {name}: pool {len(task.pool_y)}, test {len(task.test_y)}, batch {task.batch}, {seeds} seeds; "
+        f"full-label accuracy {full:.4f} (95% of it: {0.95 * full:.4f}, 99%: {0.99 * full:.4f}); "
+        f"random runs to the whole pool, others to {cap} labels"
+    )
+    curves = {s: mean_curve(results[i * seeds : (i + 1) * seeds]) for i, s in enumerate(strategies)}
     budgets = [b for b in (20, 50, 100, 200, 500, 1000, 2000, 4000) if b <= cap]
     reach = {s: (labels_to_reach(c, 0.95 * full), labels_to_reach(c, 0.99 * full)) for s, c in curves.items()}
     base = reach.get("random", (None, None))
-    print(f"{'strategy':<18}" + "".join(f"{'@' + str(b):>8}" for b in budgets)
-          + f"{'to 95%':>8}{'to 99%':>8}{'save95':>8}{'save99':>8}")
+    print(
+        f"{'strategy':<18}"
+        + "".join(f"{'@' + str(b):>8}" for b in budgets)
+        + f"{'to 95%':>8}{'to 99%':>8}{'save95':>8}{'save99':>8}"
+    )
     for strategy, curve in curves.items():
         at = [_accuracy_at(curve, b) for b in budgets]
-        print(f"{strategy:<18}" + "".join(f"{a:>8.4f}" for a in at)
-              + f"  {_fmt_labels(reach[strategy][0], cap)}  {_fmt_labels(reach[strategy][1], cap)}"
-              + f"  {_saving(reach[strategy][0], base[0])}  {_saving(reach[strategy][1], base[1])}")
+        print(
+            f"{strategy:<18}"
+            + "".join(f"{a:>8.4f}" for a in at)
+            + f"  {_fmt_labels(reach[strategy][0], cap)}  {_fmt_labels(reach[strategy][1], cap)}"
+            + f"  {_saving(reach[strategy][0], base[0])}  {_saving(reach[strategy][1], base[1])}"
+        )
     if batch_jobs:
         print(f"batch-size trade-off for the default ({default}): labels to 99% / rounds / saving vs random")
         offset = len(jobs)
         for i, batch in enumerate(batches):
-            curve = mean_curve(results[offset + i * seeds: offset + (i + 1) * seeds])
+            curve = mean_curve(results[offset + i * seeds : offset + (i + 1) * seeds])
             needed = labels_to_reach(curve, 0.99 * full)
             rounds = curve.labels.index(needed) + 1 if needed is not None else len(curve.labels)
-            print(f"  batch {batch:>4}: {_fmt_labels(needed, cap)} labels in {rounds:>3} rounds, "
-                  f"saving {_saving(needed, base[1]).strip()}")
+            print(
+                f"  batch {batch:>4}: {_fmt_labels(needed, cap)} labels in {rounds:>3} rounds, "
+                f"saving {_saving(needed, base[1]).strip()}"
+            )
     print(f"({time.perf_counter() - started:.0f} s)", flush=True)
 
 
@@ -261,7 +286,12 @@ def main() -> None:
         for name in args.datasets:
             batches = tuple(args.batches if args.batches is not None else DEFAULT_BATCHES[name])
             report_dataset(
-                name, args.seeds, tuple(args.strategies), batches, quick=args.quick, fashion_dir=args.fashion_dir,
+                name,
+                args.seeds,
+                tuple(args.strategies),
+                batches,
+                quick=args.quick,
+                fashion_dir=args.fashion_dir,
                 executor=executor,
             )
 

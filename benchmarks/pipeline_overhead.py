@@ -38,7 +38,6 @@ from dataclasses import dataclass
 
 from kfp import dsl, local
 from kfp.local import subprocess_task_handler
-
 from labelloop.components.core import manifest as mf
 from labelloop.components.get_artifact_uri import get_artifact_uri
 from labelloop.components.merge_labels import merge_labels
@@ -119,7 +118,9 @@ class Spread:
 def write_inputs(folder: str, items: int) -> Inputs:
     """Write a labeled text manifest of ``items`` items and a relabeled tenth of it."""
     records = [
-        mf.with_label(mf.with_id({"textContent": f"document {i}"}, mf.content_id(f"document {i}")), "xy"[i % 2], source="import")
+        mf.with_label(
+            mf.with_id({"textContent": f"document {i}"}, mf.content_id(f"document {i}")), "xy"[i % 2], source="import"
+        )
         for i in range(items)
     ]
     manifest, labeled = os.path.join(folder, "manifest.jsonl"), os.path.join(folder, "labeled.jsonl")
@@ -156,7 +157,9 @@ def component_of(full_command: Sequence[str]) -> str:
 def task_launcher(launch: Callable[[list, dict], int]) -> Iterator[None]:
     """Route kfp.local's child-process launch through ``launch(full_command, env_vars)``."""
     original = subprocess_task_handler.run_local_subprocess
-    subprocess_task_handler.run_local_subprocess = lambda full_command, env_vars=None: launch(full_command, env_vars or {})
+    subprocess_task_handler.run_local_subprocess = lambda full_command, env_vars=None: launch(
+        full_command, env_vars or {}
+    )
     try:
         yield
     finally:
@@ -182,7 +185,10 @@ def run_chain(pipeline, inputs: Inputs, pipeline_root: str, launch: Callable[[li
         with task_launcher(in_scratch), contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
             pipeline(manifest_uri=inputs.manifest, labeled_uri=inputs.labeled)
     except Exception as error:
-        raise BenchmarkError(f"local pipeline run under {pipeline_root} failed: {error}\n--- its output (tail) ---\n{captured.getvalue()[-4000:]}") from error
+        raise BenchmarkError(
+            f"local pipeline run under {pipeline_root} failed: {error}\n--- "
+            f"its output (tail) ---\n{captured.getvalue()[-4000:]}"
+        ) from error
     return time.perf_counter() - started
 
 
@@ -237,10 +243,14 @@ def discover_executor_imports(pipeline, inputs: Inputs, pipeline_root: str) -> d
         done = subprocess.run(full_command, env=env, capture_output=True, text=True)
         component = component_of(full_command)
         if done.returncode != 0:
-            raise BenchmarkError(f"task {component} failed under -X importtime (exit {done.returncode}):\n{done.stderr[-3000:]}")
+            raise BenchmarkError(
+                f"task {component} failed under -X importtime (exit {done.returncode}):\n{done.stderr[-3000:]}"
+            )
         modules, costs = parse_importtime(done.stderr)
         if not modules:
-            raise BenchmarkError(f"no -X importtime lines in the output of task {component}; is PYTHONPROFILEIMPORTTIME honoured?")
+            raise BenchmarkError(
+                f"no -X importtime lines in the output of task {component}; is PYTHONPROFILEIMPORTTIME honoured?"
+            )
         heaviest = tuple(sorted(costs, key=lambda cost: -cost[1])[:3])
         found.setdefault(component, ExecutorImports(component, tuple(dict.fromkeys(modules)), heaviest))
         return 0
@@ -259,7 +269,9 @@ def time_process(command: Sequence[str], env: dict[str, str]) -> float:
     done = subprocess.run(list(command), env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
-        raise BenchmarkError(f"floor command failed (exit {done.returncode}): {' '.join(command)[:300]}\n{done.stderr[-2000:]}")
+        raise BenchmarkError(
+            f"floor command failed (exit {done.returncode}): {' '.join(command)[:300]}\n{done.stderr[-2000:]}"
+        )
     return elapsed
 
 
@@ -285,13 +297,22 @@ def run_work(inputs: Inputs, merges: int, folder: str) -> dict[str, float]:
     items = dsl.Dataset(name="manifest", uri=inputs.manifest, metadata={})
     labeled = dsl.Dataset(name="labeled", uri=inputs.labeled, metadata={})
     split = artifact(dsl.Dataset, folder, "split")
-    timed("split_dataset", lambda: split_dataset.python_func(
-        items=items, split=split, stats=artifact(dsl.Metrics, folder, "stats"),
-        report=artifact(dsl.Markdown, folder, "report"), method="random"))
+    timed(
+        "split_dataset",
+        lambda: split_dataset.python_func(
+            items=items,
+            split=split,
+            stats=artifact(dsl.Metrics, folder, "stats"),
+            report=artifact(dsl.Markdown, folder, "report"),
+            method="random",
+        ),
+    )
     current = split
     for index in range(merges):
         merged = artifact(dsl.Dataset, folder, f"merged-{index}")
-        timed("merge_labels", lambda: merge_labels.python_func(dataset=current, labeled=labeled, merged=merged))
+        timed(
+            "merge_labels", lambda c=current, m=merged: merge_labels.python_func(dataset=c, labeled=labeled, merged=m)
+        )
         current = merged
     timed("get_artifact_uri", lambda: get_artifact_uri.python_func(artifact=current))
     return dict(seconds)
@@ -423,7 +444,9 @@ def row(label: str, values: Sequence[float], unit: str = "s") -> str:
 def non_stdlib_packages(modules: Sequence[str]) -> str:
     """The non-stdlib top-level packages of an import list, for display."""
     packages = dict.fromkeys(module.split(".")[0] for module in modules)
-    return ", ".join(p for p in packages if p not in sys.stdlib_module_names and not p.startswith("_")) or "(stdlib only)"
+    return (
+        ", ".join(p for p in packages if p not in sys.stdlib_module_names and not p.startswith("_")) or "(stdlib only)"
+    )
 
 
 def print_summary(m: Measurements) -> None:
@@ -432,13 +455,16 @@ def print_summary(m: Measurements) -> None:
     mix = Counter(component for component, _ in first.task_seconds)
     reps = m.repeats
     print(f"labelloop local pipeline overhead: kfp.local SubprocessRunner(use_venv=False), {sys.executable}")
-    print(f"  chain: {first.tasks} tasks/run ({', '.join(f'{n} {c}' for c, n in mix.items())}) + 2 importers, "
-          f"{m.items} items; {len(reps)} repeats, median [min–max]; load avg {m.load[0]:.1f} → {m.load[1]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"  chain: {first.tasks} tasks/run ({', '.join(f'{n} {c}' for c, n in mix.items())}) + 2 importers, "
+        f"{m.items} items; {len(reps)} repeats, median [min–max]; load "
+        f"avg {m.load[0]:.1f} → {m.load[1]:.1f} on {os.cpu_count()} CPUs"
+    )
     print("\n  per task")
     print(row("pipeline wall / tasks", [r.run.wall / r.tasks for r in reps]))
     print(row("work itself (.python_func in-process, warm)", [r.work_seconds / r.tasks for r in reps]))
     print(row("OVERHEAD = (wall − work) / tasks", [r.overhead for r in reps]))
-    print(row("FLOOR: python -c \"import <the executor's modules>\"", [r.floor for r in reps]))
+    print(row('FLOOR: python -c "import <the executor\'s modules>"', [r.floor for r in reps]))
     print(row("overhead / floor (each repeat's own pair)", [r.overhead / r.floor for r in reps], "x"))
     print("\n  where the overhead goes, per task")
     print(row("interpreter start (python -c pass)", [r.bare for r in reps]))
@@ -454,8 +480,11 @@ def print_components(m: Measurements) -> None:
         child = [s for r in m.repeats for c, s in r.run.task_seconds if c == component]
         work = [r.work[component] / sum(c == component for c, _ in r.run.task_seconds) for r in m.repeats]
         heaviest = ", ".join(f"{name} {seconds:.3f}" for name, seconds in found.heaviest)
-        print(f"  {component:<17} {statistics.median(child):.3f} | {statistics.median(r.floors[component] for r in m.repeats):.3f}"
-              f" | {statistics.median(work):.4f};  {heaviest}")
+        print(
+            f"  {component:<17} {statistics.median(child):.3f} | "
+            f"{statistics.median(r.floors[component] for r in m.repeats):.3f}"
+            f" | {statistics.median(work):.4f};  {heaviest}"
+        )
         print(f"  {'':<17} imports: {non_stdlib_packages(found.modules)}")
 
 
@@ -463,7 +492,10 @@ def print_orchestration_profile(m: Measurements) -> None:
     """kfp.local's own per-task steps, from cProfile of the parent process over one run."""
     tasks = m.profiled.tasks
     orchestration = m.profiled.wall - m.profiled.child_seconds
-    print(f"\n  kfp.local orchestration under cProfile (one run, profiler-inflated): {orchestration / tasks * 1000:.1f} ms/task")
+    print(
+        "\n  kfp.local orchestration under cProfile (one run, "
+        f"profiler-inflated): {orchestration / tasks * 1000:.1f} ms/task"
+    )
     for label, seconds in m.profiled_steps.items():
         print(f"    {label:<52} {seconds / tasks * 1000:6.2f} ms/task")
 
@@ -472,7 +504,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--merges", type=int, default=12, help="merge_labels tasks in the chain (tasks = merges + 2)")
     parser.add_argument("--items", type=int, default=200, help="items in the manifest")
-    parser.add_argument("--repeats", type=int, default=5, help="repeats of every measurement (medians reported; at least 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="repeats of every measurement (medians reported; at least 3)"
+    )
     args = parser.parse_args(argv)
     if args.repeats < 3 or args.merges < 1 or args.items < 10:
         parser.error("need --repeats >= 3, --merges >= 1 and --items >= 10")

@@ -36,13 +36,15 @@ import types
 from dataclasses import dataclass
 
 import numpy as np
-
 from labelloop.components.core import image_checks, manifest, near_duplicates, prefilter
 from labelloop.components.core.image_hash import MIRROR_MASK
 
 HERE = pathlib.Path(__file__).parent
 DECODE_CODES = {
-    image_checks.CORRUPT, image_checks.EMPTY_FILE, image_checks.NOT_AN_IMAGE, image_checks.DECOMPRESSION_BOMB,
+    image_checks.CORRUPT,
+    image_checks.EMPTY_FILE,
+    image_checks.NOT_AN_IMAGE,
+    image_checks.DECOMPRESSION_BOMB,
     image_checks.UNREADABLE,
 }
 
@@ -93,8 +95,9 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
     manifest.write_jsonl(str(work / "items.jsonl"), records)
     settings = prefilter.PrefilterSettings(workers=2)
     start, cpu_start = time.perf_counter(), time.process_time()
-    result = prefilter.prefilter_manifest(str(work / "items.jsonl"), str(work / "kept.jsonl"),
-                                          str(work / "rejects.jsonl"), settings)
+    result = prefilter.prefilter_manifest(
+        str(work / "items.jsonl"), str(work / "kept.jsonl"), str(work / "rejects.jsonl"), settings
+    )
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     groups, blurry, scores, reasons = {}, {}, {}, {}
     for record in manifest.read_jsonl(str(work / "kept.jsonl")):
@@ -110,8 +113,15 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
             groups[name] = facts["duplicate_group"]
             blurry[name] = facts["blurry"]
             scores[name] = facts["blur_score"]
-    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "groups": groups, "blurry": blurry, "scores": scores, "reasons": reasons,
-            "result": result}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "groups": groups,
+        "blurry": blurry,
+        "scores": scores,
+        "reasons": reasons,
+        "result": result,
+    }
 
 
 @contextlib.contextmanager
@@ -250,7 +260,9 @@ def million_hash_search(threshold: int, crop_threshold: int) -> MillionSearch:
     hashes[rng.integers(0, n, 50_000)] = hashes[copies] ^ np.uint64(0b1011)  # planted near pairs
     corners = rng.integers(0, 2**64, (n, 4), dtype=np.uint64)
     cropped = rng.integers(0, n, 50_000)
-    corners[rng.integers(0, n, 50_000), rng.integers(0, 4, 50_000)] = hashes[cropped] ^ np.uint64(0b101)  # planted crops
+    corners[rng.integers(0, n, 50_000), rng.integers(0, 4, 50_000)] = hashes[cropped] ^ np.uint64(
+        0b101
+    )  # planted crops
     plan = near_duplicates.plan_search(n, threshold, flip=True)
     start = time.perf_counter()
     pairs = near_duplicates.near_duplicate_pairs(hashes, threshold, flip_mask=MIRROR_MASK, plan=plan)
@@ -285,8 +297,10 @@ def main() -> None:
         pathlib.Path(path).read_bytes()
     work = HERE / "out" / "prefilter_run"
     work.mkdir(parents=True, exist_ok=True)
-    print(f"corpus: {len(names)} files ({len(clean)} decodable, {len(names) - len(clean)} corrupt), "
-          f"{len(actual_pairs)} true duplicate pairs, {sum(truth[n]['blurry'] for n in names)} blurry; 2 cores")
+    print(
+        f"corpus: {len(names)} files ({len(clean)} decodable, {len(names) - len(clean)} corrupt), "
+        f"{len(actual_pairs)} true duplicate pairs, {sum(truth[n]['blurry'] for n in names)} blurry; 2 cores"
+    )
 
     ours = run_labelloop(files, names, work)
     our_pairs = pairs_from_groups(ours["groups"], scored)
@@ -294,10 +308,14 @@ def main() -> None:
     corrupt = [n for n in names if truth[n]["corrupt"]]
     caught = sum(ours["reasons"].get(n) in DECODE_CODES for n in corrupt)
     false_corrupt = sum(ours["reasons"].get(n) in DECODE_CODES for n in clean)
-    print(f"\nlabelloop prefilter: {ours_rate:.0f} images/s ({ours['seconds']:.1f} s wall, "
-          f"{ours['cpu_seconds'] / ours['seconds']:.2f} cores busy on average)")
-    print(f"  duplicates {fmt(precision_recall(our_pairs, actual_pairs))}; mirrored copies recall "
-          f"{precision_recall(our_pairs, flip_pairs)[1]:.3f}")
+    print(
+        f"\nlabelloop prefilter: {ours_rate:.0f} images/s ({ours['seconds']:.1f} s wall, "
+        f"{ours['cpu_seconds'] / ours['seconds']:.2f} cores busy on average)"
+    )
+    print(
+        f"  duplicates {fmt(precision_recall(our_pairs, actual_pairs))}; mirrored copies recall "
+        f"{precision_recall(our_pairs, flip_pairs)[1]:.3f}"
+    )
     for kind in ("resized", "reencoded", "cropped", "brightened", "flipped"):
         subset = {p for p in actual_pairs if any(truth[n]["kind"] == kind for n in p)}
         print(f"    {kind:<10} recall {precision_recall(our_pairs, subset)[1]:.3f}")
@@ -309,8 +327,10 @@ def main() -> None:
     for threshold in (default - 0.04, default - 0.02, default + 0.02, default + 0.04):
         flagged = {n: s is not None and s >= threshold for n, s in ours["scores"].items()}
         print(f"    threshold {threshold:.2f}: blur {fmt(blur_pr(flagged, truth, clean))}")
-    print(f"  corrupt: {caught}/{len(corrupt)} rejected with a reason, {false_corrupt} good files called corrupt; "
-          f"reasons {dict(sorted(collections.Counter(ours['reasons'].get(n) for n in corrupt).items()))}")
+    print(
+        f"  corrupt: {caught}/{len(corrupt)} rejected with a reason, {false_corrupt} good files called corrupt; "
+        f"reasons {dict(sorted(collections.Counter(ours['reasons'].get(n) for n in corrupt).items()))}"
+    )
 
     dedup = run_imagededup(files)
     if "error" in dedup:
@@ -319,9 +339,11 @@ def main() -> None:
     else:
         dedup_rate = len(names) / dedup["seconds"]
         dedup_pairs = {p for p in dedup["pairs"] if p <= scored}
-        print(f"\nimagededup PHash (threshold 10): {dedup_rate:.0f} images/s ({dedup['seconds']:.1f} s); "
-              f"duplicates {fmt(precision_recall(dedup_pairs, actual_pairs))}; mirrored recall "
-              f"{precision_recall(dedup_pairs, flip_pairs)[1]:.3f}; encoded {dedup['encoded']} files")
+        print(
+            f"\nimagededup PHash (threshold 10): {dedup_rate:.0f} images/s ({dedup['seconds']:.1f} s); "
+            f"duplicates {fmt(precision_recall(dedup_pairs, actual_pairs))}; mirrored recall "
+            f"{precision_recall(dedup_pairs, flip_pairs)[1]:.3f}; encoded {dedup['encoded']} files"
+        )
 
     vision = run_cleanvision(paths)
     print(f"\nCleanVision on all files: {vision.get('error') or 'ran'}")
@@ -330,21 +352,27 @@ def main() -> None:
         print(f"CleanVision on decodable files: {vision['error']}")
     else:
         vision_pairs = {p for p in vision["pairs"] if p <= scored}
-        print(f"CleanVision on decodable files: {len(clean) / vision['seconds']:.0f} images/s; duplicates "
-              f"{fmt(precision_recall(vision_pairs, actual_pairs))}; blur {fmt(blur_pr(vision['blurry'], truth, clean))}")
+        print(
+            f"CleanVision on decodable files: {len(clean) / vision['seconds']:.0f} images/s; duplicates "
+            f"{fmt(precision_recall(vision_pairs, actual_pairs))}; blur {fmt(blur_pr(vision['blurry'], truth, clean))}"
+        )
 
     seconds, variances = timed_pool(_laplacian_variance, paths)
     flagged = {n: v is not None and v < 100 for n, v in zip(names, variances)}
-    print(f"\nOpenCV variance of Laplacian < 100: {len(names) / seconds:.0f} images/s; "
-          f"blur {fmt(blur_pr(flagged, truth, clean))}")
+    print(
+        f"\nOpenCV variance of Laplacian < 100: {len(names) / seconds:.0f} images/s; "
+        f"blur {fmt(blur_pr(flagged, truth, clean))}"
+    )
     seconds, _ = timed_pool(_decode_only, paths)
     floor = len(names) / seconds
     print(f"decode-only floor (PIL, JPEG draft to the working size, 2 processes): {floor:.0f} images/s")
 
     print("\nsummary")
     if dedup_rate:
-        print(f"  speed: {ours_rate:.0f} images/s = {ours_rate / dedup_rate:.2f}x imagededup "
-              f"(target >= 3x), {ours_rate / floor:.2f}x the decode floor")
+        print(
+            f"  speed: {ours_rate:.0f} images/s = {ours_rate / dedup_rate:.2f}x imagededup "
+            f"(target >= 3x), {ours_rate / floor:.2f}x the decode floor"
+        )
     bomb = bomb_peak_memory(corpus)
     if bomb:
         print(f"  decompression bomb: {bomb[0]} with peak RSS {bomb[1]:.0f} MB (target <= 500 MB)")
@@ -352,11 +380,14 @@ def main() -> None:
         defaults = prefilter.PrefilterSettings()
         threshold, crop_threshold = defaults.hamming_threshold, defaults.crop_hamming_threshold
         search = million_hash_search(threshold, crop_threshold)
-        print(f"  near-duplicate search over 1,000,000 images (mirror-aware): "
-              f"{search.full_seconds + search.crop_seconds:.1f} s (target <= 30 s) = "
-              f"{search.full_seconds:.1f} s for their hashes at {threshold} bits ({search.pairs} pairs, bands "
-              f"{search.plan.bands}) + {search.crop_seconds:.1f} s for 4,000,000 corner-crop hashes at "
-              f"{crop_threshold} bits ({search.crop_pairs} pairs)")
+        print(
+            f"  near-duplicate search over 1,000,000 images (mirror-aware): "
+            f"{search.full_seconds + search.crop_seconds:.1f} s (target <= 30 s) = "
+            f"{search.full_seconds:.1f} s for their hashes at {threshold} bits ({search.pairs} pairs, bands "
+            f"{search.plan.bands}) + {search.crop_seconds:.1f} s for 4,000,000 corner-crop hashes at "
+            f"{crop_threshold} bits ({search.crop_pairs} pairs)"
+        )
+
 
 if __name__ == "__main__":
     main()

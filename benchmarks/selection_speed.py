@@ -19,7 +19,6 @@ import argparse
 import time
 
 import numpy as np
-
 from labelloop.components.core import sampling
 
 
@@ -30,8 +29,6 @@ def best_of(repeats: int, fn) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
-
-
 
 
 def naive(p: np.ndarray, k: int, strategy: str) -> np.ndarray:
@@ -72,7 +69,10 @@ def main() -> None:
     p = rng.random((args.rows, args.classes), dtype=np.float32)
     p /= p.sum(axis=1, keepdims=True)
     scores = rng.random(args.rows, dtype=np.float32)
-    print(f"pool {args.rows:,} x {args.classes} float32 ({p.nbytes / 2**20:.0f} MiB), top-{args.k}, best of {args.repeats}")
+    print(
+        f"pool {args.rows:,} x {args.classes} float32 "
+        f"({p.nbytes / 2**20:.0f} MiB), top-{args.k}, best of {args.repeats}"
+    )
     one_pass = best_of(args.repeats, lambda: p.reshape(-1).sum())
     partition = best_of(args.repeats, lambda: np.argpartition(scores, args.k)[: args.k])
     base = one_pass + partition
@@ -85,13 +85,13 @@ def main() -> None:
         have_modal = False
         print("modAL not installed (pip install modAL-python): its column is skipped")
     for strategy in ("margin", "least_confidence", "entropy"):
-        ours = best_of(args.repeats, lambda: sampling.top_k_uncertain(p, args.k, strategy))
+        ours = best_of(args.repeats, lambda s=strategy: sampling.top_k_uncertain(p, args.k, s))
         line = f"{'labelloop ' + strategy:<40}{ours:>8.3f} s  {ours / base:>5.2f}x floor"
         if not args.skip_slow:
-            slow = best_of(1, lambda: naive(p, args.k, strategy))
+            slow = best_of(1, lambda s=strategy: naive(p, args.k, s))
             line += f" | naive {slow:.3f} s ({slow / ours:.1f}x slower)"
             if have_modal:
-                modal = best_of(1, lambda: modal_selection(p, args.k, strategy))
+                modal = best_of(1, lambda s=strategy: modal_selection(p, args.k, s))
                 line += f" | modAL {modal:.3f} s ({modal / ours:.1f}x slower)"
         print(line, flush=True)
     ours_same = sampling.top_k_uncertain(p[:1_000_000], args.k, "margin").indices

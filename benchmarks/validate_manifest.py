@@ -37,7 +37,6 @@ import urllib.request
 from collections.abc import Callable
 
 import orjson
-
 from labelloop.components.core import sources, validate
 from labelloop.components.core.manifest import ID_KEY, ML_USE_KEY, ML_USES
 
@@ -100,31 +99,46 @@ def honest_schema(allowed_labels: tuple[str, ...]) -> dict:
     intl = "\u00c0-\uffff"
     key_pattern = f"^[a-z{intl}][a-z0-9_\\-{intl}]{{0,63}}$"
     value = {"type": "string", "pattern": f"^[a-z0-9_\\-{intl}]{{0,64}}$"}
-    name = {"type": "string", "minLength": 1, "maxLength": validate.MAX_DISPLAY_NAME_CHARS, "pattern": "\\S",
-            "enum": list(allowed_labels)}
+    name = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": validate.MAX_DISPLAY_NAME_CHARS,
+        "pattern": "\\S",
+        "enum": list(allowed_labels),
+    }
     annotation = {
-        "type": "object", "required": ["displayName"],
+        "type": "object",
+        "required": ["displayName"],
         "properties": {
             "displayName": name,
             "annotationResourceLabels": {
                 "type": "object",
-                "properties": {validate.ANNOTATION_SET_KEY: {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "\\S"}},
-                "patternProperties": {key_pattern: value}, "additionalProperties": False,
+                "properties": {
+                    validate.ANNOTATION_SET_KEY: {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "\\S"}
+                },
+                "patternProperties": {key_pattern: value},
+                "additionalProperties": False,
             },
         },
     }
     extensions = "|".join(e.lstrip(".") for e in validate.VERTEX_IMAGE_EXTENSIONS)
     return {
-        "type": "object", "required": ["imageGcsUri"],
+        "type": "object",
+        "required": ["imageGcsUri"],
         "properties": {
-            "imageGcsUri": {"type": "string", "allOf": [{"pattern": validate.GS_URI_PATTERN},
-                                                       {"pattern": f"(?i)\\.({extensions})$"}]},
-            "textContent": False, "textGcsUri": False,
+            "imageGcsUri": {
+                "type": "string",
+                "allOf": [{"pattern": validate.GS_URI_PATTERN}, {"pattern": f"(?i)\\.({extensions})$"}],
+            },
+            "textContent": False,
+            "textGcsUri": False,
             "classificationAnnotation": annotation,
             "classificationAnnotations": {"type": "array", "items": annotation, "uniqueItems": True},
             "dataItemResourceLabels": {
-                "type": "object", "properties": {ML_USE_KEY: {"enum": list(ML_USES)}},
-                "patternProperties": {key_pattern: value}, "additionalProperties": False,
+                "type": "object",
+                "properties": {ML_USE_KEY: {"enum": list(ML_USES)}},
+                "patternProperties": {key_pattern: value},
+                "additionalProperties": False,
             },
         },
         "not": {"required": ["classificationAnnotation", "classificationAnnotations"]},
@@ -147,6 +161,7 @@ def timed(data: bytes, run: Callable[[bytes], int]) -> tuple[float, float, int]:
 def run_labelloop(rules: validate.Rules) -> Callable[[bytes], int]:
     def run(data: bytes) -> int:
         return sum(len(b.problems) for b in validate.check_manifest(io.BytesIO(data), rules))
+
     return run
 
 
@@ -172,6 +187,7 @@ def run_jsonschema(schema: dict, compiled: bool) -> Callable[[bytes], int]:
             if seen.setdefault(record["imageGcsUri"], number) != number:
                 errors += 1
         return errors
+
     return run
 
 
@@ -184,6 +200,7 @@ def run_parser(loads) -> Callable[[bytes], int]:
             except ValueError:
                 errors += 1
         return errors
+
     return run
 
 
@@ -212,8 +229,10 @@ def existence_benchmark(root: str, files: int, folders: int) -> None:
     stat = time.perf_counter() - start
     assert sizes == per_item, "listing and per-item stat disagree"
     where = "gs:// (local emulator)" if root.startswith("gs://") else "local"
-    print(f"existence, {len(uris):,} {where} files in {folders} folders: listing per folder {len(uris) / listing:,.0f} "
-          f"files/s, one info() per file {len(uris) / stat:,.0f} files/s (listing/per-file speed: {stat / listing:.1f}x)")
+    print(
+        f"existence, {len(uris):,} {where} files in {folders} folders: listing per folder {len(uris) / listing:,.0f} "
+        f"files/s, one info() per file {len(uris) / stat:,.0f} files/s (listing/per-file speed: {stat / listing:.1f}x)"
+    )
 
 
 def start_gcs_emulator(bucket: str) -> subprocess.Popen:
@@ -222,8 +241,18 @@ def start_gcs_emulator(bucket: str) -> subprocess.Popen:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
-               "--port", str(port), "--default-bucket", bucket, "--in-memory", "--quiet"]
+    command = [
+        os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator"),
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--default-bucket",
+        bucket,
+        "--in-memory",
+        "--quiet",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -250,8 +279,12 @@ def main() -> None:
     parser.add_argument("--compiled-mb", type=float, default=10, help="prefix for the precompiled validator")
     parser.add_argument("--rounds", type=int, default=3, help="repeats of the fast contenders (best is printed)")
     parser.add_argument("--files", type=int, default=5_000, help="files for the local existence benchmark")
-    parser.add_argument("--gcs-files", type=int, default=500,
-                        help="files for the existence benchmark on a local GCS emulator (0 to skip)")
+    parser.add_argument(
+        "--gcs-files",
+        type=int,
+        default=500,
+        help="files for the existence benchmark on a local GCS emulator (0 to skip)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="labelloop-bench-") as tmp:
@@ -259,16 +292,28 @@ def main() -> None:
         lines, bad = generate(path, args.mb, unreadable_share=0.01)
         with open(path, "rb") as handle:
             data = handle.read()
-        print(f"manifest: {len(data) / 1e6:.1f} MB, {lines:,} lines, {bad:,} bad; cores: {os.cpu_count()}, "
-              f"load average: {os.getloadavg()[0]:.1f}")
+        print(
+            f"manifest: {len(data) / 1e6:.1f} MB, {lines:,} lines, {bad:,} bad; cores: {os.cpu_count()}, "
+            f"load average: {os.getloadavg()[0]:.1f}"
+        )
         rules = validate.Rules("image", allowed_labels=LABELS)
         schema = honest_schema(LABELS)
         run_labelloop(rules)(prefix(data, 1))  # warm up Arrow's kernels once
         rounds = args.rounds
         results = [
             ("labelloop check_manifest (every rule)", data, run_labelloop(rules), rounds),
-            ("jsonschema.validate per line", prefix(data, args.jsonschema_mb), run_jsonschema(schema, compiled=False), 1),
-            ("jsonschema Draft202012Validator, precompiled", prefix(data, args.compiled_mb), run_jsonschema(schema, compiled=True), 1),
+            (
+                "jsonschema.validate per line",
+                prefix(data, args.jsonschema_mb),
+                run_jsonschema(schema, compiled=False),
+                1,
+            ),
+            (
+                "jsonschema Draft202012Validator, precompiled",
+                prefix(data, args.compiled_mb),
+                run_jsonschema(schema, compiled=True),
+                1,
+            ),
             ("json.loads per line (no rules)", data, run_parser(json.loads), rounds),
             ("orjson.loads per line (no rules)", data, run_parser(orjson.loads), rounds),
         ]
@@ -278,19 +323,25 @@ def main() -> None:
             runs = [timed(sample, run) for _ in range(rounds)]
             rate, cpu_rate, errors = max(r[0] for r in runs), max(r[1] for r in runs), runs[0][2]
             figures[label] = (rate, cpu_rate)
-            print(f"{label:48s} {rate:10.2f} {cpu_rate:10.2f}  on {len(sample) / 1e6:6.1f} MB, {errors:,} bad lines found")
+            print(
+                f"{label:48s} {rate:10.2f} {cpu_rate:10.2f}  on {len(sample) / 1e6:6.1f} MB, {errors:,} bad lines found"
+            )
         names = [label for label, _, _, _ in results]
         for column, kind in ((0, "wall"), (1, "CPU")):
             mine = figures[names[0]][column]
-            print(f"labelloop vs precompiled jsonschema ({kind}): {mine / figures[names[2]][column]:.1f}x; "
-                  f"vs json.loads: {mine / figures[names[3]][column]:.2f}x; vs orjson.loads: "
-                  f"{mine / figures[names[4]][column]:.2f}x; >= 100 MB/s: {'met' if mine >= 100 else 'NOT met'}")
+            print(
+                f"labelloop vs precompiled jsonschema ({kind}): {mine / figures[names[2]][column]:.1f}x; "
+                f"vs json.loads: {mine / figures[names[3]][column]:.2f}x; vs orjson.loads: "
+                f"{mine / figures[names[4]][column]:.2f}x; >= 100 MB/s: {'met' if mine >= 100 else 'NOT met'}"
+            )
         generate(path, args.mb / 3, unreadable_share=1.0, seed=1)
         with open(path, "rb") as handle:
             typed = handle.read()
         rate, cpu_rate, errors = timed(typed, run_labelloop(rules))
-        print(f"{'labelloop, an unreadable line every ~1,000':48s} {rate:10.2f} {cpu_rate:10.2f}  on "
-              f"{len(typed) / 1e6:6.1f} MB, {errors:,} bad lines found")
+        print(
+            f"{'labelloop, an unreadable line every ~1,000':48s} {rate:10.2f} {cpu_rate:10.2f}  on "
+            f"{len(typed) / 1e6:6.1f} MB, {errors:,} bad lines found"
+        )
         existence_benchmark(os.path.join(tmp, "files"), args.files, folders=100)
         if args.gcs_files:
             emulator = start_gcs_emulator("labelloop-bench")

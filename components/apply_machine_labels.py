@@ -2,7 +2,7 @@
 
 from kfp import dsl
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -42,8 +42,14 @@ def apply_machine_labels(
     from labelloop.components.core import machine_labels
 
     summary = machine_labels.apply_to_manifests(
-        pool.path, labeled.path, predictions.path, machine_labeled.path, unlabeled.path,
-        target_precision=target_precision, confidence_level=confidence_level, model_version=model_version,
+        pool.path,
+        labeled.path,
+        predictions.path,
+        machine_labeled.path,
+        unlabeled.path,
+        target_precision=target_precision,
+        confidence_level=confidence_level,
+        model_version=model_version,
     )
     choice, test = summary.choice, summary.test
     figures = {
@@ -59,5 +65,7 @@ def apply_machine_labels(
     }
     for name, value in figures.items():
         report.log_metric(name, value)
-    machine_labeled.metadata.update({"model_version": model_version, "items": summary.machine_labeled, "reason": choice.reason})
+    machine_labeled.metadata.update(
+        {"model_version": model_version, "items": summary.machine_labeled, "reason": choice.reason}
+    )
     unlabeled.metadata.update({"items": summary.still_unlabeled})

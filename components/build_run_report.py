@@ -2,7 +2,7 @@
 
 from kfp import dsl
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -51,8 +51,16 @@ def build_run_report(
     rounds = active_learning.rounds_from_state(versions.read_state(store_uri, dataset_name).values) if store_uri else []
     spend = AnnotationStore(annotation_store_uri).spent_usd() if annotation_store_uri else None
     headline = run_report.headline(
-        import_stats.metadata, prefilter_stats.metadata, evaluation.metadata, machine_labels.metadata,
-        final_dataset.metadata, rounds, spend, blessed, gate_reason, champion_version,
+        import_stats.metadata,
+        prefilter_stats.metadata,
+        evaluation.metadata,
+        machine_labels.metadata,
+        final_dataset.metadata,
+        rounds,
+        spend,
+        blessed,
+        gate_reason,
+        champion_version,
     )
     sections = [
         run_report.metrics_section("Import and validation", import_stats.metadata),

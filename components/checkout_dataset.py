@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 from kfp import dsl
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -31,5 +31,7 @@ def checkout_dataset(
     from labelloop.components.core import versions
 
     version = versions.get_version(store_uri, dataset_name, version_id, restore_to=dataset.path)
-    dataset.metadata.update({"dataset": dataset_name, "version_id": version.version_id, "item_count": version.item_count})
+    dataset.metadata.update(
+        {"dataset": dataset_name, "version_id": version.version_id, "item_count": version.item_count}
+    )
     return namedtuple("Outputs", "version_id item_count")(version.version_id, version.item_count)

@@ -2,7 +2,7 @@
 
 from kfp import dsl
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -43,9 +43,13 @@ def evaluate_model(
     else:
         evaluation = met.evaluate_classifier(scored.y, scored.scores[0], scored.labels, task=task)
         if evaluation.confusion_matrix:
-            classification_metrics.log_confusion_matrix(list(evaluation.labels), [list(r) for r in evaluation.confusion_matrix])
+            classification_metrics.log_confusion_matrix(
+                list(evaluation.labels), [list(r) for r in evaluation.confusion_matrix]
+            )
         if evaluation.roc.get("fpr"):
-            classification_metrics.log_roc_curve(evaluation.roc["fpr"], evaluation.roc["tpr"], evaluation.roc["thresholds"])
+            classification_metrics.log_roc_curve(
+                evaluation.roc["fpr"], evaluation.roc["tpr"], evaluation.roc["thresholds"]
+            )
     for name, value in evaluation.scalars.items():
         if not math.isnan(value):
             metrics.log_metric(name, value)

@@ -2,7 +2,7 @@
 
 from kfp import dsl
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -10,7 +10,9 @@ def gate_model(
     challenger: dsl.Input[dsl.Model],
     dataset: dsl.Input[dsl.Dataset],
     blessing: dsl.Output[dsl.Artifact],
-    gate_config: str = '{"value_thresholds": {"accuracy": {"lower_bound": 0.5}}, "change_thresholds": {"accuracy": {"absolute": 0.0}}}',
+    gate_config: str = (
+        '{"value_thresholds": {"accuracy": {"lower_bound": 0.5}}, "change_thresholds": {"accuracy": {"absolute": 0.0}}}'
+    ),
     registry_uri: str = "",
     model_name: str = "",
     champion_alias: str = "champion",
@@ -54,12 +56,16 @@ def gate_model(
     models = [new.model] + ([model_io.load_model(champion_uri).model] if champion_uri else [])
     examples = train.load_examples(dataset.path, new.model.task, target_column=target_column, spec=new.model.spec)
     scored = train.score_split(models, examples.test)
-    decision = gate.decide(config, scored.y, scored.scores[0], scored.scores[1] if champion_uri else None,
-                           new.model.task)
-    report = {**decision.to_dict(), "champion_uri": champion_uri, "challenger_uri": challenger.uri,
-              "test_items": int(len(scored.y))}
+    decision = gate.decide(
+        config, scored.y, scored.scores[0], scored.scores[1] if champion_uri else None, new.model.task
+    )
+    report = {
+        **decision.to_dict(),
+        "champion_uri": champion_uri,
+        "challenger_uri": challenger.uri,
+        "test_items": int(len(scored.y)),
+    }
     with open(blessing.path, "w") as handle:
         json.dump(report, handle, indent=2)
-    blessing.metadata.update({"blessed": decision.blessed, "champion_uri": champion_uri,
-                              "reasons": decision.reasons()})
+    blessing.metadata.update({"blessed": decision.blessed, "champion_uri": champion_uri, "reasons": decision.reasons()})
     return decision.blessed

@@ -2,7 +2,7 @@
 
 from kfp import dsl
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -51,10 +51,16 @@ def import_dataset(
     from labelloop.components.core import import_data
 
     options = import_data.options_from(
-        source_uri, data_type, source_format,
-        allowed_uri_schemes=allowed_uri_schemes, allowed_labels=allowed_labels,
-        target_column=target_column, weight_column=weight_column, max_reject_rate=max_reject_rate,
-        min_items_per_label=min_items_per_label, label_count_severity=label_count_severity,
+        source_uri,
+        data_type,
+        source_format,
+        allowed_uri_schemes=allowed_uri_schemes,
+        allowed_labels=allowed_labels,
+        target_column=target_column,
+        weight_column=weight_column,
+        max_reject_rate=max_reject_rate,
+        min_items_per_label=min_items_per_label,
+        label_count_severity=label_count_severity,
     )
     result = import_data.import_items(options, items.path, rejects.path)
     items.metadata.update({"format": result.output_format, "data_type": data_type, "count": result.kept})

@@ -1,10 +1,8 @@
 """KFP component: human labeling with consensus, quality figures and a spend ledger."""
 
-from typing import Optional
-
 from kfp import dsl
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -21,7 +19,7 @@ def label_items(
     ground_truth_uri: str = "",
     simulated_crowd: str = "{}",
     max_items: int = 0,
-    predictions: Optional[dsl.Input[dsl.Dataset]] = None,
+    predictions: dsl.Input[dsl.Dataset] | None = None,
 ):
     """Send items to human labelers, wait, and return consensus labels with quality and spend figures.
 
@@ -56,15 +54,20 @@ def label_items(
     import uuid
 
     from labelloop.components.backends import labeler as labelers
-    from labelloop.components.core import annotation_store, labeling_job, manifest as items
+    from labelloop.components.core import annotation_store, labeling_job
+    from labelloop.components.core import manifest as items
     from labelloop.components.core.simulated_crowd import CrowdConfig
 
     spec = labeling_job.parse_job_spec(job_spec)
     store = annotation_store.AnnotationStore(annotation_store_uri)
     lines = list(items.read_lines(manifest.path))
-    probabilities, model_version = labelers.read_predictions(predictions.path, spec.annotation_specs) if predictions else ({}, "")
+    probabilities, model_version = (
+        labelers.read_predictions(predictions.path, spec.annotation_specs) if predictions else ({}, "")
+    )
     if backend == "simulated":
-        source = labelers.SimulatedCrowdLabeler.from_files(spec, ground_truth_uri, CrowdConfig.from_dict(json.loads(simulated_crowd)))
+        source = labelers.SimulatedCrowdLabeler.from_files(
+            spec, ground_truth_uri, CrowdConfig.from_dict(json.loads(simulated_crowd))
+        )
     elif backend == "label_studio":
         from labelloop.components.backends import label_studio
 
@@ -83,4 +86,6 @@ def label_items(
         handle.write(outcome.report_html.encode("utf-8"))
     for name, value in outcome.metrics.items():
         metrics.log_metric(name, value)
-    labeled.metadata.update({"labelingJob": outcome.resource, "items": len(outcome.labeled), "rejected": len(outcome.rejects)})
+    labeled.metadata.update(
+        {"labelingJob": outcome.resource, "items": len(outcome.labeled), "rejected": len(outcome.rejects)}
+    )

@@ -2,7 +2,7 @@
 
 from kfp import dsl
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -39,8 +39,13 @@ def predict(
     os.makedirs(scores.path, exist_ok=True)
     with manifest.RejectsWriter(rejects.path, step="predict") as rejected:
         summary = train.predict_manifest(
-            loaded.model, dataset.path, predictions.path, os.path.join(scores.path, "scores.npy"),
-            os.path.join(scores.path, "ids.txt"), rejected, chunk_size=chunk_size,
+            loaded.model,
+            dataset.path,
+            predictions.path,
+            os.path.join(scores.path, "scores.npy"),
+            os.path.join(scores.path, "ids.txt"),
+            rejected,
+            chunk_size=chunk_size,
         )
     with open(os.path.join(scores.path, "labels.json"), "w") as handle:
         json.dump(list(summary.labels), handle)

@@ -2,7 +2,7 @@
 
 from kfp import dsl
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -54,6 +54,7 @@ def record_round(
             condition).
     """
     import json
+
     from labelloop.components.core import active_learning as al
     from labelloop.components.core import learning_curve_report, manifest, versions
 
@@ -72,23 +73,45 @@ def record_round(
         pool_remaining = sum(1 for _ in manifest.read_jsonl(remaining_pool.path))
     chosen = [manifest.item_id(r) for r in manifest.read_jsonl(selected.path)]
     record = al.next_round_record(
-        config, history, chosen_ids=chosen, metric_value=None if metric_value < 0 else metric_value,
-        strategy=strategy, model_version=model_version,
+        config,
+        history,
+        chosen_ids=chosen,
+        metric_value=None if metric_value < 0 else metric_value,
+        strategy=strategy,
+        model_version=model_version,
     )
     history.append(record)
     al.write_round_records(rounds.path, history)
     if store_uri:
         versions.update_state(store_uri, dataset_name, al.rounds_to_state(history))
     decision = al.stop_decision(config, history, total_items=total_items, pool_remaining=pool_remaining)
-    baseline = al.learning_curve(al.read_round_records(baseline_rounds.path), "random") if baseline_rounds is not None else None
-    html = learning_curve_report.render_html(history, baseline=baseline, stop_reason=decision.detail if decision.stop else "")
-    learning_curve_report.write_report(report.path, html)
-    next_size = 0 if decision.stop else al.next_batch_size(
-        config, total_items=total_items, round_index=record.round_index + 1,
-        labels_bought=record.labels_total, pool_remaining=pool_remaining,
+    baseline = (
+        al.learning_curve(al.read_round_records(baseline_rounds.path), "random")
+        if baseline_rounds is not None
+        else None
     )
-    rounds.metadata.update({
-        "rounds": len(history), "labels_total": record.labels_total, "spend_total": record.spend_total,
-        "stop": next_size == 0, "reason": decision.reason if decision.stop else ("budget_exhausted" if next_size == 0 else ""),
-    })
+    html = learning_curve_report.render_html(
+        history, baseline=baseline, stop_reason=decision.detail if decision.stop else ""
+    )
+    learning_curve_report.write_report(report.path, html)
+    next_size = (
+        0
+        if decision.stop
+        else al.next_batch_size(
+            config,
+            total_items=total_items,
+            round_index=record.round_index + 1,
+            labels_bought=record.labels_total,
+            pool_remaining=pool_remaining,
+        )
+    )
+    rounds.metadata.update(
+        {
+            "rounds": len(history),
+            "labels_total": record.labels_total,
+            "spend_total": record.spend_total,
+            "stop": next_size == 0,
+            "reason": decision.reason if decision.stop else ("budget_exhausted" if next_size == 0 else ""),
+        }
+    )
     return next_size

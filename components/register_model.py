@@ -2,7 +2,7 @@
 
 from kfp import dsl
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -44,10 +44,17 @@ def register_model(
             raise RegistryError(f"{model.uri} was not blessed by the gate ({blessing.uri}); refusing to promote it")
     meta = model_io.read_metadata(model.path)
     registry = ModelRegistry(registry_uri)
-    version = registry.register(model_name, model.path, {
-        "dataset_version": dataset_version or meta.get("dataset_version", ""), "pipeline_run": pipeline_run,
-        "metrics": meta.get("metrics", {}), "task": meta.get("task"), "source_uri": model.uri,
-        "blessing": report.get("checks", []),
-    })
+    version = registry.register(
+        model_name,
+        model.path,
+        {
+            "dataset_version": dataset_version or meta.get("dataset_version", ""),
+            "pipeline_run": pipeline_run,
+            "metrics": meta.get("metrics", {}),
+            "task": meta.get("task"),
+            "source_uri": model.uri,
+            "blessing": report.get("checks", []),
+        },
+    )
     registry.promote(model_name, version.version, alias=alias, reason=f"registered by {pipeline_run}")
     return version.version

@@ -2,7 +2,7 @@
 
 from kfp import dsl
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -56,19 +56,39 @@ def train_model(
         base = model_io.load_model(base_model.path)
         start_from = {"family": base.model.family, "params": base.model.params}
         extra_labels, spec = base.model.labels, base.model.spec
-    examples = train.load_examples(dataset.path, task, target_column=target_column, spec=spec,
-                                   machine_label_weight=machine_label_weight)
-    result = train.search(examples, budget_seconds=budget_seconds, seed=seed, extra_labels=extra_labels,
-                          start_from=start_from)
+    examples = train.load_examples(
+        dataset.path, task, target_column=target_column, spec=spec, machine_label_weight=machine_label_weight
+    )
+    result = train.search(
+        examples, budget_seconds=budget_seconds, seed=seed, extra_labels=extra_labels, start_from=start_from
+    )
     summary = result.summary()
     os.makedirs(model.path, exist_ok=True)
-    model_io.save_model(model.path, result.model, dataset_version=dataset_version,
-                        metrics={"validation_score": result.validation_score},
-                        extra={"search": summary, "accounting": examples.accounting,
-                               "warm_started_from": base_model.uri if base_model is not None else ""})
-    model.metadata.update({"task": task, "family": result.model.family, "labels": list(result.model.labels),
-                           "dataset_version": dataset_version, "refit": summary["refit"]})
-    for key, value in {**examples.accounting, "validation_score": result.validation_score,
-                       "trials_fitted": summary["trials_fitted"], "search_seconds": summary["search_seconds"]}.items():
+    model_io.save_model(
+        model.path,
+        result.model,
+        dataset_version=dataset_version,
+        metrics={"validation_score": result.validation_score},
+        extra={
+            "search": summary,
+            "accounting": examples.accounting,
+            "warm_started_from": base_model.uri if base_model is not None else "",
+        },
+    )
+    model.metadata.update(
+        {
+            "task": task,
+            "family": result.model.family,
+            "labels": list(result.model.labels),
+            "dataset_version": dataset_version,
+            "refit": summary["refit"],
+        }
+    )
+    for key, value in {
+        **examples.accounting,
+        "validation_score": result.validation_score,
+        "trials_fitted": summary["trials_fitted"],
+        "search_seconds": summary["search_seconds"],
+    }.items():
         metrics.log_metric(key, value)
     metrics.metadata["family"] = result.model.family

@@ -5,7 +5,7 @@ from typing import NamedTuple
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
 
-from labelloop.components._base import BASE_IMAGE
+from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -18,7 +18,7 @@ def version_dataset(
     pipeline_run: str = "",
     producing_step: str = "",
 ) -> NamedTuple("Outputs", version_id=str, parent_version=str, item_count=int):
-    """Stores a manifest as a content-addressed version of a dataset, so runs and models can name the exact data they used.
+    """Stores a manifest as a content-addressed version of a dataset, so runs and models name their exact data.
 
     The same content always gives the same version id; re-running the step returns the existing
     version and makes it the dataset's latest again.

@@ -4,31 +4,56 @@ Not components: each function must be called inside a ``@dsl.pipeline`` body and
 task it added. The local target never calls these.
 """
 
-from labelloop.components.backends.trainer import MIN_MILLI_NODE_HOURS
+from .backends.trainer import MIN_MILLI_NODE_HOURS
 
 
-def add_automl_image_training(project, location, dataset, display_name, multi_label: bool,
-                              budget_milli_node_hours=MIN_MILLI_NODE_HOURS["automl_image"], version_aliases=()):
+def add_automl_image_training(
+    project,
+    location,
+    dataset,
+    display_name,
+    multi_label: bool,
+    budget_milli_node_hours=MIN_MILLI_NODE_HOURS["automl_image"],
+    version_aliases=(),
+):
     """AutoML image classification on a Vertex image dataset (splits from the items' ml_use)."""
     from google_cloud_pipeline_components.v1.automl.training_job import AutoMLImageTrainingJobRunOp
 
     return AutoMLImageTrainingJobRunOp(
-        project=project, location=location, dataset=dataset, display_name=display_name,
-        prediction_type="classification", multi_label=multi_label, model_type="CLOUD",
-        budget_milli_node_hours=budget_milli_node_hours, model_version_aliases=list(version_aliases),
+        project=project,
+        location=location,
+        dataset=dataset,
+        display_name=display_name,
+        prediction_type="classification",
+        multi_label=multi_label,
+        model_type="CLOUD",
+        budget_milli_node_hours=budget_milli_node_hours,
+        model_version_aliases=list(version_aliases),
     )
 
 
-def add_automl_tabular_training(project, location, dataset, display_name, target_column, regression: bool,
-                                budget_milli_node_hours=MIN_MILLI_NODE_HOURS["automl_tabular"], version_aliases=()):
+def add_automl_tabular_training(
+    project,
+    location,
+    dataset,
+    display_name,
+    target_column,
+    regression: bool,
+    budget_milli_node_hours=MIN_MILLI_NODE_HOURS["automl_tabular"],
+    version_aliases=(),
+):
     """AutoML tabular training, splitting by the table's ``ml_use`` column."""
     from google_cloud_pipeline_components.v1.automl.training_job import AutoMLTabularTrainingJobRunOp
 
     return AutoMLTabularTrainingJobRunOp(
-        project=project, location=location, dataset=dataset, display_name=display_name,
+        project=project,
+        location=location,
+        dataset=dataset,
+        display_name=display_name,
         target_column=target_column,
         optimization_prediction_type="regression" if regression else "classification",
-        predefined_split_column_name="ml_use", budget_milli_node_hours=budget_milli_node_hours,
+        predefined_split_column_name="ml_use",
+        budget_milli_node_hours=budget_milli_node_hours,
         model_version_aliases=list(version_aliases),
     )
 
@@ -37,9 +62,11 @@ def add_custom_training_job(project, location, machine_type: str = "n1-standard-
     """Our ``train_model`` component run as a Vertex custom job (text, and whatever AutoML lacks)."""
     from google_cloud_pipeline_components.v1.custom_job import create_custom_training_job_from_component
 
-    from labelloop.components.train_model import train_model
+    from .train_model import train_model
 
-    job = create_custom_training_job_from_component(train_model, display_name="labelloop-train", machine_type=machine_type)
+    job = create_custom_training_job_from_component(
+        train_model, display_name="labelloop-train", machine_type=machine_type
+    )
     return job(project=project, location=location, **train_inputs)
 
 
@@ -48,8 +75,12 @@ def add_batch_prediction(project, location, model, gcs_source_uris, gcs_destinat
     from google_cloud_pipeline_components.v1.batch_predict_job import ModelBatchPredictOp
 
     return ModelBatchPredictOp(
-        project=project, location=location, model=model, job_display_name=job_display_name,
-        gcs_source_uris=gcs_source_uris, instances_format="jsonl",
+        project=project,
+        location=location,
+        model=model,
+        job_display_name=job_display_name,
+        gcs_source_uris=gcs_source_uris,
+        instances_format="jsonl",
         gcs_destination_output_uri_prefix=gcs_destination_prefix,
     )
 
@@ -59,8 +90,11 @@ def add_model_upload(project, location, display_name, unmanaged_container_model,
     from google_cloud_pipeline_components.v1.model import ModelUploadOp
 
     return ModelUploadOp(
-        project=project, location=location, display_name=display_name,
-        unmanaged_container_model=unmanaged_container_model, version_aliases=list(version_aliases),
+        project=project,
+        location=location,
+        display_name=display_name,
+        unmanaged_container_model=unmanaged_container_model,
+        version_aliases=list(version_aliases),
     )
 
 
@@ -70,6 +104,9 @@ def add_endpoint_deployment(project, location, model, endpoint_display_name, mac
 
     endpoint = EndpointCreateOp(project=project, location=location, display_name=endpoint_display_name)
     return ModelDeployOp(
-        model=model, endpoint=endpoint.outputs["endpoint"], dedicated_resources_machine_type=machine_type,
-        dedicated_resources_min_replica_count=1, dedicated_resources_max_replica_count=1,
+        model=model,
+        endpoint=endpoint.outputs["endpoint"],
+        dedicated_resources_machine_type=machine_type,
+        dedicated_resources_min_replica_count=1,
+        dedicated_resources_max_replica_count=1,
     )

@@ -17,22 +17,22 @@ from typing import NamedTuple
 
 from kfp import dsl
 
-from labelloop.components.apply_machine_labels import apply_machine_labels
-from labelloop.components.build_run_report import build_run_report
-from labelloop.components.checkout_dataset import checkout_dataset
-from labelloop.components.evaluate_model import evaluate_model
-from labelloop.components.label_items import label_items
-from labelloop.components.merge_labels import merge_labels
-from labelloop.components.partition_items import partition_items
-from labelloop.components.plan_labeling import plan_labeling
-from labelloop.components.predict import predict
-from labelloop.components.record_round import record_round
-from labelloop.components.select_items import select_items
-from labelloop.components.train_model import train_model
-from labelloop.components.version_dataset import version_dataset
-from labelloop.pipelines._targets import LOCAL_SCHEMES, VERTEX_SCHEMES, check_target
-from labelloop.pipelines.curate import curate_steps
-from labelloop.pipelines.train import DEFAULT_GATE, gated_registration
+from ..components.apply_machine_labels import apply_machine_labels
+from ..components.build_run_report import build_run_report
+from ..components.checkout_dataset import checkout_dataset
+from ..components.evaluate_model import evaluate_model
+from ..components.label_items import label_items
+from ..components.merge_labels import merge_labels
+from ..components.partition_items import partition_items
+from ..components.plan_labeling import plan_labeling
+from ..components.predict import predict
+from ..components.record_round import record_round
+from ..components.select_items import select_items
+from ..components.train_model import train_model
+from ..components.version_dataset import version_dataset
+from ._targets import LOCAL_SCHEMES, VERTEX_SCHEMES, check_target
+from .curate import curate_steps
+from .train import DEFAULT_GATE, gated_registration
 
 DEFAULT_MAX_ROUNDS = 6
 DEFAULT_CONFIG = (
@@ -49,52 +49,95 @@ def _train(target, dataset, task, budget_seconds, seed, name):
     if target == "local":
         task_ = train_model(dataset=dataset, task=task, budget_seconds=budget_seconds, seed=seed)
     else:
-        from labelloop.components import vertex_training as vt
+        from ..components import vertex_training as vt
 
-        task_ = vt.add_custom_training_job(VERTEX_PROJECT, "us-central1", dataset=dataset, task=task,
-                                           budget_seconds=budget_seconds, seed=seed)
+        task_ = vt.add_custom_training_job(
+            VERTEX_PROJECT, "us-central1", dataset=dataset, task=task, budget_seconds=budget_seconds, seed=seed
+        )
     return task_.set_display_name(name)
 
 
 def label_round(dataset, to_label, predictions, settings, step):
     """label ─▶ merge ─▶ version: buys labels for ``to_label`` and stores the new dataset version."""
     optional = {"predictions": predictions} if predictions is not None else {}
-    labeled = label_items(
-        manifest=to_label, job_spec=settings["job_spec"], annotation_store_uri=settings["annotation_store_uri"],
-        backend=settings["labeling_backend"], ground_truth_uri=settings["ground_truth_uri"],
-        simulated_crowd=settings["simulated_crowd"], **optional,
-    ).set_display_name(f"Label ({step})").set_caching_options(False)
-    merged = merge_labels(dataset=dataset, labeled=labeled.outputs["labeled"]).set_display_name(f"Merge labels ({step})")
-    version = version_dataset(
-        manifest=merged.outputs["merged"], store_uri=settings["store_uri"], dataset_name=settings["dataset_name"],
-        description=f"labels from {step}", pipeline_run=RUN, producing_step=step,
-    ).set_display_name(f"Version dataset ({step})").set_caching_options(False)
+    labeled = (
+        label_items(
+            manifest=to_label,
+            job_spec=settings["job_spec"],
+            annotation_store_uri=settings["annotation_store_uri"],
+            backend=settings["labeling_backend"],
+            ground_truth_uri=settings["ground_truth_uri"],
+            simulated_crowd=settings["simulated_crowd"],
+            **optional,
+        )
+        .set_display_name(f"Label ({step})")
+        .set_caching_options(False)
+    )
+    merged = merge_labels(dataset=dataset, labeled=labeled.outputs["labeled"]).set_display_name(
+        f"Merge labels ({step})"
+    )
+    version = (
+        version_dataset(
+            manifest=merged.outputs["merged"],
+            store_uri=settings["store_uri"],
+            dataset_name=settings["dataset_name"],
+            description=f"labels from {step}",
+            pipeline_run=RUN,
+            producing_step=step,
+        )
+        .set_display_name(f"Version dataset ({step})")
+        .set_caching_options(False)
+    )
     return labeled, version
 
 
 def add_round(target, index, depth, dataset, batch_size, previous_rounds, settings):
     """One round, and inside its stop guard, the next one (up to ``depth``)."""
     step = f"round {index}"
-    trained = _train(target, dataset, settings["task"], settings["round_budget_seconds"], settings["seed"], f"Train ({step})")
+    trained = _train(
+        target, dataset, settings["task"], settings["round_budget_seconds"], settings["seed"], f"Train ({step})"
+    )
     model = trained.outputs["model"]
     evaluated = evaluate_model(model=model, dataset=dataset).set_display_name(f"Evaluate ({step})")
     parts = partition_items(dataset=dataset).set_display_name(f"Find the pool ({step})")
     scored = predict(model=model, dataset=parts.outputs["pool"]).set_display_name(f"Predict pool ({step})")
     chosen = select_items(
-        pool=parts.outputs["pool"], predictions=scored.outputs["predictions"], strategy=settings["strategy"],
-        batch_size=batch_size, seed=settings["seed"], labeled_count=parts.outputs["labeled"],
+        pool=parts.outputs["pool"],
+        predictions=scored.outputs["predictions"],
+        strategy=settings["strategy"],
+        batch_size=batch_size,
+        seed=settings["seed"],
+        labeled_count=parts.outputs["labeled"],
     ).set_display_name(f"Select items ({step})")
     _, version = label_round(dataset, chosen.outputs["selected"], scored.outputs["predictions"], settings, step)
     history = {"previous_rounds": previous_rounds} if previous_rounds is not None else {}  # else: from the store
-    record = record_round(
-        selected=chosen.outputs["selected"], config_json=settings["config"], total_items=parts.outputs["total"],
-        remaining_pool=chosen.outputs["remaining"], strategy=settings["strategy"], evaluation=evaluated.outputs["metrics"],
-        store_uri=settings["store_uri"], dataset_name=settings["dataset_name"], **history,
-    ).set_display_name(f"Record round {index}").after(version).set_caching_options(False)
+    record = (
+        record_round(
+            selected=chosen.outputs["selected"],
+            config_json=settings["config"],
+            total_items=parts.outputs["total"],
+            remaining_pool=chosen.outputs["remaining"],
+            strategy=settings["strategy"],
+            evaluation=evaluated.outputs["metrics"],
+            store_uri=settings["store_uri"],
+            dataset_name=settings["dataset_name"],
+            **history,
+        )
+        .set_display_name(f"Record round {index}")
+        .after(version)
+        .set_caching_options(False)
+    )
     if index < depth:
         with dsl.If(record.outputs["Output"] > 0):
-            add_round(target, index + 1, depth, version.outputs["versioned"], record.outputs["Output"],
-                      record.outputs["rounds"], settings)
+            add_round(
+                target,
+                index + 1,
+                depth,
+                version.outputs["versioned"],
+                record.outputs["Output"],
+                record.outputs["rounds"],
+                settings,
+            )
     return record
 
 
@@ -103,16 +146,35 @@ def build_rounds(target: str, max_rounds: int):
 
     @dsl.pipeline(name="active-learning-rounds", description="Unrolled active-learning rounds.")
     def rounds(
-        dataset: dsl.Input[dsl.Dataset], initial_rounds: dsl.Input[dsl.Dataset], batch_size: int, task: str,
-        strategy: str, config: str, job_spec: str, labeling_backend: str, ground_truth_uri: str,
-        simulated_crowd: str, store_uri: str, annotation_store_uri: str, dataset_name: str,
-        round_budget_seconds: int, seed: int,
+        dataset: dsl.Input[dsl.Dataset],
+        initial_rounds: dsl.Input[dsl.Dataset],
+        batch_size: int,
+        task: str,
+        strategy: str,
+        config: str,
+        job_spec: str,
+        labeling_backend: str,
+        ground_truth_uri: str,
+        simulated_crowd: str,
+        store_uri: str,
+        annotation_store_uri: str,
+        dataset_name: str,
+        round_budget_seconds: int,
+        seed: int,
     ):
         settings = dict(
-            task=task, strategy=strategy, config=config, job_spec=job_spec, labeling_backend=labeling_backend,
-            ground_truth_uri=ground_truth_uri, simulated_crowd=simulated_crowd, store_uri=store_uri,
-            annotation_store_uri=annotation_store_uri, dataset_name=dataset_name,
-            round_budget_seconds=round_budget_seconds, seed=seed,
+            task=task,
+            strategy=strategy,
+            config=config,
+            job_spec=job_spec,
+            labeling_backend=labeling_backend,
+            ground_truth_uri=ground_truth_uri,
+            simulated_crowd=simulated_crowd,
+            store_uri=store_uri,
+            annotation_store_uri=annotation_store_uri,
+            dataset_name=dataset_name,
+            round_budget_seconds=round_budget_seconds,
+            seed=seed,
         )
         with dsl.If(batch_size > 0):
             add_round(target, 1, max_rounds, dataset, batch_size, initial_rounds, settings)
@@ -125,7 +187,9 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
     check_target(target)
     rounds = build_rounds(target, max_rounds)
 
-    @dsl.pipeline(name="active-learning", description="Curate, then label with active learning, train, gate and register.")
+    @dsl.pipeline(
+        name="active-learning", description="Curate, then label with active learning, train, gate and register."
+    )
     def active_learning(
         source_uri: str,
         labeling_job_spec: str,
@@ -181,79 +245,181 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
             seed: Seed for every random choice.
         """
         curated_tasks = curate_steps(
-            source_uri, data_type, "auto", allowed_labels, max_reject_rate, 0, hamming_threshold, blur_threshold,
-            min_side, "stratified", 0.8, 0.1, 0.1, seed, LOCAL_SCHEMES if target == "local" else VERTEX_SCHEMES,
+            source_uri,
+            data_type,
+            "auto",
+            allowed_labels,
+            max_reject_rate,
+            0,
+            hamming_threshold,
+            blur_threshold,
+            min_side,
+            "stratified",
+            0.8,
+            0.1,
+            0.1,
+            seed,
+            LOCAL_SCHEMES if target == "local" else VERTEX_SCHEMES,
         )
         settings = dict(
-            job_spec=labeling_job_spec, annotation_store_uri=annotation_store_uri, labeling_backend=labeling_backend,
-            ground_truth_uri=ground_truth_uri, simulated_crowd=simulated_crowd, store_uri=store_uri,
+            job_spec=labeling_job_spec,
+            annotation_store_uri=annotation_store_uri,
+            labeling_backend=labeling_backend,
+            ground_truth_uri=ground_truth_uri,
+            simulated_crowd=simulated_crowd,
+            store_uri=store_uri,
             dataset_name=dataset_name,
         )
-        curated = version_dataset(
-            manifest=curated_tasks.split.outputs["split"], store_uri=store_uri, dataset_name=dataset_name,
-            description="curated, unlabeled", pipeline_run=RUN, producing_step="curate",
-        ).set_display_name("Version curated dataset").set_caching_options(False)
+        curated = (
+            version_dataset(
+                manifest=curated_tasks.split.outputs["split"],
+                store_uri=store_uri,
+                dataset_name=dataset_name,
+                description="curated, unlabeled",
+                pipeline_run=RUN,
+                producing_step="curate",
+            )
+            .set_display_name("Version curated dataset")
+            .set_caching_options(False)
+        )
         parts = partition_items(dataset=curated.outputs["versioned"]).set_display_name("Find the pool")
         plan = plan_labeling(config_json=active_learning_config, total_items=parts.outputs["total"]).set_display_name(
-            "Plan labeling budget")
+            "Plan labeling budget"
+        )
         first = select_items(
-            pool=parts.outputs["pool"], batch_size=plan.outputs["initial_batch_size"], seed=seed,
+            pool=parts.outputs["pool"],
+            batch_size=plan.outputs["initial_batch_size"],
+            seed=seed,
             strategy=plan.outputs["strategy"],
         ).set_display_name("Select cold-start batch")
-        _, evaluation_version = label_round(curated.outputs["versioned"], parts.outputs["evaluation_pending"], None,
-                                            settings, "evaluation items")
-        _, start_version = label_round(evaluation_version.outputs["versioned"], first.outputs["selected"], None,
-                                       settings, "cold start")
-        start = record_round(
-            selected=first.outputs["selected"], config_json=active_learning_config, total_items=parts.outputs["total"],
-            remaining_pool=first.outputs["remaining"], strategy="cold_start", store_uri=store_uri,
-            dataset_name=dataset_name,
-        ).set_display_name("Record cold start").after(start_version).set_caching_options(False)
+        _, evaluation_version = label_round(
+            curated.outputs["versioned"], parts.outputs["evaluation_pending"], None, settings, "evaluation items"
+        )
+        _, start_version = label_round(
+            evaluation_version.outputs["versioned"], first.outputs["selected"], None, settings, "cold start"
+        )
+        start = (
+            record_round(
+                selected=first.outputs["selected"],
+                config_json=active_learning_config,
+                total_items=parts.outputs["total"],
+                remaining_pool=first.outputs["remaining"],
+                strategy="cold_start",
+                store_uri=store_uri,
+                dataset_name=dataset_name,
+            )
+            .set_display_name("Record cold start")
+            .after(start_version)
+            .set_caching_options(False)
+        )
 
         looped = rounds(
-            dataset=start_version.outputs["versioned"], initial_rounds=start.outputs["rounds"],
-            batch_size=start.outputs["Output"], task=task,
-            strategy=plan.outputs["strategy"], config=active_learning_config, job_spec=labeling_job_spec,
-            labeling_backend=labeling_backend, ground_truth_uri=ground_truth_uri, simulated_crowd=simulated_crowd,
-            store_uri=store_uri, annotation_store_uri=annotation_store_uri, dataset_name=dataset_name,
-            round_budget_seconds=round_budget_seconds, seed=seed,
+            dataset=start_version.outputs["versioned"],
+            initial_rounds=start.outputs["rounds"],
+            batch_size=start.outputs["Output"],
+            task=task,
+            strategy=plan.outputs["strategy"],
+            config=active_learning_config,
+            job_spec=labeling_job_spec,
+            labeling_backend=labeling_backend,
+            ground_truth_uri=ground_truth_uri,
+            simulated_crowd=simulated_crowd,
+            store_uri=store_uri,
+            annotation_store_uri=annotation_store_uri,
+            dataset_name=dataset_name,
+            round_budget_seconds=round_budget_seconds,
+            seed=seed,
         ).set_display_name("Active-learning rounds")
 
-        final = checkout_dataset(store_uri=store_uri, dataset_name=dataset_name).set_display_name(
-            "Check out the labeled dataset").after(looped).set_caching_options(False)
-        report = finish(target, curated_tasks, final, task, final_budget_seconds, gate_config, registry_uri,
-                        model_name, target_precision, store_uri, annotation_store_uri, dataset_name, seed)
+        final = (
+            checkout_dataset(store_uri=store_uri, dataset_name=dataset_name)
+            .set_display_name("Check out the labeled dataset")
+            .after(looped)
+            .set_caching_options(False)
+        )
+        report = finish(
+            target,
+            curated_tasks,
+            final,
+            task,
+            final_budget_seconds,
+            gate_config,
+            registry_uri,
+            model_name,
+            target_precision,
+            store_uri,
+            annotation_store_uri,
+            dataset_name,
+            seed,
+        )
         outputs = NamedTuple("Outputs", report=dsl.HTML, summary=dsl.Metrics)
         return outputs(report.outputs["report"], report.outputs["summary"])
 
     return active_learning
 
 
-def finish(target, curated, final, task, budget_seconds, gate_config, registry_uri, model_name, target_precision,
-           store_uri, annotation_store_uri, dataset_name, seed):
+def finish(
+    target,
+    curated,
+    final,
+    task,
+    budget_seconds,
+    gate_config,
+    registry_uri,
+    model_name,
+    target_precision,
+    store_uri,
+    annotation_store_uri,
+    dataset_name,
+    seed,
+):
     """Final model on every human label, its gate, machine labels for the confident rest, the report."""
     dataset = final.outputs["dataset"]
     trained = _train(target, dataset, task, budget_seconds, seed, "Train final model")
     model = trained.outputs["model"]
-    gated = gated_registration(model, dataset, task, "", gate_config, registry_uri, model_name,
-                               final.outputs["version_id"])
+    gated = gated_registration(
+        model, dataset, task, "", gate_config, registry_uri, model_name, final.outputs["version_id"]
+    )
     parts = partition_items(dataset=dataset).set_display_name("Find unlabeled rest")
     scored = predict(model=model, dataset=dataset).set_display_name("Predict every item")
     machine = apply_machine_labels(
-        pool=parts.outputs["pool"], labeled=dataset, predictions=scored.outputs["predictions"],
-        model_version=final.outputs["version_id"], target_precision=target_precision,
+        pool=parts.outputs["pool"],
+        labeled=dataset,
+        predictions=scored.outputs["predictions"],
+        model_version=final.outputs["version_id"],
+        target_precision=target_precision,
     ).set_display_name("Machine-label the confident rest")
     merged = merge_labels(dataset=dataset, labeled=machine.outputs["machine_labeled"]).set_display_name(
-        "Merge machine labels")
-    version = version_dataset(
-        manifest=merged.outputs["merged"], store_uri=store_uri, dataset_name=dataset_name,
-        description="human + machine labels", pipeline_run=RUN, producing_step="machine labels",
-    ).set_display_name("Version final dataset").set_caching_options(False)
-    return build_run_report(
-        import_stats=curated.imported.outputs["stats"], prefilter_stats=curated.prefiltered.outputs["stats"],
-        split_report=curated.split.outputs["report"], evaluation=gated.outputs["metrics"],
-        evaluation_report=gated.outputs["report"], machine_labels=machine.outputs["report"],
-        final_dataset=version.outputs["versioned"], blessed=gated.outputs["blessed"], blessing=gated.outputs["blessing"],
-        champion_version=gated.outputs["champion_version"], store_uri=store_uri, dataset_name=dataset_name,
-        annotation_store_uri=annotation_store_uri,
-    ).set_display_name("Run report").set_caching_options(False)
+        "Merge machine labels"
+    )
+    version = (
+        version_dataset(
+            manifest=merged.outputs["merged"],
+            store_uri=store_uri,
+            dataset_name=dataset_name,
+            description="human + machine labels",
+            pipeline_run=RUN,
+            producing_step="machine labels",
+        )
+        .set_display_name("Version final dataset")
+        .set_caching_options(False)
+    )
+    return (
+        build_run_report(
+            import_stats=curated.imported.outputs["stats"],
+            prefilter_stats=curated.prefiltered.outputs["stats"],
+            split_report=curated.split.outputs["report"],
+            evaluation=gated.outputs["metrics"],
+            evaluation_report=gated.outputs["report"],
+            machine_labels=machine.outputs["report"],
+            final_dataset=version.outputs["versioned"],
+            blessed=gated.outputs["blessed"],
+            blessing=gated.outputs["blessing"],
+            champion_version=gated.outputs["champion_version"],
+            store_uri=store_uri,
+            dataset_name=dataset_name,
+            annotation_store_uri=annotation_store_uri,
+        )
+        .set_display_name("Run report")
+        .set_caching_options(False)
+    )

@@ -11,16 +11,18 @@ week of human labeling is a week of runs. Start from a dataset created by ``acti
 
 from kfp import dsl
 
-from labelloop.components.checkout_dataset import checkout_dataset
-from labelloop.pipelines._targets import check_target
-from labelloop.pipelines.active_learning import DEFAULT_CONFIG, add_round
+from ..components.checkout_dataset import checkout_dataset
+from ._targets import check_target
+from .active_learning import DEFAULT_CONFIG, add_round
 
 
 def build_pipeline(target: str = "local"):
     """One active-learning round for ``target``."""
     check_target(target)
 
-    @dsl.pipeline(name="active-learning-round", description="One active-learning round; state lives in the version store.")
+    @dsl.pipeline(
+        name="active-learning-round", description="One active-learning round; state lives in the version store."
+    )
     def active_learning_round(
         store_uri: str,
         dataset_name: str,
@@ -53,13 +55,24 @@ def build_pipeline(target: str = "local"):
             round_budget_seconds: Training budget of this round's model.
             seed: Seed for every random choice.
         """
-        current = checkout_dataset(store_uri=store_uri, dataset_name=dataset_name).set_display_name(
-            "Check out the newest version").set_caching_options(False)
+        current = (
+            checkout_dataset(store_uri=store_uri, dataset_name=dataset_name)
+            .set_display_name("Check out the newest version")
+            .set_caching_options(False)
+        )
         settings = dict(
-            task=task, strategy=strategy, config=active_learning_config, job_spec=labeling_job_spec,
-            labeling_backend=labeling_backend, ground_truth_uri=ground_truth_uri, simulated_crowd=simulated_crowd,
-            store_uri=store_uri, annotation_store_uri=annotation_store_uri, dataset_name=dataset_name,
-            round_budget_seconds=round_budget_seconds, seed=seed,
+            task=task,
+            strategy=strategy,
+            config=active_learning_config,
+            job_spec=labeling_job_spec,
+            labeling_backend=labeling_backend,
+            ground_truth_uri=ground_truth_uri,
+            simulated_crowd=simulated_crowd,
+            store_uri=store_uri,
+            annotation_store_uri=annotation_store_uri,
+            dataset_name=dataset_name,
+            round_budget_seconds=round_budget_seconds,
+            seed=seed,
         )
         add_round(target, 1, 1, current.outputs["dataset"], batch_size, None, settings)
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from labelloop.pipelines.config import (
+from .config import (
     ConfigError,
     Settings,
     load_settings,
@@ -47,7 +47,9 @@ def _vertex_flags() -> argparse.ArgumentParser:
     group = parent.add_argument_group("Vertex AI")
     group.add_argument("--project", help="Google Cloud project id")
     group.add_argument("--location", help="Vertex AI region, e.g. us-central1")
-    group.add_argument("--api-endpoint", help="Vertex AI API endpoint (private or test endpoints; http(s):// uses REST)")
+    group.add_argument(
+        "--api-endpoint", help="Vertex AI API endpoint (private or test endpoints; http(s):// uses REST)"
+    )
     return parent
 
 
@@ -58,8 +60,12 @@ def _job_flags() -> argparse.ArgumentParser:
     group.add_argument("--service-account", help="service account the run acts as")
     group.add_argument("--param", action="append", metavar="KEY=VALUE", help="pipeline parameter (repeatable)")
     group.add_argument("--label", action="append", metavar="KEY=VALUE", help="run label (repeatable)")
-    group.add_argument("--cache", action=argparse.BooleanOptionalAction, default=None,
-                       help="force step caching on/off (default: as compiled)")
+    group.add_argument(
+        "--cache",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="force step caching on/off (default: as compiled)",
+    )
     group.add_argument("--display-name", help="display name (default: the pipeline name)")
     group.add_argument("--template", help="compiled pipeline YAML (default: the packaged one, else a fresh compile)")
     return parent
@@ -84,54 +90,86 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command(commands, name: str, summary: str, description: str, parents=()) -> argparse.ArgumentParser:
-    return commands.add_parser(name, help=summary, description=description, parents=list(parents),
-                               formatter_class=_formatter)
+    return commands.add_parser(
+        name, help=summary, description=description, parents=list(parents), formatter_class=_formatter
+    )
 
 
 def _add_compile(commands) -> None:
-    command = _command(commands, "compile", "compile every component and pipeline to YAML",
-                       "Compile every component and pipeline (each target) to YAML.")
+    command = _command(
+        commands,
+        "compile",
+        "compile every component and pipeline to YAML",
+        "Compile every component and pipeline (each target) to YAML.",
+    )
     command.add_argument("--out", help="write DIR/components and DIR/pipelines, not the package's compiled/ folders")
-    command.add_argument("--check", action="store_true", help="only check the compiled YAMLs are current (exit 1 if not)")
+    command.add_argument(
+        "--check", action="store_true", help="only check the compiled YAMLs are current (exit 1 if not)"
+    )
     command.set_defaults(handler=cmd_compile)
 
 
 def _add_run(commands) -> None:
-    command = _command(commands, "run", "run a pipeline locally with kfp.local",
-                       "Run a pipeline on this machine (kfp.local SubprocessRunner), no cloud needed.")
+    command = _command(
+        commands,
+        "run",
+        "run a pipeline locally with kfp.local",
+        "Run a pipeline on this machine (kfp.local SubprocessRunner), no cloud needed.",
+    )
     command.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
     command.add_argument("--local", action="store_true", required=True, help="run here (use `submit` for Vertex)")
     command.add_argument("--param", action="append", metavar="KEY=VALUE", help="pipeline parameter (repeatable)")
-    command.add_argument("--pipeline-root", help="folder for outputs (default: $LABELLOOP_LOCAL_ROOT or ./local_outputs)")
+    command.add_argument(
+        "--pipeline-root", help="folder for outputs (default: $LABELLOOP_LOCAL_ROOT or ./local_outputs)"
+    )
     command.set_defaults(handler=cmd_run)
 
 
 def _add_submit(commands, parents) -> None:
-    command = _command(commands, "submit", "submit a run to Vertex AI Pipelines",
-                       "Submit one run of a compiled pipeline to Vertex AI.", parents)
+    command = _command(
+        commands,
+        "submit",
+        "submit a run to Vertex AI Pipelines",
+        "Submit one run of a compiled pipeline to Vertex AI.",
+        parents,
+    )
     command.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
     command.set_defaults(handler=cmd_submit)
 
 
 def _add_schedule(commands, parents) -> None:
-    command = _command(commands, "schedule", "run a pipeline on a cron schedule",
-                       "Create a Vertex AI schedule, or with --kfp-host a KFP recurring run.", parents)
+    command = _command(
+        commands,
+        "schedule",
+        "run a pipeline on a cron schedule",
+        "Create a Vertex AI schedule, or with --kfp-host a KFP recurring run.",
+        parents,
+    )
     command.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
     command.add_argument("--cron", required=True, help='5-field cron, optionally "TZ=Area/City ...", e.g. "0 3 * * 1"')
     command.add_argument("--max-concurrent", type=int, default=1, help="most runs at once (default 1)")
     command.add_argument("--max-runs", type=int, help="stop after this many runs (Vertex only)")
     command.add_argument("--start", help="first possible run, ISO 8601 with zone, e.g. 2025-01-31T03:00:00Z")
     command.add_argument("--end", help="no runs after this time, ISO 8601 with zone")
-    command.add_argument("--allow-queueing", action="store_true", help="queue runs beyond --max-concurrent (Vertex only)")
-    command.add_argument("--kfp-host", help="KFP API URL: create a KFP recurring run of the local target "
-                                            "(no GCPC ops) instead of a Vertex schedule")
+    command.add_argument(
+        "--allow-queueing", action="store_true", help="queue runs beyond --max-concurrent (Vertex only)"
+    )
+    command.add_argument(
+        "--kfp-host",
+        help="KFP API URL: create a KFP recurring run of the local target (no GCPC ops) instead of a Vertex schedule",
+    )
     command.add_argument("--kfp-experiment", help="KFP experiment (default labelloop)")
     command.set_defaults(handler=cmd_schedule)
 
 
 def _add_list(commands, parents) -> None:
-    command = _command(commands, "list", "list pipelines, or Vertex runs with --runs",
-                       "List the pipelines, or recent Vertex runs.", parents)
+    command = _command(
+        commands,
+        "list",
+        "list pipelines, or Vertex runs with --runs",
+        "List the pipelines, or recent Vertex runs.",
+        parents,
+    )
     command.add_argument("--runs", action="store_true", help="list recent Vertex AI runs of labelloop pipelines")
     command.add_argument("--pipeline", help="with --runs: only this pipeline's runs")
     command.add_argument("--limit", type=int, default=20, help="with --runs: at most this many (default 20)")
@@ -139,15 +177,21 @@ def _add_list(commands, parents) -> None:
 
 
 def _add_status(commands, parents) -> None:
-    command = _command(commands, "status", "show a Vertex AI run",
-                       "Show the state of one Vertex AI pipeline run; exit 1 when it failed or was cancelled.", parents)
+    command = _command(
+        commands,
+        "status",
+        "show a Vertex AI run",
+        "Show the state of one Vertex AI pipeline run; exit 1 when it failed or was cancelled.",
+        parents,
+    )
     command.add_argument("run", metavar="RUN", help="run id or full resource name")
     command.set_defaults(handler=cmd_status)
 
 
 def _add_versions(commands) -> None:
-    command = _command(commands, "versions", "list, show or restore dataset versions",
-                       "Inspect the dataset version store.")
+    command = _command(
+        commands, "versions", "list, show or restore dataset versions", "Inspect the dataset version store."
+    )
     command.add_argument("--store", help="version store: folder or gs:// prefix ($LABELLOOP_STORE, config key store)")
     command.add_argument("dataset", metavar="DATASET", help="dataset name")
     command.add_argument("version", metavar="VERSION", nargs="?", help="version id or 'latest' (default: list all)")
@@ -156,10 +200,14 @@ def _add_versions(commands) -> None:
 
 
 def _add_demo(commands) -> None:
-    command = _command(commands, "demo", "run the active-learning pipeline locally on real bundled data",
-                       "Write scikit-learn's digits as an unlabeled image folder with planted duplicates, blurred "
-                       "copies and corrupt files, run the active-learning pipeline on it with a simulated crowd, "
-                       "and print a summary and the path of the HTML run report.")
+    command = _command(
+        commands,
+        "demo",
+        "run the active-learning pipeline locally on real bundled data",
+        "Write scikit-learn's digits as an unlabeled image folder with planted duplicates, blurred "
+        "copies and corrupt files, run the active-learning pipeline on it with a simulated crowd, "
+        "and print a summary and the path of the HTML run report.",
+    )
     command.add_argument("--workdir", default="runs/demo", help="where data and outputs go (default: runs/demo)")
     command.add_argument("--rounds", type=int, default=4, help="active-learning rounds to unroll (default: 4)")
     command.add_argument("--seed", type=int, default=0, help="seed for the data and every random choice")
@@ -167,7 +215,7 @@ def _add_demo(commands) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
-    from labelloop.pipelines import demo
+    from . import demo
 
     print(f"labelloop demo: writing data and running the active-learning pipeline in {args.workdir} ...", file=out)
     run = demo.run_demo(args.workdir, seed=args.seed, max_rounds=args.rounds)
@@ -179,8 +227,13 @@ def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) 
 # Entry point
 
 
-def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None,
-         out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
     out, err = out or sys.stdout, err or sys.stderr
     environ = os.environ if environ is None else environ
@@ -194,7 +247,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     except KeyboardInterrupt:
         print("labelloop: interrupted", file=err)
         return 130
-    except Exception as error:  # one line for people, the traceback with --verbose
+    except Exception as error:  # noqa: BLE001 - one line for people, the traceback with --verbose
         if args.verbose:
             traceback.print_exc(file=err)
         code, message = _describe(error)
@@ -203,13 +256,15 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
 
 
 def _describe(error: Exception) -> tuple[int, str]:
-    from labelloop.pipelines.registry import UnknownPipelineError
+    from .registry import UnknownPipelineError
 
     if isinstance(error, (ConfigError, UnknownPipelineError)):
         return EXIT_USAGE, str(error)
     if type(error).__name__ == "DefaultCredentialsError":
-        return EXIT_USAGE, ("no Google Cloud credentials found; run `gcloud auth application-default login` "
-                            "or set GOOGLE_APPLICATION_CREDENTIALS")
+        return EXIT_USAGE, (
+            "no Google Cloud credentials found; run `gcloud auth application-default login` "
+            "or set GOOGLE_APPLICATION_CREDENTIALS"
+        )
     if type(error).__module__.startswith("google.api_core"):
         return EXIT_FAILURE, f"Vertex AI refused the request: {error}"
     return EXIT_FAILURE, f"{type(error).__name__}: {error}"
@@ -221,8 +276,16 @@ def _quiet_sdk_logs(verbose: bool) -> None:
 
 
 def _settings(args: argparse.Namespace, environ: Mapping[str, str], labels: Sequence[str] | None = None) -> Settings:
-    names = ("project", "location", "pipeline_root", "service_account", "api_endpoint", "kfp_host", "kfp_experiment",
-             "store")
+    names = (
+        "project",
+        "location",
+        "pipeline_root",
+        "service_account",
+        "api_endpoint",
+        "kfp_host",
+        "kfp_experiment",
+        "store",
+    )
     flags = {name: getattr(args, name, None) for name in names}
     return load_settings(flags, environ, config_file=args.config, flag_labels=parse_pairs(labels, "--label"))
 
@@ -233,7 +296,7 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str], labels: Sequ
 
 def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
     """Compile every component and pipeline, or with ``--check`` report stale YAMLs."""
-    from labelloop.pipelines import compiling
+    from . import compiling
 
     dirs = {}
     if args.out:
@@ -257,7 +320,7 @@ def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
 
 def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
     """Run a pipeline with kfp.local and print where its outputs are."""
-    from labelloop.pipelines import registry
+    from . import registry
 
     settings = load_settings({"local_root": args.pipeline_root}, environ, config_file=args.config)
     info = registry.get(args.pipeline)
@@ -270,8 +333,11 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -
         task = run_local(pipeline, arguments, root)
     except RuntimeError as error:
         raise RuntimeError(f"{error} (outputs and logs so far: {_newest_run_dir(root, started) or root})") from error
-    print(f"{info.name} finished in {time.monotonic() - started:.1f}s; run folder: {_newest_run_dir(root, started) or root}",
-          file=out)
+    print(
+        f"{info.name} finished in {time.monotonic() - started:.1f}s; "
+        f"run folder: {_newest_run_dir(root, started) or root}",
+        file=out,
+    )
     for name, value in _task_outputs(task).items():
         print(f"  {name}: {value}", file=out)
     return EXIT_OK
@@ -302,8 +368,10 @@ def _task_outputs(task: Any) -> dict[str, str]:
     outputs = getattr(task, "outputs", None) or {}
     if not isinstance(outputs, dict):
         outputs = {"output": outputs}
-    return {name: getattr(value, "path", None) or getattr(value, "uri", None) or repr(value)
-            for name, value in outputs.items()}
+    return {
+        name: getattr(value, "path", None) or getattr(value, "uri", None) or repr(value)
+        for name, value in outputs.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,16 +379,21 @@ def _task_outputs(task: Any) -> dict[str, str]:
 
 
 def _vertex_target(settings: Settings, *, need_root: bool):
-    from labelloop.pipelines.submit import VertexTarget
+    from .submit import VertexTarget
 
     require(settings, "project", "location", *(("pipeline_root",) if need_root else ()))
-    return VertexTarget(settings.get("project"), settings.get("location"), settings.get("pipeline_root"),
-                        settings.get("service_account"), settings.get("api_endpoint"))
+    return VertexTarget(
+        settings.get("project"),
+        settings.get("location"),
+        settings.get("pipeline_root"),
+        settings.get("service_account"),
+        settings.get("api_endpoint"),
+    )
 
 
 def _run_request(args: argparse.Namespace, settings: Settings, target: str, workdir: str):
-    from labelloop.pipelines import registry
-    from labelloop.pipelines.submit import PIPELINE_LABEL, RunRequest, compiled_template, load_template
+    from . import registry
+    from .submit import PIPELINE_LABEL, RunRequest, compiled_template, load_template
 
     name = registry.get(args.pipeline).name
     template = compiled_template(name, target, args.template, workdir)
@@ -333,7 +406,7 @@ def cmd_submit(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
     """Submit one run of a pipeline to Vertex AI Pipelines."""
     import tempfile
 
-    from labelloop.pipelines.submit import submit_run
+    from .submit import submit_run
 
     settings = _settings(args, environ, args.label)
     target = _vertex_target(settings, need_root=True)
@@ -349,22 +422,38 @@ def cmd_schedule(args: argparse.Namespace, environ: Mapping[str, str], out: Text
     """Create a Vertex AI schedule, or a KFP recurring run with ``--kfp-host``."""
     import tempfile
 
-    from labelloop.pipelines.submit import ScheduleSpec, check_schedule, schedule_on_kfp, schedule_on_vertex
+    from .submit import ScheduleSpec, check_schedule, schedule_on_kfp, schedule_on_vertex
 
     settings = _settings(args, environ, args.label)
-    spec = check_schedule(ScheduleSpec(args.cron, args.display_name or args.pipeline, args.max_concurrent, args.max_runs,
-                                       args.start, args.end, args.allow_queueing))
+    spec = check_schedule(
+        ScheduleSpec(
+            args.cron,
+            args.display_name or args.pipeline,
+            args.max_concurrent,
+            args.max_runs,
+            args.start,
+            args.end,
+            args.allow_queueing,
+        )
+    )
     kfp_host = settings.get("kfp_host")
     with tempfile.TemporaryDirectory(prefix="labelloop-") as workdir:
         if kfp_host:
             request = _run_request(args, settings, "local", workdir)
-            result = schedule_on_kfp(kfp_host, settings.get("kfp_experiment"), request, spec,
-                                     pipeline_root=settings.get("pipeline_root"),
-                                     service_account=settings.get("service_account"))
+            result = schedule_on_kfp(
+                kfp_host,
+                settings.get("kfp_experiment"),
+                request,
+                spec,
+                pipeline_root=settings.get("pipeline_root"),
+                service_account=settings.get("service_account"),
+            )
         else:
             target = _vertex_target(settings, need_root=True)
             result = schedule_on_vertex(target, _run_request(args, settings, "vertex", workdir), spec)
-    print(f"schedule: {result.name}\ncron: {result.cron}\nstate: {result.state}\nconsole: {result.console_url}", file=out)
+    print(
+        f"schedule: {result.name}\ncron: {result.cron}\nstate: {result.state}\nconsole: {result.console_url}", file=out
+    )
     return EXIT_OK
 
 
@@ -375,14 +464,17 @@ def cmd_schedule(args: argparse.Namespace, environ: Mapping[str, str], out: Text
 def cmd_list(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
     """List the pipelines with their summaries, or recent Vertex runs with ``--runs``."""
     if args.runs:
-        from labelloop.pipelines.submit import list_runs
+        from .submit import list_runs
 
         target = _vertex_target(_settings(args, environ), need_root=False)
         for run in list_runs(target, args.pipeline, args.limit):
-            print(f"{run.name.rsplit('/', 1)[-1]}  {run.state.removeprefix('PIPELINE_STATE_'):<10} {run.create_time}  "
-                  f"{run.display_name}", file=out)
+            print(
+                f"{run.name.rsplit('/', 1)[-1]}  {run.state.removeprefix('PIPELINE_STATE_'):<10} {run.create_time}  "
+                f"{run.display_name}",
+                file=out,
+            )
         return EXIT_OK
-    from labelloop.pipelines import registry
+    from . import registry
 
     pipelines = registry.discover()
     width = max((len(name) for name in pipelines), default=0)
@@ -394,7 +486,7 @@ def cmd_list(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) 
 
 def cmd_status(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
     """Show one Vertex AI run; exit 1 when it failed."""
-    from labelloop.pipelines.submit import get_run
+    from .submit import get_run
 
     status = get_run(_vertex_target(_settings(args, environ), need_root=False), args.run)
     for key in ("name", "display_name", "state", "create_time", "end_time", "error", "console_url"):
@@ -406,7 +498,7 @@ def cmd_status(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
 
 def cmd_versions(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
     """List a dataset's versions, or show one (and restore its manifest)."""
-    from labelloop.components.core import versions
+    from ..components.core import versions
 
     settings = _settings(args, environ)
     require(settings, "store")
@@ -417,8 +509,11 @@ def cmd_versions(args: argparse.Namespace, environ: Mapping[str, str], out: Text
         latest = versions.latest_version_id(store, args.dataset)
         for version in versions.list_versions(store, args.dataset):
             marker = "*" if version.version_id == latest else " "
-            print(f"{marker} {version.version_id}  {version.created_at}  {version.item_count:>8} items  "
-                  f"parent {version.parent or '-':<32}  {version.description}", file=out)
+            print(
+                f"{marker} {version.version_id}  {version.created_at}  {version.item_count:>8} items  "
+                f"parent {version.parent or '-':<32}  {version.description}",
+                file=out,
+            )
         return EXIT_OK
     version = versions.get_version(store, args.dataset, args.version, restore_to=args.restore_to)
     _print_version(version, versions.models_trained_on(store, args.dataset, version.version_id), out)
@@ -428,11 +523,14 @@ def cmd_versions(args: argparse.Namespace, environ: Mapping[str, str], out: Text
 
 
 def _print_version(version: Any, models: list, out: TextIO) -> None:
-    print(f"version: {version.version_id}\ncreated: {version.created_at}\ndescription: {version.description}\n"
-          f"parent: {version.parent or '-'}\nitems: {version.item_count}\nby label: {version.counts.by_label}\n"
-          f"by split: {version.counts.by_split}\nby label source: {version.counts.by_label_source}\n"
-          f"pipeline run: {version.pipeline_run or '-'}\nproducing step: {version.producing_step or '-'}\n"
-          f"manifest: {version.manifest_uri}", file=out)
+    print(
+        f"version: {version.version_id}\ncreated: {version.created_at}\ndescription: {version.description}\n"
+        f"parent: {version.parent or '-'}\nitems: {version.item_count}\nby label: {version.counts.by_label}\n"
+        f"by split: {version.counts.by_split}\nby label source: {version.counts.by_label_source}\n"
+        f"pipeline run: {version.pipeline_run or '-'}\nproducing step: {version.producing_step or '-'}\n"
+        f"manifest: {version.manifest_uri}",
+        file=out,
+    )
     for model in models:
         print(f"model: {model.model_uri} (recorded {model.recorded_at}, run {model.pipeline_run or '-'})", file=out)
 

@@ -7,27 +7,29 @@ Pipelines: each ``pipelines/<name>.py`` that defines ``build_pipeline(target)``;
 from __future__ import annotations
 
 import difflib
-import re
 import importlib
 import pkgutil
+import re
 import tempfile
 from pathlib import Path
 
 from kfp import compiler
 from kfp.dsl.base_component import BaseComponent
 
-import labelloop.components
-import labelloop.pipelines
+from .. import components as components_package
+from .. import pipelines as pipelines_package
 
 TARGETS = ("local", "vertex")
-COMPONENTS_DIR = Path(labelloop.components.__file__).parent / "compiled"
-PIPELINES_DIR = Path(labelloop.pipelines.__file__).parent / "compiled"
+COMPONENTS_DIR = (
+    Path(components_package.__file__).resolve().parent / "compiled"
+)  # resolve(): through the editable link tree
+PIPELINES_DIR = Path(pipelines_package.__file__).resolve().parent / "compiled"
 
 
 def discover_components() -> dict[str, BaseComponent]:
     """Every component in ``labelloop.components``, by name."""
     found = {}
-    for info in pkgutil.iter_modules(labelloop.components.__path__):
+    for info in pkgutil.iter_modules(components_package.__path__):
         if info.ispkg or info.name.startswith("_"):
             continue
         module = importlib.import_module(f"labelloop.components.{info.name}")
@@ -40,7 +42,7 @@ def discover_components() -> dict[str, BaseComponent]:
 def discover_pipelines() -> dict[str, object]:
     """Every pipeline module (one defining ``build_pipeline(target)``), by pipeline name."""
     found = {}
-    for info in pkgutil.iter_modules(labelloop.pipelines.__path__):
+    for info in pkgutil.iter_modules(pipelines_package.__path__):
         if info.ispkg or info.name.startswith("_"):
             continue
         module = importlib.import_module(f"labelloop.pipelines.{info.name}")
@@ -98,9 +100,13 @@ def stale(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES
             if not committed.exists():
                 problems.append(f"{committed}: missing; run `python compile.py`")
                 continue
-            diff = list(difflib.unified_diff(_comparable(committed.read_text()), _comparable(new.read_text()), lineterm="", n=0))
+            diff = list(
+                difflib.unified_diff(_comparable(committed.read_text()), _comparable(new.read_text()), lineterm="", n=0)
+            )
             if diff:
-                problems.append(f"{committed}: stale ({len(diff)} diff lines, first: {diff[2:3]}); run `python compile.py`")
+                problems.append(
+                    f"{committed}: stale ({len(diff)} diff lines, first: {diff[2:3]}); run `python compile.py`"
+                )
         expected = {p.name for p in fresh}
         for folder in (components_dir, pipelines_dir):
             for extra in sorted(folder.glob("*.yaml")):

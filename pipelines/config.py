@@ -85,7 +85,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     known = {s.key for s in SETTINGS.values()} | {"labels"}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"config file {path}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
+        )
     for key, value in data.items():
         if key != "labels" and not isinstance(value, str):
             raise ConfigError(f"config file {path}: {key} must be a string, got {type(value).__name__}")
@@ -150,7 +152,9 @@ def require(settings: Settings, *names: str) -> None:
     for name in missing:
         setting = SETTINGS[name]
         env = " or ".join(f"${var}" for var in setting.env)
-        hints.append(f"{name.replace('_', ' ')}: pass {setting.flag}, set {env}, or add {setting.key} = \"...\" to {where}")
+        hints.append(
+            f'{name.replace("_", " ")}: pass {setting.flag}, set {env}, or add {setting.key} = "..." to {where}'
+        )
     raise ConfigError("missing " + "; ".join(hints))
 
 
@@ -195,7 +199,8 @@ def typed_parameters(raw: Mapping[str, str], parameters: Mapping[str, dict], pip
     unknown = sorted(set(raw) - set(parameters))
     if unknown:
         raise ConfigError(
-            f"pipeline {pipeline} has no parameter(s) {', '.join(unknown)}; its parameters: {', '.join(sorted(parameters)) or 'none'}"
+            f"pipeline {pipeline} has no parameter(s) {', '.join(unknown)}; "
+            f"its parameters: {', '.join(sorted(parameters)) or 'none'}"
         )
     missing = sorted(n for n, p in parameters.items() if not p.get("isOptional") and n not in raw)
     if missing:

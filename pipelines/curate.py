@@ -10,11 +10,11 @@ from typing import NamedTuple
 
 from kfp import dsl
 
-from labelloop.components.get_artifact_uri import get_artifact_uri
-from labelloop.components.import_dataset import import_dataset
-from labelloop.components.prefilter_images import prefilter_images
-from labelloop.components.split_dataset import split_dataset
-from labelloop.pipelines._targets import IMPORT_SCHEMAS, LOCAL_SCHEMES, VERTEX_SCHEMES, check_target
+from ..components.get_artifact_uri import get_artifact_uri
+from ..components.import_dataset import import_dataset
+from ..components.prefilter_images import prefilter_images
+from ..components.split_dataset import split_dataset
+from ._targets import IMPORT_SCHEMAS, LOCAL_SCHEMES, VERTEX_SCHEMES, check_target
 
 
 class CurateTasks(NamedTuple):
@@ -74,7 +74,9 @@ def build_pipeline(target: str = "local"):
     """The curate pipeline for ``target`` (``local`` or ``vertex``)."""
     check_target(target)
 
-    @dsl.pipeline(name="curate", description="Import, validate, deduplicate, drop blurry/corrupt items and split a dataset.")
+    @dsl.pipeline(
+        name="curate", description="Import, validate, deduplicate, drop blurry/corrupt items and split a dataset."
+    )
     def curate(
         source_uri: str,
         data_type: str = "image",
@@ -115,9 +117,21 @@ def build_pipeline(target: str = "local"):
             location: Vertex target only: region of the managed dataset.
         """
         tasks = curate_steps(
-            source_uri, data_type, source_format, allowed_labels, max_reject_rate, min_items_per_label,
-            hamming_threshold, blur_threshold, min_side, split_method, training_fraction,
-            validation_fraction, test_fraction, seed, LOCAL_SCHEMES if target == "local" else VERTEX_SCHEMES,
+            source_uri,
+            data_type,
+            source_format,
+            allowed_labels,
+            max_reject_rate,
+            min_items_per_label,
+            hamming_threshold,
+            blur_threshold,
+            min_side,
+            split_method,
+            training_fraction,
+            validation_fraction,
+            test_fraction,
+            seed,
+            LOCAL_SCHEMES if target == "local" else VERTEX_SCHEMES,
         )
         if target == "vertex":
             create_vertex_dataset(tasks.split.outputs["split"], data_type, dataset_display_name, location)
@@ -132,11 +146,15 @@ def create_vertex_dataset(manifest, data_type, display_name, location):
     uri = get_artifact_uri(artifact=manifest).set_display_name("Manifest URI")
     with dsl.If(data_type == "image", name="image-dataset"):
         ImageDatasetCreateOp(
-            display_name=display_name, location=location, gcs_source=uri.output,
+            display_name=display_name,
+            location=location,
+            gcs_source=uri.output,
             import_schema_uri=IMPORT_SCHEMAS["image"],
         ).set_display_name("Create Vertex image dataset")
     with dsl.If(data_type == "text", name="text-dataset"):
         TextDatasetCreateOp(
-            display_name=display_name, location=location, gcs_source=uri.output,
+            display_name=display_name,
+            location=location,
+            gcs_source=uri.output,
             import_schema_uri=IMPORT_SCHEMAS["text"],
         ).set_display_name("Create Vertex text dataset")

@@ -19,24 +19,32 @@ CROWD = {"nLabelers": 5, "accuracy": 0.85, "accuracySpread": 0.1, "noise": "clas
 
 def labeling_job_spec(labels: list[str], *, labeler_count: int = 3, price_usd: float = 0.05) -> str:
     """A DataLabelingJob for image classification of ``labels``, with labelloop's budget settings."""
-    return json.dumps({
-        "displayName": "labelloop demo: handwritten digits",
-        "labelerCount": labeler_count,
-        "instructionUri": "gs://labelloop-demo/instructions.pdf",
-        "inputsSchemaUri": "gs://google-cloud-aiplatform/schema/datalabelingjob/inputs/image_classification_1.0.0.yaml",
-        "inputs": {"annotationSpecs": [{"displayName": label} for label in labels]},
-        "annotationLabels": {"team": "demo"},
-        "labelloop": {"pricePerLabelUsd": price_usd, "budget": {"maxSpendUsd": 500}},
-    })
+    return json.dumps(
+        {
+            "displayName": "labelloop demo: handwritten digits",
+            "labelerCount": labeler_count,
+            "instructionUri": "gs://labelloop-demo/instructions.pdf",
+            "inputsSchemaUri": "gs://google-cloud-aiplatform/schema/datalabelingjob/inputs/image_classification_1.0.0.yaml",
+            "inputs": {"annotationSpecs": [{"displayName": label} for label in labels]},
+            "annotationLabels": {"team": "demo"},
+            "labelloop": {"pricePerLabelUsd": price_usd, "budget": {"maxSpendUsd": 500}},
+        }
+    )
 
 
 def active_learning_config(strategy: str = "UNCERTAINTY") -> str:
     """The demo's ActiveLearningConfig: 12% of items for humans, in 2% + 2.5% batches."""
-    return json.dumps({
-        "max_data_item_percentage": 12, "initial_batch_sample_percentage": 2,
-        "following_batch_sample_percentage": 2.5, "sample_strategy": strategy, "max_rounds": 5,
-        "plateau_rounds": 0, "cost_per_label": 0.05,
-    })
+    return json.dumps(
+        {
+            "max_data_item_percentage": 12,
+            "initial_batch_sample_percentage": 2,
+            "following_batch_sample_percentage": 2.5,
+            "sample_strategy": strategy,
+            "max_rounds": 5,
+            "plateau_rounds": 0,
+            "cost_per_label": 0.05,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,14 @@ class DemoRun:
 
 
 def run_demo(
-    workdir: str = "runs/demo", *, seed: int = 0, max_rounds: int = 4, limit: int | None = None,
-    round_budget_seconds: int = 6, final_budget_seconds: int = 30, compare_random: bool = True,
+    workdir: str = "runs/demo",
+    *,
+    seed: int = 0,
+    max_rounds: int = 4,
+    limit: int | None = None,
+    round_budget_seconds: int = 6,
+    final_budget_seconds: int = 30,
+    compare_random: bool = True,
 ) -> DemoRun:
     """Make the demo data in ``workdir`` and run the active-learning pipeline on it locally.
 
@@ -61,8 +75,8 @@ def run_demo(
     """
     from kfp import local
 
-    from labelloop.components.core.demo_data import make_demo_data
-    from labelloop.pipelines.active_learning import build_pipeline
+    from ..components.core.demo_data import make_demo_data
+    from .active_learning import build_pipeline
 
     workdir = os.path.abspath(workdir)
     planted = {} if limit is None else {"near_duplicates": limit // 20, "blurred": limit // 40}
@@ -101,10 +115,24 @@ def run_demo(
 
 
 SUMMARY_ORDER = (
-    "raw items", "rejected at import", "removed by prefilter", "items in final dataset", "active-learning rounds",
-    "human labels bought (pool)", "items labeled by human", "labeling spend (USD)", "machine-labeled items",
-    "machine-label precision on test", "items left unlabeled", "test accuracy", "test macro_f1", "test au_prc",
-    "random sampling: human labels (pool)", "random sampling: test accuracy", "test log_loss", "blessed",
+    "raw items",
+    "rejected at import",
+    "removed by prefilter",
+    "items in final dataset",
+    "active-learning rounds",
+    "human labels bought (pool)",
+    "items labeled by human",
+    "labeling spend (USD)",
+    "machine-labeled items",
+    "machine-label precision on test",
+    "items left unlabeled",
+    "test accuracy",
+    "test macro_f1",
+    "test au_prc",
+    "random sampling: human labels (pool)",
+    "random sampling: test accuracy",
+    "test log_loss",
+    "blessed",
     "champion_version",
 )
 RENAMED = {"champion_version": "registered champion version"}

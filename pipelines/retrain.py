@@ -10,22 +10,27 @@ for items it has not seen; unchanged data gives the same dataset version.
 
 from kfp import dsl
 
-from labelloop.components.checkout_dataset import checkout_dataset
-from labelloop.components.get_artifact_uri import get_artifact_uri
-from labelloop.components.partition_items import partition_items
-from labelloop.components.train_model import train_model
-from labelloop.components.version_dataset import version_dataset
-from labelloop.pipelines._targets import LOCAL_SCHEMES, VERTEX_SCHEMES, check_target
-from labelloop.pipelines.active_learning import RUN, label_round
-from labelloop.pipelines.curate import curate_steps
-from labelloop.pipelines.train import DEFAULT_GATE, add_vertex_training, gated_registration
-
+from ..components.checkout_dataset import checkout_dataset
+from ..components.get_artifact_uri import get_artifact_uri
+from ..components.partition_items import partition_items
+from ..components.train_model import train_model
+from ..components.version_dataset import version_dataset
+from ._targets import LOCAL_SCHEMES, VERTEX_SCHEMES, check_target
+from .active_learning import RUN, label_round
+from .curate import curate_steps
+from .train import DEFAULT_GATE, add_vertex_training, gated_registration
 
 
 @dsl.pipeline(name="label-new-items", description="Label a dataset's unlabeled items unless labeling is off.")
 def label_new_items(
-    dataset: dsl.Input[dsl.Dataset], labeling_backend: str, labeling_job_spec: str, annotation_store_uri: str,
-    ground_truth_uri: str, simulated_crowd: str, store_uri: str, dataset_name: str,
+    dataset: dsl.Input[dsl.Dataset],
+    labeling_backend: str,
+    labeling_job_spec: str,
+    annotation_store_uri: str,
+    ground_truth_uri: str,
+    simulated_crowd: str,
+    store_uri: str,
+    dataset_name: str,
 ):
     """Label every unlabeled item (evaluation items, then the rest) and store a new version.
 
@@ -40,13 +45,19 @@ def label_new_items(
         dataset_name: Dataset in the store.
     """
     settings = dict(
-        job_spec=labeling_job_spec, annotation_store_uri=annotation_store_uri, labeling_backend=labeling_backend,
-        ground_truth_uri=ground_truth_uri, simulated_crowd=simulated_crowd, store_uri=store_uri,
+        job_spec=labeling_job_spec,
+        annotation_store_uri=annotation_store_uri,
+        labeling_backend=labeling_backend,
+        ground_truth_uri=ground_truth_uri,
+        simulated_crowd=simulated_crowd,
+        store_uri=store_uri,
         dataset_name=dataset_name,
     )
     with dsl.If(labeling_backend != "none", name="labeling-on"):
         parts = partition_items(dataset=dataset).set_display_name("Find unlabeled items")
-        _, evaluation = label_round(dataset, parts.outputs["evaluation_pending"], None, settings, "new evaluation items")
+        _, evaluation = label_round(
+            dataset, parts.outputs["evaluation_pending"], None, settings, "new evaluation items"
+        )
         label_round(evaluation.outputs["versioned"], parts.outputs["pool"], None, settings, "new training items")
 
 
@@ -108,29 +119,74 @@ def build_pipeline(target: str = "local"):
             budget_milli_node_hours: Vertex target only: AutoML training budget.
         """
         curated = curate_steps(
-            source_uri, data_type, "auto", allowed_labels, max_reject_rate, 0, hamming_threshold, blur_threshold,
-            min_side, "stratified", 0.8, 0.1, 0.1, seed, LOCAL_SCHEMES if target == "local" else VERTEX_SCHEMES,
+            source_uri,
+            data_type,
+            "auto",
+            allowed_labels,
+            max_reject_rate,
+            0,
+            hamming_threshold,
+            blur_threshold,
+            min_side,
+            "stratified",
+            0.8,
+            0.1,
+            0.1,
+            seed,
+            LOCAL_SCHEMES if target == "local" else VERTEX_SCHEMES,
         )
-        versioned = version_dataset(
-            manifest=curated.split.outputs["split"], store_uri=store_uri, dataset_name=dataset_name,
-            description="retrain import", pipeline_run=RUN, producing_step="curate",
-        ).set_display_name("Version new data").set_caching_options(False)
+        versioned = (
+            version_dataset(
+                manifest=curated.split.outputs["split"],
+                store_uri=store_uri,
+                dataset_name=dataset_name,
+                description="retrain import",
+                pipeline_run=RUN,
+                producing_step="curate",
+            )
+            .set_display_name("Version new data")
+            .set_caching_options(False)
+        )
         labeled = label_new_items(
-            dataset=versioned.outputs["versioned"], labeling_backend=labeling_backend,
-            labeling_job_spec=labeling_job_spec, annotation_store_uri=annotation_store_uri,
-            ground_truth_uri=ground_truth_uri, simulated_crowd=simulated_crowd, store_uri=store_uri,
+            dataset=versioned.outputs["versioned"],
+            labeling_backend=labeling_backend,
+            labeling_job_spec=labeling_job_spec,
+            annotation_store_uri=annotation_store_uri,
+            ground_truth_uri=ground_truth_uri,
+            simulated_crowd=simulated_crowd,
+            store_uri=store_uri,
             dataset_name=dataset_name,
         ).set_display_name("Label new items")
-        newest = checkout_dataset(store_uri=store_uri, dataset_name=dataset_name).set_display_name(
-            "Check out newest version").after(labeled).set_caching_options(False)
+        newest = (
+            checkout_dataset(store_uri=store_uri, dataset_name=dataset_name)
+            .set_display_name("Check out newest version")
+            .after(labeled)
+            .set_caching_options(False)
+        )
         dataset, version = newest.outputs["dataset"], newest.outputs["version_id"]
         if target == "local":
-            trained = train_model(dataset=dataset, task=task, budget_seconds=budget_seconds, dataset_version=version,
-                                  seed=seed).set_display_name("Train (local AutoML)")
-            gated_registration(trained.outputs["model"], dataset, task, "", gate_config, registry_uri, model_name, version)
+            trained = train_model(
+                dataset=dataset, task=task, budget_seconds=budget_seconds, dataset_version=version, seed=seed
+            ).set_display_name("Train (local AutoML)")
+            gated_registration(
+                trained.outputs["model"], dataset, task, "", gate_config, registry_uri, model_name, version
+            )
         else:
             uri = get_artifact_uri(artifact=dataset).set_display_name("Dataset URI")
-            add_vertex_training(dataset, uri.output, task, "", budget_seconds, gate_config, registry_uri, model_name,
-                                version, seed, project, location, budget_milli_node_hours)
+            add_vertex_training(
+                dataset,
+                uri.output,
+                task,
+                "",
+                budget_seconds,
+                gate_config,
+                registry_uri,
+                model_name,
+                version,
+                seed,
+                project,
+                location,
+                budget_milli_node_hours,
+            )
 
     return retrain

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labelloop.pipelines.config import ConfigError
+from .config import ConfigError
 
 PIPELINE_LABEL = "labelloop-pipeline"
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
@@ -91,7 +91,7 @@ def check_schedule(spec: ScheduleSpec) -> ScheduleSpec:
     if len(cron_fields) != 5 or not all(_CRON_FIELD.match(f) for f in cron_fields):
         raise ConfigError(
             f"--cron {spec.cron!r} is not a 5-field cron expression (minute hour day month weekday), "
-            "optionally prefixed with TZ=Area/City, e.g. \"TZ=Europe/Berlin 0 3 * * 1\""
+            'optionally prefixed with TZ=Area/City, e.g. "TZ=Europe/Berlin 0 3 * * 1"'
         )
     if spec.max_concurrent < 1:
         raise ConfigError(f"--max-concurrent must be at least 1, got {spec.max_concurrent}")
@@ -100,8 +100,15 @@ def check_schedule(spec: ScheduleSpec) -> ScheduleSpec:
     start, end = _utc(spec.start, "--start"), _utc(spec.end, "--end")
     if start and end and end <= start:
         raise ConfigError(f"--end {spec.end} must be after --start {spec.start}")
-    return ScheduleSpec(spec.cron.strip(), spec.display_name, spec.max_concurrent, spec.max_runs,
-                        _rfc3339(start), _rfc3339(end), spec.allow_queueing)
+    return ScheduleSpec(
+        spec.cron.strip(),
+        spec.display_name,
+        spec.max_concurrent,
+        spec.max_runs,
+        _rfc3339(start),
+        _rfc3339(end),
+        spec.allow_queueing,
+    )
 
 
 def _utc(value: str | None, flag: str) -> datetime | None:
@@ -113,7 +120,7 @@ def _utc(value: str | None, flag: str) -> datetime | None:
         raise ConfigError(f"{flag} {value!r} is not an ISO 8601 time such as 2025-01-31T03:00:00Z") from None
     if moment.tzinfo is None:
         raise ConfigError(f"{flag} {value!r} has no time zone; add Z for UTC or an offset such as +01:00")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _rfc3339(moment: datetime | None) -> str | None:
@@ -138,7 +145,7 @@ def compiled_template(name: str, target: str, explicit: str | None, workdir: str
         if not path.is_file():
             raise ConfigError(f"--template {explicit} does not exist")
         return path
-    from labelloop.pipelines import compiling, registry
+    from . import compiling, registry
 
     info = registry.get(name)
     packaged = compiling.pipeline_path(info.name, target)
@@ -236,8 +243,10 @@ def schedule_on_vertex(target: VertexTarget, request: RunRequest, spec: Schedule
     )
     resource = schedule.gca_resource
     schedule_id = resource.name.rsplit("/", 1)[-1]
-    url = (f"https://console.cloud.google.com/vertex-ai/locations/{target.location}/pipelines/schedules/"
-           f"{schedule_id}?project={target.project}")
+    url = (
+        f"https://console.cloud.google.com/vertex-ai/locations/{target.location}/pipelines/schedules/"
+        f"{schedule_id}?project={target.project}"
+    )
     return ScheduleResult(resource.name, resource.display_name, resource.cron, resource.state.name, url)
 
 
@@ -256,8 +265,13 @@ def list_runs(target: VertexTarget, pipeline: str | None = None, limit: int = 20
 
     credentials = init_vertex(target)
     label_filter = f'labels.{PIPELINE_LABEL}="{pipeline}"' if pipeline else f"labels.{PIPELINE_LABEL}:*"
-    jobs = aiplatform.PipelineJob.list(filter=label_filter, order_by="create_time desc", project=target.project,
-                                       location=target.location, credentials=credentials)
+    jobs = aiplatform.PipelineJob.list(
+        filter=label_filter,
+        order_by="create_time desc",
+        project=target.project,
+        location=target.location,
+        credentials=credentials,
+    )
     return [_run_status(job.gca_resource, target) for job in jobs[:limit]]
 
 
@@ -278,7 +292,7 @@ def _run_status(resource, target: VertexTarget) -> RunStatus:
 def _time_text(moment) -> str:
     if not moment or moment.timestamp() <= 0:
         return ""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,7 +302,9 @@ def _time_text(moment) -> str:
 def kfp_cron(cron: str) -> str:
     """KFP's cron has a leading seconds field: ``0 3 * * 1`` → ``0 0 3 * * 1``; time zones are not supported."""
     if _TZ_PREFIX.match(cron.strip()):
-        raise ConfigError(f"--cron {cron!r}: KFP recurring runs take no TZ= prefix; they run in the cluster's time zone")
+        raise ConfigError(
+            f"--cron {cron!r}: KFP recurring runs take no TZ= prefix; they run in the cluster's time zone"
+        )
     return "0 " + cron.strip()
 
 
@@ -329,4 +345,3 @@ def schedule_on_kfp(
     )
     url = f"{host.rstrip('/')}/#/recurringrun/details/{created.recurring_run_id}"
     return ScheduleResult(created.recurring_run_id, created.display_name, cron, str(created.status or ""), url)
-

@@ -11,14 +11,16 @@ from typing import NamedTuple
 
 from kfp import dsl
 
-from labelloop.components.evaluate_model import evaluate_model
-from labelloop.components.gate_model import gate_model
-from labelloop.components.keep_champion import keep_champion
-from labelloop.components.register_model import register_model
-from labelloop.components.train_model import train_model
-from labelloop.pipelines._targets import IMPORT_SCHEMAS, check_target
+from ..components.evaluate_model import evaluate_model
+from ..components.gate_model import gate_model
+from ..components.keep_champion import keep_champion
+from ..components.register_model import register_model
+from ..components.train_model import train_model
+from ._targets import IMPORT_SCHEMAS, check_target
 
-DEFAULT_GATE = '{"value_thresholds": {"accuracy": {"lower_bound": 0.5}}, "change_thresholds": {"accuracy": {"absolute": 0.0}}}'
+DEFAULT_GATE = (
+    '{"value_thresholds": {"accuracy": {"lower_bound": 0.5}}, "change_thresholds": {"accuracy": {"absolute": 0.0}}}'
+)
 
 
 @dsl.pipeline(name="gate-and-register", description="Evaluate a model, gate it, register it when blessed.")
@@ -30,7 +32,9 @@ def gate_and_register(
     model_name: str,
     dataset_version: str,
     target_column: str = "",
-) -> NamedTuple("Outputs", champion_version=str, blessed=bool, blessing=dsl.Artifact, metrics=dsl.Metrics, report=dsl.HTML):
+) -> NamedTuple(
+    "Outputs", champion_version=str, blessed=bool, blessing=dsl.Artifact, metrics=dsl.Metrics, report=dsl.HTML
+):
     """evaluate → gate → register when blessed (else keep the champion).
 
     A sub-pipeline of its own: its If/Else then stays apart from other pipelines' condition groups
@@ -53,29 +57,48 @@ def gate_and_register(
         report: HTML evaluation report of the challenger.
     """
     evaluation = evaluate_model(model=model, dataset=dataset, target_column=target_column).set_display_name(
-        "Evaluate on test split")
+        "Evaluate on test split"
+    )
     gate = gate_model(
-        challenger=model, dataset=dataset, gate_config=gate_config, registry_uri=registry_uri,
-        model_name=model_name, target_column=target_column,
+        challenger=model,
+        dataset=dataset,
+        gate_config=gate_config,
+        registry_uri=registry_uri,
+        model_name=model_name,
+        target_column=target_column,
     ).set_display_name("Promotion gate")
-    with dsl.If(gate.outputs["Output"] == True, name="blessed"):  # noqa: E712 (KFP condition)
+    with dsl.If(gate.outputs["Output"] == True, name="blessed"):
         registered = register_model(
-            model=model, registry_uri=registry_uri, model_name=model_name, dataset_version=dataset_version,
+            model=model,
+            registry_uri=registry_uri,
+            model_name=model_name,
+            dataset_version=dataset_version,
             blessing=gate.outputs["blessing"],
         ).set_display_name("Register and promote")
     with dsl.Else(name="refused"):
         kept = keep_champion(registry_uri=registry_uri, model_name=model_name).set_display_name("Keep the champion")
-    outputs = NamedTuple("Outputs", champion_version=str, blessed=bool, blessing=dsl.Artifact, metrics=dsl.Metrics,
-                         report=dsl.HTML)
-    return outputs(dsl.OneOf(registered.output, kept.output), gate.outputs["Output"], gate.outputs["blessing"],
-                   evaluation.outputs["metrics"], evaluation.outputs["report"])
+    outputs = NamedTuple(
+        "Outputs", champion_version=str, blessed=bool, blessing=dsl.Artifact, metrics=dsl.Metrics, report=dsl.HTML
+    )
+    return outputs(
+        dsl.OneOf(registered.output, kept.output),
+        gate.outputs["Output"],
+        gate.outputs["blessing"],
+        evaluation.outputs["metrics"],
+        evaluation.outputs["report"],
+    )
 
 
 def gated_registration(model, dataset, task, target_column, gate_config, registry_uri, model_name, dataset_version):
     """Add the gate-and-register sub-pipeline for ``model``; returns its task."""
     return gate_and_register(
-        model=model, dataset=dataset, gate_config=gate_config, registry_uri=registry_uri, model_name=model_name,
-        dataset_version=dataset_version, target_column=target_column,
+        model=model,
+        dataset=dataset,
+        gate_config=gate_config,
+        registry_uri=registry_uri,
+        model_name=model_name,
+        dataset_version=dataset_version,
+        target_column=target_column,
     ).set_display_name("Evaluate, gate, register")
 
 
@@ -118,45 +141,133 @@ def build_pipeline(target: str = "local"):
         """
         dataset = dsl.importer(artifact_uri=dataset_uri, artifact_class=dsl.Dataset, reimport=False).output
         if target == "local":
-            trained = train_model(dataset=dataset, task=task, target_column=target_column, budget_seconds=budget_seconds,
-                                  dataset_version=dataset_version, seed=seed).set_display_name("Train (local AutoML)")
-            gated_registration(trained.outputs["model"], dataset, task, target_column, gate_config, registry_uri,
-                               model_name, dataset_version)
+            trained = train_model(
+                dataset=dataset,
+                task=task,
+                target_column=target_column,
+                budget_seconds=budget_seconds,
+                dataset_version=dataset_version,
+                seed=seed,
+            ).set_display_name("Train (local AutoML)")
+            gated_registration(
+                trained.outputs["model"],
+                dataset,
+                task,
+                target_column,
+                gate_config,
+                registry_uri,
+                model_name,
+                dataset_version,
+            )
             return
-        add_vertex_training(dataset, dataset_uri, task, target_column, budget_seconds, gate_config, registry_uri,
-                            model_name, dataset_version, seed, project, location, budget_milli_node_hours)
+        add_vertex_training(
+            dataset,
+            dataset_uri,
+            task,
+            target_column,
+            budget_seconds,
+            gate_config,
+            registry_uri,
+            model_name,
+            dataset_version,
+            seed,
+            project,
+            location,
+            budget_milli_node_hours,
+        )
 
     return train
 
 
-def add_vertex_training(dataset, dataset_uri, task, target_column, budget_seconds, gate_config, registry_uri, model_name,
-                        dataset_version, seed, project, location, budget_milli_node_hours):
+def add_vertex_training(
+    dataset,
+    dataset_uri,
+    task,
+    target_column,
+    budget_seconds,
+    gate_config,
+    registry_uri,
+    model_name,
+    dataset_version,
+    seed,
+    project,
+    location,
+    budget_milli_node_hours,
+):
     """Vertex branches: AutoML image / AutoML tabular / custom job of our trainer for text."""
     from google_cloud_pipeline_components.v1.dataset import ImageDatasetCreateOp, TabularDatasetCreateOp
 
-    from labelloop.components import vertex_training as vt
+    from ..components import vertex_training as vt
 
     with dsl.If(task == "image_classification", name="automl-image"):
-        images = ImageDatasetCreateOp(project=project, location=location, display_name=model_name,
-                                      gcs_source=dataset_uri, import_schema_uri=IMPORT_SCHEMAS["image"])
-        trained = vt.add_automl_image_training(project, location, images.outputs["dataset"], model_name, False,
-                                               budget_milli_node_hours, ("challenger",))
+        images = ImageDatasetCreateOp(
+            project=project,
+            location=location,
+            display_name=model_name,
+            gcs_source=dataset_uri,
+            import_schema_uri=IMPORT_SCHEMAS["image"],
+        )
+        trained = vt.add_automl_image_training(
+            project, location, images.outputs["dataset"], model_name, False, budget_milli_node_hours, ("challenger",)
+        )
         vt.add_endpoint_deployment(project, location, trained.outputs["model"], f"{model_name}-endpoint")
     with dsl.If(task == "image_multilabel", name="automl-image-multilabel"):
-        images = ImageDatasetCreateOp(project=project, location=location, display_name=model_name,
-                                      gcs_source=dataset_uri, import_schema_uri=IMPORT_SCHEMAS["image_multilabel"])
-        vt.add_automl_image_training(project, location, images.outputs["dataset"], model_name, True,
-                                     budget_milli_node_hours, ("challenger",))
+        images = ImageDatasetCreateOp(
+            project=project,
+            location=location,
+            display_name=model_name,
+            gcs_source=dataset_uri,
+            import_schema_uri=IMPORT_SCHEMAS["image_multilabel"],
+        )
+        vt.add_automl_image_training(
+            project, location, images.outputs["dataset"], model_name, True, budget_milli_node_hours, ("challenger",)
+        )
     with dsl.If(task == "tabular_classification", name="automl-tabular-classification"):
-        table = TabularDatasetCreateOp(project=project, location=location, display_name=model_name, gcs_source=dataset_uri)
-        vt.add_automl_tabular_training(project, location, table.outputs["dataset"], model_name, target_column, False,
-                                       budget_milli_node_hours, ("challenger",))
+        table = TabularDatasetCreateOp(
+            project=project, location=location, display_name=model_name, gcs_source=dataset_uri
+        )
+        vt.add_automl_tabular_training(
+            project,
+            location,
+            table.outputs["dataset"],
+            model_name,
+            target_column,
+            False,
+            budget_milli_node_hours,
+            ("challenger",),
+        )
     with dsl.If(task == "tabular_regression", name="automl-tabular-regression"):
-        table = TabularDatasetCreateOp(project=project, location=location, display_name=model_name, gcs_source=dataset_uri)
-        vt.add_automl_tabular_training(project, location, table.outputs["dataset"], model_name, target_column, True,
-                                       budget_milli_node_hours, ("challenger",))
+        table = TabularDatasetCreateOp(
+            project=project, location=location, display_name=model_name, gcs_source=dataset_uri
+        )
+        vt.add_automl_tabular_training(
+            project,
+            location,
+            table.outputs["dataset"],
+            model_name,
+            target_column,
+            True,
+            budget_milli_node_hours,
+            ("challenger",),
+        )
     with dsl.If(task == "text_classification", name="custom-job-text"):
-        trained = vt.add_custom_training_job(project, location, dataset=dataset, task=task, target_column=target_column,
-                                             budget_seconds=budget_seconds, dataset_version=dataset_version, seed=seed)
-        gated_registration(trained.outputs["model"], dataset, task, target_column, gate_config, registry_uri,
-                           model_name, dataset_version)
+        trained = vt.add_custom_training_job(
+            project,
+            location,
+            dataset=dataset,
+            task=task,
+            target_column=target_column,
+            budget_seconds=budget_seconds,
+            dataset_version=dataset_version,
+            seed=seed,
+        )
+        gated_registration(
+            trained.outputs["model"],
+            dataset,
+            task,
+            target_column,
+            gate_config,
+            registry_uri,
+            model_name,
+            dataset_version,
+        )

@@ -15,17 +15,17 @@ import os
 # talks to a real Google endpoint. It must be set before anything imports gcsfs.
 os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
 
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
 GCS_TEST_BUCKET = "labelloop-test"
 EMULATOR_START_TIMEOUT_S = 30.0
@@ -44,12 +44,20 @@ def _emulator_command(port: int, bucket: str) -> list[str]:
     if not script.exists():
         found = shutil.which("gcp-storage-emulator")
         if found is None:
-            raise RuntimeError(
-                "gcp-storage-emulator is not installed; install the dev extra: pip install -e '.[dev]'"
-            )
+            raise RuntimeError("gcp-storage-emulator is not installed; install the dev extra: pip install -e '.[dev]'")
         script = Path(found)
-    return [str(script), "start", "--host", "127.0.0.1", "--port", str(port),
-            "--default-bucket", bucket, "--in-memory", "--quiet"]
+    return [
+        str(script),
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--default-bucket",
+        bucket,
+        "--in-memory",
+        "--quiet",
+    ]
 
 
 def _wait_until_serving(process: subprocess.Popen, endpoint: str, bucket: str, timeout_s: float) -> None:

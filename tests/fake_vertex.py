@@ -15,10 +15,11 @@ import itertools
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from google.cloud import aiplatform_v1
@@ -113,7 +114,7 @@ def google_error(code: int, message: str) -> Reply:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class FakeVertex(FakeServer):
@@ -130,13 +131,15 @@ class FakeVertex(FakeServer):
         self.missing_buckets = set(missing_buckets)
         self._ids = itertools.count(1)
         loc = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
-        super().__init__([
-            ("POST", re.compile(loc + r"/pipelineJobs"), self._create_job),
-            ("GET", re.compile(loc + r"/pipelineJobs/(?P<job>[^/]+)"), self._get_job),
-            ("GET", re.compile(loc + r"/pipelineJobs"), self._list_jobs),
-            ("POST", re.compile(loc + r"/schedules"), self._create_schedule),
-            ("GET", re.compile(r"/storage/v1/b/(?P<bucket>[^/]+)"), self._get_bucket),
-        ])
+        super().__init__(
+            [
+                ("POST", re.compile(loc + r"/pipelineJobs"), self._create_job),
+                ("GET", re.compile(loc + r"/pipelineJobs/(?P<job>[^/]+)"), self._get_job),
+                ("GET", re.compile(loc + r"/pipelineJobs"), self._list_jobs),
+                ("POST", re.compile(loc + r"/schedules"), self._create_schedule),
+                ("GET", re.compile(r"/storage/v1/b/(?P<bucket>[^/]+)"), self._get_bucket),
+            ]
+        )
 
     def _create_job(self, request: Request, project: str, location: str) -> Reply:
         job = aiplatform_v1.PipelineJob.from_json(json.dumps(request.body), ignore_unknown_fields=True)
@@ -169,8 +172,16 @@ class FakeVertex(FakeServer):
     def _get_bucket(self, request: Request, bucket: str) -> Reply:
         if bucket in self.missing_buckets:
             return google_error(404, f"bucket {bucket} not found")
-        return Reply(200, {"kind": "storage#bucket", "name": bucket, "id": bucket, "location": "US-CENTRAL1",
-                           "projectNumber": self.project_number})
+        return Reply(
+            200,
+            {
+                "kind": "storage#bucket",
+                "name": bucket,
+                "id": bucket,
+                "location": "US-CENTRAL1",
+                "projectNumber": self.project_number,
+            },
+        )
 
     def set_state(self, name: str, state: aiplatform_v1.PipelineState, error: str = "") -> None:
         """Move a stored job to ``state`` (and give it an error message), as Vertex would."""
@@ -186,12 +197,14 @@ class FakeKfp(FakeServer):
     def __init__(self):
         self.experiments: dict[str, dict] = {}
         api = r"/apis/v2beta1"
-        super().__init__([
-            ("GET", re.compile(api + r"/healthz"), lambda r: Reply(200, {"multi_user": False})),
-            ("GET", re.compile(api + r"/experiments"), self._list_experiments),
-            ("POST", re.compile(api + r"/experiments"), self._create_experiment),
-            ("POST", re.compile(api + r"/recurringruns"), self._create_recurring_run),
-        ])
+        super().__init__(
+            [
+                ("GET", re.compile(api + r"/healthz"), lambda r: Reply(200, {"multi_user": False})),
+                ("GET", re.compile(api + r"/experiments"), self._list_experiments),
+                ("POST", re.compile(api + r"/experiments"), self._create_experiment),
+                ("POST", re.compile(api + r"/recurringruns"), self._create_recurring_run),
+            ]
+        )
 
     def _list_experiments(self, request: Request) -> Reply:
         wanted = json.loads((request.query.get("filter") or ["{}"])[0])
@@ -200,11 +213,16 @@ class FakeKfp(FakeServer):
         return Reply(200, {"experiments": found, "total_size": len(found)})
 
     def _create_experiment(self, request: Request) -> Reply:
-        experiment = {**request.body, "experiment_id": f"exp-{len(self.experiments) + 1}",
-                      "created_at": _now().isoformat(), "storage_state": "AVAILABLE"}
+        experiment = {
+            **request.body,
+            "experiment_id": f"exp-{len(self.experiments) + 1}",
+            "created_at": _now().isoformat(),
+            "storage_state": "AVAILABLE",
+        }
         self.experiments[experiment["experiment_id"]] = experiment
         return Reply(200, experiment)
 
     def _create_recurring_run(self, request: Request) -> Reply:
-        return Reply(200, {**request.body, "recurring_run_id": "rr-1", "status": "ENABLED",
-                           "created_at": _now().isoformat()})
+        return Reply(
+            200, {**request.body, "recurring_run_id": "rr-1", "status": "ENABLED", "created_at": _now().isoformat()}
+        )

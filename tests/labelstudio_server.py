@@ -77,10 +77,23 @@ def start_server(executable: Path, workdir: Path, *, startup_timeout_s: float = 
         "LABEL_STUDIO_DEBUG": "false",
     }
     command = [
-        str(executable), "start", "--no-browser", "--enable-legacy-api-token",
-        "--internal-host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
-        "--username", ADMIN_EMAIL, "--password", ADMIN_PASSWORD, "--user-token", ADMIN_TOKEN,
-    ]  # fmt: skip
+        str(executable),
+        "start",
+        "--no-browser",
+        "--enable-legacy-api-token",
+        "--internal-host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--username",
+        ADMIN_EMAIL,
+        "--password",
+        ADMIN_PASSWORD,
+        "--user-token",
+        ADMIN_TOKEN,
+    ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -7,7 +7,6 @@ import sys
 import tomllib
 
 import pytest
-
 from labelloop.components import __version__
 from labelloop.components._base import BASE_IMAGE
 
@@ -33,16 +32,23 @@ def test_install_step_works_in_a_fresh_virtual_environment(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     result = subprocess.run(
         ["bash", str(ROOT / "containers" / "install.sh"), str(venv / "bin" / "python")],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"labelloop {__version__}" in result.stdout
     # The installed (non-editable) package ships the compiled YAMLs and runs a component's code.
     check = subprocess.run(
-        [str(venv / "bin" / "python"), "-c",
-         "import labelloop.pipelines.compiling as c, labelloop.components.split_dataset as s;"
-         "print(sorted(p.name for p in c.COMPONENTS_DIR.glob('*.yaml'))[:3]); print(s.split_dataset.name)"],
-        capture_output=True, text=True, cwd=tmp_path,
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import labelloop.pipelines.compiling as c, labelloop.components.split_dataset as s;"
+            "print(sorted(p.name for p in c.COMPONENTS_DIR.glob('*.yaml'))[:3]); print(s.split_dataset.name)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert check.returncode == 0, check.stderr[-3000:]
     assert "split-dataset" in check.stdout

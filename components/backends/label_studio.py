@@ -29,10 +29,10 @@ from xml.sax.saxutils import quoteattr
 
 import requests
 
-from labelloop.components.backends.labeler import Delivered, LabelTask
-from labelloop.components.core import manifest
-from labelloop.components.core.annotation_store import AnnotationStore
-from labelloop.components.core.labeling_job import LabelingJobSpec, TaskType
+from ..core import manifest
+from ..core.annotation_store import AnnotationStore
+from ..core.labeling_job import LabelingJobSpec, TaskType
+from .labeler import Delivered, LabelTask
 
 URL_ENV = "LABEL_STUDIO_URL"
 KEY_ENV = "LABEL_STUDIO_API_KEY"
@@ -142,7 +142,9 @@ class LabelStudioClient:
         if not self._is_personal_token():
             return {"Authorization": f"Token {self.api_key}"}
         if self._access is None:
-            response = self.session.post(f"{self.url}/api/token/refresh", json={"refresh": self.api_key}, timeout=self.retry.timeout_s)
+            response = self.session.post(
+                f"{self.url}/api/token/refresh", json={"refresh": self.api_key}, timeout=self.retry.timeout_s
+            )
             if not response.ok:
                 raise LabelStudioError(f"exchanging {KEY_ENV} for an access token failed: HTTP {response.status_code}")
             self._access = response.json()["access"]
@@ -168,10 +170,20 @@ class LabelStudioClient:
 def labeling_config(task_type: TaskType, labels: Sequence[str]) -> str:
     """The Label Studio labeling config (XML) for a task type and label set."""
     tags = {
-        TaskType.IMAGE_CLASSIFICATION: ('<Image name="item" value="$image"/>', "Choices", ' choice="single" required="true"', "Choice"),
+        TaskType.IMAGE_CLASSIFICATION: (
+            '<Image name="item" value="$image"/>',
+            "Choices",
+            ' choice="single" required="true"',
+            "Choice",
+        ),
         TaskType.IMAGE_MULTI_LABEL: ('<Image name="item" value="$image"/>', "Choices", ' choice="multiple"', "Choice"),
         TaskType.IMAGE_BOUNDING_BOX: ('<Image name="item" value="$image"/>', "RectangleLabels", "", "Label"),
-        TaskType.TEXT_CLASSIFICATION: ('<Text name="item" value="$text"/>', "Choices", ' choice="single" required="true"', "Choice"),
+        TaskType.TEXT_CLASSIFICATION: (
+            '<Text name="item" value="$text"/>',
+            "Choices",
+            ' choice="single" required="true"',
+            "Choice",
+        ),
         TaskType.TEXT_MULTI_LABEL: ('<Text name="item" value="$text"/>', "Choices", ' choice="multiple"', "Choice"),
         TaskType.TEXT_ENTITY_SPANS: ('<Text name="item" value="$text"/>', "Labels", "", "Label"),
     }
@@ -198,7 +210,11 @@ def annotation_value(task_type: TaskType, result: Sequence[Mapping], where: str)
     if task_type is TaskType.IMAGE_BOUNDING_BOX:
         return [_box(r["value"]) for r in result if r.get("type") == "rectanglelabels"]
     return [
-        {"displayName": r["value"]["labels"][0], "startOffset": int(r["value"]["start"]), "endOffset": int(r["value"]["end"])}
+        {
+            "displayName": r["value"]["labels"][0],
+            "startOffset": int(r["value"]["start"]),
+            "endOffset": int(r["value"]["end"]),
+        }
         for r in result
         if r.get("type") == "labels"
     ]
@@ -208,7 +224,13 @@ def _box(value: Mapping) -> dict:
     """Label Studio rectangles are in percent of the image; Vertex boxes are normalized 0–1."""
     x, y, w, h = (float(value[k]) / 100.0 for k in ("x", "y", "width", "height"))
     clamp = lambda v: min(1.0, max(0.0, v))  # noqa: E731
-    return {"displayName": value["rectanglelabels"][0], "xMin": clamp(x), "yMin": clamp(y), "xMax": clamp(x + w), "yMax": clamp(y + h)}
+    return {
+        "displayName": value["rectanglelabels"][0],
+        "xMin": clamp(x),
+        "yMin": clamp(y),
+        "xMax": clamp(x + w),
+        "yMax": clamp(y + h),
+    }
 
 
 def prediction_result(task_type: TaskType, probabilities: Mapping[str, float], model_version: str) -> dict | None:
@@ -253,7 +275,12 @@ class LabelStudioLabeler:
 
     @classmethod
     def from_env(
-        cls, spec: LabelingJobSpec, store: AnnotationStore, *, model_version: str, environ: Mapping[str, str] = os.environ
+        cls,
+        spec: LabelingJobSpec,
+        store: AnnotationStore,
+        *,
+        model_version: str,
+        environ: Mapping[str, str] = os.environ,
     ) -> LabelStudioLabeler:
         """The backend for ``LABEL_STUDIO_URL``/``LABEL_STUDIO_API_KEY`` and local files under
         ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``."""
@@ -336,7 +363,9 @@ class LabelStudioLabeler:
         for task in tasks:
             current = existing.get(task.item_id)
             if current is None:
-                raise LabelStudioError(f"item {task.item_id} was imported into project {project_id} but is not listed; re-run")
+                raise LabelStudioError(
+                    f"item {task.item_id} was imported into project {project_id} but is not listed; re-run"
+                )
             if int(current.get("overlap") or 0) != task.target_labels:
                 self.client.call("PATCH", f"/api/tasks/{current['id']}", json={"overlap": task.target_labels})
 
@@ -368,14 +397,19 @@ class LabelStudioLabeler:
     def _relative_to_root(self, path: Path, item_id: str) -> Path:
         if self.files_root is None:
             raise LabelStudioError(
-                f"item {item_id}: local file {path} needs {FILES_ROOT_ENV} (the folder Label Studio serves local files from)"
+                f"item {item_id}: local file {path} needs {FILES_ROOT_ENV} "
+                "(the folder Label Studio serves local files from)"
             )
         try:
             relative = path.relative_to(self.files_root)
         except ValueError:
-            raise LabelStudioError(f"item {item_id}: {path} is outside {FILES_ROOT_ENV}={self.files_root}; move it there") from None
+            raise LabelStudioError(
+                f"item {item_id}: {path} is outside {FILES_ROOT_ENV}={self.files_root}; move it there"
+            ) from None
         if len(relative.parts) < 2:
-            raise LabelStudioError(f"item {item_id}: {path} must be in a subfolder of {self.files_root}, not directly in it")
+            raise LabelStudioError(
+                f"item {item_id}: {path} must be in a subfolder of {self.files_root}, not directly in it"
+            )
         return relative
 
     def _connect_storages(self, tasks: Sequence[LabelTask]) -> None:
@@ -393,12 +427,25 @@ class LabelStudioLabeler:
         project_id = self.ensure_project()
         known = self._storages(project_id)
         for directory in sorted(local_dirs - known):
-            self.client.call("POST", "/api/storages/localfiles", json={
-                "project": project_id, "path": directory, "title": f"labelloop {Path(directory).name}", "use_blob_urls": True,
-            })  # fmt: skip
+            self.client.call(
+                "POST",
+                "/api/storages/localfiles",
+                json={
+                    "project": project_id,
+                    "path": directory,
+                    "title": f"labelloop {Path(directory).name}",
+                    "use_blob_urls": True,
+                },
+            )
         for bucket in sorted(buckets - known):
             credentials = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-            body = {"project": project_id, "bucket": bucket, "title": f"labelloop gs://{bucket}", "presign": True, "use_blob_urls": False}
+            body = {
+                "project": project_id,
+                "bucket": bucket,
+                "title": f"labelloop gs://{bucket}",
+                "presign": True,
+                "use_blob_urls": False,
+            }
             if credentials:
                 body["google_application_credentials"] = Path(credentials).read_text()
             self.client.call("POST", "/api/storages/gcs", json=body)

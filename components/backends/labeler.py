@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from labelloop.components.core import adaptive, consensus, manifest
-from labelloop.components.core import labeling_job as lj
-from labelloop.components.core import simulated_crowd as crowd
-from labelloop.components.core.annotation_store import AnnotationStore, LedgerEntry, StoredAnnotation, utc_now
-from labelloop.components.core.labeling_job import LabelingJobSpec, TaskType
+from ..core import adaptive, consensus, manifest
+from ..core import labeling_job as lj
+from ..core import simulated_crowd as crowd
+from ..core.annotation_store import AnnotationStore, LedgerEntry, StoredAnnotation, utc_now
+from ..core.labeling_job import LabelingJobSpec, TaskType
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,15 @@ class SimulatedCrowdLabeler:
     name = "simulated"
 
     def __init__(self, spec: LabelingJobSpec, ground_truth: Mapping[str, Any], config: crowd.CrowdConfig):
-        if spec.task_type not in (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION,
-                                  TaskType.IMAGE_MULTI_LABEL, TaskType.TEXT_MULTI_LABEL):  # fmt: skip
-            raise ValueError(f"the simulated crowd labels classification tasks; {spec.task_type.value} needs Label Studio")
+        if spec.task_type not in (
+            TaskType.IMAGE_CLASSIFICATION,
+            TaskType.TEXT_CLASSIFICATION,
+            TaskType.IMAGE_MULTI_LABEL,
+            TaskType.TEXT_MULTI_LABEL,
+        ):
+            raise ValueError(
+                f"the simulated crowd labels classification tasks; {spec.task_type.value} needs Label Studio"
+            )
         if config.n_labelers < spec.labeler_count:
             raise ValueError(
                 f"the simulated crowd has {config.n_labelers} labelers but labelerCount is {spec.labeler_count}; "
@@ -83,9 +89,11 @@ class SimulatedCrowdLabeler:
         self._targets: dict[str, int] = {}
 
     @classmethod
-    def from_files(cls, spec: LabelingJobSpec, ground_truth_uri: str, config: crowd.CrowdConfig) -> SimulatedCrowdLabeler:
+    def from_files(
+        cls, spec: LabelingJobSpec, ground_truth_uri: str, config: crowd.CrowdConfig
+    ) -> SimulatedCrowdLabeler:
         if not ground_truth_uri:
-            raise ValueError("backend 'simulated' needs ground_truth_uri: a JSONL file of {\"id\", \"label\"} lines")
+            raise ValueError('backend \'simulated\' needs ground_truth_uri: a JSONL file of {"id", "label"} lines')
         return cls(spec, crowd.read_ground_truth(ground_truth_uri, spec.annotation_specs), config)
 
     def request(self, tasks: Sequence[LabelTask]) -> None:
@@ -96,7 +104,9 @@ class SimulatedCrowdLabeler:
                 "label items listed in the ground-truth file"
             )
         for task in tasks:
-            self._targets[task.item_id] = max(self._targets.get(task.item_id, 0), min(task.target_labels, len(self.labelers)))
+            self._targets[task.item_id] = max(
+                self._targets.get(task.item_id, 0), min(task.target_labels, len(self.labelers))
+            )
 
     def delivered(self) -> list[Delivered]:
         out = []
@@ -172,21 +182,37 @@ def run_rounds(
     for round_number in range(1, config.max_rounds + 1):
         answers = _answers_by_item(stored.values(), records)
         wants = [
-            (i, len(answers.get(i, ())), adaptive.labels_wanted(answers.get(i, ()), policy, _model_vote(spec, predictions.get(i), policy)))
+            (
+                i,
+                len(answers.get(i, ())),
+                adaptive.labels_wanted(answers.get(i, ()), policy, _model_vote(spec, predictions.get(i), policy)),
+            )
             for i in order
         ]
         spent = float(sum(a.cost_usd for a in stored.values()))
         plan = adaptive.plan_round(
-            wants, price_per_label_usd=spec.price_per_label_usd, started=set(answers), budget=_budget_left(budget, answers, spent)
+            wants,
+            price_per_label_usd=spec.price_per_label_usd,
+            started=set(answers),
+            budget=_budget_left(budget, answers, spent),
         )
         held = plan.held_back
         if not plan.targets:
             break
         labeler.request([LabelTask(i, records[i], n, predictions.get(i)) for i, n in plan.targets])
-        new, waiting, timed_out = _collect_round(labeler, store, stored, dict(plan.targets), spec, config, round_number, deadline)
+        new, waiting, timed_out = _collect_round(
+            labeler, store, stored, dict(plan.targets), spec, config, round_number, deadline
+        )
         bought.extend(new)
-        entry = LedgerEntry(config.run_id, round_number, plan.new_labels, len(new), float(sum(a.cost_usd for a in new)),
-                            plan.items, utc_now())  # fmt: skip
+        entry = LedgerEntry(
+            config.run_id,
+            round_number,
+            plan.new_labels,
+            len(new),
+            float(sum(a.cost_usd for a in new)),
+            plan.items,
+            utc_now(),
+        )
         store.append_ledger(entry)
         ledger.append(entry)
         if timed_out:
@@ -200,8 +226,17 @@ def _collect_round(labeler, store, stored, targets, spec, config, round_number, 
     new: list[StoredAnnotation] = []
     while True:
         fresh = [
-            StoredAnnotation(d.item_id, d.labeler_id, _canonical(d.value), spec.price_per_label_usd, round_number,
-                             config.run_id, labeler.name, d.backend_ref, utc_now())  # fmt: skip
+            StoredAnnotation(
+                d.item_id,
+                d.labeler_id,
+                _canonical(d.value),
+                spec.price_per_label_usd,
+                round_number,
+                config.run_id,
+                labeler.name,
+                d.backend_ref,
+                utc_now(),
+            )
             for d in labeler.delivered()
             if (d.item_id, d.labeler_id) not in stored
         ]
@@ -218,7 +253,10 @@ def _collect_round(labeler, store, stored, targets, spec, config, round_number, 
 
 
 def _policy(spec: LabelingJobSpec) -> adaptive.RedundancyPolicy:
-    adaptive_ok = spec.adaptive.enabled and spec.task_type not in (TaskType.IMAGE_BOUNDING_BOX, TaskType.TEXT_ENTITY_SPANS)
+    adaptive_ok = spec.adaptive.enabled and spec.task_type not in (
+        TaskType.IMAGE_BOUNDING_BOX,
+        TaskType.TEXT_ENTITY_SPANS,
+    )
     return adaptive.RedundancyPolicy(
         spec.labeler_count, adaptive_ok, spec.adaptive.required_margin, spec.adaptive.confident_probability
     )
@@ -286,10 +324,23 @@ def check_items(lines: Sequence[Any], spec: LabelingJobSpec) -> tuple[list[tuple
         labels = record.get("dataItemResourceLabels")
         item_id = labels.get(manifest.ID_KEY) if isinstance(labels, dict) else None
         if not isinstance(item_id, str) or not item_id:
-            rejects.append(Rejected(line.number, record, "no_id", "item has no dataItemResourceLabels.labelloop_id; run it through import_dataset first"))
+            rejects.append(
+                Rejected(
+                    line.number,
+                    record,
+                    "no_id",
+                    "item has no dataItemResourceLabels.labelloop_id; run it through import_dataset first",
+                )
+            )
         elif not any(isinstance(record.get(f), str) and record.get(f) for f in modality_fields):
-            rejects.append(Rejected(line.number, record, "wrong_content",
-                                    f"a {spec.task_type.value} job needs {' or '.join(modality_fields)}; this item has none"))  # fmt: skip
+            rejects.append(
+                Rejected(
+                    line.number,
+                    record,
+                    "wrong_content",
+                    f"a {spec.task_type.value} job needs {' or '.join(modality_fields)}; this item has none",
+                )
+            )
         else:
             items.append((item_id, record))
     return items, rejects
@@ -308,11 +359,15 @@ def read_predictions(path: str, classes: Sequence[str]) -> tuple[dict[str, dict[
         where = f"{path}:{line.number}"
         item_id, probabilities = line.record.get("id"), line.record.get("probabilities")
         if not isinstance(item_id, str) or not isinstance(probabilities, dict):
-            raise ValueError(f"{where}: expected {{\"id\": str, \"probabilities\": {{label: p}}}}")
+            raise ValueError(f'{where}: expected {{"id": str, "probabilities": {{label: p}}}}')
         unknown = sorted(set(probabilities) - set(classes))
         if unknown:
-            raise ValueError(f"{where}: item {item_id} has probabilities for {unknown}, not in the label set {list(classes)}")
-        if not all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0.0 <= p <= 1.0 for p in probabilities.values()):
+            raise ValueError(
+                f"{where}: item {item_id} has probabilities for {unknown}, not in the label set {list(classes)}"
+            )
+        if not all(
+            isinstance(p, (int, float)) and not isinstance(p, bool) and 0.0 <= p <= 1.0 for p in probabilities.values()
+        ):
             raise ValueError(f"{where}: item {item_id} has probabilities outside [0, 1]: {probabilities}")
         if item_id in out:
             raise ValueError(f"{where}: item {item_id} appears twice; keep one prediction per item")
@@ -329,18 +384,34 @@ def labeled_record(record: dict, result: Any, spec: LabelingJobSpec) -> dict:
         value = result.value if kind.is_single_label else list(result.value)
         out = manifest.with_label(record, value, source="human", confidence=round(result.confidence, 6))
     elif kind is TaskType.IMAGE_BOUNDING_BOX:
-        out = {**record, "boundingBoxAnnotations": [
-            {"displayName": c.box.label, "xMin": c.box.x_min, "yMin": c.box.y_min, "xMax": c.box.x_max, "yMax": c.box.y_max,
-             "annotationResourceLabels": {manifest.SOURCE_KEY: "human"}}
-            for c in result.value
-        ]}  # fmt: skip
+        out = {
+            **record,
+            "boundingBoxAnnotations": [
+                {
+                    "displayName": c.box.label,
+                    "xMin": c.box.x_min,
+                    "yMin": c.box.y_min,
+                    "xMax": c.box.x_max,
+                    "yMax": c.box.y_max,
+                    "annotationResourceLabels": {manifest.SOURCE_KEY: "human"},
+                }
+                for c in result.value
+            ],
+        }
         out = manifest.with_extra(out, label_source="human", label_confidence=round(result.confidence, 6))
     else:
-        out = {**record, "textSegmentAnnotations": [
-            {"displayName": s.label, "startOffset": s.start, "endOffset": s.end,
-             "annotationResourceLabels": {manifest.SOURCE_KEY: "human"}}
-            for s in result.value
-        ]}  # fmt: skip
+        out = {
+            **record,
+            "textSegmentAnnotations": [
+                {
+                    "displayName": s.label,
+                    "startOffset": s.start,
+                    "endOffset": s.end,
+                    "annotationResourceLabels": {manifest.SOURCE_KEY: "human"},
+                }
+                for s in result.value
+            ],
+        }
         out = manifest.with_extra(out, label_source="human", label_confidence=round(result.confidence, 6))
     if spec.annotation_labels:
         out = _with_annotation_labels(out, spec.annotation_labels)
@@ -354,7 +425,9 @@ def _with_annotation_labels(record: dict, labels: Mapping[str, str]) -> dict:
             out[key] = {**out[key], "annotationResourceLabels": {**labels, **out[key]["annotationResourceLabels"]}}
     for key in ("classificationAnnotations", "boundingBoxAnnotations", "textSegmentAnnotations"):
         if key in out:
-            out[key] = [{**a, "annotationResourceLabels": {**labels, **a["annotationResourceLabels"]}} for a in out[key]]
+            out[key] = [
+                {**a, "annotationResourceLabels": {**labels, **a["annotationResourceLabels"]}} for a in out[key]
+            ]
     return out
 
 
@@ -369,7 +442,7 @@ def task_kind(task_type: TaskType) -> str:
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """Everything ``label_items`` writes: labeled items, rejects, raw annotations, metrics, the job resource and report."""
+    """Everything ``label_items`` writes: labeled items, rejects, raw annotations, metrics, job resource, report."""
 
     labeled: list[dict]
     rejects: list[Rejected]
@@ -407,7 +480,9 @@ def run_job(
     status = _status(unique, summary, rounds)
     resource = lj.job_resource(spec, status, create_time=create_time, update_time=utc_now())
     metrics = _metrics(unique, summary, rounds, status)
-    report = lj.render_report_html(f"Labeling report: {spec.display_name}", _report_sections(spec, summary, rounds, metrics, resource))
+    report = lj.render_report_html(
+        f"Labeling report: {spec.display_name}", _report_sections(spec, summary, rounds, metrics, resource)
+    )
     return JobOutcome(labeled, rejects, [_raw(a) for a in rounds.annotations], metrics, resource, report)
 
 
@@ -424,8 +499,13 @@ def _status(items, summary, rounds):
     finished = sum(1 for item_id, _ in items if item_id in summary.items and item_id not in rounds.waiting)
     complete = finished == len(items) and not rounds.held_back_by_budget
     state = lj.JobState.SUCCEEDED if complete else lj.JobState.PARTIALLY_SUCCEEDED
-    return lj.JobStatus(state, lj.labeling_progress(finished, len(items)), rounds.spent_before_usd + rounds.bought_usd,
-                        len(items), finished)  # fmt: skip
+    return lj.JobStatus(
+        state,
+        lj.labeling_progress(finished, len(items)),
+        rounds.spent_before_usd + rounds.bought_usd,
+        len(items),
+        finished,
+    )
 
 
 def _metrics(items, summary, rounds, status) -> dict[str, float]:
@@ -458,31 +538,58 @@ def _raw(annotation: StoredAnnotation) -> dict:
 
 def _report_sections(spec, summary, rounds, metrics, resource):
     sections = [
-        lj.ReportSection("Job", f"{resource['state']}: {resource['labelingProgress']}% of items finished, "
-                              f"${metrics['current_spend_usd']:.2f} spent in all (${metrics['spend_this_run_usd']:.2f} this run). "
-                              f"Consensus by {summary.method}; {spec.labeler_count} labelers per item at most."),  # fmt: skip
+        lj.ReportSection(
+            "Job",
+            f"{resource['state']}: {resource['labelingProgress']}% of items finished, "
+            f"${metrics['current_spend_usd']:.2f} spent in all (${metrics['spend_this_run_usd']:.2f} this run). "
+            f"Consensus by {summary.method}; {spec.labeler_count} labelers per item at most.",
+        ),
         lj.ReportSection("Figures", header=("figure", "value"), rows=tuple(sorted(metrics.items()))),
-        lj.ReportSection("Rounds this run", header=("round", "items", "labels requested", "labels delivered", "cost (USD)"),
-                      rows=tuple((e.round, e.items_requested, e.labels_requested, e.labels_delivered, e.cost_usd) for e in rounds.ledger)),
-    ]  # fmt: skip
+        lj.ReportSection(
+            "Rounds this run",
+            header=("round", "items", "labels requested", "labels delivered", "cost (USD)"),
+            rows=tuple(
+                (e.round, e.items_requested, e.labels_requested, e.labels_delivered, e.cost_usd) for e in rounds.ledger
+            ),
+        ),
+    ]
     if summary.labelers:
-        sections.append(lj.ReportSection(
-            "Labelers", header=("labeler", "labels", "agreement with consensus", "estimated accuracy"),
-            rows=tuple((q.labeler_id, q.labels, q.agreement_with_consensus,
-                        float("nan") if q.estimated_accuracy is None else q.estimated_accuracy) for q in summary.labelers),
-        ))  # fmt: skip
+        sections.append(
+            lj.ReportSection(
+                "Labelers",
+                header=("labeler", "labels", "agreement with consensus", "estimated accuracy"),
+                rows=tuple(
+                    (
+                        q.labeler_id,
+                        q.labels,
+                        q.agreement_with_consensus,
+                        float("nan") if q.estimated_accuracy is None else q.estimated_accuracy,
+                    )
+                    for q in summary.labelers
+                ),
+            )
+        )
     if summary.confusion is not None:
-        sections.append(lj.ReportSection(
-            "Labelers' answers vs consensus", "Rows: consensus label; columns: the label a labeler gave.",
-            header=("consensus \\ labeler", *summary.classes),
-            rows=tuple((name, *map(int, row)) for name, row in zip(summary.classes, summary.confusion)),
-        ))  # fmt: skip
+        sections.append(
+            lj.ReportSection(
+                "Labelers' answers vs consensus",
+                "Rows: consensus label; columns: the label a labeler gave.",
+                header=("consensus \\ labeler", *summary.classes),
+                rows=tuple((name, *map(int, row)) for name, row in zip(summary.classes, summary.confusion)),
+            )
+        )
     review = summary.items_needing_review
     if review:
-        sections.append(lj.ReportSection(
-            f"Items needing review ({len(review)})", header=("item", "consensus", "confidence", "labels"),
-            rows=tuple((i, _short(summary.items[i].value), summary.items[i].confidence, summary.items[i].labels) for i in review[:200]),
-        ))  # fmt: skip
+        sections.append(
+            lj.ReportSection(
+                f"Items needing review ({len(review)})",
+                header=("item", "consensus", "confidence", "labels"),
+                rows=tuple(
+                    (i, _short(summary.items[i].value), summary.items[i].confidence, summary.items[i].labels)
+                    for i in review[:200]
+                ),
+            )
+        )
     return sections
 
 

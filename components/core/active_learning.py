@@ -19,8 +19,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from labelloop.components.core import manifest
-from labelloop.components.core.sampling import resolve_strategy
+from . import manifest
+from .sampling import resolve_strategy
 
 STOP_REASONS = ("budget_exhausted", "pool_exhausted", "target_reached", "plateau", "max_rounds")
 
@@ -70,7 +70,11 @@ class ActiveLearningConfig:
             )
         if self.max_data_item_count is not None and self.max_data_item_count < 0:
             raise ConfigError(f"max_data_item_count must be >= 0, got {self.max_data_item_count}")
-        for name in ("max_data_item_percentage", "initial_batch_sample_percentage", "following_batch_sample_percentage"):
+        for name in (
+            "max_data_item_percentage",
+            "initial_batch_sample_percentage",
+            "following_batch_sample_percentage",
+        ):
             value = getattr(self, name)
             if value is not None and not 0 < value <= 100:
                 raise ConfigError(f"{name} must be in (0, 100], got {value!r}")
@@ -189,7 +193,11 @@ def batch_schedule(config: ActiveLearningConfig, total_items: int) -> tuple[int,
     bought = 0
     for round_index in range(config.max_rounds):
         size = next_batch_size(
-            config, total_items=total_items, round_index=round_index, labels_bought=bought, pool_remaining=total_items - bought
+            config,
+            total_items=total_items,
+            round_index=round_index,
+            labels_bought=bought,
+            pool_remaining=total_items - bought,
         )
         if size == 0:
             break
@@ -246,7 +254,9 @@ class RoundRecord:
         missing = sorted(known - set(data) - {"chosen_ids", "model_version"})
         if missing:
             raise ValueError(f"round record lacks {missing}: {data!r}")
-        return RoundRecord(**{**{k: v for k, v in data.items() if k in known}, "chosen_ids": tuple(data.get("chosen_ids", ()))})
+        return RoundRecord(
+            **{**{k: v for k, v in data.items() if k in known}, "chosen_ids": tuple(data.get("chosen_ids", ()))}
+        )
 
 
 def next_round_record(
@@ -302,7 +312,7 @@ def stop_decision(
         )
     if config.plateau_rounds and len(scored) > config.plateau_rounds:
         before = max(scored[: -config.plateau_rounds])
-        recent = max(scored[-config.plateau_rounds:])
+        recent = max(scored[-config.plateau_rounds :])
         if recent - before <= config.plateau_min_improvement:
             return StopDecision(
                 True,

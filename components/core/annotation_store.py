@@ -24,7 +24,7 @@ from typing import Any
 
 import fsspec
 
-from labelloop.components.core import manifest
+from . import manifest
 
 
 class AnnotationStoreError(ValueError):
@@ -136,7 +136,9 @@ class AnnotationStore:
             try:
                 return json.loads(handle.read())
             except json.JSONDecodeError as err:
-                raise AnnotationStoreError(f"{self._url(path)}: not valid JSON ({err}); delete it to start over") from None
+                raise AnnotationStoreError(
+                    f"{self._url(path)}: not valid JSON ({err}); delete it to start over"
+                ) from None
 
     def write_state(self, name: str, state: dict[str, Any]) -> None:
         with manifest.atomic_writer(self._url(self._path("state", f"{name}.json"))) as handle:

@@ -52,9 +52,7 @@ class AnnotationMatrix:
         return (self.codes != MISSING).sum(axis=1)
 
 
-def build_matrix(
-    annotations: Iterable[tuple[str, str, str]], classes: Sequence[str]
-) -> AnnotationMatrix:
+def build_matrix(annotations: Iterable[tuple[str, str, str]], classes: Sequence[str]) -> AnnotationMatrix:
     """Build the annotation matrix from ``(item_id, labeler_id, label)`` triples.
 
     Items and labelers keep the order in which they first appear.
@@ -149,7 +147,7 @@ def dawid_skene(
     onehot = _labeler_onehot(matrix)  # (items, labelers, classes)
     converged = False
     iteration = 0
-    for iteration in range(1, max_iterations + 1):
+    for iteration in range(1, max_iterations + 1):  # noqa: B007 - read after the loop
         priors, confusions = _ds_m_step(posteriors, onehot, smoothing)
         updated = _ds_e_step(priors, confusions, onehot)
         change = float(np.max(np.abs(updated - posteriors)))
@@ -323,7 +321,13 @@ def items_needing_review(
     for row in np.flatnonzero((disagreement > max_disagreement) | (confidence < min_confidence)):
         votes = {matrix.classes[c]: int(counts[row, c]) for c in np.flatnonzero(counts[row])}
         flags.append(
-            ReviewFlag(matrix.item_ids[row], matrix.classes[codes[row]], float(confidence[row]), float(disagreement[row]), votes)
+            ReviewFlag(
+                matrix.item_ids[row],
+                matrix.classes[codes[row]],
+                float(confidence[row]),
+                float(disagreement[row]),
+                votes,
+            )
         )
     return tuple(flags)
 
@@ -378,9 +382,7 @@ class Box:
 
     def __post_init__(self):
         if not (0.0 <= self.x_min <= self.x_max <= 1.0 and 0.0 <= self.y_min <= self.y_max <= 1.0):
-            raise ConsensusError(
-                f"box {self} is not a normalized box (need 0 <= min <= max <= 1 on both axes)"
-            )
+            raise ConsensusError(f"box {self} is not a normalized box (need 0 <= min <= max <= 1 on both axes)")
 
     @property
     def area(self) -> float:
@@ -461,7 +463,9 @@ class Span:
 def aggregate_spans(item_id: str, spans_by_labeler: Mapping[str, Iterable[Span]]) -> tuple[tuple[Span, ...], float]:
     """Entity spans kept by a strict majority of labelers (exact offsets and label), and the
     mean agreement over all spans anyone marked."""
-    as_keys = {labeler: {f"{s.label}\t{s.start}\t{s.end}" for s in spans} for labeler, spans in spans_by_labeler.items()}
+    as_keys = {
+        labeler: {f"{s.label}\t{s.start}\t{s.end}" for s in spans} for labeler, spans in spans_by_labeler.items()
+    }
     vote = per_label_vote(item_id, as_keys)
     kept = []
     for key in vote.labels:
@@ -538,19 +542,27 @@ def summarize(
 
 
 def _summarize_single(annotations, classes, method, review_threshold) -> QualitySummary:
-    matrix = build_matrix(((i, l, v) for i, l, v in annotations), classes)
+    matrix = build_matrix(((item, label, labeler) for item, label, labeler in annotations), classes)
     result = consensus(matrix, method)
     flagged = {flag.item_id for flag in items_needing_review(matrix, result, max_disagreement=review_threshold)}
     per_item = matrix.labels_per_item()
     items = {
-        item_id: ItemResult(item_id, result.labels[row], float(result.confidence[row]), int(per_item[row]), item_id in flagged)
+        item_id: ItemResult(
+            item_id, result.labels[row], float(result.confidence[row]), int(per_item[row]), item_id in flagged
+        )
         for row, item_id in enumerate(matrix.item_ids)
     }
     return QualitySummary(
-        "single_label", result.method, items, percent_agreement(matrix), fleiss_kappa(matrix),
-        krippendorff_alpha_nominal(matrix), labeler_quality(matrix, result), tuple(classes),
+        "single_label",
+        result.method,
+        items,
+        percent_agreement(matrix),
+        fleiss_kappa(matrix),
+        krippendorff_alpha_nominal(matrix),
+        labeler_quality(matrix, result),
+        tuple(classes),
         confusion_vs_consensus(matrix, result),
-    )  # fmt: skip
+    )
 
 
 def _summarize_sets(kind, annotations, classes, review_threshold) -> QualitySummary:
@@ -565,7 +577,11 @@ def _summarize_sets(kind, annotations, classes, review_threshold) -> QualitySumm
         value = vote.labels if kind == "multi_label" else _spans_from_keys(vote.labels)
         items[item_id] = ItemResult(item_id, value, vote.confidence, len(sets), disagreement > review_threshold)
         candidates = set().union(*sets.values())
-        binary.extend((f"{item_id}\t{c}", labeler, "yes" if c in chosen else "no") for labeler, chosen in sets.items() for c in candidates)
+        binary.extend(
+            (f"{item_id}\t{c}", labeler, "yes" if c in chosen else "no")
+            for labeler, chosen in sets.items()
+            for c in candidates
+        )
     if binary:
         matrix = build_matrix(binary, ("no", "yes"))
         decisions = majority_vote(matrix)
@@ -579,9 +595,15 @@ def _summarize_sets(kind, annotations, classes, review_threshold) -> QualitySumm
 def _set_key(kind, value, classes, item_id, labeler_id) -> str:
     if kind == "multi_label":
         if value not in classes:
-            raise ConsensusError(f"item {item_id}: labeler {labeler_id} gave {value!r}, which is not in the label set {list(classes)}")
+            raise ConsensusError(
+                f"item {item_id}: labeler {labeler_id} gave {value!r}, which is not in the label set {list(classes)}"
+            )
         return value
-    span = value if isinstance(value, Span) else Span(value["displayName"], int(value["startOffset"]), int(value["endOffset"]))
+    span = (
+        value
+        if isinstance(value, Span)
+        else Span(value["displayName"], int(value["startOffset"]), int(value["endOffset"]))
+    )
     if span.label not in classes or span.start < 0 or span.end <= span.start:
         raise ConsensusError(f"item {item_id}: labeler {labeler_id} gave an invalid span {value!r}")
     return f"{span.label}\t{span.start}\t{span.end}"
@@ -600,9 +622,15 @@ def _summarize_boxes(annotations, classes, review_threshold) -> QualitySummary:
     for item_id, labeler_id, value in annotations:
         boxes = []
         for raw in value:
-            box = raw if isinstance(raw, Box) else Box(raw["displayName"], raw["xMin"], raw["yMin"], raw["xMax"], raw["yMax"])
+            box = (
+                raw
+                if isinstance(raw, Box)
+                else Box(raw["displayName"], raw["xMin"], raw["yMin"], raw["xMax"], raw["yMax"])
+            )
             if box.label not in classes:
-                raise ConsensusError(f"item {item_id}: labeler {labeler_id} drew a {box.label!r} box, not in {list(classes)}")
+                raise ConsensusError(
+                    f"item {item_id}: labeler {labeler_id} drew a {box.label!r} box, not in {list(classes)}"
+                )
             boxes.append(box)
         by_item.setdefault(item_id, {})[labeler_id] = boxes
     items, agreements = {}, []
@@ -615,4 +643,6 @@ def _summarize_boxes(annotations, classes, review_threshold) -> QualitySummary:
         agreements.append(agreement)
         items[item_id] = ItemResult(item_id, kept, confidence, len(drawn), 1.0 - agreement > review_threshold)
     nan = float("nan")
-    return QualitySummary("boxes", "iou_clustering", items, float(np.mean(agreements)), nan, nan, (), tuple(classes), None)
+    return QualitySummary(
+        "boxes", "iou_clustering", items, float(np.mean(agreements)), nan, nan, (), tuple(classes), None
+    )

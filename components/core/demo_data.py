@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-from labelloop.components.core import manifest as mf
-from labelloop.components.core.sample_data import load_digits_images
+from . import manifest as mf
+from .sample_data import load_digits_images
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def read_image(uri: str, spec: FeatureSpec, *, open_file=None) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     if open_file is None:
-        from labelloop.components.core.manifest import open_file
+        from .manifest import open_file
     try:
         with open_file(uri, "rb") as handle:
             image = Image.open(io.BytesIO(handle.read()))
@@ -172,7 +172,7 @@ def image_spec_for(sample_uris: Iterable[str], *, image_size: int = 32, open_fil
     from PIL import Image
 
     if open_file is None:
-        from labelloop.components.core.manifest import open_file
+        from .manifest import open_file
     color = False
     for uri in list(sample_uris)[:16]:
         with open_file(uri, "rb") as handle:
@@ -244,7 +244,9 @@ def tabular_spec_for(frame: pd.DataFrame, target_column: str, *, ignore: Iterabl
         )
     skip = {target_column, *ignore}
     columns = [c for c in frame.columns if c not in skip]
-    numeric = tuple(c for c in columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]))
+    numeric = tuple(
+        c for c in columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    )
     categorical = tuple(c for c in columns if c not in numeric)
     if not columns:
         raise FeatureError(f"the table has no feature columns besides {target_column!r}")
@@ -284,11 +286,15 @@ def tabular_preprocessor(spec: FeatureSpec, *, scale: bool = True, category_code
     numeric_steps = [SimpleImputer(strategy="median")] + ([StandardScaler()] if scale else [])
     blocks = [
         ("numeric", make_pipeline(*numeric_steps), list(spec.numeric_columns)),
-        ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False, max_categories=50),
-         list(spec.categorical_columns)),
+        (
+            "categorical",
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False, max_categories=50),
+            list(spec.categorical_columns),
+        ),
     ]
     if category_codes and spec.categorical_columns:
-        codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                               max_categories=MAX_CATEGORY_CODES)
+        codes = OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=np.nan, max_categories=MAX_CATEGORY_CODES
+        )
         blocks.append(("category_codes", codes, list(spec.categorical_columns)))
     return ColumnTransformer(blocks)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from labelloop.components.core import metrics as met
+from . import metrics as met
 
 
 class GateConfigError(ValueError):
@@ -99,24 +99,40 @@ def parse_config(data: dict) -> GateConfig:
     for metric, bounds in (data.get("value_thresholds") or {}).items():
         extra = set(bounds) - {"lower_bound", "upper_bound"}
         if extra or not bounds:
-            raise GateConfigError(f"value_thresholds.{metric} takes lower_bound and/or upper_bound, got {sorted(bounds)}")
-        values.append(ValueThreshold(metric, _number(bounds.get("lower_bound"), f"value_thresholds.{metric}.lower_bound"),
-                                     _number(bounds.get("upper_bound"), f"value_thresholds.{metric}.upper_bound")))
+            raise GateConfigError(
+                f"value_thresholds.{metric} takes lower_bound and/or upper_bound, got {sorted(bounds)}"
+            )
+        values.append(
+            ValueThreshold(
+                metric,
+                _number(bounds.get("lower_bound"), f"value_thresholds.{metric}.lower_bound"),
+                _number(bounds.get("upper_bound"), f"value_thresholds.{metric}.upper_bound"),
+            )
+        )
     changes = []
     for metric, spec in (data.get("change_thresholds") or {}).items():
         extra = set(spec) - {"absolute", "relative", "direction"}
         if extra or not ({"absolute", "relative"} & set(spec)):
-            raise GateConfigError(f"change_thresholds.{metric} takes absolute and/or relative (and direction), got {sorted(spec)}")
+            raise GateConfigError(
+                f"change_thresholds.{metric} takes absolute and/or relative (and direction), got {sorted(spec)}"
+            )
         direction = spec.get("direction", "higher_is_better" if met.higher_is_better(metric) else "lower_is_better")
         if direction not in ("higher_is_better", "lower_is_better"):
             raise GateConfigError(f"change_thresholds.{metric}.direction must be higher_is_better or lower_is_better")
-        changes.append(ChangeThreshold(metric, _number(spec.get("absolute"), f"change_thresholds.{metric}.absolute"),
-                                       _number(spec.get("relative"), f"change_thresholds.{metric}.relative"),
-                                       direction == "higher_is_better"))
+        changes.append(
+            ChangeThreshold(
+                metric,
+                _number(spec.get("absolute"), f"change_thresholds.{metric}.absolute"),
+                _number(spec.get("relative"), f"change_thresholds.{metric}.relative"),
+                direction == "higher_is_better",
+            )
+        )
     confidence = float(data.get("confidence", 0.95))
     if not 0.5 <= confidence < 1.0:
         raise GateConfigError(f"confidence must be in [0.5, 1), got {confidence}")
-    return GateConfig(tuple(values), tuple(changes), confidence, int(data.get("resamples", 1000)), int(data.get("seed", 0)))
+    return GateConfig(
+        tuple(values), tuple(changes), confidence, int(data.get("resamples", 1000)), int(data.get("seed", 0))
+    )
 
 
 def check_value(threshold: ValueThreshold, value: float) -> Check:
@@ -149,8 +165,13 @@ def check_change(threshold: ChangeThreshold, y, challenger, champion, function, 
     alpha = (1.0 - config.confidence) / 2
     improvement = sign * (pairs[:, 0] - pairs[:, 1])
     low, high = np.nanquantile(improvement, [alpha, 1 - alpha])
-    problems, facts = [], [f"challenger {new:.4f} vs champion {old:.4f}",
-                           f"{config.confidence:.0%} CI of improvement [{low:+.4f}, {high:+.4f}]"]
+    problems, facts = (
+        [],
+        [
+            f"challenger {new:.4f} vs champion {old:.4f}",
+            f"{config.confidence:.0%} CI of improvement [{low:+.4f}, {high:+.4f}]",
+        ],
+    )
     if threshold.absolute is not None and not low > threshold.absolute:
         problems.append(f"improvement not surely > {threshold.absolute} (within noise or worse)")
     if threshold.relative is not None:
@@ -164,7 +185,9 @@ def check_change(threshold: ChangeThreshold, y, challenger, champion, function, 
     return Check("change", threshold.metric, not problems, reason, float(new), float(old), float(low), float(high))
 
 
-def decide(config: GateConfig, y: np.ndarray, challenger: np.ndarray, champion: np.ndarray | None, task: str) -> GateDecision:
+def decide(
+    config: GateConfig, y: np.ndarray, challenger: np.ndarray, champion: np.ndarray | None, task: str
+) -> GateDecision:
     """Apply every threshold; ``challenger``/``champion`` are scores on the same test rows as ``y``.
 
     Scores are class probabilities aligned to one label list (classification) or predicted values
@@ -180,8 +203,15 @@ def decide(config: GateConfig, y: np.ndarray, challenger: np.ndarray, champion: 
     for threshold in config.changes:
         function = met.metric_function(threshold.metric, task)
         if champion is None:
-            checks.append(Check("change", threshold.metric, True, "no champion yet: change threshold not applied",
-                                float(function(y, challenger))))
+            checks.append(
+                Check(
+                    "change",
+                    threshold.metric,
+                    True,
+                    "no champion yet: change threshold not applied",
+                    float(function(y, challenger)),
+                )
+            )
         else:
             checks.append(check_change(threshold, y, challenger, champion, function, config))
     return GateDecision(all(c.passed for c in checks), tuple(checks), champion is not None)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from labelloop.components.core import manifest
+from . import manifest
 
 THUMBNAIL_SIDE = 32
 #: Longer side of the preview every hash of an image is computed from.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from labelloop.components.core import manifest, sources, tabular, validate
+from . import manifest, sources, tabular, validate
 
 STEP = "import_dataset"
 DATA_TYPES = ("image", "text", "tabular")
@@ -208,8 +208,12 @@ def _import_jsonl(options: ImportOptions, rules: validate.Rules, out, rejects, t
             for problem in block.problems:
                 raw = block.raw_lines[problem.line - block.first_line]
                 record, _ = validate.parse_line(raw)
-                rejects.reject(record if record is not None else raw.decode("utf-8", "replace"),
-                               problem.code, problem.reason, line=problem.line)
+                rejects.reject(
+                    record if record is not None else raw.decode("utf-8", "replace"),
+                    problem.code,
+                    problem.reason,
+                    line=problem.line,
+                )
             tally.total += len(block.accepted) + len(block.problems)
             pending = []
             for number, raw in block.kept_lines():
@@ -290,7 +294,9 @@ def import_items(options: ImportOptions, items_path: str, rejects_path: str) -> 
     with manifest.RejectsWriter(rejects_path, STEP) as rejects:
         if fmt in ("csv", "parquet"):
             if options.data_type != "tabular":
-                raise validate.ValidationError(f"a {fmt} source imports as data_type 'tabular', not {options.data_type!r}")
+                raise validate.ValidationError(
+                    f"a {fmt} source imports as data_type 'tabular', not {options.data_type!r}"
+                )
             try:
                 issues += _import_table(options, fmt, items_path, rejects, tally)
             except tabular.TabularSchemaError as err:
@@ -309,14 +315,26 @@ def import_items(options: ImportOptions, items_path: str, rejects_path: str) -> 
         rejected = rejects.total
     if options.data_type != "tabular":
         labeled = {name: n for name, n in tally.labels.items() if name != "(none)"}
-        issues += validate.label_count_issues(labeled, options.data_type, options.min_items_per_label,
-                                              options.label_count_severity) if labeled else []
+        issues += (
+            validate.label_count_issues(
+                labeled, options.data_type, options.min_items_per_label, options.label_count_severity
+            )
+            if labeled
+            else []
+        )
         issues += validate.item_count_issues(tally.kept, options.data_type)
     return ImportResult(
-        source_uri=options.source_uri, source_format=fmt, data_type=options.data_type, output_format=output_format,
-        total=tally.total, kept=tally.kept, rejected=rejected,
-        label_counts=dict(sorted(tally.labels.items())), split_counts=dict(sorted(tally.splits.items())),
-        reject_counts=reject_counts, issues=tuple(issues),
+        source_uri=options.source_uri,
+        source_format=fmt,
+        data_type=options.data_type,
+        output_format=output_format,
+        total=tally.total,
+        kept=tally.kept,
+        rejected=rejected,
+        label_counts=dict(sorted(tally.labels.items())),
+        split_counts=dict(sorted(tally.splits.items())),
+        reject_counts=reject_counts,
+        issues=tuple(issues),
     )
 
 
@@ -369,7 +387,9 @@ def _table(title: str, key: str, counts: dict[str, int]) -> list[str]:
 def metrics_of(result: ImportResult) -> dict[str, float]:
     """Flat numeric metrics for a KFP ``Metrics`` artifact."""
     metrics: dict[str, float] = {
-        "items_total": result.total, "items_kept": result.kept, "items_rejected": result.rejected,
+        "items_total": result.total,
+        "items_kept": result.kept,
+        "items_rejected": result.rejected,
         "reject_rate": round(result.reject_rate, 6),
     }
     metrics.update({f"label_{name}": n for name, n in result.label_counts.items()})
@@ -379,9 +399,20 @@ def metrics_of(result: ImportResult) -> dict[str, float]:
 
 
 def options_from(
-    source_uri: str, data_type: str, source_format: str = "auto", *, allowed_uri_schemes: Iterable[str] = ("gs",),
-    allowed_labels: Iterable[str] = (), **rest,
+    source_uri: str,
+    data_type: str,
+    source_format: str = "auto",
+    *,
+    allowed_uri_schemes: Iterable[str] = ("gs",),
+    allowed_labels: Iterable[str] = (),
+    **rest,
 ) -> ImportOptions:
     """:class:`ImportOptions` from plain parameters (lists as they arrive from a component)."""
-    return ImportOptions(source_uri=source_uri, data_type=data_type, source_format=source_format,
-                         allowed_uri_schemes=tuple(allowed_uri_schemes), allowed_labels=tuple(allowed_labels), **rest)
+    return ImportOptions(
+        source_uri=source_uri,
+        data_type=data_type,
+        source_format=source_format,
+        allowed_uri_schemes=tuple(allowed_uri_schemes),
+        allowed_labels=tuple(allowed_labels),
+        **rest,
+    )

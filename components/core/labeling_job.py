@@ -26,13 +26,30 @@ MAX_LABEL_LENGTH = 64
 RESERVED_LABEL_PREFIX = "aiplatform.googleapis.com/"
 OUTPUT_ONLY_FIELDS = ("name", "state", "labelingProgress", "currentSpend", "createTime", "updateTime", "error")
 INPUT_FIELDS = (
-    "displayName", "datasets", "annotationLabels", "labelerCount", "instructionUri", "inputsSchemaUri",
-    "inputs", "labels", "specialistPools", "encryptionSpec", "activeLearningConfig", "labelloop",
-)  # fmt: skip
+    "displayName",
+    "datasets",
+    "annotationLabels",
+    "labelerCount",
+    "instructionUri",
+    "inputsSchemaUri",
+    "inputs",
+    "labels",
+    "specialistPools",
+    "encryptionSpec",
+    "activeLearningConfig",
+    "labelloop",
+)
 LABELLOOP_FIELDS = (
-    "taskType", "budget", "pricePerLabelUsd", "specialistMultiplier", "timeoutSeconds", "pollIntervalSeconds",
-    "consensus", "reviewThreshold", "adaptive",
-)  # fmt: skip
+    "taskType",
+    "budget",
+    "pricePerLabelUsd",
+    "specialistMultiplier",
+    "timeoutSeconds",
+    "pollIntervalSeconds",
+    "consensus",
+    "reviewThreshold",
+    "adaptive",
+)
 
 
 class LabelingJobSpecError(ValueError):
@@ -181,7 +198,9 @@ def parse_job_spec(spec: str | Mapping[str, Any]) -> LabelingJobSpec:
         specialist_pools=specialist_pools,
         timeout_s=_positive_number(extra.get("timeoutSeconds", 3600), "labelloop.timeoutSeconds"),
         poll_interval_s=_positive_number(extra.get("pollIntervalSeconds", 10), "labelloop.pollIntervalSeconds"),
-        consensus_method=_choice(extra.get("consensus", "dawid_skene"), ("dawid_skene", "majority_vote"), "labelloop.consensus"),
+        consensus_method=_choice(
+            extra.get("consensus", "dawid_skene"), ("dawid_skene", "majority_vote"), "labelloop.consensus"
+        ),
         review_threshold=_fraction(extra.get("reviewThreshold", 0.34), "labelloop.reviewThreshold"),
         adaptive=_adaptive(extra.get("adaptive", {})),
         active_learning_config=dict(_mapping_field(raw, "activeLearningConfig")),
@@ -193,7 +212,9 @@ def _as_mapping(spec: str | Mapping[str, Any]) -> Mapping[str, Any]:
         try:
             spec = json.loads(spec)
         except json.JSONDecodeError as err:
-            raise LabelingJobSpecError(f"job spec is not valid JSON ({err}); pass the DataLabelingJob as a JSON object") from None
+            raise LabelingJobSpecError(
+                f"job spec is not valid JSON ({err}); pass the DataLabelingJob as a JSON object"
+            ) from None
     if not isinstance(spec, Mapping):
         raise LabelingJobSpecError(f"job spec must be a JSON object, got {type(spec).__name__}")
     return spec
@@ -220,7 +241,9 @@ def _display_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise LabelingJobSpecError("displayName is required: a non-empty string of up to 128 characters")
     if len(value) > MAX_DISPLAY_NAME:
-        raise LabelingJobSpecError(f"displayName is {len(value)} characters long; DataLabelingJob allows at most {MAX_DISPLAY_NAME}")
+        raise LabelingJobSpecError(
+            f"displayName is {len(value)} characters long; DataLabelingJob allows at most {MAX_DISPLAY_NAME}"
+        )
     return value
 
 
@@ -237,7 +260,9 @@ def _task_type(raw: Mapping, extra: Mapping) -> TaskType:
         task_type = _task_type_from_schema(raw.get("inputsSchemaUri"), _mapping_field(raw, "inputs"))
     schema = raw.get("inputsSchemaUri")
     if schema is not None and schema != task_type.schema_uri:
-        raise LabelingJobSpecError(f"inputsSchemaUri {schema!r} does not match task type {task_type.value} ({task_type.schema_uri})")
+        raise LabelingJobSpecError(
+            f"inputsSchemaUri {schema!r} does not match task type {task_type.value} ({task_type.schema_uri})"
+        )
     return task_type
 
 
@@ -269,7 +294,9 @@ def _annotation_specs(inputs: Any) -> tuple[str, ...]:
     for position, entry in enumerate(inputs["annotationSpecs"]):
         name = entry.get("displayName") if isinstance(entry, Mapping) else entry
         if not isinstance(name, str) or not name.strip():
-            raise LabelingJobSpecError(f"inputs.annotationSpecs[{position}] needs a non-empty displayName, got {entry!r}")
+            raise LabelingJobSpecError(
+                f"inputs.annotationSpecs[{position}] needs a non-empty displayName, got {entry!r}"
+            )
         if name in names:
             raise LabelingJobSpecError(f"inputs.annotationSpecs[{position}]: label {name!r} appears twice")
         names.append(name)
@@ -331,7 +358,9 @@ def _resource_labels(labels: Mapping, name: str) -> dict[str, str]:
             raise LabelingJobSpecError(f"{name}: key {key!r} uses the reserved prefix {RESERVED_LABEL_PREFIX}")
         for what, text in (("key", key), ("value", value)):
             if not isinstance(text, str) or (what == "key" and not text):
-                raise LabelingJobSpecError(f"{name}: {what} {text!r} must be a string" + (" (non-empty)" if what == "key" else ""))
+                raise LabelingJobSpecError(
+                    f"{name}: {what} {text!r} must be a string" + (" (non-empty)" if what == "key" else "")
+                )
             if text and (not _LABEL_KEY.match(text) or text != text.lower()):
                 raise LabelingJobSpecError(
                     f"{name}: {what} {text!r} must be at most {MAX_LABEL_LENGTH} lowercase letters, digits, '_' or '-'"
@@ -357,10 +386,14 @@ def _non_negative(value: Any, name: str) -> float:
 
 def _budget(raw: Any, active_learning: Mapping) -> Budget:
     if not isinstance(raw, Mapping):
-        raise LabelingJobSpecError(f"labelloop.budget must be an object like {{\"maxItems\": 500, \"maxSpendUsd\": 40}}, got {raw!r}")
+        raise LabelingJobSpecError(
+            f'labelloop.budget must be an object like {{"maxItems": 500, "maxSpendUsd": 40}}, got {raw!r}'
+        )
     _check_known_fields(raw, ("maxItems", "maxSpendUsd"), "labelloop.budget.")
     max_items = _positive_int(raw.get("maxItems"), "labelloop.budget.maxItems") or None
-    from_active_learning = _positive_int(active_learning.get("maxDataItemCount"), "activeLearningConfig.maxDataItemCount") or None
+    from_active_learning = (
+        _positive_int(active_learning.get("maxDataItemCount"), "activeLearningConfig.maxDataItemCount") or None
+    )
     if max_items is not None and from_active_learning is not None:
         max_items = min(max_items, from_active_learning)
     else:
@@ -379,7 +412,9 @@ def _adaptive(raw: Any) -> AdaptiveSettings:
     return AdaptiveSettings(
         enabled=enabled,
         required_margin=_positive_int(raw.get("requiredMargin", 2), "labelloop.adaptive.requiredMargin"),
-        confident_probability=_fraction(raw.get("confidentProbability", 0.9), "labelloop.adaptive.confidentProbability"),
+        confident_probability=_fraction(
+            raw.get("confidentProbability", 0.9), "labelloop.adaptive.confidentProbability"
+        ),
     )
 
 

@@ -12,7 +12,7 @@ import html
 import io
 from collections.abc import Sequence
 
-from labelloop.components.core.active_learning import LearningCurve, RoundRecord
+from .active_learning import LearningCurve, RoundRecord
 
 
 def curve_png(curves: Sequence[LearningCurve], *, metric_name: str, title: str = "") -> bytes:
@@ -42,7 +42,7 @@ def render_html(
     records: Sequence[RoundRecord], *, baseline: LearningCurve | None = None, stop_reason: str = "", title: str = ""
 ) -> str:
     """The whole report: heading, summary, embedded learning-curve PNG and one row per round."""
-    from labelloop.components.core.active_learning import learning_curve
+    from .active_learning import learning_curve
 
     metric_name = records[-1].metric_name if records else "metric"
     curves = [learning_curve(records)] + ([baseline] if baseline is not None else [])
@@ -50,7 +50,8 @@ def render_html(
     last = records[-1] if records else None
     summary = (
         f"{len(records)} rounds, {last.labels_total} human labels, spend {last.spend_total:.2f}"
-        if last else "no rounds recorded yet"
+        if last
+        else "no rounds recorded yet"
     )
     if stop_reason:
         summary += f"; stopped: {stop_reason}"
@@ -63,10 +64,10 @@ def render_html(
     )
     heading = html.escape(title or "Active learning")
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + heading + "</title>"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>' + heading + "</title>"
         "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}</style></head><body>\n"
         f"<h1>{heading}</h1>\n<p>{html.escape(summary)}</p>\n"
-        f"<img alt=\"learning curve\" src=\"data:image/png;base64,{png}\">\n"
+        f'<img alt="learning curve" src="data:image/png;base64,{png}">\n'
         "<table><tr><th>round</th><th>strategy</th><th>labels</th><th>total</th><th>spend</th>"
         f"<th>total spend</th><th>{html.escape(metric_name)}</th><th>model</th></tr>\n{rows}\n</table>\n"
         "</body></html>\n"
@@ -75,7 +76,7 @@ def render_html(
 
 def write_report(path: str, html_text: str) -> None:
     """Write the report atomically."""
-    from labelloop.components.core.manifest import atomic_writer
+    from .manifest import atomic_writer
 
     with atomic_writer(path) as handle:
         handle.write(html_text.encode("utf-8"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labelloop.components.core import manifest
+from . import manifest
 
 _Z = {0.90: 1.6448536269514722, 0.95: 1.959963984540054, 0.99: 2.5758293035489004}
 
@@ -95,14 +95,25 @@ def choose_threshold(
     if not len(ok):
         best = int(np.argmax(np.where(ends, bounds, -1)))
         return ThresholdChoice(
-            math.inf, target_precision, float(hits[best] / counts[best]), float(bounds[best]), 0, n,
+            math.inf,
+            target_precision,
+            float(hits[best] / counts[best]),
+            float(bounds[best]),
+            0,
+            n,
             f"no threshold reaches a precision lower bound of {target_precision} on {n} validation items "
             f"(best {bounds[best]:.4f}); label more validation items or lower the target",
         )
     i = int(ok[-1])  # the most items accepted = the smallest threshold
     return ThresholdChoice(
-        float(sorted_conf[i]), target_precision, float(hits[i] / counts[i]), float(bounds[i]), int(counts[i]), n,
-        f"{counts[i]} of {n} validation items at confidence >= {sorted_conf[i]:.4f}, precision {hits[i] / counts[i]:.4f} "
+        float(sorted_conf[i]),
+        target_precision,
+        float(hits[i] / counts[i]),
+        float(bounds[i]),
+        int(counts[i]),
+        n,
+        f"{counts[i]} of {n} validation items at confidence >= "
+        f"{sorted_conf[i]:.4f}, precision {hits[i] / counts[i]:.4f} "
         f"(lower bound {bounds[i]:.4f} >= {target_precision})",
     )
 
@@ -196,8 +207,15 @@ def machine_label(
         row = probabilities_by_id[rid]
         top = int(np.argmax(row))
         if row[top] >= threshold:
-            yield True, manifest.with_label(
-                record, classes[top], source="machine", confidence=round(float(row[top]), 6), model_version=model_version
+            yield (
+                True,
+                manifest.with_label(
+                    record,
+                    classes[top],
+                    source="machine",
+                    confidence=round(float(row[top]), 6),
+                    model_version=model_version,
+                ),
             )
         else:
             yield False, record
@@ -229,11 +247,13 @@ def apply_to_manifests(
     ``labeled_path`` holds the human-labeled validation and test items; ``predictions_path`` the
     predict step's output covering them and the pool.
     """
-    from labelloop.components.core.sampling import read_predictions
+    from .sampling import read_predictions
 
     predictions = read_predictions(predictions_path)
     if not predictions.classes:
-        raise ValueError(f"{predictions_path}: machine labels need class names; the predict step must write classes.txt")
+        raise ValueError(
+            f"{predictions_path}: machine labels need class names; the predict step must write classes.txt"
+        )
     by_id = {rid: predictions.probabilities[i] for i, rid in enumerate(predictions.ids)}
     validation = held_out_scores(manifest.read_jsonl(labeled_path), "validation", by_id, predictions.classes)
     choice = choose_threshold(
@@ -243,7 +263,11 @@ def apply_to_manifests(
     check = measure_precision(test.confidence, test.correct, choice.threshold, confidence_level=confidence_level)
     outcome = list(
         machine_label(
-            manifest.read_jsonl(pool_path), by_id, predictions.classes, threshold=choice.threshold, model_version=model_version
+            manifest.read_jsonl(pool_path),
+            by_id,
+            predictions.classes,
+            threshold=choice.threshold,
+            model_version=model_version,
         )
     )
     n_machine = manifest.write_jsonl(machine_labeled_path, (r for labeled, r in outcome if labeled))

@@ -45,9 +45,7 @@ def item_id(record: dict) -> str:
     try:
         return record["dataItemResourceLabels"][ID_KEY]
     except (KeyError, TypeError):
-        raise KeyError(
-            f"record has no dataItemResourceLabels.{ID_KEY}; run it through import_dataset first"
-        ) from None
+        raise KeyError(f"record has no dataItemResourceLabels.{ID_KEY}; run it through import_dataset first") from None
 
 
 def with_id(record: dict, value: str) -> dict:
@@ -292,7 +290,14 @@ class RejectsWriter:
         """Record one rejected item with a machine-readable code and a sentence a person can act on."""
         labels = record.get("dataItemResourceLabels") if isinstance(record, dict) else None
         rid = labels.get(ID_KEY) if isinstance(labels, dict) else None
-        entry = {"step": self.step, "line": line, "id": rid, "reason_code": reason_code, "reason": reason, "record": record}
+        entry = {
+            "step": self.step,
+            "line": line,
+            "id": rid,
+            "reason_code": reason_code,
+            "reason": reason,
+            "record": record,
+        }
         self._handle.write(dumps(entry))
         self.counts[reason_code] = self.counts.get(reason_code, 0) + 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from labelloop.components.core import manifest as mf
+from . import manifest as mf
 
 
 class MergeError(ValueError):

@@ -154,8 +154,15 @@ def evaluate_classifier(y: np.ndarray, proba: np.ndarray, labels: Sequence[str],
         name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for name, p, r, f, s in zip(labels, precision, recall, f1, support)
     }
-    return Evaluation(task, tuple(labels), scalars, per_label, tuple(tuple(int(v) for v in row) for row in matrix),
-                      _roc_points(y_onehot, proba), int(len(y)))
+    return Evaluation(
+        task,
+        tuple(labels),
+        scalars,
+        per_label,
+        tuple(tuple(int(v) for v in row) for row in matrix),
+        _roc_points(y_onehot, proba),
+        int(len(y)),
+    )
 
 
 def evaluate_regressor(y: np.ndarray, predicted: np.ndarray) -> Evaluation:
@@ -237,7 +244,9 @@ def html_report(evaluation: Evaluation, *, title: str = "Model evaluation") -> s
     images = "".join(f'<img alt="plot" src="data:image/png;base64,{p}"/>' for p in plots)
     per_label = (
         f"<h2>Per label</h2><table><tr><th>label</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>"
-        f"{label_rows}</table>" if label_rows else ""
+        f"{label_rows}</table>"
+        if label_rows
+        else ""
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"

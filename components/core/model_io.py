@@ -13,14 +13,14 @@ import contextlib
 import hashlib
 import platform
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 
 import orjson
 
-from labelloop.components.core import features as feats
-from labelloop.components.core import manifest
-from labelloop.components.core.train import TrainedModel, check_task
+from . import features as feats
+from . import manifest
+from .train import TrainedModel, check_task
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
@@ -59,8 +59,14 @@ def _join(folder: str, name: str) -> str:
     return f"{folder.rstrip('/')}/{name}"
 
 
-def save_model(folder: str, model: TrainedModel, *, dataset_version: str = "", metrics: dict | None = None,
-               extra: dict | None = None) -> dict:
+def save_model(
+    folder: str,
+    model: TrainedModel,
+    *,
+    dataset_version: str = "",
+    metrics: dict | None = None,
+    extra: dict | None = None,
+) -> dict:
     """Write ``model`` into ``folder`` (local or fsspec URL); returns the metadata written.
 
     The metadata is written last, so a folder with ``metadata.json`` is complete.
@@ -82,7 +88,7 @@ def save_model(folder: str, model: TrainedModel, *, dataset_version: str = "", m
         "metrics": metrics or {},
         "library_versions": library_versions(),
         "model_sha256": hashlib.sha256(data).hexdigest(),
-        "created_at": datetime.now(timezone.utc).isoformat(),
+        "created_at": datetime.now(UTC).isoformat(),
         **(extra or {}),
     }
     with manifest.atomic_writer(_join(folder, METADATA_FILE)) as handle:
@@ -103,8 +109,11 @@ def untrusted_types(data: bytes) -> list[str]:
     """Types in a skops payload outside :data:`ALLOWED_PREFIXES` and :data:`ALLOWED_NAMES`."""
     import skops.io
 
-    return [t for t in skops.io.get_untrusted_types(data=data)
-            if not t.startswith(ALLOWED_PREFIXES) and t not in ALLOWED_NAMES]
+    return [
+        t
+        for t in skops.io.get_untrusted_types(data=data)
+        if not t.startswith(ALLOWED_PREFIXES) and t not in ALLOWED_NAMES
+    ]
 
 
 def load_model(folder: str) -> LoadedModel:
@@ -126,8 +135,10 @@ def load_model(folder: str) -> LoadedModel:
         raise ModelFileError(f"{path} does not match the checksum in its metadata; the file was changed or corrupted")
     refused = untrusted_types(data)
     if refused:
-        raise ModelFileError(f"{path} contains types outside the allow-list {ALLOWED_PREFIXES + ALLOWED_NAMES}: "
-                             f"{refused}; refusing to load")
+        raise ModelFileError(
+            f"{path} contains types outside the allow-list {ALLOWED_PREFIXES + ALLOWED_NAMES}: "
+            f"{refused}; refusing to load"
+        )
     trusted = skops.io.get_untrusted_types(data=data)
     payload = skops.io.loads(data, trusted=trusted)
     estimator = _with_vocabularies(payload) if meta.get("format_version", 1) >= 2 else payload
@@ -151,8 +162,11 @@ def _vectorizers(estimator) -> dict:
     from sklearn.feature_extraction.text import CountVectorizer
 
     nested = estimator.get_params(deep=True).items() if hasattr(estimator, "get_params") else ()
-    return {name: value for name, value in [("", estimator), *nested]
-            if isinstance(value, CountVectorizer) and hasattr(value, "vocabulary_")}
+    return {
+        name: value
+        for name, value in [("", estimator), *nested]
+        if isinstance(value, CountVectorizer) and hasattr(value, "vocabulary_")
+    }
 
 
 @contextlib.contextmanager

@@ -104,8 +104,12 @@ def _band_plan(n: int, queries: int, threshold: int, m: int, *, self_join: bool 
             # A self-join looks each pair up from one side only.
             lookups = _neighbourhood(width, radius) / (2 if self_join else 1) * queries
             sorted_hashes = n + (0 if self_join else queries)
-            cost += (lookups * (_LOOKUP_NS + _CANDIDATE_NS * n / 2**width) + _TABLE_ENTRY_NS * 2**width
-                     + _SORT_NS * sorted_hashes + _STEP_NS * width * steps_per_bit)
+            cost += (
+                lookups * (_LOOKUP_NS + _CANDIDATE_NS * n / 2**width)
+                + _TABLE_ENTRY_NS * 2**width
+                + _SORT_NS * sorted_hashes
+                + _STEP_NS * width * steps_per_bit
+            )
             bands.append((offset, width, radius))
         offset += width
     return SearchPlan(tuple(bands), cost)
@@ -151,8 +155,10 @@ def _check_plan(plan: SearchPlan, threshold: int) -> None:
             )
         covered = offset + width
     if plan.bands and sum(radius + 1 for _, _, radius in plan.bands) < threshold + 1:
-        raise ValueError(f"search plan {plan.bands} cannot find every pair within {threshold} bits: the radii "
-                         f"need sum(radius + 1) >= {threshold + 1}; use plan_search() to make a plan")
+        raise ValueError(
+            f"search plan {plan.bands} cannot find every pair within {threshold} bits: the radii "
+            f"need sum(radius + 1) >= {threshold + 1}; use plan_search() to make a plan"
+        )
 
 
 def _unique_codes(parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -318,8 +324,13 @@ def _head_pair_codes(
 
 
 def _look_up_heads(
-    table: _BandIndex, queries: _BandIndex, positions: np.ndarray, keys: np.ndarray, values: np.ndarray,
-    differences: np.ndarray, threshold: int,
+    table: _BandIndex,
+    queries: _BandIndex,
+    positions: np.ndarray,
+    keys: np.ndarray,
+    values: np.ndarray,
+    differences: np.ndarray,
+    threshold: int,
 ) -> list[np.ndarray]:
     """Verify each query against the first two hashes of the run at ``key ^ difference``, for each difference.
 
@@ -359,8 +370,13 @@ def _search_block(
     values = queries.hashes[start:stop]
     if queries is not table:
         positions = np.arange(start, stop)
-        return [codes for kind in kinds for codes in _look_up_heads(
-            table, queries, positions, keys, values ^ kind.flip, kind.differences, threshold)]
+        return [
+            codes
+            for kind in kinds
+            for codes in _look_up_heads(
+                table, queries, positions, keys, values ^ kind.flip, kind.differences, threshold
+            )
+        ]
     codes = []
     for bit in np.unique(np.concatenate([kind.top_bits for kind in kinds])).tolist():
         rows = np.flatnonzero((keys & (1 << bit)) == 0)
@@ -370,8 +386,9 @@ def _search_block(
         for kind in kinds:
             differences = kind.differences[kind.top_bits == bit]
             if differences.size:
-                codes += _look_up_heads(table, queries, rows + start, row_keys, row_values ^ kind.flip, differences,
-                                        threshold)
+                codes += _look_up_heads(
+                    table, queries, rows + start, row_keys, row_values ^ kind.flip, differences, threshold
+                )
     return codes
 
 
@@ -383,8 +400,12 @@ def _bounded_run_pairs(
     pieces = -(-query_length // step)
     which = np.repeat(np.arange(len(pieces)), pieces)
     offset = (np.arange(len(which)) - np.repeat(np.cumsum(pieces) - pieces, pieces)) * step[which]
-    return (query_start[which] + offset, np.minimum(step[which], query_length[which] - offset),
-            table_start[which], table_length[which])
+    return (
+        query_start[which] + offset,
+        np.minimum(step[which], query_length[which] - offset),
+        table_start[which],
+        table_length[which],
+    )
 
 
 def _expand_runs(start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -394,8 +415,14 @@ def _expand_runs(start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _verify_run_pairs(
-    table: _BandIndex, queries: _BandIndex, flip: np.uint64, threshold: int, query_start: np.ndarray,
-    query_length: np.ndarray, table_start: np.ndarray, table_length: np.ndarray,
+    table: _BandIndex,
+    queries: _BandIndex,
+    flip: np.uint64,
+    threshold: int,
+    query_start: np.ndarray,
+    query_length: np.ndarray,
+    table_start: np.ndarray,
+    table_length: np.ndarray,
 ) -> list[np.ndarray]:
     """Verified codes of every (query, table) hash pair of each pair of runs, expanded in bounded chunks."""
     sizes = query_length * table_length
@@ -403,7 +430,8 @@ def _verify_run_pairs(
         return []
     if sizes.max() > _EXPAND_CHUNK:  # only on heavily skewed keys
         query_start, query_length, table_start, table_length = _bounded_run_pairs(
-            query_start, query_length, table_start, table_length)
+            query_start, query_length, table_start, table_length
+        )
         sizes = query_length * table_length
     ends = np.cumsum(sizes)
     cuts = np.searchsorted(ends, np.arange(_EXPAND_CHUNK, int(ends[-1]), _EXPAND_CHUNK), side="right")
@@ -428,8 +456,11 @@ def _search_long_runs(
     exactly the runs that looked it up.
     """
     codes = []
-    groups = ([(bit, kind.top_bits == bit) for bit in np.unique(kind.top_bits).tolist()] if queries is table
-              else [(-1, slice(None))])
+    groups = (
+        [(bit, kind.top_bits == bit) for bit in np.unique(kind.top_bits).tolist()]
+        if queries is table
+        else [(-1, slice(None))]
+    )
     for bit, members in groups:
         keys = long_keys[np.flatnonzero(long_keys & (1 << bit))] if bit >= 0 else long_keys
         if not keys.size:
@@ -439,8 +470,9 @@ def _search_long_runs(
         looking = np.flatnonzero(query_runs >> np.uint64(32))  # non-empty runs only
         query_start, query_length = _split_runs(query_runs[looking])
         table_start, table_length = _split_runs(table.runs[keys[looking % len(keys)]])
-        codes += _verify_run_pairs(table, queries, kind.flip, threshold, query_start, query_length, table_start + 2,
-                                   table_length - 2)
+        codes += _verify_run_pairs(
+            table, queries, kind.flip, threshold, query_start, query_length, table_start + 2, table_length - 2
+        )
     return codes
 
 
@@ -467,7 +499,11 @@ class _Split:
 
 
 def _band_tasks(
-    table: _BandIndex, queries: _BandIndex, band: tuple[int, int, int], flips: list[int], threshold: int,
+    table: _BandIndex,
+    queries: _BandIndex,
+    band: tuple[int, int, int],
+    flips: list[int],
+    threshold: int,
     split: _Split,
 ) -> list:
     """The units of work that find one band's candidate pairs, for plain and (if asked) mirrored queries."""
@@ -482,19 +518,30 @@ def _band_tasks(
         if kind.differences.size:
             kinds.append(kind)
             step = split.long_keys_per_task
-            tasks += [functools.partial(_search_long_runs, table, queries, kind, threshold,
-                                        table.long_keys[first : first + step])
-                      for first in range(0, len(table.long_keys), step)]
+            tasks += [
+                functools.partial(
+                    _search_long_runs, table, queries, kind, threshold, table.long_keys[first : first + step]
+                )
+                for first in range(0, len(table.long_keys), step)
+            ]
     if kinds:
         m = len(queries.ids)
-        tasks += [functools.partial(_search_block, table, queries, kinds, threshold, start, min(start + split.block, m))
-                  for start in range(0, m, split.block)]
+        tasks += [
+            functools.partial(_search_block, table, queries, kinds, threshold, start, min(start + split.block, m))
+            for start in range(0, m, split.block)
+        ]
     return tasks
 
 
 def _search_share(
-    queries: np.ndarray | None, hashes: np.ndarray, threshold: int, flip_mask: int, bands: tuple, split: _Split,
-    share: int, shares: int,
+    queries: np.ndarray | None,
+    hashes: np.ndarray,
+    threshold: int,
+    flip_mask: int,
+    bands: tuple,
+    split: _Split,
+    share: int,
+    shares: int,
 ) -> np.ndarray:
     """The pair codes of one worker's share (every ``shares``-th task) of every band's work.
 
@@ -614,9 +661,7 @@ def groups_from_pairs(n: int, pairs: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def near_duplicate_groups(
-    hashes, threshold: int, *, flip_mask: int = 0, workers: int | None = None
-) -> np.ndarray:
+def near_duplicate_groups(hashes, threshold: int, *, flip_mask: int = 0, workers: int | None = None) -> np.ndarray:
     """Group label of each hash: hashes linked by chains of near pairs share a label.
 
     Identical hashes are collapsed first, so a million copies of one image cost one search entry.

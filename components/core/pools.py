@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labelloop.components.core import manifest as mf
+from . import manifest as mf
 
 
 @dataclass(frozen=True)

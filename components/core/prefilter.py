@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from labelloop.components.core import blur, image_checks, image_hash, manifest, near_duplicates
+from . import blur, image_checks, image_hash, manifest, near_duplicates
 
 STEP = "prefilter_images"
 EXACT_DUPLICATE = "exact_duplicate"
@@ -299,7 +299,10 @@ def _record_problem(record: dict) -> tuple[str, str] | None:
     """Why a record cannot be prefiltered at all, or None."""
     labels = record.get("dataItemResourceLabels")
     if not isinstance(labels, dict) or not labels.get(manifest.ID_KEY):
-        return MISSING_ID, f"record has no dataItemResourceLabels.{manifest.ID_KEY}; run it through import_dataset first"
+        return (
+            MISSING_ID,
+            f"record has no dataItemResourceLabels.{manifest.ID_KEY}; run it through import_dataset first",
+        )
     uri = _image_uri(record)
     if uri is not None and (not isinstance(uri, str) or not uri.strip()):
         return INVALID_URI, f"imageGcsUri must be a non-empty string, got {uri!r}"
@@ -337,7 +340,9 @@ def _collect_facts(input_path: str, settings: PrefilterSettings) -> tuple[_Image
     return table, failed
 
 
-def prefilter_manifest(input_path: str, kept_path: str, rejects_path: str, settings: PrefilterSettings) -> PrefilterResult:
+def prefilter_manifest(
+    input_path: str, kept_path: str, rejects_path: str, settings: PrefilterSettings
+) -> PrefilterResult:
     """Prefilter a manifest: write kept items and rejects, return the counts.
 
     Args:

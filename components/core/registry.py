@@ -20,12 +20,12 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import fsspec
 import orjson
 
-from labelloop.components.core import manifest
+from . import manifest
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 LINEAGE_FILE = "lineage.json"
@@ -50,7 +50,7 @@ def check_name(kind: str, name: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 class ModelRegistry:
@@ -130,7 +130,9 @@ class ModelRegistry:
         try:
             lineage = orjson.loads(self.fs.cat_file(path))
         except FileNotFoundError:
-            raise RegistryError(f"{model} has no complete version {version!r} (known: {self.versions(model)})") from None
+            raise RegistryError(
+                f"{model} has no complete version {version!r} (known: {self.versions(model)})"
+            ) from None
         return Version(model, version, self._uri(model, "versions", version), lineage)
 
     # aliases -----------------------------------------------------------------------------------
@@ -141,7 +143,7 @@ class ModelRegistry:
         self.get(model, version)  # refuses unknown or incomplete versions
         record = {"alias": alias, "version": version, "moved_at": _now(), "reason": reason}
         data = orjson.dumps(record)
-        event = f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.json"
+        event = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.json"
         with manifest.atomic_writer(self._uri(model, "alias_events", event)) as out:
             out.write(data)
         with manifest.atomic_writer(self._uri(model, "aliases", f"{alias}.json")) as out:
@@ -173,8 +175,9 @@ class ModelRegistry:
             return []
         return [orjson.loads(self.fs.cat_file(p)) for p in sorted(self.fs.ls(folder, detail=False))]
 
-    def promote(self, model: str, version: str, *, alias: str = "champion", previous_alias: str = "previous",
-                reason: str = "") -> dict:
+    def promote(
+        self, model: str, version: str, *, alias: str = "champion", previous_alias: str = "previous", reason: str = ""
+    ) -> dict:
         """Move ``alias`` to ``version``, first pointing ``previous_alias`` at the old holder."""
         old = self.alias(model, alias)
         if old is not None and old != version and previous_alias:

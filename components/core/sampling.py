@@ -79,9 +79,7 @@ def resolve_strategy(name: str) -> str:
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     if key not in STRATEGIES:
-        raise ValueError(
-            f"unknown sampling strategy {name!r}; use one of {', '.join(STRATEGIES)} or UNCERTAINTY"
-        )
+        raise ValueError(f"unknown sampling strategy {name!r}; use one of {', '.join(STRATEGIES)} or UNCERTAINTY")
     return key
 
 
@@ -101,7 +99,7 @@ def check_probabilities(probabilities: np.ndarray, ids: list[str] | tuple[str, .
     if ids is not None and len(ids) != len(probabilities):
         raise ValueError(f"{len(ids)} ids for {len(probabilities)} probability rows; they must match one to one")
     for start in range(0, len(probabilities), 1 << 20):
-        block = np.asarray(probabilities[start: start + (1 << 20)], dtype=np.float64)
+        block = np.asarray(probabilities[start : start + (1 << 20)], dtype=np.float64)
         bad = ~np.isfinite(block).all(axis=1)
         bad |= (block < -PROBABILITY_TOLERANCE).any(axis=1) | (block > 1 + PROBABILITY_TOLERANCE).any(axis=1)
         bad |= np.abs(block.sum(axis=1) - 1.0) > PROBABILITY_TOLERANCE
@@ -153,7 +151,7 @@ def informativeness(probabilities: np.ndarray, strategy: str, *, chunk_rows: int
     strategy = resolve_strategy(strategy)
     out = np.empty(len(probabilities), dtype=np.float32)
     for start in range(0, len(probabilities), chunk_rows):
-        out[start: start + chunk_rows] = _certainty_of_chunk(probabilities[start: start + chunk_rows], strategy)
+        out[start : start + chunk_rows] = _certainty_of_chunk(probabilities[start : start + chunk_rows], strategy)
     return -out if strategy == "entropy" else 1.0 - out
 
 
@@ -212,7 +210,7 @@ def top_k_uncertain(
     best_p = np.empty(0, dtype=np.int64)
     cut = np.float32(np.inf)
     for start in range(0, n, chunk_rows):
-        certainty = _certainty_of_chunk(probabilities[start: start + chunk_rows], strategy)
+        certainty = _certainty_of_chunk(probabilities[start : start + chunk_rows], strategy)
         hits = np.flatnonzero(certainty <= cut)
         if not len(hits):
             continue
@@ -251,8 +249,8 @@ def _min_sq_distances(points: np.ndarray, centers: np.ndarray, *, block: int = 4
     point_norms = np.einsum("ij,ij->i", points, points)
     center_norms = np.einsum("ij,ij->i", centers, centers)
     for start in range(0, len(centers), block):
-        c = centers[start: start + block]
-        d = point_norms[:, None] - 2.0 * points @ c.T + center_norms[None, start: start + block]
+        c = centers[start : start + block]
+        d = point_norms[:, None] - 2.0 * points @ c.T + center_norms[None, start : start + block]
         np.minimum(out, d.min(axis=1), out=out)
     return np.maximum(out, 0.0)
 
@@ -288,7 +286,7 @@ def kcenter_greedy(
             pick = int(ties[np.argmin(tie_break_keys(ties, seed))])
         picks.append(pick)
         scores.append(float(np.sqrt(nearest[pick])) if np.isfinite(nearest[pick]) else 0.0)
-        np.minimum(nearest, _min_sq_distances(points, points[pick: pick + 1]), out=nearest)
+        np.minimum(nearest, _min_sq_distances(points, points[pick : pick + 1]), out=nearest)
         nearest[pick] = -1.0  # never pick it again
     return Selection(np.asarray(picks, dtype=np.int64), np.asarray(scores, np.float32), "kcenter", k, n)
 
@@ -325,7 +323,9 @@ def margin_cluster(
     """
     _check_batch_size(k)
     n = len(probabilities)
-    candidates = top_k_uncertain(probabilities, k * max(candidate_factor, 1), "margin", seed=seed, chunk_rows=chunk_rows)
+    candidates = top_k_uncertain(
+        probabilities, k * max(candidate_factor, 1), "margin", seed=seed, chunk_rows=chunk_rows
+    )
     if len(candidates.indices) <= k:
         return Selection(candidates.indices, candidates.scores, "margin_cluster", k, n)
     space = probabilities if embeddings is None else embeddings
@@ -395,7 +395,9 @@ def select(
             raise ValueError("kcenter needs embeddings or probabilities of the pool")
         return kcenter_greedy(space, k, labeled_embeddings=labeled_embeddings, seed=seed)
     if probabilities is None:
-        raise ValueError(f"strategy {strategy!r} needs predicted probabilities; use cold_start_sample before a model exists")
+        raise ValueError(
+            f"strategy {strategy!r} needs predicted probabilities; use cold_start_sample before a model exists"
+        )
     if embeddings is not None and len(embeddings) != len(probabilities):
         raise ValueError(f"{len(embeddings)} embedding rows for {len(probabilities)} probability rows; they must match")
     if strategy == "margin_cluster":
@@ -475,7 +477,9 @@ def _stratified_by_group(groups: np.ndarray, k_eff: int, k: int, seed: int) -> S
     take = np.floor(quota).astype(int)
     for g in np.argsort(-(quota - take), kind="stable")[: k_eff - take.sum()]:
         take[g] += 1
-    picks = [rng.choice(np.flatnonzero(inverse == g), size=take[g], replace=False) for g in range(len(names)) if take[g]]
+    picks = [
+        rng.choice(np.flatnonzero(inverse == g), size=take[g], replace=False) for g in range(len(names)) if take[g]
+    ]
     chosen = np.sort(np.concatenate(picks)).astype(np.int64)
     return Selection(chosen, np.zeros(len(chosen), np.float32), "cold_start_groups", k, len(groups))
 
@@ -524,14 +528,14 @@ def read_predictions(path: str) -> Predictions:
 
 
 def _read_predictions_jsonl(path: str) -> Predictions:
-    from labelloop.components.core import manifest
+    from . import manifest
 
     ids: list[str] = []
     rows: list[dict] = []
     for line in manifest.read_lines(path):
         record = line.record
         if "id" not in record or not isinstance(record.get("probabilities"), dict):
-            raise ValueError(f"{path}:{line.number}: expected {{\"id\", \"probabilities\": {{label: p}}}}")
+            raise ValueError(f'{path}:{line.number}: expected {{"id", "probabilities": {{label: p}}}}')
         ids.append(str(record["id"]))
         rows.append(record["probabilities"])
     classes = tuple(sorted({label for row in rows for label in row}))
@@ -610,7 +614,7 @@ def select_from_manifest(
         ValueError: a pool item is already labeled or appears twice.
         KeyError: a pool item has no prediction or embedding (naming it).
     """
-    from labelloop.components.core import manifest
+    from . import manifest
 
     ids, groups = _pool_ids_and_groups(pool_path, stratify_field)
     vectors = None if embeddings is None else _rows_for(ids, *embeddings, what="embedding")
@@ -640,7 +644,7 @@ def select_from_manifest(
 
 
 def _pool_ids_and_groups(pool_path: str, stratify_field: str) -> tuple[list[str], list[str] | None]:
-    from labelloop.components.core import manifest
+    from . import manifest
 
     ids: list[str] = []
     groups: list[str] = []
@@ -666,6 +670,7 @@ def _rows_for(ids: list[str], source_ids: Sequence[str], array: np.ndarray, *, w
     missing = [rid for rid in ids if rid not in position]
     if missing:
         raise KeyError(
-            f"{len(missing)} pool item(s) have no {what}, e.g. {missing[:3]}; re-run the step that writes them over this pool"
+            f"{len(missing)} pool item(s) have no {what}, e.g. "
+            f"{missing[:3]}; re-run the step that writes them over this pool"
         )
     return np.asarray(array[np.fromiter((position[rid] for rid in ids), dtype=np.int64, count=len(ids))])

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labelloop.components.core import manifest
+from . import manifest
 
 NOISE_MODELS = ("uniform", "class_dependent")
 
@@ -51,15 +51,22 @@ class CrowdConfig:
         if not 0.0 < self.accuracy <= 1.0:
             raise ValueError(f"accuracy must be in (0, 1], got {self.accuracy}")
         if self.n_labelers < 1 or not 0 <= self.n_spammers <= self.n_labelers:
-            raise ValueError(f"need n_labelers ≥ 1 and 0 ≤ n_spammers ≤ n_labelers, got {self.n_labelers}, {self.n_spammers}")
+            raise ValueError(
+                f"need n_labelers ≥ 1 and 0 ≤ n_spammers ≤ n_labelers, got {self.n_labelers}, {self.n_spammers}"
+            )
 
     @classmethod
     def from_dict(cls, raw: Mapping) -> CrowdConfig:
         """Build from JSON keys (``nLabelers``, ``accuracy``, ``noise``, ``nSpammers``, ``seed``, …)."""
         names = {
-            "nLabelers": "n_labelers", "accuracy": "accuracy", "noise": "noise", "nSpammers": "n_spammers",
-            "confusionConcentration": "confusion_concentration", "accuracySpread": "accuracy_spread", "seed": "seed",
-        }  # fmt: skip
+            "nLabelers": "n_labelers",
+            "accuracy": "accuracy",
+            "noise": "noise",
+            "nSpammers": "n_spammers",
+            "confusionConcentration": "confusion_concentration",
+            "accuracySpread": "accuracy_spread",
+            "seed": "seed",
+        }
         unknown = set(raw) - set(names)
         if unknown:
             raise ValueError(f"unknown simulated crowd settings {sorted(unknown)}; known: {sorted(names)}")
@@ -154,7 +161,9 @@ def answer_single(labeler: SimulatedLabeler, true_class: int, item_id: str, seed
     return int(min(np.searchsorted(cumulative, u, side="right"), len(cumulative) - 1))
 
 
-def answer_multi(labeler: SimulatedLabeler, true_labels: Sequence[str], classes: Sequence[str], item_id: str, seed: int) -> list[str]:
+def answer_multi(
+    labeler: SimulatedLabeler, true_labels: Sequence[str], classes: Sequence[str], item_id: str, seed: int
+) -> list[str]:
     """Multi-label answer: each true label kept with the labeler's accuracy, each other label
     added with the labeler's per-class error rate spread over the other classes."""
     chosen = []
@@ -195,14 +204,16 @@ def read_ground_truth(path: str, classes: Sequence[str]) -> dict[str, str | list
         record = line.record
         item_id = record.get("id")
         if not isinstance(item_id, str) or not item_id:
-            raise GroundTruthError(f"{where}: needs a string \"id\" (the item's labelloop_id)")
+            raise GroundTruthError(f'{where}: needs a string "id" (the item\'s labelloop_id)')
         value = record.get("label", record.get("labels"))
         names = value if isinstance(value, list) else [value]
         if value is None or not all(isinstance(n, str) for n in names):
-            raise GroundTruthError(f"{where}: item {item_id} needs \"label\" (a string) or \"labels\" (a list of strings)")
+            raise GroundTruthError(f'{where}: item {item_id} needs "label" (a string) or "labels" (a list of strings)')
         unknown = [n for n in names if n not in allowed]
         if unknown:
-            raise GroundTruthError(f"{where}: item {item_id} has labels {unknown} outside the label set {list(classes)}")
+            raise GroundTruthError(
+                f"{where}: item {item_id} has labels {unknown} outside the label set {list(classes)}"
+            )
         if item_id in truth:
             raise GroundTruthError(f"{where}: item {item_id} appears twice; keep one line per item")
         truth[item_id] = value

@@ -18,8 +18,14 @@ if TYPE_CHECKING:  # fsspec is imported where it is used: it costs a component ~
     import fsspec
 
 SOURCE_FORMATS = ("auto", "image_folder", "jsonl", "csv", "parquet")
-_SUFFIX_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
-                   ".parquet": "parquet", ".pq": "parquet"}
+_SUFFIX_FORMATS = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 DEFAULT_READ_BATCH = 64
 
 _IMAGE_SIGNATURES = (
@@ -111,7 +117,7 @@ def list_image_folder(root_uri: str) -> list[FolderImage]:
     for path, info in sorted(found.items()):
         if info.get("type") == "directory":
             continue
-        relative = path[len(root):].lstrip("/").split("/")
+        relative = path[len(root) :].lstrip("/").split("/")
         label = relative[0] if len(relative) > 1 else None
         images.append(FolderImage(uri=uri_of(fs, path), label=label, size=int(info.get("size") or 0)))
     return images
@@ -219,7 +225,7 @@ def iter_table_batches(source_uri: str, source_format: str, batch_rows: int = 65
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
-    from labelloop.components.core.manifest import open_file
+    from .manifest import open_file
 
     handle = open_file(source_uri, "rb")
     if source_format == "parquet":
@@ -242,7 +248,7 @@ def _csv_header(source_uri: str) -> list[str]:
     import csv
     import io
 
-    from labelloop.components.core.manifest import open_file
+    from .manifest import open_file
 
     with open_file(source_uri, "rb") as handle:
         first = handle.readline().decode("utf-8-sig")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from labelloop.components.core import manifest as mf
+from . import manifest as mf
 
 METHODS = ("random", "stratified", "ml_use", "chronological", "kfold")
 UNLABELED = "(unlabeled)"
@@ -97,7 +97,9 @@ def key_of(record: dict, time_field: str = "") -> ItemKey:
     if time_field:
         raw = record.get(time_field, extra.get(time_field))
         if raw is None:
-            raise SplitError(f"item {mf.record_name(record)} has no {time_field!r}; every item needs it for a chronological split")
+            raise SplitError(
+                f"item {mf.record_name(record)} has no {time_field!r}; every item needs it for a chronological split"
+            )
         time = _as_time(raw, mf.record_name(record))
     return ItemKey(
         id=mf.item_id(record),
@@ -218,9 +220,11 @@ def _chronological(groups: dict[str, list[ItemKey]], fractions) -> dict[str, str
 def _kfold(groups: dict[str, list[ItemKey]], spec: SplitSpec) -> dict[str, str]:
     """Hold out the test fraction, then cut the rest into folds; ``spec.fold`` is validation."""
     test_fraction = spec.fractions[2]
-    held = _stratified(groups, (1 - test_fraction, 0.0, test_fraction), spec.seed) if test_fraction else {
-        g: "training" for g in groups
-    }
+    held = (
+        _stratified(groups, (1 - test_fraction, 0.0, test_fraction), spec.seed)
+        if test_fraction
+        else {g: "training" for g in groups}
+    )
     rest = sorted(g for g, s in held.items() if s == "training")
     rng = np.random.default_rng(spec.seed + 1)
     rest = [rest[i] for i in rng.permutation(len(rest))]
@@ -303,14 +307,26 @@ def table_keys(path: str, spec: SplitSpec, target_column: str, id_column: str, g
         ids = chunk[id_column].astype(str) if id_column in chunk.columns else row_numbers
         labels = chunk[target_column].astype(str) if target_column else [UNLABELED] * len(chunk)
         groups = chunk[group_column].astype(str) if group_column else ids
-        times = [_as_time(t, i) for t, i in zip(chunk[spec.time_field], ids)] if spec.time_field else [None] * len(chunk)
-        uses = chunk["ml_use"].astype(str).where(chunk["ml_use"].notna(), None) if "ml_use" in chunk.columns else [None] * len(chunk)
+        times = (
+            [_as_time(t, i) for t, i in zip(chunk[spec.time_field], ids)] if spec.time_field else [None] * len(chunk)
+        )
+        uses = (
+            chunk["ml_use"].astype(str).where(chunk["ml_use"].notna(), None)
+            if "ml_use" in chunk.columns
+            else [None] * len(chunk)
+        )
         keys += [ItemKey(i, lab, g, t, u) for i, lab, g, t, u in zip(ids, labels, groups, times, uses)]
     return keys
 
 
 def split_table(
-    source: str, destination: str, spec: SplitSpec, *, target_column: str = "", id_column: str = "labelloop_id", group_column: str = ""
+    source: str,
+    destination: str,
+    spec: SplitSpec,
+    *,
+    target_column: str = "",
+    id_column: str = "labelloop_id",
+    group_column: str = "",
 ) -> SplitResult:
     """Split a CSV/Parquet table, writing it in the same format to ``destination`` with ``ml_use`` set."""
     import pyarrow as pa

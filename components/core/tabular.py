@@ -18,8 +18,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from labelloop.components.core.manifest import ID_KEY, ML_USES, content_id
-from labelloop.components.core.validate import DatasetIssue
+from .manifest import ID_KEY, ML_USES, content_id
+from .validate import DatasetIssue
 
 ML_USE_COLUMN = "ml_use"
 MIN_COLUMNS, MAX_COLUMNS = 2, 1000
@@ -68,9 +68,7 @@ def schema_problems(schema: pa.Schema, rules: TableRules) -> list[str]:
         problems.append(f"{len(data_columns)} columns (besides ml_use); Vertex needs {MIN_COLUMNS} to {MAX_COLUMNS}")
     bad = [n for n in names if not _COLUMN_NAME_RE.match(n)]
     if bad:
-        problems.append(
-            f"column names {bad[:10]} must use only letters, digits and '_' and not start with '_'"
-        )
+        problems.append(f"column names {bad[:10]} must use only letters, digits and '_' and not start with '_'")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         problems.append(f"column names {repeated} appear more than once")
@@ -95,12 +93,22 @@ def _row_checks(batch: pa.RecordBatch, rules: TableRules) -> list[tuple[np.ndarr
         checks.append((_mask(pc.is_null(target)), "null_target", f"target column {rules.target_column!r} is empty"))
         if rules.allowed_labels:
             known = pc.is_in(pc.cast(target, pa.string()), value_set=pa.array(rules.allowed_labels, pa.string()))
-            checks.append((~_mask(known) & ~_mask(pc.is_null(target)), "unknown_label",
-                           f"target value is not an allowed class ({', '.join(rules.allowed_labels)})"))
+            checks.append(
+                (
+                    ~_mask(known) & ~_mask(pc.is_null(target)),
+                    "unknown_label",
+                    f"target value is not an allowed class ({', '.join(rules.allowed_labels)})",
+                )
+            )
     if ML_USE_COLUMN in names:
         ml_use = pc.cast(batch.column(ML_USE_COLUMN), pa.string())
-        checks.append((~_mask(pc.is_in(ml_use, value_set=pa.array(ML_USES))), "bad_ml_use",
-                       f"ml_use must be one of {', '.join(ML_USES)}"))
+        checks.append(
+            (
+                ~_mask(pc.is_in(ml_use, value_set=pa.array(ML_USES))),
+                "bad_ml_use",
+                f"ml_use must be one of {', '.join(ML_USES)}",
+            )
+        )
     if rules.weight_column:
         weight = _as_float(batch.column(rules.weight_column))
         in_range = pc.and_(pc.greater_equal(weight, 0), pc.less_equal(weight, MAX_WEIGHT))
@@ -115,8 +123,11 @@ def _mask(array) -> np.ndarray:
 def _as_float(column: pa.Array) -> pa.Array:
     """Numbers as float64; text that is not a number becomes null (and so out of range)."""
     if pa.types.is_string(column.type):
-        cleaned = pc.if_else(pc.match_substring_regex(column, _NUMBER_PATTERN),
-                             pc.utf8_trim_whitespace(column), pa.scalar(None, pa.string()))
+        cleaned = pc.if_else(
+            pc.match_substring_regex(column, _NUMBER_PATTERN),
+            pc.utf8_trim_whitespace(column),
+            pa.scalar(None, pa.string()),
+        )
         return pc.cast(cleaned, pa.float64())
     return pc.cast(column, pa.float64())
 
@@ -124,8 +135,10 @@ def _as_float(column: pa.Array) -> pa.Array:
 def row_ids(batch: pa.RecordBatch) -> list[str]:
     """Content id of each row: SHA-256 of its values (``ml_use`` excluded: a split is not content)."""
     columns = [batch.column(i).to_pylist() for i, n in enumerate(batch.schema.names) if n != ML_USE_COLUMN]
-    return [content_id(orjson.dumps(list(values), option=orjson.OPT_SERIALIZE_NUMPY, default=str))
-            for values in zip(*columns)]
+    return [
+        content_id(orjson.dumps(list(values), option=orjson.OPT_SERIALIZE_NUMPY, default=str))
+        for values in zip(*columns)
+    ]
 
 
 @dataclass
@@ -140,9 +153,7 @@ class TableStats:
     textual: set[str] = field(default_factory=set)  # text columns holding a value that is not a number
 
 
-def check_batch(
-    batch: pa.RecordBatch, first_row: int, rules: TableRules
-) -> tuple[pa.RecordBatch, list[RowProblem]]:
+def check_batch(batch: pa.RecordBatch, first_row: int, rules: TableRules) -> tuple[pa.RecordBatch, list[RowProblem]]:
     """The kept rows of ``batch`` with a ``labelloop_id`` column appended, and every rejected row."""
     bad = np.zeros(batch.num_rows, dtype=bool)
     problems: dict[int, RowProblem] = {}
@@ -189,26 +200,43 @@ def _add_counts(counts: dict[str, int], column: pa.Array) -> None:
 def categorical_columns(schema: pa.Schema, rules: TableRules) -> list[str]:
     """Text columns other than the target and ml_use: the ones Vertex treats as categorical."""
     skip = {rules.target_column, ML_USE_COLUMN, rules.weight_column}
-    return [f.name for f in schema if f.name not in skip and (pa.types.is_string(f.type) or pa.types.is_dictionary(f.type))]
+    return [
+        f.name for f in schema if f.name not in skip and (pa.types.is_string(f.type) or pa.types.is_dictionary(f.type))
+    ]
 
 
 def dataset_issues(stats: TableStats) -> list[DatasetIssue]:
     """Row-count and category-count rules over the whole kept table."""
     issues = []
     if stats.kept < MIN_ROWS:
-        issues.append(DatasetIssue("too_few_rows", f"{stats.kept:,} rows kept; AutoML Tabular needs at least {MIN_ROWS:,} to train", "warning"))
+        issues.append(
+            DatasetIssue(
+                "too_few_rows",
+                f"{stats.kept:,} rows kept; AutoML Tabular needs at least {MIN_ROWS:,} to train",
+                "warning",
+            )
+        )
     if stats.kept > MAX_ROWS:
-        issues.append(DatasetIssue("too_many_rows", f"{stats.kept:,} rows exceed Vertex's limit of {MAX_ROWS:,}", "error"))
-    odd = {name: len(values) for name, values in stats.categories.items()
-           if name in stats.textual and not MIN_CATEGORIES <= len(values) <= MAX_CATEGORIES}
+        issues.append(
+            DatasetIssue("too_many_rows", f"{stats.kept:,} rows exceed Vertex's limit of {MAX_ROWS:,}", "error")
+        )
+    odd = {
+        name: len(values)
+        for name, values in stats.categories.items()
+        if name in stats.textual and not MIN_CATEGORIES <= len(values) <= MAX_CATEGORIES
+    }
     if odd:
-        listed = ", ".join(f"{name} ({'>' + str(MAX_CATEGORIES) if n > MAX_CATEGORIES else n})" for name, n in odd.items())
-        issues.append(DatasetIssue(
-            "categorical_cardinality",
-            f"categorical columns need {MIN_CATEGORIES} to {MAX_CATEGORIES} distinct values: {listed}; "
-            "Vertex treats them as text or drops them",
-            "warning",
-        ))
+        listed = ", ".join(
+            f"{name} ({'>' + str(MAX_CATEGORIES) if n > MAX_CATEGORIES else n})" for name, n in odd.items()
+        )
+        issues.append(
+            DatasetIssue(
+                "categorical_cardinality",
+                f"categorical columns need {MIN_CATEGORIES} to {MAX_CATEGORIES} distinct values: {listed}; "
+                "Vertex treats them as text or drops them",
+                "warning",
+            )
+        )
     return issues
 
 

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labelloop.components.core import features as feats
-from labelloop.components.core import manifest
+from . import features as feats
+from . import manifest
 
 TASKS = (
     "image_classification",
@@ -109,7 +109,9 @@ class WeightPolicy:
         if manifest.label_source_of(record) == "machine":
             weight *= self.machine_label_weight * float(extra.get("label_confidence", 1.0))
         if not math.isfinite(weight) or weight < 0:
-            raise TrainingError(f"item {manifest.record_name(record)} has invalid weight {weight}; fix labelloop.weight")
+            raise TrainingError(
+                f"item {manifest.record_name(record)} has invalid weight {weight}; fix labelloop.weight"
+            )
         return weight
 
 
@@ -212,7 +214,9 @@ def examples_from_table(
     if ml_use_column not in frame.columns:
         raise TrainingError(f"the table has no {ml_use_column!r} column; run split_dataset first")
     if target_column not in frame.columns:
-        raise TrainingError(f"target column {target_column!r} is not in the table ({', '.join(map(str, frame.columns))})")
+        raise TrainingError(
+            f"target column {target_column!r} is not in the table ({', '.join(map(str, frame.columns))})"
+        )
     ignore = [c for c in (ml_use_column, weight_column, "id", manifest.ID_KEY) if c in frame.columns]
     spec = spec or feats.tabular_spec_for(frame, target_column, ignore=ignore)
     target = frame[target_column]
@@ -289,7 +293,9 @@ class SoftVotingEnsemble:
 
     def __init__(self, members: Sequence, weights: Sequence[float], task: str, n_labels: int):
         if len(members) != len(weights) or not members:
-            raise TrainingError(f"an ensemble needs one weight per member, got {len(members)} members, {len(weights)} weights")
+            raise TrainingError(
+                f"an ensemble needs one weight per member, got {len(members)} members, {len(weights)} weights"
+            )
         total = float(sum(weights))
         self.members = list(members)
         self.weights = [float(w) / total for w in weights]
@@ -406,8 +412,13 @@ class Family:
         return float(getattr(self.space.get(self.cost_key), "lower", 1)) if self.cost_key else 1.0
 
 
-HIST_GB_DEFAULTS = {"learning_rate": 0.1, "max_leaf_nodes": 31, "max_iter": 100, "l2_regularization": 1e-6,
-                    "min_samples_leaf": 20}
+HIST_GB_DEFAULTS = {
+    "learning_rate": 0.1,
+    "max_leaf_nodes": 31,
+    "max_iter": 100,
+    "l2_regularization": 1e-6,
+    "min_samples_leaf": 20,
+}
 #: How run time grows with the number of rows, per family (kernel SVMs are about quadratic).
 ROW_COST_EXPONENT = {"svc": 2.0}
 
@@ -423,8 +434,12 @@ def families_for(task: str, spec: feats.FeatureSpec | None = None) -> tuple[Fami
     from flaml import tune
 
     kind = feature_kind(task)
-    logistic = Family("logistic", {"C": tune.loguniform(1e-3, 300.0), "balanced": tune.choice([False, True])},
-                      {"C": 0.1 if kind == "image" else 1.0, "balanced": False}, {"C": 1.0, "balanced": False})
+    logistic = Family(
+        "logistic",
+        {"C": tune.loguniform(1e-3, 300.0), "balanced": tune.choice([False, True])},
+        {"C": 0.1 if kind == "image" else 1.0, "balanced": False},
+        {"C": 1.0, "balanced": False},
+    )
     boosting = Family(
         "hist_gb",
         {
@@ -449,8 +464,12 @@ def families_for(task: str, spec: feats.FeatureSpec | None = None) -> tuple[Fami
         {"n_estimators": 100, "max_features": 0.3, "min_samples_leaf": 1},
         cost_key="n_estimators",
     )
-    svc = Family("svc", {"C": tune.loguniform(0.1, 300.0), "gamma_scale": tune.loguniform(0.05, 5.0)},
-                 {"C": 10.0, "gamma_scale": 1.0}, {"C": 1.0, "gamma_scale": 1.0})
+    svc = Family(
+        "svc",
+        {"C": tune.loguniform(0.1, 300.0), "gamma_scale": tune.loguniform(0.05, 5.0)},
+        {"C": 10.0, "gamma_scale": 1.0},
+        {"C": 1.0, "gamma_scale": 1.0},
+    )
     if kind == "text":
         sgd = Family("sgd", {"alpha": tune.loguniform(1e-6, 1e-3)}, {"alpha": 1e-4}, {"alpha": 1e-4})
         nb = Family("complement_nb", {"alpha": tune.loguniform(1e-3, 1.0)}, {"alpha": 0.1}, {"alpha": 0.1})
@@ -483,8 +502,9 @@ def shared_preprocessor(spec: feats.FeatureSpec, *, category_codes: bool = False
     return StandardScaler()
 
 
-def build_model(task: str, family: str, params: dict, *, seed: int, n_jobs: int = 1,
-                categorical: Sequence[bool] | None = None):
+def build_model(
+    task: str, family: str, params: dict, *, seed: int, n_jobs: int = 1, categorical: Sequence[bool] | None = None
+):
     """An unfitted scikit-learn model of ``family`` (wrapped one-vs-rest for multi-label).
 
     ``categorical`` marks the columns boosting splits on as categories (codes, not numbers).
@@ -495,11 +515,13 @@ def build_model(task: str, family: str, params: dict, *, seed: int, n_jobs: int 
 
     regression = is_regression(task)
     if family == "logistic":
-        model = linear_model.LogisticRegression(C=params["C"], max_iter=1000,
-                                                class_weight="balanced" if params.get("balanced") else None)
+        model = linear_model.LogisticRegression(
+            C=params["C"], max_iter=1000, class_weight="balanced" if params.get("balanced") else None
+        )
     elif family == "sgd":
-        model = linear_model.SGDClassifier(loss="modified_huber", alpha=params["alpha"], random_state=seed,
-                                           max_iter=50, tol=1e-4)
+        model = linear_model.SGDClassifier(
+            loss="modified_huber", alpha=params["alpha"], random_state=seed, max_iter=50, tol=1e-4
+        )
     elif family == "complement_nb":
         model = naive_bayes.ComplementNB(alpha=params["alpha"])
     elif family == "ridge":
@@ -511,16 +533,26 @@ def build_model(task: str, family: str, params: dict, *, seed: int, n_jobs: int 
         model = CalibratedClassifierCV(kernel, method="sigmoid", cv=3, ensemble=False)
     elif family == "hist_gb":
         cls = ensemble.HistGradientBoostingRegressor if regression else ensemble.HistGradientBoostingClassifier
-        model = cls(learning_rate=params["learning_rate"], max_leaf_nodes=int(params["max_leaf_nodes"]),
-                    max_iter=int(params["max_iter"]), l2_regularization=params["l2_regularization"],
-                    min_samples_leaf=int(params.get("min_samples_leaf", 20)),
-                    early_stopping=bool(params.get("early_stopping", False)), n_iter_no_change=10,
-                    categorical_features=list(categorical) if categorical is not None else "from_dtype",
-                    random_state=seed)
+        model = cls(
+            learning_rate=params["learning_rate"],
+            max_leaf_nodes=int(params["max_leaf_nodes"]),
+            max_iter=int(params["max_iter"]),
+            l2_regularization=params["l2_regularization"],
+            min_samples_leaf=int(params.get("min_samples_leaf", 20)),
+            early_stopping=bool(params.get("early_stopping", False)),
+            n_iter_no_change=10,
+            categorical_features=list(categorical) if categorical is not None else "from_dtype",
+            random_state=seed,
+        )
     elif family == "extra_trees":
         cls = ensemble.ExtraTreesRegressor if regression else ensemble.ExtraTreesClassifier
-        model = cls(n_estimators=int(params["n_estimators"]), max_features=params["max_features"],
-                    min_samples_leaf=int(params["min_samples_leaf"]), n_jobs=n_jobs, random_state=seed)
+        model = cls(
+            n_estimators=int(params["n_estimators"]),
+            max_features=params["max_features"],
+            min_samples_leaf=int(params["min_samples_leaf"]),
+            n_jobs=n_jobs,
+            random_state=seed,
+        )
     else:
         raise TrainingError(f"unknown model family {family!r}")
     return OneVsRestClassifier(model) if is_multilabel(task) else model
@@ -530,8 +562,12 @@ def build_estimator(task: str, spec: feats.FeatureSpec, family: str, params: dic
     """An unfitted pipeline: the kind's shared preprocessing then a ``family`` model."""
     from sklearn.pipeline import Pipeline
 
-    return Pipeline([("features", shared_preprocessor(spec)),
-                     ("model", build_model(task, family, params, seed=seed, n_jobs=n_jobs))])
+    return Pipeline(
+        [
+            ("features", shared_preprocessor(spec)),
+            ("model", build_model(task, family, params, seed=seed, n_jobs=n_jobs)),
+        ]
+    )
 
 
 def fit_estimator(estimator, inputs, y: np.ndarray, weights: np.ndarray | None):
@@ -664,7 +700,9 @@ def holdout(training: Split, task: str, fraction: float, seed: int) -> tuple[Spl
 
 
 def take(split: Split, rows: np.ndarray) -> Split:
-    inputs = split.inputs.iloc[rows].reset_index(drop=True) if isinstance(split.inputs, pd.DataFrame) else split.inputs[rows]
+    inputs = (
+        split.inputs.iloc[rows].reset_index(drop=True) if isinstance(split.inputs, pd.DataFrame) else split.inputs[rows]
+    )
     return Split(inputs, tuple(split.targets[i] for i in rows), split.weights[rows], tuple(split.ids[i] for i in rows))
 
 
@@ -683,9 +721,14 @@ def _check_trainable(examples: Examples, labels: tuple[str, ...]) -> None:
         raise TrainingError(
             f"no labeled training items (accounting: {examples.accounting}); label items and set ml_use=training"
         )
-    if not is_regression(examples.task) and len(set(examples.training.targets)) < 2 and not is_multilabel(examples.task):
+    if (
+        not is_regression(examples.task)
+        and len(set(examples.training.targets)) < 2
+        and not is_multilabel(examples.task)
+    ):
         raise TrainingError(
-            f"training items carry only one label {sorted(set(examples.training.targets))}; a classifier needs at least two"
+            "training items carry only one label "
+            f"{sorted(set(examples.training.targets))}; a classifier needs at least two"
         )
 
 
@@ -747,8 +790,9 @@ def column_plan(preprocessor) -> ColumnPlan | None:
         return tuple(range(block.start, block.stop))
 
     numeric, one_hot, native_codes = columns("numeric"), columns("categorical"), columns("category_codes")
-    return ColumnPlan(numeric + one_hot, numeric + native_codes,
-                      tuple([False] * len(numeric) + [True] * len(native_codes)))
+    return ColumnPlan(
+        numeric + one_hot, numeric + native_codes, tuple([False] * len(numeric) + [True] * len(native_codes))
+    )
 
 
 def _fit_columns(family: str, plan: ColumnPlan | None, X):
@@ -804,9 +848,19 @@ class CandidateFit:
     predicted: np.ndarray
 
 
-def fit_candidate(task: str, family: str, params: dict, fit: Design, validation: Design, n_labels: int,
-                  seed: int, n_jobs: int = 1, *, early_stopping: bool = True,
-                  columns: ColumnPlan | None = None) -> CandidateFit:
+def fit_candidate(
+    task: str,
+    family: str,
+    params: dict,
+    fit: Design,
+    validation: Design,
+    n_labels: int,
+    seed: int,
+    n_jobs: int = 1,
+    *,
+    early_stopping: bool = True,
+    columns: ColumnPlan | None = None,
+) -> CandidateFit:
     """Fit one candidate on ``fit`` and score it on ``validation`` (the child process's job).
 
     With ``early_stopping``, boosting stops early on the validation design and the number of
@@ -818,8 +872,9 @@ def fit_candidate(task: str, family: str, params: dict, fit: Design, validation:
     early = early_stopping and family == "hist_gb" and not is_multilabel(task) and len(validation) > 0
     X_fit, categorical = _fit_columns(family, columns, fit.X)
     X_val, _ = _fit_columns(family, columns, validation.X)
-    model = build_model(task, family, {**params, "early_stopping": early}, seed=seed, n_jobs=n_jobs,
-                        categorical=categorical)
+    model = build_model(
+        task, family, {**params, "early_stopping": early}, seed=seed, n_jobs=n_jobs, categorical=categorical
+    )
     kwargs = {} if is_multilabel(task) else {"sample_weight": fit.weights}
     if early:
         kwargs.update(X_val=X_val, y_val=validation.y, sample_weight_val=validation.weights)
@@ -828,9 +883,12 @@ def fit_candidate(task: str, family: str, params: dict, fit: Design, validation:
         predicted = _estimator_scores(model, X_val, task, n_labels)
     if early:
         params["max_iter"] = int(model.n_iter_)
-    return CandidateFit(_reading_columns(model, family, columns, fit.X),
-                        score_of(task, n_labels, validation.y, predicted, validation.weights), params,
-                        np.asarray(predicted, dtype=np.float64))
+    return CandidateFit(
+        _reading_columns(model, family, columns, fit.X),
+        score_of(task, n_labels, validation.y, predicted, validation.weights),
+        params,
+        np.asarray(predicted, dtype=np.float64),
+    )
 
 
 def _resolved_params(family: str, params: dict, X) -> dict:
@@ -850,8 +908,17 @@ def _variance(X) -> float:
     return float(np.var(X))
 
 
-def cross_validate_candidate(task: str, family: str, params: dict, design: Design, n_labels: int, seed: int,
-                             folds: int, n_jobs: int = 1, columns: ColumnPlan | None = None) -> CandidateFit:
+def cross_validate_candidate(
+    task: str,
+    family: str,
+    params: dict,
+    design: Design,
+    n_labels: int,
+    seed: int,
+    folds: int,
+    n_jobs: int = 1,
+    columns: ColumnPlan | None = None,
+) -> CandidateFit:
     """Score one candidate by ``folds``-fold cross-validation on ``design`` (training + validation).
 
     For cheap candidates this ranks far more steadily than one small validation split. The
@@ -897,12 +964,14 @@ def _aligned_proba(model, X, task: str, n_labels: int) -> np.ndarray:
     return out
 
 
-def refit_model(task: str, family: str, params: dict, design: Design, seed: int, n_jobs: int = 1,
-                columns: ColumnPlan | None = None):
+def refit_model(
+    task: str, family: str, params: dict, design: Design, seed: int, n_jobs: int = 1, columns: ColumnPlan | None = None
+):
     """The chosen configuration fitted on ``design`` (training + validation), no early stopping."""
     X, categorical = _fit_columns(family, columns, design.X)
-    model = build_model(task, family, {**params, "early_stopping": False}, seed=seed, n_jobs=n_jobs,
-                        categorical=categorical)
+    model = build_model(
+        task, family, {**params, "early_stopping": False}, seed=seed, n_jobs=n_jobs, categorical=categorical
+    )
     kwargs = {} if is_multilabel(task) else {"sample_weight": design.weights}
     with _quiet_single_thread():
         model.fit(X, design.y, **kwargs)
@@ -981,8 +1050,17 @@ def search(
 
     estimator = Pipeline([("features", prepared.preprocessor), ("model", final.model)])
     trained = TrainedModel(estimator, task, labels, examples.spec, final.family, final.params)
-    return SearchResult(trained, state.choice.score, tuple(state.trials), clock() - started, float(budget_seconds),
-                        selection, state.skipped, final.how, final.seconds)
+    return SearchResult(
+        trained,
+        state.choice.score,
+        tuple(state.trials),
+        clock() - started,
+        float(budget_seconds),
+        selection,
+        state.skipped,
+        final.how,
+        final.seconds,
+    )
 
 
 def default_cv_folds(spec: feats.FeatureSpec) -> int:
@@ -1097,8 +1175,13 @@ class _SearchState:
         job = self._job(family, choice)
         t0 = self.clock()
         try:
-            fitted = job() if first else run_with_deadline(
-                job, _candidate_timeout(left, first_of_family=family.name not in self.cost.per_unit))
+            fitted = (
+                job()
+                if first
+                else run_with_deadline(
+                    job, _candidate_timeout(left, first_of_family=family.name not in self.cost.per_unit)
+                )
+            )
         except CandidateTimeout:
             self.cost.record(family, choice, self.clock() - t0)
             self.trials.append(Trial(family.name, _plain(choice), None, self.clock() - t0, "stopped_at_budget"))
@@ -1115,11 +1198,30 @@ class _SearchState:
     def _job(self, family: Family, params: dict):
         """The candidate's fit as a picklable call (boosting stops early on the validation split)."""
         if self.folds:
-            return functools.partial(cross_validate_candidate, self.task, family.name, params, self.prepared.all,
-                                     self.n_labels, self.seed, self.folds, self.n_jobs, self.prepared.columns)
-        return functools.partial(fit_candidate, self.task, family.name, params, self.prepared.fit,
-                                 self.prepared.validation, self.n_labels, self.seed, self.n_jobs,
-                                 columns=self.prepared.columns)
+            return functools.partial(
+                cross_validate_candidate,
+                self.task,
+                family.name,
+                params,
+                self.prepared.all,
+                self.n_labels,
+                self.seed,
+                self.folds,
+                self.n_jobs,
+                self.prepared.columns,
+            )
+        return functools.partial(
+            fit_candidate,
+            self.task,
+            family.name,
+            params,
+            self.prepared.fit,
+            self.prepared.validation,
+            self.n_labels,
+            self.seed,
+            self.n_jobs,
+            columns=self.prepared.columns,
+        )
 
     def _add(self, candidate: _Candidate) -> None:
         """Keep each family's best candidates and re-run ensemble selection over them."""
@@ -1149,9 +1251,16 @@ def _run_tuner(state: _SearchState, starts: list[dict]) -> None:
     space = {"family": tune.choice([{"name": f.name, **f.space} for f in state.by_name.values()])}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tune.run(state.evaluate, config=space, metric="score", mode="max", points_to_evaluate=starts,
-                 time_budget_s=state.deadline - state.clock(), num_samples=-1,
-                 verbose=0)
+        tune.run(
+            state.evaluate,
+            config=space,
+            metric="score",
+            mode="max",
+            points_to_evaluate=starts,
+            time_budget_s=state.deadline - state.clock(),
+            num_samples=-1,
+            verbose=0,
+        )
 
 
 def predicted_refit_seconds(family: str, fit_seconds: float, fit_rows: int, all_rows: int) -> float:
@@ -1182,13 +1291,18 @@ def _refit_ensemble(state: _SearchState, choice: EnsembleChoice) -> _FinalModel:
         if note:
             notes.append(f"{candidate.family}: {note}")
     members = [(state.pool[i], w) for i, w in choice.members()]
-    how = "training+validation" if not notes else f"training only for {len(notes)} of {len(members)}: " + "; ".join(notes)
+    how = (
+        "training+validation" if not notes else f"training only for {len(notes)} of {len(members)}: " + "; ".join(notes)
+    )
     if len(members) == 1:
         candidate = members[0][0]
         return _FinalModel(models[0], candidate.family, _plain(candidate.fitted.refit_params), how, state.clock() - t0)
     names = list(dict.fromkeys(c.family for c, _ in members))
-    params = {"members": [{"family": c.family, "params": _plain(c.fitted.refit_params), "weight": round(w, 6)}
-                          for c, w in members]}
+    params = {
+        "members": [
+            {"family": c.family, "params": _plain(c.fitted.refit_params), "weight": round(w, 6)} for c, w in members
+        ]
+    }
     ensemble = SoftVotingEnsemble(models, [w for _, w in members], state.task, state.n_labels)
     return _FinalModel(ensemble, f"ensemble({'+'.join(names)})", params, how, state.clock() - t0)
 
@@ -1204,8 +1318,16 @@ def _refit_member(state: _SearchState, candidate: _Candidate):
     left = state.deadline - state.clock()
     if predicted > left:
         return candidate.fitted.model, f"no time to refit (needs ~{predicted:.1f}s, {max(left, 0):.1f}s left)"
-    job = functools.partial(refit_model, state.task, candidate.family, candidate.fitted.refit_params,
-                            state.prepared.all, state.seed, state.n_jobs, state.prepared.columns)
+    job = functools.partial(
+        refit_model,
+        state.task,
+        candidate.family,
+        candidate.fitted.refit_params,
+        state.prepared.all,
+        state.seed,
+        state.n_jobs,
+        state.prepared.columns,
+    )
     try:
         return (job() if predicted < IN_PROCESS_REFIT_SECONDS else run_with_deadline(job, left)), ""
     except (CandidateTimeout, ValueError, np.linalg.LinAlgError) as err:
@@ -1219,9 +1341,17 @@ def _candidate_timeout(remaining: float, *, first_of_family: bool) -> float:
 
 
 #: Imported once by the fork server so each candidate process starts warm.
-FORKSERVER_PRELOAD = ("labelloop.components.core.train", "sklearn.ensemble", "sklearn.linear_model",
-                      "sklearn.naive_bayes", "sklearn.pipeline", "sklearn.compose", "sklearn.feature_extraction.text",
-                      "sklearn.svm", "sklearn.calibration")
+FORKSERVER_PRELOAD = (
+    "labelloop.components.core.train",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "sklearn.naive_bayes",
+    "sklearn.pipeline",
+    "sklearn.compose",
+    "sklearn.feature_extraction.text",
+    "sklearn.svm",
+    "sklearn.calibration",
+)
 
 
 class CandidateTimeout(TimeoutError):
@@ -1265,7 +1395,7 @@ def run_with_deadline(function, seconds: float):
 def _child_main(function, sender) -> None:
     try:
         result = ("ok", function())
-    except Exception as err:  # reported to the parent, which raises it there
+    except Exception as err:  # noqa: BLE001 - any failure is reported to the parent, which raises it there
         result = ("error", f"{type(err).__name__}: {err}")
     sender.send(result)
     sender.close()
@@ -1287,7 +1417,9 @@ def fit_quick(examples: Examples, *, extra_labels: Sequence[str] = (), seed: int
         raise TrainingError("fit_quick is for classification; use search for regression")
     merged = concat_splits(examples.training, examples.validation)
     labels = label_set(merged.targets, task, extra_labels)
-    _check_trainable(Examples(task, examples.spec, merged, examples.validation, examples.test, examples.accounting), labels)
+    _check_trainable(
+        Examples(task, examples.spec, merged, examples.validation, examples.test, examples.accounting), labels
+    )
     params = {"C": C, "balanced": True}
     estimator = build_estimator(task, examples.spec, "logistic", params, seed=seed)
     fit_estimator(estimator, merged.inputs, encode_targets(merged.targets, labels, task), merged.weights)
@@ -1301,8 +1433,9 @@ def concat_splits(first: Split, second: Split) -> Split:
         inputs = pd.concat([first.inputs, second.inputs], ignore_index=True)
     else:
         inputs = np.concatenate([first.inputs, second.inputs])
-    return Split(inputs, first.targets + second.targets, np.concatenate([first.weights, second.weights]),
-                 first.ids + second.ids)
+    return Split(
+        inputs, first.targets + second.targets, np.concatenate([first.weights, second.weights]), first.ids + second.ids
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1341,12 +1474,17 @@ def _prediction_line(item: str, model: TrainedModel, row: np.ndarray) -> dict:
     if is_regression(model.task):
         return {"id": item, "value": float(row)}
     top = int(np.argmax(row))
-    return {"id": item, "probabilities": {name: float(p) for name, p in zip(model.labels, row)},
-            "label": model.labels[top], "confidence": float(row[top])}
+    return {
+        "id": item,
+        "probabilities": {name: float(p) for name, p in zip(model.labels, row)},
+        "label": model.labels[top],
+        "confidence": float(row[top]),
+    }
 
 
-def predict_manifest(model: TrainedModel, path: str, out_jsonl: str, out_npy: str, out_ids: str, rejects,
-                     *, chunk_size: int = 512) -> PredictionSummary:
+def predict_manifest(
+    model: TrainedModel, path: str, out_jsonl: str, out_npy: str, out_ids: str, rejects, *, chunk_size: int = 512
+) -> PredictionSummary:
     """Stream predictions for every item of a manifest (or table rows) in chunks.
 
     Writes one JSONL line per item (``{"id", "probabilities", "label", "confidence"}``), a float32
@@ -1377,15 +1515,18 @@ def _input_chunks(model: TrainedModel, path: str, rejects, chunk_size: int):
         frame = read_table(path)
         ids = frame["id"].astype(str).tolist() if "id" in frame.columns else [str(i) for i in range(len(frame))]
         for start in range(0, len(frame), chunk_size):
-            part = frame.iloc[start:start + chunk_size].reset_index(drop=True)
-            yield ids[start:start + chunk_size], feats.tabular_inputs(part, model.spec)
+            part = frame.iloc[start : start + chunk_size].reset_index(drop=True)
+            yield ids[start : start + chunk_size], feats.tabular_inputs(part, model.spec)
         return
     batch: list[tuple[str, object]] = []
     for line in manifest.read_lines(path):
         try:
             item = manifest.item_id(line.record)
-            raw = (feats.read_image(manifest.content_of(line.record)[1], model.spec)
-                   if model.spec.kind == "image" else text_of(line.record))
+            raw = (
+                feats.read_image(manifest.content_of(line.record)[1], model.spec)
+                if model.spec.kind == "image"
+                else text_of(line.record)
+            )
         except (KeyError, feats.FeatureError, TrainingError, OSError) as err:
             rejects.reject(line.record, "unreadable", f"{path}:{line.number}: {err}", line=line.number)
             continue
@@ -1417,13 +1558,15 @@ class ScoredSplit:
 def score_split(models: Sequence[TrainedModel], split: Split) -> ScoredSplit:
     """Score ``split`` with every model; probability columns are aligned to the union of the
     models' labels and the split's labels (a label a model lacks scores 0)."""
-    from labelloop.components.core.metrics import align_scores
+    from .metrics import align_scores
 
     task = models[0].task
     if any(m.task != task for m in models):
         raise TrainingError(f"models solve different tasks {[m.task for m in models]}; compare like with like")
     if is_regression(task):
-        return ScoredSplit(encode_targets(split.targets, (), task), tuple(m.predict_values(split.inputs) for m in models), ())
+        return ScoredSplit(
+            encode_targets(split.targets, (), task), tuple(m.predict_values(split.inputs) for m in models), ()
+        )
     labels = label_set(split.targets, task, [name for m in models for name in m.labels])
     scores = tuple(align_scores(m.predict_proba(split.inputs), m.labels, labels) for m in models)
     return ScoredSplit(encode_targets(split.targets, labels, task), scores, labels)

@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from labelloop.components.core.manifest import ID_KEY, ML_USE_KEY, ML_USES
+from .manifest import ID_KEY, ML_USE_KEY, ML_USES
 
 RESERVED_PREFIX = "aiplatform.googleapis.com/"
 ANNOTATION_SET_KEY = RESERVED_PREFIX + "annotation_set_name"
@@ -359,12 +359,17 @@ def _duplicate_problems(
 ) -> dict[int, Problem]:
     """Problems for lines whose URI or carried id already appeared on an earlier accepted line."""
     problems: dict[int, Problem] = {}
-    for seen, values, code, what in ((tracker.uris, uris, "duplicate_uri", "URI"), (tracker.ids, ids, "duplicate_id", ID_KEY)):
+    for seen, values, code, what in (
+        (tracker.uris, uris, "duplicate_uri", "URI"),
+        (tracker.ids, ids, "duplicate_id", ID_KEY),
+    ):
         for position, first in tracker.repeats(seen, string_hashes(values), numbers):
             number = int(numbers[position])
             if number not in problems:
                 value = values[position].as_py()
-                problems[number] = Problem(number, code, f"{what} {str(value)[:200]!r} already on line {first}; remove one")
+                problems[number] = Problem(
+                    number, code, f"{what} {str(value)[:200]!r} already on line {first}; remove one"
+                )
     return problems
 
 
@@ -527,8 +532,10 @@ def screen_table(table: pa.Table, rules: Rules) -> np.ndarray | None:
         return None
     names = table.column_names
     if "classificationAnnotation" in names and "classificationAnnotations" in names:
-        ok &= ~(_as_bool(pc.is_valid(table.column("classificationAnnotation")))
-                & _as_bool(pc.is_valid(table.column("classificationAnnotations"))))
+        ok &= ~(
+            _as_bool(pc.is_valid(table.column("classificationAnnotation")))
+            & _as_bool(pc.is_valid(table.column("classificationAnnotations")))
+        )
     checks = (
         ("classificationAnnotation", lambda col: _annotations_ok(col, n, rules)),
         ("classificationAnnotations", lambda col: _multi_labels_ok(col, n, rules)),
@@ -609,6 +616,7 @@ def _parse_block(data: bytes, raw_lines: list[bytes]) -> tuple[pa.Table | None, 
 
 def _has_non_finite(table: pa.Table) -> bool:
     """Whether Arrow read NaN or Infinity anywhere: it accepts them, JSON (and orjson) does not."""
+
     def visit(array) -> bool:
         kind = array.type
         if pa.types.is_floating(kind):
@@ -714,8 +722,10 @@ def check_parsed(parsed: _Parsed, first_line: int, rules: Rules, tracker: Duplic
 def _split_and_check(raw_lines: list[bytes], first_line: int, rules: Rules, tracker: DuplicateTracker) -> Block:
     """Check a block Arrow could not screen as ``SPLIT_WAYS`` pieces, so one odd line costs only its piece."""
     size = -(-len(raw_lines) // SPLIT_WAYS)
-    pieces = [check_block(b"\n".join(raw_lines[start:start + size]) + b"\n", first_line + start, rules, tracker)
-              for start in range(0, len(raw_lines), size)]
+    pieces = [
+        check_block(b"\n".join(raw_lines[start : start + size]) + b"\n", first_line + start, rules, tracker)
+        for start in range(0, len(raw_lines), size)
+    ]
     return Block(
         first_line=first_line,
         raw_lines=raw_lines,
@@ -737,7 +747,7 @@ def iter_blocks(handle, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Iterator[byte
         if cut < 0:
             carry = data
             continue
-        carry = data[cut + 1:]
+        carry = data[cut + 1 :]
         yield data[: cut + 1] if carry else data
     if carry:
         yield carry + b"\n"
@@ -789,29 +799,35 @@ def label_count_issues(
     small = {name: count for name, count in sorted(label_counts.items()) if count < min_items_per_label}
     if small and label_counts:
         listed = ", ".join(f"{name} ({count})" for name, count in list(small.items())[:20])
-        issues.append(DatasetIssue(
-            "too_few_items_per_label",
-            f"{len(small)} label(s) have fewer than {min_items_per_label} labeled items, Vertex's minimum for "
-            f"{data_type} classification: {listed}. Label more items or lower min_items_per_label for a demo.",
-            severity,
-        ))
+        issues.append(
+            DatasetIssue(
+                "too_few_items_per_label",
+                f"{len(small)} label(s) have fewer than {min_items_per_label} labeled items, Vertex's minimum for "
+                f"{data_type} classification: {listed}. Label more items or lower min_items_per_label for a demo.",
+                severity,
+            )
+        )
     if data_type == "text" and label_counts and not 2 <= len(label_counts) <= 5000:
-        issues.append(DatasetIssue(
-            "label_count_out_of_range",
-            f"text classification needs 2 to 5,000 distinct labels; found {len(label_counts)}",
-            severity,
-        ))
+        issues.append(
+            DatasetIssue(
+                "label_count_out_of_range",
+                f"text classification needs 2 to 5,000 distinct labels; found {len(label_counts)}",
+                severity,
+            )
+        )
     return issues
 
 
 def item_count_issues(kept: int, data_type: str, max_items: int = TEXT_MAX_DOCUMENTS) -> list[DatasetIssue]:
     """Vertex's dataset size limit for text (1,000,000 documents)."""
     if data_type == "text" and kept > max_items:
-        return [DatasetIssue(
-            "too_many_documents",
-            f"{kept:,} documents exceed Vertex's text dataset limit of {max_items:,}; split the import",
-            "error",
-        )]
+        return [
+            DatasetIssue(
+                "too_many_documents",
+                f"{kept:,} documents exceed Vertex's text dataset limit of {max_items:,}; split the import",
+                "error",
+            )
+        ]
     return []
 
 
@@ -821,4 +837,6 @@ def rules_from(
     allowed_labels: Iterable[str] = (),
 ) -> Rules:
     """:class:`Rules` from plain parameters (lists as they arrive from a component)."""
-    return Rules(data_type=data_type, allowed_uri_schemes=tuple(allowed_uri_schemes), allowed_labels=tuple(allowed_labels))
+    return Rules(
+        data_type=data_type, allowed_uri_schemes=tuple(allowed_uri_schemes), allowed_labels=tuple(allowed_labels)
+    )

@@ -20,13 +20,13 @@ import hashlib
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import fsspec
 import orjson
 
-from labelloop.components.core.manifest import (
+from .manifest import (
     ManifestError,
     atomic_writer,
     item_id,
@@ -162,7 +162,7 @@ def _exists(uri: str) -> bool:
 
 
 def _now_iso(now: datetime | None) -> str:
-    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _read_json(uri: str) -> dict:
@@ -210,7 +210,9 @@ def digest_manifest(manifest_path: str) -> ManifestDigest:
             by_label.update(labels_of(record) or ["(none)"])
             by_split[ml_use_of(record) or "(none)"] += 1
             by_source[label_source_of(record) or "(none)"] += 1
-    counts = ItemCounts(total, dict(sorted(by_label.items())), dict(sorted(by_split.items())), dict(sorted(by_source.items())))
+    counts = ItemCounts(
+        total, dict(sorted(by_label.items())), dict(sorted(by_split.items())), dict(sorted(by_source.items()))
+    )
     return ManifestDigest(sha.hexdigest(), size, counts)
 
 
@@ -285,7 +287,10 @@ def create_version(
         producing_step=producing_step or None,
     )
     _copy_verified(
-        manifest_path, version.manifest_uri, digest.sha256, f"{manifest_path} changed while it was being versioned; run the step again"
+        manifest_path,
+        version.manifest_uri,
+        digest.sha256,
+        f"{manifest_path} changed while it was being versioned; run the step again",
     )
     _write_json(_join(_version_dir(store_uri, dataset, version_id), "version.json"), _version_to_json(version))
     _point_latest(store_uri, dataset, version_id, now)
@@ -338,7 +343,9 @@ def latest_version(store_uri: str, dataset: str) -> DatasetVersion | None:
     return None if version_id is None else get_version(store_uri, dataset, version_id)
 
 
-def get_version(store_uri: str, dataset: str, version_id: str = LATEST, *, restore_to: str | None = None) -> DatasetVersion:
+def get_version(
+    store_uri: str, dataset: str, version_id: str = LATEST, *, restore_to: str | None = None
+) -> DatasetVersion:
     """Look up one version (``LATEST`` for the current one); optionally restore its manifest.
 
     Args:
@@ -500,4 +507,3 @@ def update_state(store_uri: str, dataset: str, changes: dict[str, Any], *, now: 
     """Merge ``changes`` into the dataset's state (read, merge, write with a revision check)."""
     current = read_state(store_uri, dataset)
     return write_state(store_uri, dataset, {**current.values, **changes}, expected_revision=current.revision, now=now)
-

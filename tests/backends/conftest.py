@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import labelstudio_server  # noqa: E402
+import labelstudio_server
 
 
 def _missing(reason: str):

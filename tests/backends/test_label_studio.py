@@ -10,7 +10,6 @@ import time
 import pytest
 import requests
 from kfp import dsl
-
 from labelloop.components.backends import label_studio as ls
 from labelloop.components.backends.labeler import LabelTask
 from labelloop.components.core import manifest as m
@@ -23,12 +22,16 @@ TEXTS = {"good film": "pos", "awful plot": "neg", "loved it": "pos", "boring": "
 
 
 def text_job(name, labeler_count=3, **labelloop):
-    return json.dumps({
-        "displayName": name, "labelerCount": labeler_count, "instructionUri": "https://example.test/guide.pdf",
-        "inputsSchemaUri": SCHEMA + "text_classification_1.0.0.yaml",
-        "inputs": {"annotationSpecs": [{"displayName": "pos"}, {"displayName": "neg"}]},
-        "labelloop": {"pollIntervalSeconds": 0.3, "timeoutSeconds": 120, **labelloop},
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "displayName": name,
+            "labelerCount": labeler_count,
+            "instructionUri": "https://example.test/guide.pdf",
+            "inputsSchemaUri": SCHEMA + "text_classification_1.0.0.yaml",
+            "inputs": {"annotationSpecs": [{"displayName": "pos"}, {"displayName": "neg"}]},
+            "labelloop": {"pollIntervalSeconds": 0.3, "timeoutSeconds": 120, **labelloop},
+        }
+    )
 
 
 def text_items(tmp_path):
@@ -58,8 +61,10 @@ class Workforce(threading.Thread):
         self.url, self.admin = url, {"Authorization": f"Token {admin_token}"}
         self.tokens, self.title, self.wrong = tokens, title, wrong
         self.stop = threading.Event()
-        self.ids = {requests.get(f"{url}/api/current-user/whoami", headers=self._auth(t), timeout=10).json()["id"]: e
-                    for e, t in tokens.items()}  # fmt: skip
+        self.ids = {
+            requests.get(f"{url}/api/current-user/whoami", headers=self._auth(t), timeout=10).json()["id"]: e
+            for e, t in tokens.items()
+        }
         self.submitted = 0
 
     @staticmethod
@@ -73,12 +78,18 @@ class Workforce(threading.Thread):
             self.stop.wait(0.2)
 
     def _work_once(self):
-        projects = requests.get(f"{self.url}/api/projects", headers=self.admin, params={"page_size": 100}, timeout=10).json()
+        projects = requests.get(
+            f"{self.url}/api/projects", headers=self.admin, params={"page_size": 100}, timeout=10
+        ).json()
         project = next((p for p in projects["results"] if p["title"] == self.title), None)
         if project is None:
             return
-        tasks = requests.get(f"{self.url}/api/tasks", headers=self.admin,
-                             params={"project": project["id"], "fields": "all", "page_size": 100}, timeout=10).json()["tasks"]  # fmt: skip
+        tasks = requests.get(
+            f"{self.url}/api/tasks",
+            headers=self.admin,
+            params={"project": project["id"], "fields": "all", "page_size": 100},
+            timeout=10,
+        ).json()["tasks"]
         for task in tasks:
             done = {a if isinstance(a, int) else a["id"] for a in task.get("annotators", [])}
             needed = task["overlap"] - task["total_annotations"]
@@ -88,8 +99,12 @@ class Workforce(threading.Thread):
                 truth = TEXTS[task["data"]["text"]]
                 answer = ({"pos": "neg", "neg": "pos"}[truth]) if email == self.wrong else truth
                 result = [{"from_name": "label", "to_name": "item", "type": "choices", "value": {"choices": [answer]}}]
-                response = requests.post(f"{self.url}/api/tasks/{task['id']}/annotations", headers=self._auth(self.tokens[email]),
-                                         json={"result": result}, timeout=10)  # fmt: skip
+                response = requests.post(
+                    f"{self.url}/api/tasks/{task['id']}/annotations",
+                    headers=self._auth(self.tokens[email]),
+                    json={"result": result},
+                    timeout=10,
+                )
                 response.raise_for_status()
                 self.submitted += 1
                 needed -= 1
@@ -104,7 +119,9 @@ def ls_env(label_studio_server, monkeypatch):
 
 
 def admin_get(server, path, **params):
-    response = requests.get(f"{server.url}{path}", headers={"Authorization": f"Token {server.token}"}, params=params, timeout=30)
+    response = requests.get(
+        f"{server.url}{path}", headers={"Authorization": f"Token {server.token}"}, params=params, timeout=30
+    )
     response.raise_for_status()
     return response.json()
 
@@ -113,7 +130,10 @@ def admin_get(server, path, **params):
 @pytest.mark.parametrize("task_type", list(TaskType))
 def test_generated_labeling_configs_are_accepted_by_label_studio(ls_env, task_type):
     client = ls.LabelStudioClient(ls_env.url, ls_env.token)
-    body = {"title": f"config {task_type.value}"[:50], "label_config": ls.labeling_config(task_type, ["A & B", 'say "hi"', "c"])}
+    body = {
+        "title": f"config {task_type.value}"[:50],
+        "label_config": ls.labeling_config(task_type, ["A & B", 'say "hi"', "c"]),
+    }
     project = client.call("POST", "/api/projects", json=body)
     assert project["label_config"].startswith("<View>")
     client.call("DELETE", f"/api/projects/{project['id']}")
@@ -128,8 +148,13 @@ def test_three_annotators_end_to_end_then_rerun_resumes_without_duplicates(ls_en
     workforce.start()
     try:
         out = artifacts(tmp_path / "run1")
-        label_items.python_func(manifest=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
-                                job_spec=spec_json, annotation_store_uri=str(tmp_path / "store"), backend="label_studio", **out)  # fmt: skip
+        label_items.python_func(
+            manifest=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
+            job_spec=spec_json,
+            annotation_store_uri=str(tmp_path / "store"),
+            backend="label_studio",
+            **out,
+        )
     finally:
         workforce.stop.set()
         workforce.join(10)
@@ -143,16 +168,24 @@ def test_three_annotators_end_to_end_then_rerun_resumes_without_duplicates(ls_en
     assert len({r["labeler_id"] for r in raw}) == 3
     # re-run: the project is found again, nothing imported twice, nothing bought twice
     again = artifacts(tmp_path / "run2")
-    label_items.python_func(manifest=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
-                            job_spec=spec_json, annotation_store_uri=str(tmp_path / "store"), backend="label_studio", **again)  # fmt: skip
+    label_items.python_func(
+        manifest=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
+        job_spec=spec_json,
+        annotation_store_uri=str(tmp_path / "store"),
+        backend="label_studio",
+        **again,
+    )
     assert again["metrics"].metadata["labels_bought_this_run"] == 0
     projects = [p for p in admin_get(ls_env, "/api/projects", page_size=100)["results"] if p["title"] == title]
     assert len(projects) == 1
     tasks = admin_get(ls_env, "/api/tasks", project=projects[0]["id"], page_size=100)["tasks"]
     assert len(tasks) == len(records)
     # a fresh store finds the project by its title instead of creating another one
-    fresh = ls.LabelStudioLabeler(parse_job_spec(spec_json), AnnotationStore(str(tmp_path / "store2")),
-                                  ls.LabelStudioClient(ls_env.url, ls_env.token))  # fmt: skip
+    fresh = ls.LabelStudioLabeler(
+        parse_job_spec(spec_json),
+        AnnotationStore(str(tmp_path / "store2")),
+        ls.LabelStudioClient(ls_env.url, ls_env.token),
+    )
     assert fresh.ensure_project() == projects[0]["id"]
 
 
@@ -182,16 +215,29 @@ def test_local_image_files_are_served_to_labelers(ls_env, tmp_path):
     folder.mkdir(exist_ok=True)
     Image.new("RGB", (8, 8), "red").save(folder / "red.png")
     record = {"imageGcsUri": str(folder / "red.png"), "dataItemResourceLabels": {"labelloop_id": "red0"}}
-    spec = parse_job_spec(json.dumps({
-        "displayName": "local images", "labelerCount": 1, "instructionUri": "https://example.test/g.pdf",
-        "inputsSchemaUri": SCHEMA + "image_classification_1.0.0.yaml", "inputs": {"annotationSpecs": ["red", "blue"]},
-    }))  # fmt: skip
-    labeler = ls.LabelStudioLabeler(spec, AnnotationStore(str(tmp_path / "s")), ls.LabelStudioClient(ls_env.url, ls_env.token),
-                                    files_root=str(ls_env.files_root))  # fmt: skip
+    spec = parse_job_spec(
+        json.dumps(
+            {
+                "displayName": "local images",
+                "labelerCount": 1,
+                "instructionUri": "https://example.test/g.pdf",
+                "inputsSchemaUri": SCHEMA + "image_classification_1.0.0.yaml",
+                "inputs": {"annotationSpecs": ["red", "blue"]},
+            }
+        )
+    )
+    labeler = ls.LabelStudioLabeler(
+        spec,
+        AnnotationStore(str(tmp_path / "s")),
+        ls.LabelStudioClient(ls_env.url, ls_env.token),
+        files_root=str(ls_env.files_root),
+    )
     labeler.request([LabelTask("red0", record, 1)])
     task = labeler.existing_tasks()["red0"]
     assert task["data"]["image"] == "/data/local-files/?d=batch-1/red.png"
-    served = requests.get(f"{ls_env.url}{task['data']['image']}", headers={"Authorization": f"Token {ls_env.token}"}, timeout=30)
+    served = requests.get(
+        f"{ls_env.url}{task['data']['image']}", headers={"Authorization": f"Token {ls_env.token}"}, timeout=30
+    )
     assert served.status_code == 200 and served.content == (folder / "red.png").read_bytes()
     outside = {"imageGcsUri": str(tmp_path / "x.png"), "dataItemResourceLabels": {"labelloop_id": "x"}}
     with pytest.raises(ls.LabelStudioError, match="is outside LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"):
@@ -208,7 +254,9 @@ def test_a_person_labels_a_task_in_the_browser(ls_env, annotators, chromium_path
 
     text_items(tmp_path)
     spec = parse_job_spec(text_job("browser labeling", labeler_count=1))
-    labeler = ls.LabelStudioLabeler(spec, AnnotationStore(str(tmp_path / "s")), ls.LabelStudioClient(ls_env.url, ls_env.token))
+    labeler = ls.LabelStudioLabeler(
+        spec, AnnotationStore(str(tmp_path / "s")), ls.LabelStudioClient(ls_env.url, ls_env.token)
+    )
     record = next(m.read_jsonl(str(tmp_path / "items.jsonl")))
     labeler.request([LabelTask(m.item_id(record), record, 1)])
     task = labeler.existing_tasks()[m.item_id(record)]
@@ -216,9 +264,18 @@ def test_a_person_labels_a_task_in_the_browser(ls_env, annotators, chromium_path
     chromium, driver_path = chromium_paths
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'chrome'}", "--window-size=1400,1000"):  # fmt: skip
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chrome'}",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     browser = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
     try:
@@ -273,7 +330,7 @@ class FlakyServer(http.server.ThreadingHTTPServer):
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 outer.requests += 1
                 if outer.delay_s:
                     time.sleep(outer.delay_s)
@@ -314,15 +371,21 @@ def test_retries_with_exponential_backoff_then_succeeds():
 def test_server_answering_503_fails_clearly_after_every_retry():
     waits = []
     with FlakyServer(failures=100) as url:
-        client = ls.LabelStudioClient(url, "token", ls.RetryPolicy(attempts=4, base_s=0.5, max_wait_s=1.5), sleep=waits.append)
-        with pytest.raises(ls.LabelStudioUnavailable, match=r"GET .*/api/projects failed 4 times .*HTTP 503.*LABEL_STUDIO_URL"):
+        client = ls.LabelStudioClient(
+            url, "token", ls.RetryPolicy(attempts=4, base_s=0.5, max_wait_s=1.5), sleep=waits.append
+        )
+        with pytest.raises(
+            ls.LabelStudioUnavailable, match=r"GET .*/api/projects failed 4 times .*HTTP 503.*LABEL_STUDIO_URL"
+        ):
             client.call("GET", "/api/projects")
     assert waits == [0.5, 1.0, 1.5]
 
 
 def test_slow_server_times_out_and_fails_clearly():
     with FlakyServer(delay_s=1.0) as url:
-        client = ls.LabelStudioClient(url, "token", ls.RetryPolicy(attempts=2, base_s=0.01, timeout_s=0.2), sleep=lambda s: None)
+        client = ls.LabelStudioClient(
+            url, "token", ls.RetryPolicy(attempts=2, base_s=0.01, timeout_s=0.2), sleep=lambda s: None
+        )
         with pytest.raises(ls.LabelStudioUnavailable, match="failed 2 times .*ReadTimeout"):
             client.call("GET", "/api/projects")
 
@@ -335,8 +398,13 @@ def test_server_down_leaves_no_outputs_and_no_annotations(tmp_path, monkeypatch)
     monkeypatch.setattr(ls, "RetryPolicy", lambda: fast)  # what from_env builds
     out = artifacts(tmp_path / "out")
     with pytest.raises(ls.LabelStudioUnavailable, match="ConnectionError.*check that Label Studio is running"):
-        label_items.python_func(manifest=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
-                                job_spec=text_job("down"), annotation_store_uri=str(tmp_path / "store"), backend="label_studio", **out)  # fmt: skip
+        label_items.python_func(
+            manifest=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
+            job_spec=text_job("down"),
+            annotation_store_uri=str(tmp_path / "store"),
+            backend="label_studio",
+            **out,
+        )
     assert not any((tmp_path / "out" / name).exists() for name in ("labeled.jsonl", "annotations.jsonl", "report.html"))
     assert not (tmp_path / "store" / "annotations").exists()
 
@@ -346,8 +414,13 @@ def test_annotation_results_become_store_values():
     assert ls.annotation_value(TaskType.TEXT_CLASSIFICATION, choice, "t") == "pos"
     with pytest.raises(ls.LabelStudioError, match="t: expected one choice, got"):
         ls.annotation_value(TaskType.TEXT_CLASSIFICATION, [], "t")
-    box = [{"type": "rectanglelabels", "value": {"x": 10, "y": 20, "width": 30, "height": 40, "rectanglelabels": ["car"]}}]
+    box = [
+        {"type": "rectanglelabels", "value": {"x": 10, "y": 20, "width": 30, "height": 40, "rectanglelabels": ["car"]}}
+    ]
     assert ls.annotation_value(TaskType.IMAGE_BOUNDING_BOX, box, "t") == [
-        {"displayName": "car", "xMin": 0.1, "yMin": 0.2, "xMax": pytest.approx(0.4), "yMax": pytest.approx(0.6)}]  # fmt: skip
+        {"displayName": "car", "xMin": 0.1, "yMin": 0.2, "xMax": pytest.approx(0.4), "yMax": pytest.approx(0.6)}
+    ]
     span = [{"type": "labels", "value": {"start": 3, "end": 8, "labels": ["ORG"]}}]
-    assert ls.annotation_value(TaskType.TEXT_ENTITY_SPANS, span, "t") == [{"displayName": "ORG", "startOffset": 3, "endOffset": 8}]
+    assert ls.annotation_value(TaskType.TEXT_ENTITY_SPANS, span, "t") == [
+        {"displayName": "ORG", "startOffset": 3, "endOffset": 8}
+    ]

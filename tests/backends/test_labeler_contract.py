@@ -4,7 +4,6 @@ import json
 
 import pytest
 import requests
-
 from labelloop.components.backends import labeler as lb
 from labelloop.components.core import adaptive
 from labelloop.components.core.annotation_store import AnnotationStore
@@ -16,38 +15,65 @@ ITEMS = {"t1": ("fine", "pos"), "t2": ("bad", "neg"), "t3": ("nice", "pos")}
 
 
 def spec(labeler_count=2, name="contract", **labelloop):
-    return parse_job_spec(json.dumps({
-        "displayName": name, "labelerCount": labeler_count, "instructionUri": "https://example.test/g.pdf",
-        "inputsSchemaUri": SCHEMA, "inputs": {"annotationSpecs": ["pos", "neg"]}, "labelloop": labelloop,
-    }))  # fmt: skip
+    return parse_job_spec(
+        json.dumps(
+            {
+                "displayName": name,
+                "labelerCount": labeler_count,
+                "instructionUri": "https://example.test/g.pdf",
+                "inputsSchemaUri": SCHEMA,
+                "inputs": {"annotationSpecs": ["pos", "neg"]},
+                "labelloop": labelloop,
+            }
+        )
+    )
 
 
 def tasks(target):
-    return [lb.LabelTask(i, {"textContent": text, "dataItemResourceLabels": {"labelloop_id": i}}, target) for i, (text, _) in ITEMS.items()]
+    return [
+        lb.LabelTask(i, {"textContent": text, "dataItemResourceLabels": {"labelloop_id": i}}, target)
+        for i, (text, _) in ITEMS.items()
+    ]
 
 
 def annotate_all(server, tokens, project_id):
     """Each annotator answers every task that still needs labels (the truth)."""
     admin = {"Authorization": f"Token {server.token}"}
-    listed = requests.get(f"{server.url}/api/tasks", headers=admin, params={"project": project_id, "fields": "all"}, timeout=30)
+    listed = requests.get(
+        f"{server.url}/api/tasks", headers=admin, params={"project": project_id, "fields": "all"}, timeout=30
+    )
     for task in listed.json()["tasks"]:
         for token in list(tokens.values())[: task["overlap"]]:
-            result = [{"from_name": "label", "to_name": "item", "type": "choices",
-                       "value": {"choices": [ITEMS[task["data"]["labelloop_id"]][1]]}}]  # fmt: skip
-            requests.post(f"{server.url}/api/tasks/{task['id']}/annotations", headers={"Authorization": f"Token {token}"},
-                          json={"result": result}, timeout=30).raise_for_status()  # fmt: skip
+            result = [
+                {
+                    "from_name": "label",
+                    "to_name": "item",
+                    "type": "choices",
+                    "value": {"choices": [ITEMS[task["data"]["labelloop_id"]][1]]},
+                }
+            ]
+            requests.post(
+                f"{server.url}/api/tasks/{task['id']}/annotations",
+                headers={"Authorization": f"Token {token}"},
+                json={"result": result},
+                timeout=30,
+            ).raise_for_status()
 
 
 @pytest.fixture(params=["simulated", pytest.param("label_studio", marks=pytest.mark.labelstudio)])
 def backend(request, tmp_path):
     if request.param == "simulated":
         truth = {i: label for i, (_, label) in ITEMS.items()}
-        return lb.SimulatedCrowdLabeler(spec(), truth, CrowdConfig(n_labelers=3, accuracy=1.0, noise="uniform")), lambda: None
+        return lb.SimulatedCrowdLabeler(
+            spec(), truth, CrowdConfig(n_labelers=3, accuracy=1.0, noise="uniform")
+        ), lambda: None
     from labelloop.components.backends import label_studio as ls
 
     server, tokens = request.getfixturevalue("label_studio_server"), request.getfixturevalue("annotators")
     client = ls.LabelStudioClient(server.url, server.token)
-    backend = ls.LabelStudioLabeler(spec(name=f"contract {tmp_path.name}"), AnnotationStore(str(tmp_path / "s")), client)
+    backend = ls.LabelStudioLabeler(
+        spec(name=f"contract {tmp_path.name}"), AnnotationStore(str(tmp_path / "s")), client
+    )
     return backend, lambda: annotate_all(server, tokens, backend.project_id)
 
 
@@ -63,7 +89,9 @@ def test_delivers_target_labels_from_distinct_labelers(backend):
         assert {d.value for d in mine} == {truth}
     # asking again for the same targets changes nothing
     labeler.request(tasks(2))
-    assert sorted((d.item_id, d.labeler_id) for d in labeler.delivered()) == sorted((d.item_id, d.labeler_id) for d in delivered)
+    assert sorted((d.item_id, d.labeler_id) for d in labeler.delivered()) == sorted(
+        (d.item_id, d.labeler_id) for d in delivered
+    )
 
 
 def test_adaptive_policy_counts_a_confident_model_as_a_vote():
@@ -82,10 +110,14 @@ def test_adaptive_policy_counts_a_confident_model_as_a_vote():
 
 def test_plan_round_fits_items_and_dollars():
     wants = [("a", 0, 1), ("b", 1, 2), ("c", 0, 3), ("d", 0, 1)]
-    plan = adaptive.plan_round(wants, price_per_label_usd=0.05, budget=adaptive.BudgetLeft(items=1, usd=0.15), started={"b"})
+    plan = adaptive.plan_round(
+        wants, price_per_label_usd=0.05, budget=adaptive.BudgetLeft(items=1, usd=0.15), started={"b"}
+    )
     assert plan.targets == (("a", 1), ("b", 2))  # c and d would start new items beyond the limit
     assert plan.held_back == ("c", "d") and plan.cost_usd == pytest.approx(0.10)
-    plan = adaptive.plan_round(wants, price_per_label_usd=0.05, budget=adaptive.BudgetLeft(items=None, usd=0.15), started=set())
+    plan = adaptive.plan_round(
+        wants, price_per_label_usd=0.05, budget=adaptive.BudgetLeft(items=None, usd=0.15), started=set()
+    )
     assert plan.targets == (("a", 1), ("b", 2), ("c", 1))  # c gets what is left, then the money is gone
     assert plan.held_back == ("d",)
 
@@ -115,7 +147,12 @@ def test_rounds_time_out_with_items_waiting(tmp_path):
 
     now = [0.0]
     config = lb.RoundsConfig("r1", sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
-    result = lb.run_rounds([(t.item_id, t.record) for t in tasks(1)], spec(timeoutSeconds=30, pollIntervalSeconds=10),
-                           Silent(), AnnotationStore(str(tmp_path)), config)  # fmt: skip
+    result = lb.run_rounds(
+        [(t.item_id, t.record) for t in tasks(1)],
+        spec(timeoutSeconds=30, pollIntervalSeconds=10),
+        Silent(),
+        AnnotationStore(str(tmp_path)),
+        config,
+    )
     assert result.timed_out and set(result.waiting) == set(ITEMS) and now[0] == pytest.approx(30)
     assert result.ledger[0].labels_requested == 3 and result.ledger[0].labels_delivered == 0

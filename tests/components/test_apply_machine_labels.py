@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 from kfp import dsl
-from sklearn.datasets import load_digits
-from sklearn.linear_model import LogisticRegression
-
 from labelloop.components.apply_machine_labels import apply_machine_labels
 from labelloop.components.core import manifest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
 
 
 def artifact(tmp_path, name, cls=dsl.Dataset):
@@ -46,9 +45,13 @@ def run(tmp_path, **overrides):
         "report": artifact(tmp_path, "report", dsl.Metrics),
     }
     apply_machine_labels.python_func(
-        pool=artifact(tmp_path, "pool"), labeled=artifact(tmp_path, "labeled"), predictions=artifact(tmp_path, "pred"),
-        model_version=overrides.pop("model_version", "digits-lr-1"), target_precision=overrides.pop("target_precision", 0.98),
-        confidence_level=0.95, **outputs,
+        pool=artifact(tmp_path, "pool"),
+        labeled=artifact(tmp_path, "labeled"),
+        predictions=artifact(tmp_path, "pred"),
+        model_version=overrides.pop("model_version", "digits-lr-1"),
+        target_precision=overrides.pop("target_precision", 0.98),
+        confidence_level=0.95,
+        **outputs,
     )
     return outputs
 
@@ -60,7 +63,10 @@ def test_confident_items_get_marked_machine_labels_with_measured_precision(tmp_p
     machine = list(manifest.read_jsonl(out["machine_labeled"].path))
     rest = list(manifest.read_jsonl(out["unlabeled"].path))
     assert len(machine) + len(rest) == 297 and len(machine) > 150  # most of the pool, not all of it
-    assert all(manifest.label_source_of(r) == "machine" and manifest.extra_of(r)["model_version"] == "digits-lr-1" for r in machine)
+    assert all(
+        manifest.label_source_of(r) == "machine" and manifest.extra_of(r)["model_version"] == "digits-lr-1"
+        for r in machine
+    )
     assert all(manifest.extra_of(r)["label_confidence"] >= metrics["threshold"] for r in machine)
     assert not any(manifest.labels_of(r) for r in rest)
     correct = np.mean([manifest.label_of(r) == truth[int(manifest.item_id(r)[1:])] for r in machine])

@@ -1,10 +1,7 @@
 """evaluate_model component: metrics, confusion matrix, ROC and an HTML report."""
 
 from kfp import dsl
-
-from labelloop.components.core import model_io, sample_data, train
 from labelloop.components.evaluate_model import evaluate_model
-
 
 
 def test_evaluate_model_logs_kfp_metrics(tmp_path, trained_model):

@@ -1,12 +1,10 @@
 """The import_dataset component: outputs and metadata via python_func, failure behaviour, a kfp.local run."""
 
-
 import json
 
 import orjson
 import pytest
 from kfp import dsl
-
 from labelloop.components.core import import_data, manifest
 from labelloop.components.import_dataset import import_dataset
 
@@ -27,8 +25,14 @@ def image_manifest(tmp_path, bad_lines: int) -> str:
     lines = []
     for i in range(4):
         (tmp_path / "img" / f"{i}.png").write_bytes(PNG + bytes([i]))
-        lines.append(orjson.dumps({"imageGcsUri": str(tmp_path / "img" / f"{i}.png"),
-                                   "classificationAnnotation": {"displayName": "cat" if i % 2 else "dog"}}))
+        lines.append(
+            orjson.dumps(
+                {
+                    "imageGcsUri": str(tmp_path / "img" / f"{i}.png"),
+                    "classificationAnnotation": {"displayName": "cat" if i % 2 else "dog"},
+                }
+            )
+        )
     lines += [b"{oops"] * bad_lines
     path = tmp_path / "m.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
@@ -38,8 +42,13 @@ def image_manifest(tmp_path, bad_lines: int) -> str:
 def test_python_func_writes_items_rejects_metrics_and_report(tmp_path):
     outs = artifacts(tmp_path)
     import_dataset.python_func(
-        source_uri=image_manifest(tmp_path, bad_lines=0), source_format="auto", data_type="image",
-        allowed_uri_schemes=["gs", "file"], allowed_labels=["cat", "dog"], min_items_per_label=1, **outs,
+        source_uri=image_manifest(tmp_path, bad_lines=0),
+        source_format="auto",
+        data_type="image",
+        allowed_uri_schemes=["gs", "file"],
+        allowed_labels=["cat", "dog"],
+        min_items_per_label=1,
+        **outs,
     )
     items = list(manifest.read_jsonl(outs["items"].path))
     assert len(items) == 4 and all(len(manifest.item_id(i)) == 32 for i in items)
@@ -54,8 +63,11 @@ def test_python_func_fails_after_writing_rejects_and_report(tmp_path):
     outs = artifacts(tmp_path)
     with pytest.raises(import_data.ImportFailed, match="more than max_reject_rate") as failure:
         import_dataset.python_func(
-            source_uri=image_manifest(tmp_path, bad_lines=2), source_format="jsonl", data_type="image",
-            allowed_uri_schemes=["gs", "file"], **outs,
+            source_uri=image_manifest(tmp_path, bad_lines=2),
+            source_format="jsonl",
+            data_type="image",
+            allowed_uri_schemes=["gs", "file"],
+            **outs,
         )
     assert "invalid_json ×2" in str(failure.value)
     rejects = list(manifest.read_jsonl(outs["rejects"].path))
@@ -73,9 +85,18 @@ def local_runner(tmp_path):
 
 
 def test_local_run_of_the_task(tmp_path, local_runner):
-    task = import_dataset(source_uri=image_manifest(tmp_path, bad_lines=1), source_format="auto", data_type="image",
-                          allowed_uri_schemes=["gs", "file"], max_reject_rate=0.5, min_items_per_label=1)
-    assert task.outputs["stats"].metadata["items_kept"] == 4 and task.outputs["stats"].metadata["rejects_invalid_json"] == 1
+    task = import_dataset(
+        source_uri=image_manifest(tmp_path, bad_lines=1),
+        source_format="auto",
+        data_type="image",
+        allowed_uri_schemes=["gs", "file"],
+        max_reject_rate=0.5,
+        min_items_per_label=1,
+    )
+    assert (
+        task.outputs["stats"].metadata["items_kept"] == 4
+        and task.outputs["stats"].metadata["rejects_invalid_json"] == 1
+    )
     assert len(open(task.outputs["items"].path).read().splitlines()) == 4
     assert task.outputs["items"].metadata["format"] == "jsonl"
 
@@ -87,8 +108,9 @@ def test_local_run_reads_gs_through_the_emulator(tmp_path, gcs_prefix, local_run
     fs = fsspec.filesystem("gs")
     fs.pipe_file(f"{gcs_prefix}/imgs/cat/a.png", PNG)
     fs.pipe_file(f"{gcs_prefix}/imgs/dog/b.png", PNG + b"b")
-    task = import_dataset(source_uri=f"{gcs_prefix}/imgs", source_format="image_folder", data_type="image",
-                          min_items_per_label=1)
+    task = import_dataset(
+        source_uri=f"{gcs_prefix}/imgs", source_format="image_folder", data_type="image", min_items_per_label=1
+    )
     items = [json.loads(line) for line in open(task.outputs["items"].path)]
     assert sorted(i["imageGcsUri"] for i in items) == [f"{gcs_prefix}/imgs/cat/a.png", f"{gcs_prefix}/imgs/dog/b.png"]
     assert task.outputs["stats"].metadata["label_cat"] == 1

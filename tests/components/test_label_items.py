@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 from kfp import dsl
-
 from labelloop.components.core import manifest as m
 from labelloop.components.core import simulated_crowd as sc
 from labelloop.components.label_items import label_items
@@ -15,11 +14,17 @@ SCHEMA = "gs://google-cloud-aiplatform/schema/datalabelingjob/inputs/image_class
 
 
 def job(**labelloop):
-    return json.dumps({
-        "displayName": "pets", "labelerCount": 3, "instructionUri": "gs://b/instructions.pdf",
-        "inputsSchemaUri": SCHEMA, "inputs": {"annotationSpecs": [{"displayName": c} for c in CLASSES]},
-        "annotationLabels": {"team": "vision"}, "labelloop": labelloop,
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "displayName": "pets",
+            "labelerCount": 3,
+            "instructionUri": "gs://b/instructions.pdf",
+            "inputsSchemaUri": SCHEMA,
+            "inputs": {"annotationSpecs": [{"displayName": c} for c in CLASSES]},
+            "annotationLabels": {"team": "vision"},
+            "labelloop": labelloop,
+        }
+    )
 
 
 @pytest.fixture
@@ -28,8 +33,13 @@ def data(tmp_path):
     records, truth = [], {}
     for k in range(120):
         item_id = m.content_id(f"image-{k}")
-        records.append({"imageGcsUri": f"gs://b/{k}.jpg", "dataItemResourceLabels": {"labelloop_id": item_id},
-                        "custom": {"keep": k}})  # fmt: skip
+        records.append(
+            {
+                "imageGcsUri": f"gs://b/{k}.jpg",
+                "dataItemResourceLabels": {"labelloop_id": item_id},
+                "custom": {"keep": k},
+            }
+        )
         truth[item_id] = CLASSES[rng.integers(3)]
     m.write_jsonl(str(tmp_path / "items.jsonl"), records)
     sc.write_ground_truth(str(tmp_path / "truth.jsonl"), truth)
@@ -101,7 +111,9 @@ def test_budget_is_never_exceeded_and_unlabeled_items_are_kept_and_counted(data)
     # a bigger budget on re-run continues where the first stopped, without re-buying
     more = run(tmp_path, "run2", job(budget={"maxSpendUsd": 100.0}))
     assert more["metrics"].metadata["items_labeled"] == 120
-    assert more["metrics"].metadata["current_spend_usd"] == pytest.approx(2.0 + more["metrics"].metadata["spend_this_run_usd"])
+    assert more["metrics"].metadata["current_spend_usd"] == pytest.approx(
+        2.0 + more["metrics"].metadata["spend_this_run_usd"]
+    )
 
 
 def test_max_items_limits_how_many_items_go_to_humans(data):
@@ -119,12 +131,21 @@ def test_fixed_redundancy_buys_labeler_count_labels_per_item(data):
 def test_confident_model_predictions_save_labels(data):
     tmp_path, _, truth = data
     predictions = tmp_path / "predictions.jsonl"
-    m.write_jsonl(str(predictions), ({"id": i, "probabilities": {c: (0.96 if c == t else 0.02) for c in CLASSES}}
-                                     for i, t in truth.items()))  # fmt: skip
-    with_model = run(tmp_path, "with", job(), predictions=dsl.Dataset(name="p", uri=str(predictions), metadata={}),
-                     annotation_store_uri=str(tmp_path / "store-with"))  # fmt: skip
+    m.write_jsonl(
+        str(predictions),
+        ({"id": i, "probabilities": {c: (0.96 if c == t else 0.02) for c in CLASSES}} for i, t in truth.items()),
+    )
+    with_model = run(
+        tmp_path,
+        "with",
+        job(),
+        predictions=dsl.Dataset(name="p", uri=str(predictions), metadata={}),
+        annotation_store_uri=str(tmp_path / "store-with"),
+    )
     without = run(tmp_path, "without", job(), annotation_store_uri=str(tmp_path / "store-without"))
-    assert with_model["metrics"].metadata["labels_bought_this_run"] < without["metrics"].metadata["labels_bought_this_run"]
+    assert (
+        with_model["metrics"].metadata["labels_bought_this_run"] < without["metrics"].metadata["labels_bought_this_run"]
+    )
 
 
 def test_bad_items_go_to_rejects_with_a_reason(tmp_path, data):
@@ -168,10 +189,19 @@ def test_runs_in_a_local_pipeline(data):
     @dsl.pipeline
     def labeling(items_uri: str, truth_uri: str, store_uri: str, spec: str):
         items = dsl.importer(artifact_uri=items_uri, artifact_class=dsl.Dataset)
-        label_items(manifest=items.output, job_spec=spec, annotation_store_uri=store_uri, ground_truth_uri=truth_uri,
-                    simulated_crowd=json.dumps({"nLabelers": 5}))  # fmt: skip
+        label_items(
+            manifest=items.output,
+            job_spec=spec,
+            annotation_store_uri=store_uri,
+            ground_truth_uri=truth_uri,
+            simulated_crowd=json.dumps({"nLabelers": 5}),
+        )
 
-    labeling(items_uri=str(tmp_path / "items.jsonl"), truth_uri=str(tmp_path / "truth.jsonl"),
-             store_uri=str(tmp_path / "store"), spec=job())  # fmt: skip
+    labeling(
+        items_uri=str(tmp_path / "items.jsonl"),
+        truth_uri=str(tmp_path / "truth.jsonl"),
+        store_uri=str(tmp_path / "store"),
+        spec=job(),
+    )
     stored = list((tmp_path / "store" / "annotations").glob("part-*.jsonl"))
     assert stored

@@ -1,15 +1,13 @@
 import inspect
-import io
 import json
 
 import cv2
 import numpy as np
 from kfp import dsl, local
-from PIL import Image
-
 from labelloop.components.core import manifest as mf
 from labelloop.components.core.prefilter import PrefilterSettings
 from labelloop.components.prefilter_images import prefilter_images
+from PIL import Image
 
 
 def scene(seed, size=(480, 360)):
@@ -49,8 +47,10 @@ def artifact(cls, tmp_path, name):
 
 def test_python_func_writes_kept_rejects_and_stats(tmp_path):
     write_items(tmp_path)
-    outputs = {name: artifact(cls, tmp_path, name) for name, cls in
-               (("kept", dsl.Dataset), ("rejects", dsl.Dataset), ("stats", dsl.Metrics))}
+    outputs = {
+        name: artifact(cls, tmp_path, name)
+        for name, cls in (("kept", dsl.Dataset), ("rejects", dsl.Dataset), ("stats", dsl.Metrics))
+    }
     prefilter_images.python_func(items=artifact(dsl.Dataset, tmp_path, "items"), workers=1, **outputs)
     kept = {mf.item_id(r): r for r in mf.read_jsonl(outputs["kept"].path)}
     rejects = {r["id"]: r["reason_code"] for r in mf.read_jsonl(outputs["rejects"].path)}

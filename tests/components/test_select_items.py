@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from kfp import dsl
-
 from labelloop.components.core import manifest
 from labelloop.components.select_items import select_items
 
@@ -36,12 +35,21 @@ def test_margin_picks_the_expected_items_and_keeps_everything_else(tmp_path):
     probabilities = [[0.9, 0.05, 0.05], [0.5, 0.45, 0.05], [0.4, 0.3, 0.3], [0.34, 0.33, 0.33], [0.7, 0.2, 0.1]]
     # predictions in a different order, with an extra (already labeled) item
     order = [4, 3, 2, 1, 0]
-    write_predictions(tmp_path / "pred", [f"id{i}" for i in order] + ["gone"], [probabilities[i] for i in order] + [[1, 0, 0]])
+    write_predictions(
+        tmp_path / "pred", [f"id{i}" for i in order] + ["gone"], [probabilities[i] for i in order] + [[1, 0, 0]]
+    )
     selected, remaining = artifact(tmp_path, "selected"), artifact(tmp_path, "remaining")
     select_items.python_func(
-        pool=artifact(tmp_path, "pool"), predictions=artifact(tmp_path, "pred"), embeddings=None,
-        selected=selected, remaining=remaining, strategy="margin", batch_size=2, seed=0,
-        labeled_count=0, stratify_field="",
+        pool=artifact(tmp_path, "pool"),
+        predictions=artifact(tmp_path, "pred"),
+        embeddings=None,
+        selected=selected,
+        remaining=remaining,
+        strategy="margin",
+        batch_size=2,
+        seed=0,
+        labeled_count=0,
+        stratify_field="",
     )
     chosen = list(manifest.read_jsonl(selected.path))
     assert sorted(ids_of(selected.path)) == ["id1", "id3"]
@@ -55,8 +63,16 @@ def test_cold_start_without_predictions_and_an_exhausted_pool(tmp_path):
     write_pool(tmp_path / "pool", 3)
     selected, remaining = artifact(tmp_path, "selected"), artifact(tmp_path, "remaining")
     select_items.python_func(
-        pool=artifact(tmp_path, "pool"), predictions=None, embeddings=None, selected=selected, remaining=remaining,
-        strategy="UNCERTAINTY", batch_size=10, seed=0, labeled_count=0, stratify_field="",
+        pool=artifact(tmp_path, "pool"),
+        predictions=None,
+        embeddings=None,
+        selected=selected,
+        remaining=remaining,
+        strategy="UNCERTAINTY",
+        batch_size=10,
+        seed=0,
+        labeled_count=0,
+        stratify_field="",
     )
     assert sorted(ids_of(selected.path)) == ["id0", "id1", "id2"] and ids_of(remaining.path) == []
     assert selected.metadata["exhausted"]
@@ -64,17 +80,34 @@ def test_cold_start_without_predictions_and_an_exhausted_pool(tmp_path):
 
 def test_bad_inputs_fail_with_the_item_named(tmp_path):
     write_pool(tmp_path / "pool", 3, labeled=(1,))
-    common = dict(predictions=None, embeddings=None, strategy="margin", batch_size=1, seed=0, labeled_count=0, stratify_field="")
+    common = dict(
+        predictions=None, embeddings=None, strategy="margin", batch_size=1, seed=0, labeled_count=0, stratify_field=""
+    )
     with pytest.raises(ValueError, match="pool:2: item id1 is already labeled"):
-        select_items.python_func(pool=artifact(tmp_path, "pool"), selected=artifact(tmp_path, "s"), remaining=artifact(tmp_path, "r"), **common)
+        select_items.python_func(
+            pool=artifact(tmp_path, "pool"),
+            selected=artifact(tmp_path, "s"),
+            remaining=artifact(tmp_path, "r"),
+            **common,
+        )
     write_pool(tmp_path / "pool", 3)
     write_predictions(tmp_path / "pred", ["id0", "id1"], [[1, 0, 0], [0.5, 0.5, 0]])
     common["predictions"] = artifact(tmp_path, "pred")
     with pytest.raises(KeyError, match=r"1 pool item\(s\) have no prediction, e.g. \['id2'\]"):
-        select_items.python_func(pool=artifact(tmp_path, "pool"), selected=artifact(tmp_path, "s"), remaining=artifact(tmp_path, "r"), **common)
+        select_items.python_func(
+            pool=artifact(tmp_path, "pool"),
+            selected=artifact(tmp_path, "s"),
+            remaining=artifact(tmp_path, "r"),
+            **common,
+        )
     write_predictions(tmp_path / "pred", ["id0", "id1", "id2"], [[1, 0, 0], [0.5, 0.6, 0], [0.2, 0.2, 0.6]])
     with pytest.raises(ValueError, match="probabilities of item 'id1'"):
-        select_items.python_func(pool=artifact(tmp_path, "pool"), selected=artifact(tmp_path, "s"), remaining=artifact(tmp_path, "r"), **common)
+        select_items.python_func(
+            pool=artifact(tmp_path, "pool"),
+            selected=artifact(tmp_path, "s"),
+            remaining=artifact(tmp_path, "r"),
+            **common,
+        )
     assert not (tmp_path / "s").exists()  # nothing half-written
 
 
@@ -83,10 +116,11 @@ def make_pool(pool: dsl.Output[dsl.Dataset], predictions: dsl.Output[dsl.Dataset
     import os
 
     import numpy as np
-
     from labelloop.components.core import manifest
 
-    manifest.write_jsonl(pool.path, ({"textContent": f"d{i}", "dataItemResourceLabels": {"labelloop_id": f"id{i}"}} for i in range(20)))
+    manifest.write_jsonl(
+        pool.path, ({"textContent": f"d{i}", "dataItemResourceLabels": {"labelloop_id": f"id{i}"}} for i in range(20))
+    )
     os.makedirs(predictions.path)
     rows = np.full((20, 2), [0.9, 0.1], dtype=np.float32)
     rows[[3, 7, 11]] = [0.55, 0.45]
@@ -104,8 +138,12 @@ def test_kfp_local_run(tmp_path):
     @dsl.pipeline
     def two_rounds() -> dsl.Dataset:
         made = make_pool()
-        first = select_items(pool=made.outputs["pool"], predictions=made.outputs["predictions"], batch_size=2, strategy="margin")
-        second = select_items(pool=first.outputs["remaining"], predictions=made.outputs["predictions"], batch_size=1, strategy="margin")
+        first = select_items(
+            pool=made.outputs["pool"], predictions=made.outputs["predictions"], batch_size=2, strategy="margin"
+        )
+        second = select_items(
+            pool=first.outputs["remaining"], predictions=made.outputs["predictions"], batch_size=1, strategy="margin"
+        )
         return second.outputs["selected"]
 
     result = two_rounds()

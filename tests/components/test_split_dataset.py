@@ -1,6 +1,5 @@
 import pytest
 from kfp import dsl
-
 from labelloop.components.core import manifest as mf
 from labelloop.components.split_dataset import split_dataset
 
@@ -10,14 +9,18 @@ def artifact(cls, tmp_path, name):
 
 
 def run(tmp_path, **params):
-    outputs = {name: artifact(cls, tmp_path, name) for name, cls in
-               (("split", dsl.Dataset), ("stats", dsl.Metrics), ("report", dsl.Markdown))}
+    outputs = {
+        name: artifact(cls, tmp_path, name)
+        for name, cls in (("split", dsl.Dataset), ("stats", dsl.Metrics), ("report", dsl.Markdown))
+    }
     split_dataset.python_func(items=artifact(dsl.Dataset, tmp_path, "items"), **outputs, **params)
     return outputs
 
 
 def test_splits_a_manifest_and_reports_counts(tmp_path):
-    records = [mf.with_label(mf.with_id({"textContent": f"d{i}"}, f"i{i}"), "xy"[i % 2], source="import") for i in range(20)]
+    records = [
+        mf.with_label(mf.with_id({"textContent": f"d{i}"}, f"i{i}"), "xy"[i % 2], source="import") for i in range(20)
+    ]
     mf.write_jsonl(str(tmp_path / "items"), records)
     out = run(tmp_path, method="random", seed=1)
     assert [mf.ml_use_of(r) for r in mf.read_jsonl(out["split"].path)].count("training") == 16

@@ -1,19 +1,20 @@
 """version_dataset component: direct calls and a kfp.local pipeline run."""
 
-
 import json
 from pathlib import Path
 
 import pytest
 from kfp import dsl
-
 from labelloop.components.core import versions
 from labelloop.components.core.manifest import ManifestError, content_id, with_id, with_label, with_ml_use, write_jsonl
 from labelloop.components.version_dataset import version_dataset
 
 
 def items(*texts: str) -> list:
-    return [with_ml_use(with_label(with_id({"textContent": t}, content_id(t)), "pos", source="human"), "training") for t in texts]
+    return [
+        with_ml_use(with_label(with_id({"textContent": t}, content_id(t)), "pos", source="human"), "training")
+        for t in texts
+    ]
 
 
 def dataset_artifact(tmp_path: Path, name: str, records: list[dict] | None = None) -> dsl.Dataset:
@@ -28,9 +29,15 @@ def test_creates_a_version_and_outputs_the_versioned_manifest(tmp_path):
     manifest = dataset_artifact(tmp_path, "in", items("a", "b", "c"))
     versioned = dataset_artifact(tmp_path, "out")
 
-    out = version_dataset.python_func(manifest=manifest, store_uri=store, dataset_name="reviews",
-                                      description="first", versioned=versioned, pipeline_run="run-7",
-                                      producing_step="split_dataset")
+    out = version_dataset.python_func(
+        manifest=manifest,
+        store_uri=store,
+        dataset_name="reviews",
+        description="first",
+        versioned=versioned,
+        pipeline_run="run-7",
+        producing_step="split_dataset",
+    )
 
     assert out.version_id == content_id(Path(manifest.path).read_bytes())
     assert (out.parent_version, out.item_count) == ("", 3)
@@ -44,13 +51,28 @@ def test_creates_a_version_and_outputs_the_versioned_manifest(tmp_path):
 
 def test_second_version_names_its_parent_and_rerun_is_idempotent(tmp_path):
     store = str(tmp_path / "store")
-    first = version_dataset.python_func(manifest=dataset_artifact(tmp_path, "in1", items("a")), store_uri=store,
-                                        dataset_name="reviews", description="", versioned=dataset_artifact(tmp_path, "o1"))
-    second = version_dataset.python_func(manifest=dataset_artifact(tmp_path, "in2", items("a", "b")), store_uri=store,
-                                         dataset_name="reviews", description="", versioned=dataset_artifact(tmp_path, "o2"))
+    first = version_dataset.python_func(
+        manifest=dataset_artifact(tmp_path, "in1", items("a")),
+        store_uri=store,
+        dataset_name="reviews",
+        description="",
+        versioned=dataset_artifact(tmp_path, "o1"),
+    )
+    second = version_dataset.python_func(
+        manifest=dataset_artifact(tmp_path, "in2", items("a", "b")),
+        store_uri=store,
+        dataset_name="reviews",
+        description="",
+        versioned=dataset_artifact(tmp_path, "o2"),
+    )
     again_out = dataset_artifact(tmp_path, "o3")
-    again = version_dataset.python_func(manifest=dataset_artifact(tmp_path, "in3", items("a", "b")), store_uri=store,
-                                        dataset_name="reviews", description="", versioned=again_out)
+    again = version_dataset.python_func(
+        manifest=dataset_artifact(tmp_path, "in3", items("a", "b")),
+        store_uri=store,
+        dataset_name="reviews",
+        description="",
+        versioned=again_out,
+    )
 
     assert second.parent_version == first.version_id
     assert again == second
@@ -63,8 +85,13 @@ def test_bad_manifest_fails_with_the_line_and_writes_no_output(tmp_path):
     Path(manifest.path).write_text(json.dumps(items("a")[0]) + "\nnot json\n")
     versioned = dataset_artifact(tmp_path, "out")
     with pytest.raises(ManifestError, match=r"in:2: not valid JSON"):
-        version_dataset.python_func(manifest=manifest, store_uri=str(tmp_path / "s"), dataset_name="reviews",
-                                    description="", versioned=versioned)
+        version_dataset.python_func(
+            manifest=manifest,
+            store_uri=str(tmp_path / "s"),
+            dataset_name="reviews",
+            description="",
+            versioned=versioned,
+        )
     assert not Path(versioned.path).exists()
     assert not (tmp_path / "s").exists()
 
@@ -86,9 +113,14 @@ def test_runs_in_a_local_pipeline_and_records_the_run_name(tmp_path):
     @dsl.pipeline(name="version-demo")
     def demo(store_uri: str):
         made = _write_manifest()
-        version_dataset(manifest=made.outputs["out"], store_uri=store_uri, dataset_name="demo",
-                        description="from a pipeline", pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
-                        producing_step="write_manifest")
+        version_dataset(
+            manifest=made.outputs["out"],
+            store_uri=store_uri,
+            dataset_name="demo",
+            description="from a pipeline",
+            pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+            producing_step="write_manifest",
+        )
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
     demo(store_uri=store)

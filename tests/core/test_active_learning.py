@@ -1,7 +1,6 @@
 """ActiveLearningConfig (DataLabelingJob's shape), budget arithmetic, stopping rules, records, report."""
 
 import pytest
-
 from labelloop.components.core import active_learning as al
 from labelloop.components.core import learning_curve_report
 
@@ -13,7 +12,11 @@ def config(**overrides):
 def test_data_labeling_job_json_round_trips():
     job = {
         "maxDataItemCount": "500",
-        "sampleConfig": {"sampleStrategy": "UNCERTAINTY", "initialBatchSamplePercentage": 10, "followingBatchSamplePercentage": 5},
+        "sampleConfig": {
+            "sampleStrategy": "UNCERTAINTY",
+            "initialBatchSamplePercentage": 10,
+            "followingBatchSamplePercentage": 5,
+        },
         "trainingConfig": {"timeoutTrainingMilliHours": "8000"},
         "max_rounds": 4,
     }
@@ -24,7 +27,9 @@ def test_data_labeling_job_json_round_trips():
 
 
 def test_unspecified_strategy_means_uncertainty_as_in_the_service():
-    parsed = al.config_from_dict({"maxDataItemPercentage": 20, "sampleConfig": {"sampleStrategy": "SAMPLE_STRATEGY_UNSPECIFIED"}})
+    parsed = al.config_from_dict(
+        {"maxDataItemPercentage": 20, "sampleConfig": {"sampleStrategy": "SAMPLE_STRATEGY_UNSPECIFIED"}}
+    )
     assert parsed.sample_strategy == "UNCERTAINTY"
 
 
@@ -61,7 +66,11 @@ def test_batch_schedule_uses_initial_then_following_percentages_and_caps_by_budg
 def rounds(cfg, metrics, batch=10):
     records = []
     for i, m in enumerate(metrics):
-        records.append(al.next_round_record(cfg, records, chosen_ids=[f"r{i}-{j}" for j in range(batch)], metric_value=m, strategy="margin"))
+        records.append(
+            al.next_round_record(
+                cfg, records, chosen_ids=[f"r{i}-{j}" for j in range(batch)], metric_value=m, strategy="margin"
+            )
+        )
     return records
 
 

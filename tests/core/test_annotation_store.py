@@ -1,8 +1,12 @@
 """The append-only annotation store: nothing lost, nothing bought twice, crashes leave whole parts."""
 
 import pytest
-
-from labelloop.components.core.annotation_store import AnnotationStore, AnnotationStoreError, LedgerEntry, StoredAnnotation
+from labelloop.components.core.annotation_store import (
+    AnnotationStore,
+    AnnotationStoreError,
+    LedgerEntry,
+    StoredAnnotation,
+)
 
 
 def annotation(item, labeler, value="cat", cost=0.05):
@@ -12,7 +16,9 @@ def annotation(item, labeler, value="cat", cost=0.05):
 def test_append_persists_and_skips_keys_already_stored(tmp_path):
     store = AnnotationStore(str(tmp_path / "store"))
     assert store.append_annotations([annotation("i1", "a"), annotation("i1", "b")]) == (
-        annotation("i1", "a"), annotation("i1", "b"))  # fmt: skip
+        annotation("i1", "a"),
+        annotation("i1", "b"),
+    )
     new = store.append_annotations([annotation("i1", "a", value="dog"), annotation("i2", "a")])
     assert new == (annotation("i2", "a"),)
     reopened = AnnotationStore(str(tmp_path / "store"))
@@ -35,7 +41,9 @@ def test_a_corrupt_line_names_the_file_and_line(tmp_path):
     store.append_annotations([annotation("i1", "a")])
     bad = tmp_path / "annotations" / "part-zzz.jsonl"
     bad.write_text('{"item_id": "i2", "labeler_id": "a", "value": "cat", "cost_usd": 0.05}\n{"item_id": "i3"}\n')
-    with pytest.raises(AnnotationStoreError, match=r"part-zzz.jsonl:2: annotation lacks \['labeler_id', 'value', 'cost_usd'\]"):
+    with pytest.raises(
+        AnnotationStoreError, match=r"part-zzz.jsonl:2: annotation lacks \['labeler_id', 'value', 'cost_usd'\]"
+    ):
         store.load_annotations()
 
 

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from labelloop.components.core import consensus as c
 from labelloop.components.core import simulated_crowd as sc
 
@@ -17,11 +16,16 @@ def triples(rows):
 
 
 def test_majority_vote_labels_and_vote_share():
-    matrix = c.build_matrix(triples({
-        "i1": {"a": "cat", "b": "cat", "c": "dog"},
-        "i2": {"a": "bird", "b": "bird", "c": "bird"},
-        "i3": {"a": "dog"},
-    }), CLASSES)  # fmt: skip
+    matrix = c.build_matrix(
+        triples(
+            {
+                "i1": {"a": "cat", "b": "cat", "c": "dog"},
+                "i2": {"a": "bird", "b": "bird", "c": "bird"},
+                "i3": {"a": "dog"},
+            }
+        ),
+        CLASSES,
+    )
     result = c.majority_vote(matrix)
     assert result.labels == ("cat", "bird", "dog")
     np.testing.assert_allclose(result.confidence, [2 / 3, 1.0, 1.0])
@@ -41,8 +45,18 @@ def test_build_matrix_rejects_unknown_label_and_conflicting_answers():
 
 def test_fleiss_kappa_matches_the_textbook_example():
     # Fleiss (1971) as reproduced on Wikipedia: 10 subjects, 14 raters, 5 categories, kappa = 0.210
-    rows = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-            [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]  # fmt: skip
+    rows = [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
     annotations = []
     for item, counts in enumerate(rows):
         rater = 0
@@ -120,11 +134,16 @@ def test_dawid_skene_beats_majority_vote_and_a_single_labeler_on_a_class_depende
 
 
 def test_review_flags_items_whose_disagreement_exceeds_the_threshold():
-    matrix = c.build_matrix(triples({
-        "i1": {"a": "cat", "b": "cat", "c": "cat"},
-        "i2": {"a": "cat", "b": "cat", "c": "dog"},
-        "i3": {"a": "cat", "b": "dog", "c": "bird"},
-    }), CLASSES)  # fmt: skip
+    matrix = c.build_matrix(
+        triples(
+            {
+                "i1": {"a": "cat", "b": "cat", "c": "cat"},
+                "i2": {"a": "cat", "b": "cat", "c": "dog"},
+                "i3": {"a": "cat", "b": "dog", "c": "bird"},
+            }
+        ),
+        CLASSES,
+    )
     result = c.majority_vote(matrix)
     assert [f.item_id for f in c.items_needing_review(matrix, result, max_disagreement=0.5)] == ["i3"]
     flags = c.items_needing_review(matrix, result, max_disagreement=0.3)
@@ -133,7 +152,9 @@ def test_review_flags_items_whose_disagreement_exceeds_the_threshold():
 
 
 def test_confusion_vs_consensus_counts_every_annotation():
-    matrix = c.build_matrix(triples({"i1": {"a": "cat", "b": "cat", "c": "dog"}, "i2": {"a": "dog", "b": "dog"}}), CLASSES)
+    matrix = c.build_matrix(
+        triples({"i1": {"a": "cat", "b": "cat", "c": "dog"}, "i2": {"a": "dog", "b": "dog"}}), CLASSES
+    )
     table = c.confusion_vs_consensus(matrix, c.majority_vote(matrix))
     assert table.tolist() == [[2, 1, 0], [0, 2, 0], [0, 0, 0]]
 
@@ -166,11 +187,14 @@ def test_box_outside_the_unit_square_is_an_error():
 
 
 def test_spans_vote_on_exact_offsets():
-    spans, agreement = c.aggregate_spans("t1", {
-        "a": [c.Span("ORG", 0, 6), c.Span("PER", 10, 15)],
-        "b": [c.Span("ORG", 0, 6)],
-        "c": [c.Span("ORG", 0, 6), c.Span("PER", 10, 14)],
-    })  # fmt: skip
+    spans, agreement = c.aggregate_spans(
+        "t1",
+        {
+            "a": [c.Span("ORG", 0, 6), c.Span("PER", 10, 15)],
+            "b": [c.Span("ORG", 0, 6)],
+            "c": [c.Span("ORG", 0, 6), c.Span("PER", 10, 14)],
+        },
+    )
     assert spans == (c.Span("ORG", 0, 6),)
     assert 0 < agreement < 1
 

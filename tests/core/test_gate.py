@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from labelloop.components.core import gate
 
 
@@ -17,17 +16,26 @@ def scores_with_accuracy(y, accuracy, n_labels, seed):
 
 
 Y = np.random.default_rng(0).integers(0, 4, 600)
-CONFIG = gate.parse_config({"value_thresholds": {"accuracy": {"lower_bound": 0.6}},
-                            "change_thresholds": {"accuracy": {"absolute": 0.0}}, "resamples": 400})
+CONFIG = gate.parse_config(
+    {
+        "value_thresholds": {"accuracy": {"lower_bound": 0.6}},
+        "change_thresholds": {"accuracy": {"absolute": 0.0}},
+        "resamples": 400,
+    }
+)
 
 
 def test_better_challenger_is_promoted():
-    decision = gate.decide(CONFIG, Y, scores_with_accuracy(Y, 0.9, 4, 1), scores_with_accuracy(Y, 0.7, 4, 2), "image_classification")
+    decision = gate.decide(
+        CONFIG, Y, scores_with_accuracy(Y, 0.9, 4, 1), scores_with_accuracy(Y, 0.7, 4, 2), "image_classification"
+    )
     assert decision.blessed and all(c.passed for c in decision.checks)
 
 
 def test_worse_challenger_is_refused():
-    decision = gate.decide(CONFIG, Y, scores_with_accuracy(Y, 0.7, 4, 1), scores_with_accuracy(Y, 0.9, 4, 2), "image_classification")
+    decision = gate.decide(
+        CONFIG, Y, scores_with_accuracy(Y, 0.7, 4, 1), scores_with_accuracy(Y, 0.9, 4, 2), "image_classification"
+    )
     assert not decision.blessed
     assert "not surely" in decision.checks[1].reason
 
@@ -55,17 +63,22 @@ def test_lower_is_better_and_relative_thresholds():
 
 def test_regression_metrics():
     y = np.linspace(0, 10, 300)
-    config = gate.parse_config({"value_thresholds": {"r2": {"lower_bound": 0.9}}, "change_thresholds": {"rmse": {"absolute": 0.0}}})
+    config = gate.parse_config(
+        {"value_thresholds": {"r2": {"lower_bound": 0.9}}, "change_thresholds": {"rmse": {"absolute": 0.0}}}
+    )
     decision = gate.decide(config, y, y + 0.1, y + np.random.default_rng(0).normal(0, 1, 300), "tabular_regression")
     assert decision.blessed
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"value_thresholds": {"accuracy": {"lower": 0.9}}}, "lower_bound"),
-    ({"change_thresholds": {"accuracy": {"direction": "up"}}}, "absolute and/or relative"),
-    ({"value_thresholds": {"accuracy": {"lower_bound": "high"}}}, "must be a number"),
-    ({"thresholds": {}}, "unknown gate config keys"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"value_thresholds": {"accuracy": {"lower": 0.9}}}, "lower_bound"),
+        ({"change_thresholds": {"accuracy": {"direction": "up"}}}, "absolute and/or relative"),
+        ({"value_thresholds": {"accuracy": {"lower_bound": "high"}}}, "must be a number"),
+        ({"thresholds": {}}, "unknown gate config keys"),
+    ],
+)
 def test_malformed_config_is_named(bad, message):
     with pytest.raises(gate.GateConfigError, match=message):
         gate.parse_config(bad)

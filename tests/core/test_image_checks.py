@@ -3,9 +3,8 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
-
 from labelloop.components.core import image_checks as ic
+from PIL import Image, ImageOps
 
 
 def encode(array, fmt="JPEG", **options):
@@ -24,7 +23,9 @@ LIMITS = ic.DecodeLimits(min_width=32, min_height=32, max_pixels=4_000_000, work
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"])
 def test_decodes_common_formats_to_a_small_gray_view(fmt):
-    view = ic.decode_image(encode(picture()), LIMITS) if fmt == "JPEG" else ic.decode_image(encode(picture(), fmt), LIMITS)
+    view = (
+        ic.decode_image(encode(picture()), LIMITS) if fmt == "JPEG" else ic.decode_image(encode(picture(), fmt), LIMITS)
+    )
     assert isinstance(view, ic.ImageView)
     assert (view.width, view.height) == (400, 300)
     assert view.gray.shape == (96, 128) and view.gray.dtype == np.uint8

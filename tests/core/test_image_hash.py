@@ -1,7 +1,6 @@
 import cv2
 import numpy as np
 import pytest
-
 from labelloop.components.core import image_hash as ih
 
 
@@ -12,7 +11,9 @@ def scene(seed, size=(480, 360)):
     for _ in range(25):
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
         color = int(rng.integers(0, 256))
-        cv2.rectangle(img, (x, y), (x + int(rng.integers(10, width // 2)), y + int(rng.integers(10, height // 2))), color, -1)
+        cv2.rectangle(
+            img, (x, y), (x + int(rng.integers(10, width // 2)), y + int(rng.integers(10, height // 2))), color, -1
+        )
     return img
 
 
@@ -83,6 +84,8 @@ def test_corner_crops_cut_the_share_at_each_corner():
     crops = ih.corner_crops(image, share=0.1)
     assert [c.shape for c in crops] == [(90, 180)] * 4
     assert [(int(c[0, 0]), int(c[-1, -1])) for c in crops] == [
-        (image[0, 0], image[89, 179]), (image[0, 20], image[89, 199]),
-        (image[10, 0], image[99, 179]), (image[10, 20], image[99, 199]),
+        (image[0, 0], image[89, 179]),
+        (image[0, 20], image[89, 199]),
+        (image[10, 0], image[99, 179]),
+        (image[10, 20], image[99, 199]),
     ]

@@ -7,7 +7,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from labelloop.components.core import import_data as d
 from labelloop.components.core import manifest as m
 from labelloop.components.core import sources, tabular, validate
@@ -52,8 +51,14 @@ def test_image_folder_class_per_subfolder_and_unlabeled(tmp_path):
     put(str(root / "Bad Name!" / "d.png"), PNG + b"y")
     put(str(root / "dog" / "readme.txt"), b"notes")
     put(str(root / "dog" / "fake.jpg"), b"<html>")
-    result, rejects = run(tmp_path, source_uri=str(root), data_type="image", allowed_uri_schemes=LOCAL,
-                          allowed_labels=("cat", "dog"), max_reject_rate=1.0)
+    result, rejects = run(
+        tmp_path,
+        source_uri=str(root),
+        data_type="image",
+        allowed_uri_schemes=LOCAL,
+        allowed_labels=("cat", "dog"),
+        max_reject_rate=1.0,
+    )
     items = items_of(tmp_path)
     assert result.total == 7 and result.kept == 4 and result.rejected == 3
     assert result.label_counts == {"(none)": 1, "cat": 2, "dog": 1} and result.split_counts == {"(none)": 4}
@@ -61,7 +66,9 @@ def test_image_folder_class_per_subfolder_and_unlabeled(tmp_path):
     assert any("subfolder 'Bad Name!'" in r["reason"] for r in rejects)
     by_uri = {i["imageGcsUri"]: i for i in items}
     assert m.item_id(by_uri[str(root / "cat" / "a.png")]) == m.content_id(PNG)
-    assert m.label_of(by_uri[str(root / "loose.png")]) is None and m.label_of(by_uri[str(root / "dog" / "c.jpg")]) == "dog"
+    assert (
+        m.label_of(by_uri[str(root / "loose.png")]) is None and m.label_of(by_uri[str(root / "dog" / "c.jpg")]) == "dog"
+    )
 
 
 def test_local_folder_needs_the_file_scheme(tmp_path):
@@ -100,19 +107,26 @@ def test_jsonl_with_gs_uris_checks_files_and_keeps_unknown_fields(tmp_path, gcs_
     b = put(f"{gcs_prefix}/img/b.jpg", JPEG)
     put(f"{gcs_prefix}/img/c.jpg", JPEG + b"c")
     first = b'{"imageGcsUri":"%s","classificationAnnotation":{"displayName":"cat"},"custom":{"n":1.50}}' % a.encode()
-    source = write_lines(tmp_path / "m.jsonl", [
-        first,
-        {"imageGcsUri": b, "dataItemResourceLabels": {m.ML_USE_KEY: "test", "team": "x"}},
-        {"imageGcsUri": f"{gcs_prefix}/img/missing.png"},
-        {"imageGcsUri": f"{gcs_prefix}/img/c.jpg", "dataItemResourceLabels": {m.ID_KEY: "carried1"}},
-        {"imageGcsUri": f"{gcs_prefix}/img/gone.jpg", "dataItemResourceLabels": {m.ID_KEY: "carried2"}},
-        b"{broken",
-        {"imageGcsUri": a},
-    ])
+    source = write_lines(
+        tmp_path / "m.jsonl",
+        [
+            first,
+            {"imageGcsUri": b, "dataItemResourceLabels": {m.ML_USE_KEY: "test", "team": "x"}},
+            {"imageGcsUri": f"{gcs_prefix}/img/missing.png"},
+            {"imageGcsUri": f"{gcs_prefix}/img/c.jpg", "dataItemResourceLabels": {m.ID_KEY: "carried1"}},
+            {"imageGcsUri": f"{gcs_prefix}/img/gone.jpg", "dataItemResourceLabels": {m.ID_KEY: "carried2"}},
+            b"{broken",
+            {"imageGcsUri": a},
+        ],
+    )
     result, rejects = run(tmp_path, source_uri=source, data_type="image", max_reject_rate=1.0)
     items = items_of(tmp_path)
-    assert [(r["line"], r["reason_code"]) for r in rejects] == [(6, "invalid_json"), (7, "duplicate_uri"),
-                                                                (3, "file_not_found"), (5, "file_not_found")]
+    assert [(r["line"], r["reason_code"]) for r in rejects] == [
+        (6, "invalid_json"),
+        (7, "duplicate_uri"),
+        (3, "file_not_found"),
+        (5, "file_not_found"),
+    ]
     assert rejects[0]["record"] == "{broken"
     raw_out = (tmp_path / "items").read_bytes().splitlines()
     assert raw_out[0].startswith(first[:-1]) and b'"n":1.50' in raw_out[0]  # original bytes, id appended
@@ -126,12 +140,16 @@ def test_jsonl_with_gs_uris_checks_files_and_keeps_unknown_fields(tmp_path, gcs_
 def test_text_jsonl_inline_and_file_with_label_minimum(tmp_path):
     doc = put(str(tmp_path / "docs" / "d1.txt"), "Un texte en français".encode())
     put(str(tmp_path / "docs" / "latin1.txt"), "caf\xe9".encode("latin-1"))
-    lines = [{"textContent": f"review {i}", "classificationAnnotation": {"displayName": "pos" if i % 2 else "neg"}}
-             for i in range(24)]
-    lines += [{"textGcsUri": doc, "classificationAnnotations": [{"displayName": "pos"}, {"displayName": "neg"}]},
-              {"textGcsUri": str(tmp_path / "docs" / "latin1.txt")},
-              {"textContent": "   "},
-              {"textContent": "short", "classificationAnnotation": {"displayName": "rare"}}]
+    lines = [
+        {"textContent": f"review {i}", "classificationAnnotation": {"displayName": "pos" if i % 2 else "neg"}}
+        for i in range(24)
+    ]
+    lines += [
+        {"textGcsUri": doc, "classificationAnnotations": [{"displayName": "pos"}, {"displayName": "neg"}]},
+        {"textGcsUri": str(tmp_path / "docs" / "latin1.txt")},
+        {"textContent": "   "},
+        {"textContent": "short", "classificationAnnotation": {"displayName": "rare"}},
+    ]
     source = write_lines(tmp_path / "t.jsonl", lines)
     result, rejects = run(tmp_path, source_uri=source, data_type="text", allowed_uri_schemes=LOCAL)
     assert [r["reason_code"] for r in rejects] == ["empty_text", "not_utf8"]
@@ -139,20 +157,29 @@ def test_text_jsonl_inline_and_file_with_label_minimum(tmp_path):
     (issue,) = result.issues
     assert issue.code == "too_few_items_per_label" and issue.severity == "warning" and "rare (1)" in issue.message
     items = items_of(tmp_path)
-    assert m.item_id(items[0]) == m.content_id("review 0") and m.item_id(items[24]) == m.content_id("Un texte en français".encode())
+    assert m.item_id(items[0]) == m.content_id("review 0") and m.item_id(items[24]) == m.content_id(
+        "Un texte en français".encode()
+    )
     assert d.failure_summary(result, 0.1) is None  # 2/28 rejected, warning only
-    strict, _ = run(tmp_path, source_uri=source, data_type="text", allowed_uri_schemes=LOCAL, label_count_severity="error")
+    strict, _ = run(
+        tmp_path, source_uri=source, data_type="text", allowed_uri_schemes=LOCAL, label_count_severity="error"
+    )
     assert "fewer than 10" in d.failure_summary(strict, 0.1)
 
 
 def test_unknown_classes_and_missing_labels_are_rejected(tmp_path):
     put(str(tmp_path / "a.png"), PNG)
-    source = write_lines(tmp_path / "m.jsonl", [
-        {"imageGcsUri": str(tmp_path / "a.png"), "classificationAnnotation": {"displayName": "cow"}},
-        {"imageGcsUri": str(tmp_path / "a.png"), "classificationAnnotation": {}},
-        {"classificationAnnotation": {"displayName": "cat"}},
-    ])
-    result, rejects = run(tmp_path, source_uri=source, data_type="image", allowed_uri_schemes=LOCAL, allowed_labels=("cat",))
+    source = write_lines(
+        tmp_path / "m.jsonl",
+        [
+            {"imageGcsUri": str(tmp_path / "a.png"), "classificationAnnotation": {"displayName": "cow"}},
+            {"imageGcsUri": str(tmp_path / "a.png"), "classificationAnnotation": {}},
+            {"classificationAnnotation": {"displayName": "cat"}},
+        ],
+    )
+    result, rejects = run(
+        tmp_path, source_uri=source, data_type="image", allowed_uri_schemes=LOCAL, allowed_labels=("cat",)
+    )
     assert [r["reason_code"] for r in rejects] == ["unknown_label", "missing_label_name", "missing_content"]
     assert "(cat)" in rejects[0]["reason"] and result.kept == 0
     summary = d.failure_summary(result, 0.1)
@@ -200,7 +227,9 @@ def test_wrong_pairings_raise_clear_errors(tmp_path):
 def test_csv_rows_keep_columns_and_gain_ids(tmp_path):
     source = tmp_path / "t.csv"
     source.write_text("f1,f2,target,ml_use\n1,a,yes,training\n2,b,,test\n3,a,no,validation\n4,b,no,bogus\n")
-    result, rejects = run(tmp_path, source_uri=str(source), data_type="tabular", target_column="target", max_reject_rate=0.5)
+    result, rejects = run(
+        tmp_path, source_uri=str(source), data_type="tabular", target_column="target", max_reject_rate=0.5
+    )
     assert [(r["line"], r["reason_code"]) for r in rejects] == [(2, "null_target"), (4, "bad_ml_use")]
     out = (tmp_path / "items").read_text().splitlines()
     assert out[0] == '"f1","f2","target","ml_use","labelloop_id"' and out[1].startswith('"1","a","yes","training","')
@@ -226,5 +255,12 @@ def test_parquet_round_trip_keeps_types(tmp_path):
 
 def test_metrics_flatten_counts(tmp_path):
     result = d.ImportResult("s", "jsonl", "image", "jsonl", 3, 2, 1, {"cat": 2}, {"(none)": 2}, {"bad_uri": 1})
-    assert d.metrics_of(result) == {"items_total": 3, "items_kept": 2, "items_rejected": 1, "reject_rate": 0.333333,
-                                    "label_cat": 2, "split_(none)": 2, "rejects_bad_uri": 1}
+    assert d.metrics_of(result) == {
+        "items_total": 3,
+        "items_kept": 2,
+        "items_rejected": 1,
+        "reject_rate": 0.333333,
+        "label_cat": 2,
+        "split_(none)": 2,
+        "rejects_bad_uri": 1,
+    }

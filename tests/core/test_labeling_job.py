@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from labelloop.components.core import labeling_job as lj
 
 SCHEMA = "gs://google-cloud-aiplatform/schema/datalabelingjob/inputs/"
@@ -43,21 +42,33 @@ def test_parses_a_datalabelingjob_with_defaults():
     ],
 )
 def test_task_type_and_default_price_follow_the_inputs_schema(schema, multi, task_type, price):
-    spec = lj.parse_job_spec(spec_dict(inputsSchemaUri=f"{SCHEMA}{schema}_1.0.0.yaml",
-                                       inputs={"annotationSpecs": [{"displayName": "a"}], "multiLabel": multi}))  # fmt: skip
+    spec = lj.parse_job_spec(
+        spec_dict(
+            inputsSchemaUri=f"{SCHEMA}{schema}_1.0.0.yaml",
+            inputs={"annotationSpecs": [{"displayName": "a"}], "multiLabel": multi},
+        )
+    )
     assert spec.task_type is task_type
     assert spec.price_per_label_usd == pytest.approx(price)
 
 
 def test_specialist_pools_multiply_the_price():
-    spec = lj.parse_job_spec(spec_dict(specialistPools=["projects/p/locations/l/specialistPools/radiology"],
-                                       labelloop={"pricePerLabelUsd": 0.08, "specialistMultiplier": 5}))  # fmt: skip
+    spec = lj.parse_job_spec(
+        spec_dict(
+            specialistPools=["projects/p/locations/l/specialistPools/radiology"],
+            labelloop={"pricePerLabelUsd": 0.08, "specialistMultiplier": 5},
+        )
+    )
     assert spec.price_per_label_usd == pytest.approx(0.40)
 
 
 def test_budget_takes_the_tighter_of_budget_and_active_learning_config():
-    spec = lj.parse_job_spec(spec_dict(activeLearningConfig={"maxDataItemCount": "300"},
-                                       labelloop={"budget": {"maxItems": 500, "maxSpendUsd": 12.5}}))  # fmt: skip
+    spec = lj.parse_job_spec(
+        spec_dict(
+            activeLearningConfig={"maxDataItemCount": "300"},
+            labelloop={"budget": {"maxItems": 500, "maxSpendUsd": 12.5}},
+        )
+    )
     assert spec.budget == lj.Budget(300, 12.5)
     assert spec.budget.tightened(100) == lj.Budget(100, 12.5)
     assert spec.budget.tightened(None) == spec.budget
@@ -84,8 +95,13 @@ def test_budget_takes_the_tighter_of_budget_and_active_learning_config():
         ({"labelloop": {"consensus": "vote"}}, "labelloop.consensus must be one of"),
         ({"labelloop": {"reviewThreshold": 1.5}}, "reviewThreshold must be a number between 0 and 1"),
         ({"labelloop": {"specialistMultiplier": 0.5}}, "at least 1"),
-        ({"labelloop": {"taskType": "image_classification"}, "inputsSchemaUri": SCHEMA + "text_classification_1.0.0.yaml"},
-         "does not match task type"),
+        (
+            {
+                "labelloop": {"taskType": "image_classification"},
+                "inputsSchemaUri": SCHEMA + "text_classification_1.0.0.yaml",
+            },
+            "does not match task type",
+        ),
     ],
 )
 def test_invalid_specs_name_the_field(change, message):

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from labelloop.components.core import machine_labels as ml
 from labelloop.components.core import manifest
 
@@ -48,11 +47,15 @@ def item(i, label=None, ml_use=None):
 def test_machine_labels_are_marked_and_the_rest_stay_for_humans():
     classes = ("cat", "dog")
     probabilities = {"id0": np.array([0.995, 0.005]), "id1": np.array([0.6, 0.4]), "id2": np.array([0.01, 0.99])}
-    out = list(ml.machine_label([item(0), item(1), item(2)], probabilities, classes, threshold=0.99, model_version="m3"))
+    out = list(
+        ml.machine_label([item(0), item(1), item(2)], probabilities, classes, threshold=0.99, model_version="m3")
+    )
     assert [done for done, _ in out] == [True, False, True]
     labeled = out[0][1]
     assert manifest.label_of(labeled) == "cat" and manifest.label_source_of(labeled) == "machine"
-    assert manifest.extra_of(labeled)["model_version"] == "m3" and manifest.extra_of(labeled)["label_confidence"] == 0.995
+    assert (
+        manifest.extra_of(labeled)["model_version"] == "m3" and manifest.extra_of(labeled)["label_confidence"] == 0.995
+    )
     assert out[1][1] == item(1)
     assert manifest.label_of(out[2][1]) == "dog"
 
@@ -61,7 +64,11 @@ def test_pool_items_without_predictions_or_with_labels_are_errors():
     with pytest.raises(KeyError, match="pool item id0 .* has no prediction"):
         list(ml.machine_label([item(0)], {}, ("a", "b"), threshold=0.5, model_version="m"))
     with pytest.raises(ValueError, match="already has a label"):
-        list(ml.machine_label([item(0, "a")], {"id0": np.array([1.0, 0.0])}, ("a", "b"), threshold=0.5, model_version="m"))
+        list(
+            ml.machine_label(
+                [item(0, "a")], {"id0": np.array([1.0, 0.0])}, ("a", "b"), threshold=0.5, model_version="m"
+            )
+        )
 
 
 def test_held_out_scores_and_precision_on_test():

@@ -6,7 +6,6 @@ import os
 
 import orjson
 import pytest
-
 from labelloop.components.core import manifest as m
 
 
@@ -44,7 +43,9 @@ def test_read_lines_numbers_lines_and_skips_blanks(tmp_path):
     assert [(line.number, line.record) for line in m.read_lines(str(path))] == [(1, {"a": 1}), (3, {"a": 2})]
 
 
-@pytest.mark.parametrize(("content", "message"), [(b'{"a": 1}\n{oops\n', ":2: not valid JSON"), (b"[1]\n", ":1: expected a JSON object")])
+@pytest.mark.parametrize(
+    ("content", "message"), [(b'{"a": 1}\n{oops\n', ":2: not valid JSON"), (b"[1]\n", ":1: expected a JSON object")]
+)
 def test_read_lines_names_file_and_line_of_bad_input(tmp_path, content, message):
     path = tmp_path / "bad.jsonl"
     path.write_bytes(content)
@@ -75,10 +76,15 @@ def test_atomic_writer_leaves_no_partial_file_on_error(tmp_path):
 def test_rejects_writer_keeps_the_whole_record_and_counts(tmp_path):
     path = str(tmp_path / "rejects.jsonl")
     with m.RejectsWriter(path, "step_x") as rejects:
-        rejects.reject({"imageGcsUri": "gs://b/a.jpg", "dataItemResourceLabels": {m.ID_KEY: "id1"}}, "bad", "why", line=3)
+        rejects.reject(
+            {"imageGcsUri": "gs://b/a.jpg", "dataItemResourceLabels": {m.ID_KEY: "id1"}}, "bad", "why", line=3
+        )
         rejects.reject("not json {", "invalid_json", "broken", line=4)
     lines = list(m.read_jsonl(path))
-    assert [(r["line"], r["id"], r["reason_code"], r["step"]) for r in lines] == [(3, "id1", "bad", "step_x"), (4, None, "invalid_json", "step_x")]
+    assert [(r["line"], r["id"], r["reason_code"], r["step"]) for r in lines] == [
+        (3, "id1", "bad", "step_x"),
+        (4, None, "invalid_json", "step_x"),
+    ]
     assert lines[1]["record"] == "not json {" and rejects.counts == {"bad": 1, "invalid_json": 1} and rejects.total == 2
 
 

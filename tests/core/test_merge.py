@@ -1,5 +1,4 @@
 import pytest
-
 from labelloop.components.core import manifest as mf
 from labelloop.components.core.merge import MergeError, merge_manifests
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from labelloop.components.core import metrics
 
 
@@ -37,7 +36,9 @@ def test_regression_and_report():
     with pytest.raises(ValueError, match="test split is empty"):
         metrics.evaluate_regressor(np.array([]), np.array([]))
     y = np.array([0, 1, 1, 0])
-    html = metrics.html_report(metrics.evaluate_classifier(y, np.eye(2)[y] * 0.8 + 0.1, ("x", "y"), task="image_classification"))
+    html = metrics.html_report(
+        metrics.evaluate_classifier(y, np.eye(2)[y] * 0.8 + 0.1, ("x", "y"), task="image_classification")
+    )
     assert html.count("data:image/png;base64,") == 2 and "macro_f1" in html
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import skops.io
-
 from labelloop.components.core import features, model_io, sample_data
 from labelloop.components.core import train as T
 
@@ -38,11 +37,16 @@ def test_a_text_model_stores_its_vocabulary_compactly_and_round_trips(tmp_path):
     splits = {use: [i for i, u in enumerate(uses) if u == use] for use in ("training", "validation", "test")}
 
     def split(rows):
-        return T.Split(np.asarray([texts[i] for i in rows], dtype=object), tuple(frame_labels[i] for i in rows),
-                       np.ones(len(rows)), tuple(map(str, rows)))
+        return T.Split(
+            np.asarray([texts[i] for i in rows], dtype=object),
+            tuple(frame_labels[i] for i in rows),
+            np.ones(len(rows)),
+            tuple(map(str, rows)),
+        )
 
-    examples = T.Examples("text_classification", spec, split(splits["training"]), split(splits["validation"]),
-                          split(splits["test"]), {})
+    examples = T.Examples(
+        "text_classification", spec, split(splits["training"]), split(splits["validation"]), split(splits["test"]), {}
+    )
     model = T.fit_quick(examples)
     vocabulary = dict(model.estimator.named_steps["features"].vocabulary_)
     assert len(vocabulary) > 10_000

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from labelloop.components.core import near_duplicates as nd
 from labelloop.components.core.image_hash import MIRROR_MASK
 
@@ -72,12 +71,15 @@ def test_pairs_planted_at_every_distance_are_found_up_to_the_threshold_and_not_b
     assert found == pair_set(nd.brute_force_pairs(hashes, threshold, flip_mask=mask))
 
 
-@pytest.mark.parametrize("bands", [
-    [(0, 22, 2), (22, 21, 2), (43, 21, 2)],  # the 1,000,000-hash plan
-    [(0, 16, 2), (16, 16, 1), (32, 16, 1), (48, 16, 1)],
-    [(0, 12, 2), (20, 20, 3), (44, 20, 2)],  # uneven, with bits in no band
-    [(0, 8, 1), (8, 8, 0), (16, 8, 0), (24, 8, 0), (32, 8, 0), (40, 8, 0), (48, 8, 0), (56, 8, 0)],
-])
+@pytest.mark.parametrize(
+    "bands",
+    [
+        [(0, 22, 2), (22, 21, 2), (43, 21, 2)],  # the 1,000,000-hash plan
+        [(0, 16, 2), (16, 16, 1), (32, 16, 1), (48, 16, 1)],
+        [(0, 12, 2), (20, 20, 3), (44, 20, 2)],  # uneven, with bits in no band
+        [(0, 8, 1), (8, 8, 0), (16, 8, 0), (24, 8, 0), (32, 8, 0), (40, 8, 0), (48, 8, 0), (56, 8, 0)],
+    ],
+)
 @pytest.mark.parametrize("flip_mask", [0, MIRROR_MASK, 0b11 << 60])  # the last one lies within a band's radius
 def test_explicit_plans_on_skewed_keys_equal_brute_force(bands, flip_mask):
     hashes = np.concatenate([skewed(1200, seed=len(bands)), planted(800, seed=7)])
@@ -256,12 +258,15 @@ def test_bad_threshold_and_shapes_are_rejected():
         nd.pairs_between(np.zeros(2, np.uint64), np.zeros(3, np.uint64), 64)
 
 
-@pytest.mark.parametrize("bands, message", [
-    ([(0, 22, 1), (22, 21, 1), (43, 21, 1)], "cannot find every pair within 8 bits"),
-    ([(0, 22, 2), (20, 21, 2), (43, 21, 2)], "must not overlap"),
-    ([(0, 30, 8)], "1..24 bits wide"),
-    ([(50, 20, 8)], "within the 64-bit hash"),
-])
+@pytest.mark.parametrize(
+    "bands, message",
+    [
+        ([(0, 22, 1), (22, 21, 1), (43, 21, 1)], "cannot find every pair within 8 bits"),
+        ([(0, 22, 2), (20, 21, 2), (43, 21, 2)], "must not overlap"),
+        ([(0, 30, 8)], "1..24 bits wide"),
+        ([(50, 20, 8)], "within the 64-bit hash"),
+    ],
+)
 def test_plans_that_could_miss_pairs_are_rejected(bands, message):
     with pytest.raises(ValueError, match=message):
         nd.near_duplicate_pairs(planted(100), 8, plan=plan(bands))

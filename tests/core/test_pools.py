@@ -4,8 +4,9 @@ from labelloop.components.core.pools import partition_manifest
 
 def test_partition_accounts_for_every_item(tmp_path):
     records = []
-    for i, (use, label) in enumerate([("training", None), ("training", "a"), ("validation", None), ("test", "b"),
-                                       ("test", None), (None, None)]):
+    for i, (use, label) in enumerate(
+        [("training", None), ("training", "a"), ("validation", None), ("test", "b"), ("test", None), (None, None)]
+    ):
         record = mf.with_id({"textContent": f"t{i}"}, f"id{i}")
         record = mf.with_ml_use(record, use) if use else record
         records.append(mf.with_label(record, label, source="human") if label else record)

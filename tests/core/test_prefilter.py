@@ -3,11 +3,10 @@ import io
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
-
 from labelloop.components.core import image_checks
 from labelloop.components.core import manifest as mf
 from labelloop.components.core import prefilter as pf
+from PIL import Image
 
 
 def scene(seed, size=(480, 360)):
@@ -19,7 +18,9 @@ def scene(seed, size=(480, 360)):
         color = tuple(int(c) for c in rng.integers(0, 256, 3))
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
         if rng.random() < 0.5:
-            cv2.rectangle(img, (x, y), (x + int(rng.integers(10, width // 2)), y + int(rng.integers(10, height // 2))), color, -1)
+            cv2.rectangle(
+                img, (x, y), (x + int(rng.integers(10, width // 2)), y + int(rng.integers(10, height // 2))), color, -1
+            )
         else:
             cv2.circle(img, (x, y), int(rng.integers(5, height // 3)), color, -1)
     return img
@@ -102,7 +103,9 @@ def test_every_item_is_kept_or_rejected_with_the_right_reason(tmp_path):
     assert {r["id"]: r["reason_code"] for r in rejects} == EXPECTED_REJECTS
     assert result.items == len(kept) + len(rejects) == 17
     assert result.kept == 4 and result.passed_through == 1 and result.images == 14
-    assert result.rejected == {code: list(EXPECTED_REJECTS.values()).count(code) for code in set(EXPECTED_REJECTS.values())}
+    assert result.rejected == {
+        code: list(EXPECTED_REJECTS.values()).count(code) for code in set(EXPECTED_REJECTS.values())
+    }
     assert all(r["reason"] and r["step"] == pf.STEP for r in rejects)
 
 
@@ -143,7 +146,9 @@ def test_thread_pool_gives_the_same_outcome(tmp_path):
     _, kept_serial, rejects_serial = run(tmp_path / "serial")
     settings = pf.PrefilterSettings(limits=SETTINGS.limits, workers=2)
     _, kept_pool, rejects_pool = run(tmp_path / "pool", settings)
-    assert {k: v.get("labelloop") for k, v in kept_pool.items()} == {k: v.get("labelloop") for k, v in kept_serial.items()}
+    assert {k: v.get("labelloop") for k, v in kept_pool.items()} == {
+        k: v.get("labelloop") for k, v in kept_serial.items()
+    }
     assert [(r["id"], r["reason_code"]) for r in rejects_pool] == [(r["id"], r["reason_code"]) for r in rejects_serial]
 
 
@@ -165,7 +170,11 @@ def test_malformed_manifest_line_fails_with_file_and_line(tmp_path):
 def test_cropped_copy_is_found_through_the_corner_crop_hashes(tmp_path):
     a = scene(10)
     height, width = a.shape[:2]
-    files = {"a": jpeg(a), "a_cropped": jpeg(a[round(height * 0.05):, round(width * 0.05):].copy()), "b": jpeg(scene(2))}
+    files = {
+        "a": jpeg(a),
+        "a_cropped": jpeg(a[round(height * 0.05) :, round(width * 0.05) :].copy()),
+        "b": jpeg(scene(2)),
+    }
     records = []
     for name, data in files.items():
         (tmp_path / f"{name}.jpg").write_bytes(data)

@@ -5,7 +5,6 @@ import threading
 
 import orjson
 import pytest
-
 from labelloop.components.core.registry import ModelRegistry, RegistryError
 
 
@@ -45,8 +44,10 @@ def test_promote_moves_alias_and_keeps_previous(tmp_path, model_folder):
 def test_concurrent_promotions_from_threads_leave_a_whole_alias(tmp_path, model_folder):
     registry = ModelRegistry(str(tmp_path / "reg"))
     versions = [registry.register("m", model_folder, {}).version for _ in range(8)]
-    threads = [threading.Thread(target=lambda v=v: [registry.set_alias("m", "champion", v) for _ in range(10)])
-               for v in versions]
+    threads = [
+        threading.Thread(target=lambda v=v: [registry.set_alias("m", "champion", v) for _ in range(10)])
+        for v in versions
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

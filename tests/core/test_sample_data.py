@@ -3,9 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
-
 from labelloop.components.core import manifest, sample_data
+from PIL import Image
 
 
 def test_digits_are_uint8_images_with_ten_labels():
@@ -64,9 +63,7 @@ def test_image_manifest_round_trip(tmp_path):
     labels = list(data.labels[:6])
     labels[2] = None
     labels[3] = ["3", "odd"]
-    path = sample_data.write_image_manifest(
-        data.images[:6], labels, str(tmp_path), ml_uses=["training"] * 5 + ["test"]
-    )
+    path = sample_data.write_image_manifest(data.images[:6], labels, str(tmp_path), ml_uses=["training"] * 5 + ["test"])
     records = list(manifest.read_jsonl(path))
     assert len(records) == 6
     assert manifest.labels_of(records[0]) == [data.labels[0]]
@@ -85,13 +82,13 @@ def test_writers_refuse_mismatched_lengths(tmp_path):
 
 
 def test_text_manifest_and_csv(tmp_path):
-    path = sample_data.write_text_manifest(["hello", "world"], ["a", "b"], str(tmp_path / "t.jsonl"),
-                                           ml_uses=["training", "test"])
+    path = sample_data.write_text_manifest(
+        ["hello", "world"], ["a", "b"], str(tmp_path / "t.jsonl"), ml_uses=["training", "test"]
+    )
     records = list(manifest.read_jsonl(path))
     assert records[1]["textContent"] == "world" and manifest.label_of(records[1]) == "b"
     assert manifest.item_id(records[0]) == manifest.content_id("hello")
     wine = sample_data.load_wine()
-    csv = sample_data.write_tabular_csv(wine.frame, str(tmp_path / "w.csv"),
-                                        ml_uses=sample_data.assign_ml_uses(178))
+    csv = sample_data.write_tabular_csv(wine.frame, str(tmp_path / "w.csv"), ml_uses=sample_data.assign_ml_uses(178))
     frame = pd.read_csv(csv)
     assert list(frame.columns)[-1] == "ml_use" and len(frame) == 178

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from labelloop.components.core import sampling
 
 P = np.array(

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from labelloop.components.core import simulated_crowd as sc
 
 CLASSES = ("cat", "dog", "bird", "fish")
@@ -45,7 +44,7 @@ def test_answers_are_deterministic_and_follow_the_confusion_matrix():
 def test_assignment_order_gives_distinct_labelers_per_item():
     crowd = sc.make_crowd(CLASSES, sc.CrowdConfig(n_labelers=5))
     order = sc.assignment_order(crowd, "i1", seed=0)
-    assert sorted(l.labeler_id for l in order) == sorted(l.labeler_id for l in crowd)
+    assert sorted(a.labeler_id for a in order) == sorted(b.labeler_id for b in crowd)
     assert order == sc.assignment_order(crowd, "i1", seed=0)
 
 

@@ -6,7 +6,6 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from labelloop.components.core import sources as s
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -16,7 +15,13 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
 def make_folder(root: str) -> None:
     """cat/ and dog/ subfolders, one unlabeled root image, and a text file."""
     fs, path = fsspec.core.url_to_fs(root)
-    for rel, data in {"cat/a.png": PNG, "cat/b.jpg": JPEG, "dog/deep/c.jpg": JPEG, "root.png": PNG, "dog/notes.txt": b"hi"}.items():
+    for rel, data in {
+        "cat/a.png": PNG,
+        "cat/b.jpg": JPEG,
+        "dog/deep/c.jpg": JPEG,
+        "root.png": PNG,
+        "dog/notes.txt": b"hi",
+    }.items():
         fs.makedirs(f"{path}/{rel}".rsplit("/", 1)[0], exist_ok=True)
         fs.pipe_file(f"{path}/{rel}", data)
 
@@ -26,7 +31,11 @@ def test_detect_format_from_folder_and_suffix(tmp_path):
     for name in ("a.jsonl", "a.csv", "a.parquet", "a.bin"):
         (tmp_path / name).write_bytes(b"x")
     assert s.detect_format(str(tmp_path / "imgs")) == "image_folder"
-    assert [s.detect_format(str(tmp_path / n)) for n in ("a.jsonl", "a.csv", "a.parquet")] == ["jsonl", "csv", "parquet"]
+    assert [s.detect_format(str(tmp_path / n)) for n in ("a.jsonl", "a.csv", "a.parquet")] == [
+        "jsonl",
+        "csv",
+        "parquet",
+    ]
     assert s.detect_format(str(tmp_path / "a.bin"), "jsonl") == "jsonl"
     with pytest.raises(s.SourceError, match="pass source_format"):
         s.detect_format(str(tmp_path / "a.bin"))
@@ -41,8 +50,13 @@ def test_detect_format_from_folder_and_suffix(tmp_path):
 def test_list_image_folder_labels_by_first_subfolder(tmp_path):
     make_folder(str(tmp_path))
     found = {(i.uri.removeprefix(str(tmp_path) + "/"), i.label) for i in s.list_image_folder(str(tmp_path))}
-    assert found == {("cat/a.png", "cat"), ("cat/b.jpg", "cat"), ("dog/deep/c.jpg", "dog"),
-                     ("root.png", None), ("dog/notes.txt", "dog")}
+    assert found == {
+        ("cat/a.png", "cat"),
+        ("cat/b.jpg", "cat"),
+        ("dog/deep/c.jpg", "dog"),
+        ("root.png", None),
+        ("dog/notes.txt", "dog"),
+    }
 
 
 def test_read_files_reports_missing_empty_and_glob_named_files(tmp_path):
@@ -61,16 +75,28 @@ def test_file_sizes_lists_each_folder_once(tmp_path, monkeypatch):
     calls = []
     local = fsspec.filesystem("file")
     original = type(local).ls
-    monkeypatch.setattr(type(local), "ls", lambda self, path, *a, **k: calls.append(path) or original(self, path, *a, **k))
+    monkeypatch.setattr(
+        type(local), "ls", lambda self, path, *a, **k: calls.append(path) or original(self, path, *a, **k)
+    )
     uris = [str(tmp_path / "cat" / n) for n in ("a.png", "b.jpg", "zz.png")] + [str(tmp_path / "nowhere" / "q.png")]
     sizes = s.file_sizes(uris)
     assert sizes == {uris[0]: len(PNG), uris[1]: len(JPEG), uris[2]: None, uris[3]: None}
     assert sorted(calls) == sorted({str(tmp_path / "cat"), str(tmp_path / "nowhere")})
 
 
-@pytest.mark.parametrize(("data", "kind"), [(PNG, "png"), (JPEG, "jpeg"), (b"GIF89a..", "gif"), (b"BM....", "bmp"),
-                                            (b"\x00\x00\x01\x00..", "ico"), (b"RIFF\x00\x00\x00\x00WEBP", "webp"),
-                                            (b"<html>", None), (b"", None)])
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (PNG, "png"),
+        (JPEG, "jpeg"),
+        (b"GIF89a..", "gif"),
+        (b"BM....", "bmp"),
+        (b"\x00\x00\x01\x00..", "ico"),
+        (b"RIFF\x00\x00\x00\x00WEBP", "webp"),
+        (b"<html>", None),
+        (b"", None),
+    ],
+)
 def test_sniff_image_format(data, kind):
     assert s.sniff_image_format(data) == kind
 
@@ -99,7 +125,10 @@ def test_tables_stream_csv_as_text_and_parquet_typed(tmp_path):
 def test_gs_folder_listing_reads_and_sizes(gcs_prefix):
     make_folder(gcs_prefix)
     images = s.list_image_folder(gcs_prefix)
-    assert {(i.uri.removeprefix(gcs_prefix + "/"), i.label) for i in images} >= {("cat/a.png", "cat"), ("root.png", None)}
+    assert {(i.uri.removeprefix(gcs_prefix + "/"), i.label) for i in images} >= {
+        ("cat/a.png", "cat"),
+        ("root.png", None),
+    }
     assert all(i.uri.startswith("gs://") for i in images)
     assert s.detect_format(gcs_prefix) == "image_folder"
     uris = [f"{gcs_prefix}/cat/a.png", f"{gcs_prefix}/cat/missing.png", f"{gcs_prefix}/dog/deep/c.jpg"]

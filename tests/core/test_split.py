@@ -1,5 +1,4 @@
 import pytest
-
 from labelloop.components.core import manifest as mf
 from labelloop.components.core.split import (
     ItemKey,
@@ -110,7 +109,9 @@ def test_split_manifest_streams_records_through_untouched(tmp_path):
 
 
 def test_key_of_reads_group_and_time():
-    record = mf.with_extra(mf.with_id({"imageGcsUri": "x.png", "ts": "2024-01-02T00:00:00Z"}, "abc"), duplicate_group="g7")
+    record = mf.with_extra(
+        mf.with_id({"imageGcsUri": "x.png", "ts": "2024-01-02T00:00:00Z"}, "abc"), duplicate_group="g7"
+    )
     key = key_of(record, "ts")
     assert (key.group, key.label) == ("g7", "(unlabeled)")
     assert key.time == pytest.approx(1704153600.0)
@@ -121,7 +122,6 @@ def test_key_of_reads_group_and_time():
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_split_table_adds_ml_use_column_stratified_by_target(tmp_path, suffix, monkeypatch):
     import pandas as pd
-
     from labelloop.components.core import split as split_module
 
     monkeypatch.setattr(split_module, "TABLE_CHUNK_ROWS", 7)  # several chunks, to exercise streaming
@@ -138,7 +138,6 @@ def test_split_table_adds_ml_use_column_stratified_by_target(tmp_path, suffix, m
 
 def test_split_table_names_a_missing_column(tmp_path):
     import pandas as pd
-
     from labelloop.components.core.split import split_table
 
     pd.DataFrame({"x": [1, 2]}).to_csv(tmp_path / "t.csv", index=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-
 from labelloop.components.core import tabular as t
 from labelloop.components.core.manifest import ID_KEY
 
@@ -12,7 +11,9 @@ from labelloop.components.core.manifest import ID_KEY
 def run(table: pa.Table, rules: t.TableRules, batch_rows: int = 3):
     stats = t.TableStats()
     kept, problems = [], []
-    for batch_kept, batch_problems in t.check_table(table.schema, table.to_batches(max_chunksize=batch_rows), rules, stats):
+    for batch_kept, batch_problems in t.check_table(
+        table.schema, table.to_batches(max_chunksize=batch_rows), rules, stats
+    ):
         kept.append(batch_kept)
         problems += batch_problems
     return pa.Table.from_batches(kept) if kept else None, problems, stats
@@ -37,18 +38,31 @@ def test_column_rules_fail_the_whole_table(columns, rules, message):
 
 
 def test_row_rules_reject_rows_with_row_numbers_and_values():
-    table = pa.table({
-        "x": ["1", "2", "3", "4", "5", "6", "7"],
-        "y": ["a", None, "b", "a", "zzz", "b", "a"],
-        "w": ["1", "2", "-1", "abc", "3", "10001", "10000"],
-        "ml_use": ["training", "test", "training", "validation", "test", "training", "train"],
-    })
+    table = pa.table(
+        {
+            "x": ["1", "2", "3", "4", "5", "6", "7"],
+            "y": ["a", None, "b", "a", "zzz", "b", "a"],
+            "w": ["1", "2", "-1", "abc", "3", "10001", "10000"],
+            "ml_use": ["training", "test", "training", "validation", "test", "training", "train"],
+        }
+    )
     kept, problems, stats = run(table, t.TableRules("y", "w", ("a", "b")))
-    assert [(p.row, p.code) for p in problems] == [(2, "null_target"), (3, "bad_weight"), (4, "bad_weight"),
-                                                    (5, "unknown_label"), (6, "bad_weight"), (7, "bad_ml_use")]
+    assert [(p.row, p.code) for p in problems] == [
+        (2, "null_target"),
+        (3, "bad_weight"),
+        (4, "bad_weight"),
+        (5, "unknown_label"),
+        (6, "bad_weight"),
+        (7, "bad_ml_use"),
+    ]
     assert problems[0].record == {"x": "2", "y": None, "w": "2", "ml_use": "test"} and "row 2" in problems[0].reason
     assert kept.column("x").to_pylist() == ["1"] and kept.column_names[-1] == ID_KEY
-    assert stats.total == 7 and stats.kept == 1 and stats.label_counts == {"a": 1} and stats.split_counts == {"training": 1}
+    assert (
+        stats.total == 7
+        and stats.kept == 1
+        and stats.label_counts == {"a": 1}
+        and stats.split_counts == {"training": 1}
+    )
 
 
 def test_row_ids_are_content_ids_ignoring_the_split():
@@ -59,17 +73,22 @@ def test_row_ids_are_content_ids_ignoring_the_split():
 
 def test_categorical_cardinality_and_row_count_issues():
     rows = 30
-    table = pa.table({
-        "constant": ["same"] * rows,                      # 1 distinct: flagged
-        "numeric_text": [str(i) for i in range(rows)],    # numbers read from CSV: not categorical
-        "color": ["red", "blue", "green"] * 10,           # fine
-        "y": ["a", "b"] * 15,
-    })
+    table = pa.table(
+        {
+            "constant": ["same"] * rows,  # 1 distinct: flagged
+            "numeric_text": [str(i) for i in range(rows)],  # numbers read from CSV: not categorical
+            "color": ["red", "blue", "green"] * 10,  # fine
+            "y": ["a", "b"] * 15,
+        }
+    )
     _, problems, stats = run(table, t.TableRules("y"), batch_rows=7)
     codes = {i.code: i for i in t.dataset_issues(stats)}
     assert problems == [] and set(codes) == {"too_few_rows", "categorical_cardinality"}
     assert "constant (1)" in codes["categorical_cardinality"].message
-    assert "numeric_text" not in codes["categorical_cardinality"].message and "color" not in codes["categorical_cardinality"].message
+    assert (
+        "numeric_text" not in codes["categorical_cardinality"].message
+        and "color" not in codes["categorical_cardinality"].message
+    )
 
 
 def test_too_many_categories_is_flagged():

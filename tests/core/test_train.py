@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-
 from labelloop.components.core import manifest, sample_data
 from labelloop.components.core import train as T
 
@@ -40,8 +39,9 @@ def test_digits_search_accounts_for_every_item_and_learns(digits_manifest):
 
 def test_search_keeps_base_model_labels_and_starts_from_its_config(digits_manifest):
     examples = T.examples_from_manifest(digits_manifest, "image_classification")
-    result = T.search(examples, budget_seconds=3, extra_labels=["unseen"],
-                      start_from={"family": "logistic", "params": {"C": 0.3}})
+    result = T.search(
+        examples, budget_seconds=3, extra_labels=["unseen"], start_from={"family": "logistic", "params": {"C": 0.3}}
+    )
     assert "unseen" in result.model.labels
     assert result.trials[0].family == "logistic" and result.trials[0].params["C"] == pytest.approx(0.3)
 
@@ -49,8 +49,14 @@ def test_search_keeps_base_model_labels_and_starts_from_its_config(digits_manife
 def test_fit_quick_with_few_labels_predicts_more_than_one_class(digits_manifest):
     examples = T.examples_from_manifest(digits_manifest, "image_classification")
     rows = np.arange(30)
-    small = T.Examples(examples.task, examples.spec, T.take(examples.training, rows),
-                       T.take(examples.validation, np.arange(0)), examples.test, {})
+    small = T.Examples(
+        examples.task,
+        examples.spec,
+        T.take(examples.training, rows),
+        T.take(examples.validation, np.arange(0)),
+        examples.test,
+        {},
+    )
     model = T.fit_quick(small)
     predicted = model.predict_proba(examples.test.inputs).argmax(axis=1)
     assert len(set(predicted)) >= 5
@@ -63,7 +69,9 @@ def test_sample_weights_are_honoured(digits_manifest):
     light = np.where(is_three, 1e-3, 1.0)
     weighted = T.Split(examples.training.inputs, examples.training.targets, light, examples.training.ids)
     plain = T.fit_quick(examples)
-    downweighted = T.fit_quick(T.Examples(examples.task, examples.spec, weighted, examples.validation, examples.test, {}))
+    downweighted = T.fit_quick(
+        T.Examples(examples.task, examples.spec, weighted, examples.validation, examples.test, {})
+    )
     test_threes = np.asarray(examples.test.targets) == "3"
     column = plain.labels.index("3")
     before = plain.predict_proba(examples.test.inputs)[test_threes, column].mean()
@@ -75,7 +83,10 @@ def test_machine_labels_are_down_weighted():
     policy = T.WeightPolicy(machine_label_weight=0.5)
     record = manifest.with_label({"textContent": "x"}, "a", source="machine", confidence=0.8)
     assert policy.weight_of(record) == pytest.approx(0.4)
-    assert policy.weight_of(manifest.with_extra(manifest.with_label({"textContent": "x"}, "a", source="human"), weight=2)) == 2
+    assert (
+        policy.weight_of(manifest.with_extra(manifest.with_label({"textContent": "x"}, "a", source="human"), weight=2))
+        == 2
+    )
     with pytest.raises(T.TrainingError, match="invalid weight"):
         policy.weight_of(manifest.with_extra(record, weight=-1))
 
@@ -84,8 +95,12 @@ def bbc_examples(tmp_path, count, seed):
     """``count`` BBC News articles drawn with ``seed``, written as a manifest with default ml_use splits."""
     data = sample_data.load_bbc_news()
     rows = np.random.default_rng(seed).choice(len(data.texts), count, replace=False)
-    path = sample_data.write_text_manifest([data.texts[i] for i in rows], [data.labels[i] for i in rows],
-                                           str(tmp_path / "bbc.jsonl"), ml_uses=sample_data.assign_ml_uses(count))
+    path = sample_data.write_text_manifest(
+        [data.texts[i] for i in rows],
+        [data.labels[i] for i in rows],
+        str(tmp_path / "bbc.jsonl"),
+        ml_uses=sample_data.assign_ml_uses(count),
+    )
     return T.examples_from_manifest(path, "text_classification")
 
 
@@ -107,13 +122,16 @@ def test_tabular_classification_and_regression(tmp_path):
     assert examples.accounting["skipped_unlabeled"] == 1
     model = T.search(examples, budget_seconds=4).model
     from sklearn.metrics import r2_score
+
     assert r2_score(np.asarray(examples.test.targets), model.predict_values(examples.test.inputs)) > 0.8
 
 
 def test_multilabel_images(tmp_path):
     data = sample_data.load_digits_images()
     labels = [[d, "even" if int(d) % 2 == 0 else "odd"] for d in data.labels[:400]]
-    path = sample_data.write_image_manifest(data.images[:400], labels, str(tmp_path), ml_uses=sample_data.assign_ml_uses(400))
+    path = sample_data.write_image_manifest(
+        data.images[:400], labels, str(tmp_path), ml_uses=sample_data.assign_ml_uses(400)
+    )
     examples = T.examples_from_manifest(path, "image_multilabel")
     model = T.search(examples, budget_seconds=4, families=["logistic"]).model
     proba = model.predict_proba(examples.test.inputs)
@@ -123,8 +141,9 @@ def test_multilabel_images(tmp_path):
 
 
 def test_bad_inputs_get_clear_errors(tmp_path):
-    path = sample_data.write_text_manifest(["a b", "c d"], ["x", "x"], str(tmp_path / "one.jsonl"),
-                                           ml_uses=["training", "training"])
+    path = sample_data.write_text_manifest(
+        ["a b", "c d"], ["x", "x"], str(tmp_path / "one.jsonl"), ml_uses=["training", "training"]
+    )
     with pytest.raises(T.TrainingError, match="only one label"):
         T.search(T.examples_from_manifest(path, "text_classification"), budget_seconds=1)
     empty = sample_data.write_text_manifest(["a"], [None], str(tmp_path / "none.jsonl"))
@@ -201,8 +220,9 @@ def test_the_winner_is_refitted_on_training_and_validation(digits_manifest):
 
 def test_without_validation_items_a_holdout_selects_and_all_training_is_refitted(digits_manifest):
     examples = T.examples_from_manifest(digits_manifest, "image_classification")
-    no_validation = T.Examples(examples.task, examples.spec, examples.training, T.take(examples.validation, np.arange(0)),
-                               examples.test, {})
+    no_validation = T.Examples(
+        examples.task, examples.spec, examples.training, T.take(examples.validation, np.arange(0)), examples.test, {}
+    )
     result = T.search(no_validation, budget_seconds=3, families=["logistic"])
     assert "holdout" in result.selection and result.refit == "training+validation"
     assert accuracy(result.model, examples.test) > 0.9
@@ -225,13 +245,19 @@ def test_kernel_svm_gives_probabilities_and_survives_model_io(digits_manifest, t
 
 def test_boosting_stops_early_on_validation_and_refits_with_the_rounds_it_kept():
     examples = _wine_examples()
-    prepared = T.prepare(examples.task, examples.spec, examples.training, examples.validation,
-                         T.label_set(examples.training.targets, examples.task))
+    prepared = T.prepare(
+        examples.task,
+        examples.spec,
+        examples.training,
+        examples.validation,
+        T.label_set(examples.training.targets, examples.task),
+    )
     params = {**T.HIST_GB_DEFAULTS, "max_iter": 500, "learning_rate": 0.3}
     stopped = T.fit_candidate(examples.task, "hist_gb", params, prepared.fit, prepared.validation, 3, seed=0)
     assert stopped.refit_params["max_iter"] < 500
-    plain = T.fit_candidate(examples.task, "hist_gb", params, prepared.fit, prepared.validation, 3, seed=0,
-                            early_stopping=False)
+    plain = T.fit_candidate(
+        examples.task, "hist_gb", params, prepared.fit, prepared.validation, 3, seed=0, early_stopping=False
+    )
     assert plain.refit_params["max_iter"] == 500
 
 
@@ -247,8 +273,12 @@ def test_text_classification_on_sentence_embeddings(tmp_path):
 
     data = sample_data.load_bbc_news()
     rows = np.random.default_rng(1).choice(len(data.texts), 160, replace=False)
-    path = sample_data.write_text_manifest([data.texts[i] for i in rows], [data.labels[i] for i in rows],
-                                           str(tmp_path / "bbc.jsonl"), ml_uses=sample_data.assign_ml_uses(160))
+    path = sample_data.write_text_manifest(
+        [data.texts[i] for i in rows],
+        [data.labels[i] for i in rows],
+        str(tmp_path / "bbc.jsonl"),
+        ml_uses=sample_data.assign_ml_uses(160),
+    )
     spec = features.FeatureSpec("text", text_encoding="minilm")
     examples = T.examples_from_manifest(path, "text_classification", spec=spec)
     assert examples.training.inputs.shape[1] == features.MINILM_DIMENSIONS
@@ -280,7 +310,9 @@ def test_cross_validation_predicts_every_row_out_of_fold():
     examples = _wine_examples()
     labels = T.label_set(examples.training.targets, examples.task)
     prepared = T.prepare(examples.task, examples.spec, examples.training, examples.validation, labels)
-    fitted = T.cross_validate_candidate(examples.task, "logistic", {"C": 1.0}, prepared.all, len(labels), seed=0, folds=5)
+    fitted = T.cross_validate_candidate(
+        examples.task, "logistic", {"C": 1.0}, prepared.all, len(labels), seed=0, folds=5
+    )
     assert fitted.predicted.shape == (len(prepared.all), len(labels))
     assert np.allclose(fitted.predicted.sum(axis=1), 1.0)  # no row left unpredicted
     # Out-of-fold: the model fitted on all rows is more confident on its own rows than the folds were.
@@ -298,26 +330,36 @@ def test_text_search_cross_validates_and_warm_starts_from_its_own_result(tmp_pat
     expected = T.warm_start_configs(base)
     assert expected and all(f in ("sgd", "complement_nb", "logistic") for f, _ in expected)
     warm = T.search(examples, budget_seconds=3, start_from=base)
-    assert [(t.family, t.params) for t in warm.trials[:len(expected)]] == [
-        (f, pytest.approx(p)) for f, p in expected]
+    assert [(t.family, t.params) for t in warm.trials[: len(expected)]] == [(f, pytest.approx(p)) for f, p in expected]
 
 
 def test_an_ensemble_of_members_is_named_weighted_and_saved_with_the_allow_list(tmp_path):
-    from sklearn.pipeline import Pipeline
-
     from labelloop.components.core import model_io
+    from sklearn.pipeline import Pipeline
 
     examples = _wine_examples()
     labels = T.label_set(examples.training.targets, examples.task)
     prepared = T.prepare(examples.task, examples.spec, examples.training, examples.validation, labels)
-    members = [T.refit_model(examples.task, family, params, prepared.all, seed=0)
-               for family, params in (("logistic", {"C": 1.0}), ("extra_trees", {"n_estimators": 20, "max_features": 0.5,
-                                                                                  "min_samples_leaf": 1}))]
+    members = [
+        T.refit_model(examples.task, family, params, prepared.all, seed=0)
+        for family, params in (
+            ("logistic", {"C": 1.0}),
+            ("extra_trees", {"n_estimators": 20, "max_features": 0.5, "min_samples_leaf": 1}),
+        )
+    ]
     ensemble = T.SoftVotingEnsemble(members, [3, 1], examples.task, len(labels))
-    expected = 0.75 * members[0].predict_proba(prepared.validation.X) + 0.25 * members[1].predict_proba(prepared.validation.X)
+    expected = 0.75 * members[0].predict_proba(prepared.validation.X) + 0.25 * members[1].predict_proba(
+        prepared.validation.X
+    )
     assert np.allclose(ensemble.predict_proba(prepared.validation.X), expected)
-    model = T.TrainedModel(Pipeline([("features", prepared.preprocessor), ("model", ensemble)]), examples.task, labels,
-                           examples.spec, "ensemble(logistic+extra_trees)", {"members": []})
+    model = T.TrainedModel(
+        Pipeline([("features", prepared.preprocessor), ("model", ensemble)]),
+        examples.task,
+        labels,
+        examples.spec,
+        "ensemble(logistic+extra_trees)",
+        {"members": []},
+    )
     model_io.save_model(str(tmp_path / "m"), model)
     loaded = model_io.load_model(str(tmp_path / "m")).model
     assert np.allclose(loaded.predict_proba(examples.test.inputs), model.predict_proba(examples.test.inputs))
@@ -349,15 +391,25 @@ def test_boosting_splits_table_categories_natively_and_the_model_round_trips(tmp
     prepared = T.prepare(examples.task, examples.spec, examples.training, examples.validation, labels)
     plan = prepared.columns
     assert plan is not None and sum(plan.native_categorical) == 2  # color and clarity, as codes
-    boosted = T.fit_candidate(examples.task, "hist_gb", T.HIST_GB_DEFAULTS, prepared.fit, prepared.validation,
-                              len(labels), seed=0, columns=plan)
+    boosted = T.fit_candidate(
+        examples.task,
+        "hist_gb",
+        T.HIST_GB_DEFAULTS,
+        prepared.fit,
+        prepared.validation,
+        len(labels),
+        seed=0,
+        columns=plan,
+    )
     assert list(boosted.model.named_steps["model"].is_categorical_) == list(plan.native_categorical)
-    linear = T.fit_candidate(examples.task, "logistic", {"C": 1.0}, prepared.fit, prepared.validation,
-                             len(labels), seed=0, columns=plan)
+    linear = T.fit_candidate(
+        examples.task, "logistic", {"C": 1.0}, prepared.fit, prepared.validation, len(labels), seed=0, columns=plan
+    )
     assert linear.model.named_steps["model"].n_features_in_ == len(plan.one_hot) > len(plan.native)
     for fitted in (boosted, linear):  # each takes the full design and predicts what it was scored with
-        assert np.allclose(T._aligned_proba(fitted.model, prepared.validation.X, examples.task, len(labels)),
-                           fitted.predicted)
+        assert np.allclose(
+            T._aligned_proba(fitted.model, prepared.validation.X, examples.task, len(labels)), fitted.predicted
+        )
 
     result = T.search(examples, budget_seconds=4, families=["hist_gb", "logistic"])
     model_io.save_model(str(tmp_path), result.model)

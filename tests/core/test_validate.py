@@ -7,7 +7,6 @@ import random
 
 import orjson
 import pytest
-
 from labelloop.components.core import validate as v
 from labelloop.components.core.manifest import ID_KEY, ML_USE_KEY
 
@@ -88,8 +87,17 @@ def test_check_record_accepts_every_documented_shape():
         image(uri="gs://bucket-a/deep/dir/Cat 1.JPEG"),
         image(uri="/data/img/cat.png"),
         image(uri="file:///data/img/cat.gif"),
-        {**image(), **labeled("Cat Siamese", annotationResourceLabels={
-            v.ANNOTATION_SET_KEY: "displayName", "env": "prod", "labelloop_source": "human"})},
+        {
+            **image(),
+            **labeled(
+                "Cat Siamese",
+                annotationResourceLabels={
+                    v.ANNOTATION_SET_KEY: "displayName",
+                    "env": "prod",
+                    "labelloop_source": "human",
+                },
+            ),
+        },
         {**image(), "classificationAnnotations": [{"displayName": "a"}, {"displayName": "b"}]},
         {**image(), "classificationAnnotations": []},
         image(dataItemResourceLabels={ML_USE_KEY: "test", ID_KEY: "ab" * 16, "équipe": "日本-1", "team": ""}),
@@ -112,7 +120,9 @@ def test_unknown_label_names_the_allowed_set():
     rules = v.Rules("image", allowed_labels=("cat", "dog"))
     code, reason = v.check_record({**image(), **labeled("cow")}, rules)
     assert code == "unknown_label" and "cat, dog" in reason and "'cow'" in reason
-    code, _ = v.check_record({**image(), "classificationAnnotations": [{"displayName": "cat"}, {"displayName": "cow"}]}, rules)
+    code, _ = v.check_record(
+        {**image(), "classificationAnnotations": [{"displayName": "cat"}, {"displayName": "cow"}]}, rules
+    )
     assert code == "unknown_label"
 
 
@@ -201,13 +211,22 @@ def test_kept_lines_are_the_original_bytes():
 def _mutations(rng: random.Random) -> list:
     """Valid records and small corruptions of them, mixed."""
     base = [
-        {**image(uri="gs://bucket-a/p/{i}.png"), **labeled("cat", annotationResourceLabels={"labelloop_source": "human"}),
-         "dataItemResourceLabels": {ML_USE_KEY: "training", "team": "vision"}},
-        {**image(uri="gs://bucket-a/q/{i}.jpg"), "classificationAnnotations": [{"displayName": "dog"}, {"displayName": "cat"}]},
+        {
+            **image(uri="gs://bucket-a/p/{i}.png"),
+            **labeled("cat", annotationResourceLabels={"labelloop_source": "human"}),
+            "dataItemResourceLabels": {ML_USE_KEY: "training", "team": "vision"},
+        },
+        {
+            **image(uri="gs://bucket-a/q/{i}.jpg"),
+            "classificationAnnotations": [{"displayName": "dog"}, {"displayName": "cat"}],
+        },
         image(uri="gs://bucket-a/r/{i}.bmp", dataItemResourceLabels={"équipe": "日本"}),
     ]
     corruptions = [
-        lambda r: {**r, "imageGcsUri": r["imageGcsUri"].replace(".png", ".tif").replace(".jpg", ".webp").replace(".bmp", ".txt")},
+        lambda r: {
+            **r,
+            "imageGcsUri": r["imageGcsUri"].replace(".png", ".tif").replace(".jpg", ".webp").replace(".bmp", ".txt"),
+        },
         lambda r: {**r, "imageGcsUri": r["imageGcsUri"].replace("gs://", "s3://")},
         lambda r: {**r, "imageGcsUri": r["imageGcsUri"].replace("gs://bucket-a", "gs://B")},
         lambda r: {**r, **labeled("")},

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import fsspec
 import pytest
-
 from labelloop.components.core import versions as v
 from labelloop.components.core.manifest import ManifestError, content_id, with_id, with_label, with_ml_use, write_jsonl
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def item(text: str, label=None, split=None, source="human") -> dict:
@@ -38,8 +37,9 @@ def store(tmp_path: Path) -> str:
 
 def test_create_then_restore_gives_back_the_same_bytes(tmp_path, store):
     source = manifest(tmp_path, [item("a", "cat", "training"), item("b", "dog", "test")])
-    created = v.create_version(store, "pets", source, description="first import", pipeline_run="run-1",
-                               producing_step="import_dataset", now=T0)
+    created = v.create_version(
+        store, "pets", source, description="first import", pipeline_run="run-1", producing_step="import_dataset", now=T0
+    )
 
     assert created.created
     version = created.version
@@ -70,9 +70,12 @@ def test_counts_by_label_split_and_label_source(tmp_path, store):
 
 
 def test_identical_content_returns_the_existing_version(tmp_path, store):
-    first = v.create_version(store, "pets", manifest(tmp_path, [item("a", "cat")], "1.jsonl"), description="one", now=T0)
-    second = v.create_version(store, "pets", manifest(tmp_path, [item("a", "cat")], "2.jsonl"), description="two",
-                              now=T0 + timedelta(hours=1))
+    first = v.create_version(
+        store, "pets", manifest(tmp_path, [item("a", "cat")], "1.jsonl"), description="one", now=T0
+    )
+    second = v.create_version(
+        store, "pets", manifest(tmp_path, [item("a", "cat")], "2.jsonl"), description="two", now=T0 + timedelta(hours=1)
+    )
 
     assert not second.created
     assert second.version == first.version
@@ -82,8 +85,9 @@ def test_identical_content_returns_the_existing_version(tmp_path, store):
 
 def test_new_content_gets_the_latest_as_parent_and_becomes_latest(tmp_path, store):
     one = v.create_version(store, "pets", manifest(tmp_path, [item("a")], "1.jsonl"), now=T0).version
-    two = v.create_version(store, "pets", manifest(tmp_path, [item("a"), item("b")], "2.jsonl"),
-                           now=T0 + timedelta(minutes=1)).version
+    two = v.create_version(
+        store, "pets", manifest(tmp_path, [item("a"), item("b")], "2.jsonl"), now=T0 + timedelta(minutes=1)
+    ).version
 
     assert two.parent == one.version_id
     assert v.latest_version_id(store, "pets") == two.version_id
@@ -185,7 +189,10 @@ def test_models_are_recorded_without_rewriting_the_version(tmp_path, store):
     v.record_model(store, "pets", version.version_id, "gs://m/2", now=T0 + timedelta(seconds=1))
 
     models = v.models_trained_on(store, "pets", version.version_id)
-    assert [(m.model_uri, m.pipeline_run, m.metrics) for m in models] == [("gs://m/1", "r1", {"f1": 0.8}), ("gs://m/2", None, {})]
+    assert [(m.model_uri, m.pipeline_run, m.metrics) for m in models] == [
+        ("gs://m/1", "r1", {"f1": 0.8}),
+        ("gs://m/2", None, {}),
+    ]
     assert version_json.read_bytes() == before
 
 

@@ -7,19 +7,18 @@ import sys
 import textwrap
 from pathlib import Path
 
+import labelloop.pipelines
 import pytest
 import yaml
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1
-
-import labelloop.pipelines
 from labelloop.components.core import versions
 from labelloop.components.core.manifest import content_id, with_id, with_label, write_jsonl
 from labelloop.pipelines import cli, compiling
 from labelloop.pipelines.config import ConfigError, load_settings, parse_pairs, require, typed_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fake_vertex import FakeKfp, FakeVertex  # noqa: E402
+from fake_vertex import FakeKfp, FakeVertex
 
 TINY = '''
 """Tiny test pipeline: repeats a word into a text file.
@@ -81,7 +80,9 @@ def tiny(monkeypatch, tmp_path):
 # help and usage
 
 
-@pytest.mark.parametrize("command", [[], ["compile"], ["run"], ["submit"], ["schedule"], ["list"], ["status"], ["versions"]])
+@pytest.mark.parametrize(
+    "command", [[], ["compile"], ["run"], ["submit"], ["schedule"], ["list"], ["status"], ["versions"]]
+)
 def test_every_command_has_help(command, capsys):
     code, _, _ = run_cli(*command, "--help")
     assert code == 0
@@ -104,8 +105,10 @@ def test_run_needs_local(tiny, capsys):
 
 def test_flags_beat_env_beat_config_file_beat_defaults(tmp_path):
     config = tmp_path / "c.toml"
-    config.write_text('project = "from-file"\nlocation = "file-region"\npipeline_root = "gs://file"\n'
-                      'service_account = "file-sa"\n[labels]\nteam = "file"\nowner = "ana"\n')
+    config.write_text(
+        'project = "from-file"\nlocation = "file-region"\npipeline_root = "gs://file"\n'
+        'service_account = "file-sa"\n[labels]\nteam = "file"\nowner = "ana"\n'
+    )
     environ = {"LABELLOOP_PROJECT": "from-env", "GOOGLE_CLOUD_PROJECT": "gcp-env", "LABELLOOP_LOCATION": "env-region"}
     settings = load_settings({"project": "from-flag"}, environ, config_file=str(config), flag_labels={"team": "flag"})
 
@@ -130,7 +133,7 @@ def test_google_cloud_project_is_the_fallback_and_the_default_file_is_read(tmp_p
     ("text", "message"),
     [
         ('projct = "x"\n', r"unknown key\(s\) projct; known keys:"),
-        ("project = \"x\"\nlocation = = 1\n", r"c\.toml: Invalid value \(at line 2"),
+        ('project = "x"\nlocation = = 1\n', r"c\.toml: Invalid value \(at line 2"),
         ("project = 3\n", "project must be a string"),
         ('labels = "x"\n', r"labels must be a table"),
         ('[labels]\nTeam = "x"\n', "label Team=x is not a valid Vertex AI label"),
@@ -152,13 +155,22 @@ def test_missing_project_and_region_name_flag_env_and_key():
     with pytest.raises(ConfigError) as raised:
         require(load_settings({}, {"HOME": "/nonexistent"}), "project", "location")
     message = str(raised.value)
-    for hint in ("--project", "$LABELLOOP_PROJECT", "$GOOGLE_CLOUD_PROJECT", 'project = "..."',
-                 "--location", "$LABELLOOP_LOCATION", 'location = "..."'):
+    for hint in (
+        "--project",
+        "$LABELLOOP_PROJECT",
+        "$GOOGLE_CLOUD_PROJECT",
+        'project = "..."',
+        "--location",
+        "$LABELLOOP_LOCATION",
+        'location = "..."',
+    ):
         assert hint in message
 
 
-@pytest.mark.parametrize(("pairs", "message"), [(["a"], "'a' is not KEY=VALUE"), (["=1"], "is not KEY=VALUE"),
-                                                 (["a=1", "a=2"], "a is given twice")])
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [(["a"], "'a' is not KEY=VALUE"), (["=1"], "is not KEY=VALUE"), (["a=1", "a=2"], "a is given twice")],
+)
 def test_bad_key_values_are_refused(pairs, message):
     with pytest.raises(ConfigError, match=message):
         parse_pairs(pairs, "--param")
@@ -166,9 +178,14 @@ def test_bad_key_values_are_refused(pairs, message):
 
 
 def test_parameters_are_typed_from_the_pipeline_spec():
-    spec = {"n": {"parameterType": "NUMBER_INTEGER"}, "r": {"parameterType": "NUMBER_DOUBLE", "isOptional": True},
-            "b": {"parameterType": "BOOLEAN", "isOptional": True}, "l": {"parameterType": "LIST", "isOptional": True},
-            "d": {"parameterType": "STRUCT", "isOptional": True}, "s": {"parameterType": "STRING", "isOptional": True}}
+    spec = {
+        "n": {"parameterType": "NUMBER_INTEGER"},
+        "r": {"parameterType": "NUMBER_DOUBLE", "isOptional": True},
+        "b": {"parameterType": "BOOLEAN", "isOptional": True},
+        "l": {"parameterType": "LIST", "isOptional": True},
+        "d": {"parameterType": "STRUCT", "isOptional": True},
+        "s": {"parameterType": "STRING", "isOptional": True},
+    }
     raw = {"n": "3", "r": "0.5", "b": "yes", "l": '["a", 1]', "d": '{"k": 2}', "s": "007"}
     assert typed_parameters(raw, spec, "p") == {"n": 3, "r": 0.5, "b": True, "l": ["a", 1], "d": {"k": 2}, "s": "007"}
     with pytest.raises(ConfigError, match=r"--param n=three: expected integer"):
@@ -202,8 +219,20 @@ def test_list_reports_a_broken_pipeline_instead_of_hiding_it(monkeypatch, tmp_pa
 
 def test_run_local_runs_the_pipeline_and_prints_where_outputs_are(tiny, tmp_path, env):
     root = tmp_path / "outputs"
-    code, out, err = run_cli("run", tiny, "--local", "--param", "word=ab", "--param", "times=3",
-                             "--param", "shout=true", "--pipeline-root", str(root), environ=env)
+    code, out, err = run_cli(
+        "run",
+        tiny,
+        "--local",
+        "--param",
+        "word=ab",
+        "--param",
+        "times=3",
+        "--param",
+        "shout=true",
+        "--pipeline-root",
+        str(root),
+        environ=env,
+    )
     assert (code, err) == (0, "")
     assert f"running cli-tiny locally; outputs under {root}" in out
     assert "cli-tiny finished in" in out
@@ -215,7 +244,9 @@ def test_run_local_runs_the_pipeline_and_prints_where_outputs_are(tiny, tmp_path
 
 def test_run_local_uses_the_local_root_from_the_environment(tiny, tmp_path, env):
     root = tmp_path / "env-root"
-    code, out, _ = run_cli("run", tiny, "--local", "--param", "word=x", environ={**env, "LABELLOOP_LOCAL_ROOT": str(root)})
+    code, out, _ = run_cli(
+        "run", tiny, "--local", "--param", "word=x", environ={**env, "LABELLOOP_LOCAL_ROOT": str(root)}
+    )
     assert code == 0
     assert any(root.iterdir())
 
@@ -264,13 +295,19 @@ def test_compile_writes_yamls_and_check_reports_staleness(tiny, tmp_path, env, m
     from labelloop.components.version_dataset import version_dataset
 
     monkeypatch.setattr(compiling, "discover_components", lambda: {"version_dataset": version_dataset})
-    monkeypatch.setattr(compiling, "discover_pipelines",
-                        lambda: {"cli-tiny": sys.modules.get("labelloop.pipelines.cli_tiny") or _import("cli_tiny")})
+    monkeypatch.setattr(
+        compiling,
+        "discover_pipelines",
+        lambda: {"cli-tiny": sys.modules.get("labelloop.pipelines.cli_tiny") or _import("cli_tiny")},
+    )
     out_dir = tmp_path / "compiled"
     code, out, _ = run_cli("compile", "--out", str(out_dir), environ=env)
     assert code == 0
     assert sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*.yaml")) == [
-        "components/version_dataset.yaml", "pipelines/cli-tiny.local.yaml", "pipelines/cli-tiny.vertex.yaml"]
+        "components/version_dataset.yaml",
+        "pipelines/cli-tiny.local.yaml",
+        "pipelines/cli-tiny.vertex.yaml",
+    ]
     assert "compiled 3 file(s)" in out
 
     assert run_cli("compile", "--check", "--out", str(out_dir), environ=env)[:2] == (0, "compiled YAMLs are current\n")
@@ -307,14 +344,32 @@ def vertex(monkeypatch):
 def vertex_env(env, vertex, tmp_path) -> dict:
     config = tmp_path / "labelloop.toml"
     config.write_text('pipeline_root = "gs://cfg-bucket/root"\nlocation = "us-east1"\n[labels]\nteam = "vision"\n')
-    return {**env, "LABELLOOP_PROJECT": "env-proj", "LABELLOOP_LOCATION": "europe-west4",
-            "LABELLOOP_API_ENDPOINT": vertex.url, "LABELLOOP_CONFIG": str(config)}
+    return {
+        **env,
+        "LABELLOOP_PROJECT": "env-proj",
+        "LABELLOOP_LOCATION": "europe-west4",
+        "LABELLOOP_API_ENDPOINT": vertex.url,
+        "LABELLOOP_CONFIG": str(config),
+    }
 
 
 def test_submit_builds_the_job_from_flags_env_and_config(tiny, vertex, vertex_env):
-    code, out, err = run_cli("submit", tiny, "--param", "word=hi", "--param", "times=4", "--label", "run=nightly",
-                             "--no-cache", "--service-account", "sa@env-proj.iam.gserviceaccount.com",
-                             "--display-name", "tiny nightly", environ=vertex_env)
+    code, out, err = run_cli(
+        "submit",
+        tiny,
+        "--param",
+        "word=hi",
+        "--param",
+        "times=4",
+        "--label",
+        "run=nightly",
+        "--no-cache",
+        "--service-account",
+        "sa@env-proj.iam.gserviceaccount.com",
+        "--display-name",
+        "tiny nightly",
+        environ=vertex_env,
+    )
     assert (code, err) == (0, "")
 
     [sent] = vertex.matching("POST", r"^/v1/projects/env-proj/locations/europe-west4/pipelineJobs$")
@@ -366,14 +421,34 @@ def test_submit_without_credentials_says_how_to_log_in(tiny, vertex, vertex_env,
 
 
 def test_schedule_on_vertex_from_the_cli(tiny, vertex, vertex_env):
-    code, out, err = run_cli("schedule", tiny, "--cron", "0 3 * * 1", "--max-concurrent", "1", "--max-runs", "10",
-                             "--start", "2030-01-01T00:00:00Z", "--end", "2030-06-01T00:00:00Z", "--param", "word=w",
-                             "--display-name", "weekly", environ=vertex_env)
+    code, out, err = run_cli(
+        "schedule",
+        tiny,
+        "--cron",
+        "0 3 * * 1",
+        "--max-concurrent",
+        "1",
+        "--max-runs",
+        "10",
+        "--start",
+        "2030-01-01T00:00:00Z",
+        "--end",
+        "2030-06-01T00:00:00Z",
+        "--param",
+        "word=w",
+        "--display-name",
+        "weekly",
+        environ=vertex_env,
+    )
     assert (code, err) == (0, "")
     [sent] = vertex.matching("POST", r"^/v1/projects/env-proj/locations/europe-west4/schedules$")
     schedule = aiplatform_v1.Schedule.from_json(json.dumps(sent.body))
     assert (schedule.display_name, schedule.cron, schedule.max_concurrent_run_count, schedule.max_run_count) == (
-        "weekly", "0 3 * * 1", 1, 10)
+        "weekly",
+        "0 3 * * 1",
+        1,
+        10,
+    )
     assert (sent.body["startTime"], sent.body["endTime"]) == ("2030-01-01T00:00:00Z", "2030-06-01T00:00:00Z")
     assert schedule.create_pipeline_job_request.pipeline_job.labels["labelloop-pipeline"] == "cli-tiny"
     assert "cron: 0 3 * * 1" in out and "state: ACTIVE" in out
@@ -381,8 +456,19 @@ def test_schedule_on_vertex_from_the_cli(tiny, vertex, vertex_env):
 
 def test_schedule_on_kfp_from_the_cli(tiny, env):
     with FakeKfp() as fake:
-        code, out, err = run_cli("schedule", tiny, "--cron", "30 2 * * *", "--kfp-host", fake.url,
-                                 "--kfp-experiment", "nightly", "--param", "word=w", environ=env)
+        code, out, err = run_cli(
+            "schedule",
+            tiny,
+            "--cron",
+            "30 2 * * *",
+            "--kfp-host",
+            fake.url,
+            "--kfp-experiment",
+            "nightly",
+            "--param",
+            "word=w",
+            environ=env,
+        )
         [sent] = fake.matching("POST", r"/recurringruns$")
     assert (code, err) == (0, "")
     assert sent.body["trigger"]["cron_schedule"]["cron"] == "0 30 2 * * *"
@@ -463,13 +549,30 @@ def test_run_the_real_curate_pipeline_locally(tmp_path, env):
     for module in ("import_dataset", "prefilter_images", "split_dataset"):
         pytest.importorskip(f"labelloop.components.{module}")
     source = tmp_path / "reviews.jsonl"
-    rows = [{"textContent": f"review number {i} is {'great' if i % 2 else 'awful'}",
-             "classificationAnnotation": {"displayName": "pos" if i % 2 else "neg"}} for i in range(30)]
+    rows = [
+        {
+            "textContent": f"review number {i} is {'great' if i % 2 else 'awful'}",
+            "classificationAnnotation": {"displayName": "pos" if i % 2 else "neg"},
+        }
+        for i in range(30)
+    ]
     source.write_text("".join(json.dumps(row) + "\n" for row in rows))
     root = tmp_path / "outputs"
 
-    code, out, err = run_cli("run", "curate", "--local", "--param", f"source_uri={source}", "--param", "data_type=text",
-                             "--param", "source_format=jsonl", "--pipeline-root", str(root), environ=env)
+    code, out, err = run_cli(
+        "run",
+        "curate",
+        "--local",
+        "--param",
+        f"source_uri={source}",
+        "--param",
+        "data_type=text",
+        "--param",
+        "source_format=jsonl",
+        "--pipeline-root",
+        str(root),
+        environ=env,
+    )
 
     assert (code, err) == (0, ""), err
     assert "curate finished in" in out

@@ -5,7 +5,6 @@ import re
 import pytest
 import yaml
 from kfp import components, dsl, local
-
 from labelloop.components._base import BASE_IMAGE
 from labelloop.components.core import manifest as mf
 from labelloop.pipelines import compiling

@@ -6,8 +6,8 @@ import os
 import pytest
 import yaml
 from kfp import local
-
-from labelloop.components.core import active_learning, manifest as mf, versions
+from labelloop.components.core import active_learning, versions
+from labelloop.components.core import manifest as mf
 from labelloop.components.core.demo_data import make_demo_data
 from labelloop.components.core.registry import ModelRegistry
 from labelloop.components.core.sample_data import load_digits_images
@@ -39,8 +39,14 @@ def test_curate_keeps_one_copy_drops_blurred_and_corrupt_and_splits(runner):
 
 
 def test_active_learning_then_one_more_round_then_retrain(runner):
-    run = demo.run_demo(str(runner / "demo"), limit=300, max_rounds=2, round_budget_seconds=2, final_budget_seconds=4,
-                        compare_random=False)
+    run = demo.run_demo(
+        str(runner / "demo"),
+        limit=300,
+        max_rounds=2,
+        round_budget_seconds=2,
+        final_budget_seconds=4,
+        compare_random=False,
+    )
     assert os.path.getsize(run.report) > 10_000 and "<h2>Promotion gate</h2>" in open(run.report).read()
     assert run.summary["active-learning rounds"] >= 2 and run.summary["human labels bought (pool)"] > 0
     assert 0.3 < run.summary["test accuracy"] <= 1.0
@@ -52,10 +58,15 @@ def test_active_learning_then_one_more_round_then_retrain(runner):
     from labelloop.pipelines.active_learning_round import build_pipeline as one_round
 
     one_round("local")(
-        store_uri=store, dataset_name="digits", annotation_store_uri=annotations,
-        labeling_job_spec=demo.labeling_job_spec(demo.DIGITS), batch_size=5, labeling_backend="simulated",
+        store_uri=store,
+        dataset_name="digits",
+        annotation_store_uri=annotations,
+        labeling_job_spec=demo.labeling_job_spec(demo.DIGITS),
+        batch_size=5,
+        labeling_backend="simulated",
         ground_truth_uri=str(runner / "demo" / "data" / "ground_truth.jsonl"),
-        simulated_crowd=json.dumps(demo.CROWD), round_budget_seconds=2,
+        simulated_crowd=json.dumps(demo.CROWD),
+        round_budget_seconds=2,
         active_learning_config=demo.active_learning_config(),
     )
     rounds_after = active_learning.rounds_from_state(versions.read_state(store, "digits").values)
@@ -69,26 +80,40 @@ def test_active_learning_then_one_more_round_then_retrain(runner):
 
     for index in range(150):
         os.makedirs(folder / digits.labels[index], exist_ok=True)
-        Image.fromarray(digits.images[index]).resize((64, 64), Image.NEAREST).filter(ImageFilter.SMOOTH).save(folder / digits.labels[index] / f"{index}.png")
+        Image.fromarray(digits.images[index]).resize((64, 64), Image.NEAREST).filter(ImageFilter.SMOOTH).save(
+            folder / digits.labels[index] / f"{index}.png"
+        )
     registry = str(runner / "registry")
-    retrain("local")(source_uri=str(folder), store_uri=str(runner / "store2"), registry_uri=registry,
-                     dataset_name="labeled", model_name="digits", budget_seconds=3, hamming_threshold=2)
+    retrain("local")(
+        source_uri=str(folder),
+        store_uri=str(runner / "store2"),
+        registry_uri=registry,
+        dataset_name="labeled",
+        model_name="digits",
+        budget_seconds=3,
+        hamming_threshold=2,
+    )
     assert ModelRegistry(registry).alias("digits", "champion") == "1"
 
 
-@pytest.mark.parametrize("name, ops", [
-    ("curate", ["image-dataset-create"]),
-    ("train", ["automl-image-training-job", "automl-tabular-training-job", "custom"]),
-    ("retrain", ["image-dataset-create", "automl-image-training-job"]),
-    ("active-learning", ["custom"]),
-])
+@pytest.mark.parametrize(
+    "name, ops",
+    [
+        ("curate", ["image-dataset-create"]),
+        ("train", ["automl-image-training-job", "automl-tabular-training-job", "custom"]),
+        ("retrain", ["image-dataset-create", "automl-image-training-job"]),
+        ("active-learning", ["custom"]),
+    ],
+)
 def test_vertex_yaml_uses_gcpc_ops(name, ops):
     text = compiling.pipeline_path(name, "vertex").read_text()
     spec = yaml.safe_load(text)
     assert spec["pipelineInfo"]["name"] == name
     images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values() if "container" in e}
-    assert any("google-cloud-pipeline-components" in i or "gcpc" in i or "gcr.io/ml-pipeline" in i for i in images) or \
-        "google_cloud_pipeline_components" in text
+    assert (
+        any("google-cloud-pipeline-components" in i or "gcpc" in i or "gcr.io/ml-pipeline" in i for i in images)
+        or "google_cloud_pipeline_components" in text
+    )
     for op in ops:
         assert op in text, f"{name}.vertex.yaml lacks {op}"
     local_text = compiling.pipeline_path(name, "local").read_text()

@@ -14,12 +14,11 @@ from google.api_core import exceptions as api_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1
 from kfp import compiler, dsl
-
 from labelloop.pipelines import submit
 from labelloop.pipelines.config import ConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fake_vertex import FakeKfp, FakeVertex  # noqa: E402
+from fake_vertex import FakeKfp, FakeVertex
 
 PROJECT, LOCATION, ROOT, SA = "proj-1", "europe-west4", "gs://bkt/root", "runner@proj-1.iam.gserviceaccount.com"
 
@@ -53,20 +52,33 @@ def vertex(monkeypatch):
 
 
 def target(fake: FakeVertex, **overrides) -> submit.VertexTarget:
-    fields = dict(project=PROJECT, location=LOCATION, pipeline_root=ROOT, service_account=SA,
-                  api_endpoint=fake.url, credentials=AnonymousCredentials())
+    fields = dict(
+        project=PROJECT,
+        location=LOCATION,
+        pipeline_root=ROOT,
+        service_account=SA,
+        api_endpoint=fake.url,
+        credentials=AnonymousCredentials(),
+    )
     return submit.VertexTarget(**{**fields, **overrides})
 
 
 def request(template: Path, **overrides) -> submit.RunRequest:
-    fields = dict(template_path=str(template), display_name="tiny nightly", parameters={"word": "ab", "times": 3},
-                  labels={"team": "vision", "labelloop-pipeline": "tiny"}, enable_caching=False)
+    fields = dict(
+        template_path=str(template),
+        display_name="tiny nightly",
+        parameters={"word": "ab", "times": 3},
+        labels={"team": "vision", "labelloop-pipeline": "tiny"},
+        enable_caching=False,
+    )
     return submit.RunRequest(**{**fields, **overrides})
 
 
 def caching_of(spec: dict) -> dict[str, bool]:
-    return {name: task.get("cachingOptions", {}).get("enableCache", False)
-            for name, task in spec["root"]["dag"]["tasks"].items()}
+    return {
+        name: task.get("cachingOptions", {}).get("enableCache", False)
+        for name, task in spec["root"]["dag"]["tasks"].items()
+    }
 
 
 def test_submit_sends_one_create_request_with_every_setting(vertex, template):
@@ -84,7 +96,9 @@ def test_submit_sends_one_create_request_with_every_setting(vertex, template):
     compiled = yaml.safe_load(template.read_text())
     assert caching_of(compiled) == {"repeat": True}
     assert caching_of(sent.body["pipelineSpec"]) == {"repeat": False}
-    assert {k: v for k, v in sent.body["pipelineSpec"].items() if k != "root"} == {k: v for k, v in compiled.items() if k != "root"}
+    assert {k: v for k, v in sent.body["pipelineSpec"].items() if k != "root"} == {
+        k: v for k, v in compiled.items() if k != "root"
+    }
 
     assert status.state == "PIPELINE_STATE_PENDING"
     assert status.name == f"projects/{PROJECT}/locations/{LOCATION}/pipelineJobs/{sent.query['pipelineJobId'][0]}"
@@ -102,8 +116,15 @@ def test_submit_without_forced_caching_keeps_the_compiled_settings(vertex, templ
 
 
 def test_schedule_sends_cron_limits_window_and_the_run_to_create(vertex, template):
-    spec = submit.ScheduleSpec("TZ=Europe/Berlin 0 3 * * 1", "weekly relabel", max_concurrent=1, max_runs=12,
-                               start="2030-01-06T00:00:00+01:00", end="2030-07-01T00:00:00Z", allow_queueing=True)
+    spec = submit.ScheduleSpec(
+        "TZ=Europe/Berlin 0 3 * * 1",
+        "weekly relabel",
+        max_concurrent=1,
+        max_runs=12,
+        start="2030-01-06T00:00:00+01:00",
+        end="2030-07-01T00:00:00Z",
+        allow_queueing=True,
+    )
     created = submit.schedule_on_vertex(target(vertex), request(template), spec)
 
     [sent] = vertex.matching("POST", r"/v1/projects/proj-1/locations/europe-west4/schedules$")
@@ -119,7 +140,10 @@ def test_schedule_sends_cron_limits_window_and_the_run_to_create(vertex, templat
     assert create.pipeline_job.service_account == SA
     assert dict(create.pipeline_job.labels) == {"team": "vision", "labelloop-pipeline": "tiny"}
     assert create.pipeline_job.runtime_config.gcs_output_directory == ROOT
-    assert sent.body["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"]["parameterValues"] == {"word": "ab", "times": 3}
+    assert sent.body["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"]["parameterValues"] == {
+        "word": "ab",
+        "times": 3,
+    }
     assert caching_of(sent.body["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"]) == {"repeat": False}
 
     assert (created.name, created.cron, created.state) == (schedule.name or created.name, spec.cron, "ACTIVE")
@@ -177,8 +201,14 @@ def test_unknown_run_raises_not_found(vertex):
 def test_kfp_recurring_run_request(template):
     spec = submit.ScheduleSpec("0 3 * * 1", "weekly on kfp", max_concurrent=2, start="2030-01-01T00:00:00Z")
     with FakeKfp() as fake:
-        created = submit.schedule_on_kfp(fake.url, "relabel", request(template, enable_caching=True), spec,
-                                         pipeline_root="gs://kfp-root", service_account="pipeline-runner")
+        created = submit.schedule_on_kfp(
+            fake.url,
+            "relabel",
+            request(template, enable_caching=True),
+            spec,
+            pipeline_root="gs://kfp-root",
+            service_account="pipeline-runner",
+        )
         [experiment] = fake.matching("POST", r"^/apis/v2beta1/experiments$")
         [sent] = fake.matching("POST", r"^/apis/v2beta1/recurringruns$")
 

@@ -1,11 +1,7 @@
 """The train pipeline compiles for both targets and runs end to end locally."""
 
-import json
-import os
-
 import pytest
 from kfp import compiler
-
 from labelloop.components.core import sample_data
 from labelloop.components.core.registry import ModelRegistry
 from labelloop.pipelines.train import build_pipeline
@@ -26,12 +22,22 @@ def test_local_run_registers_a_blessed_model(tmp_path):
     from kfp import local
 
     data = sample_data.load_digits_images()
-    path = sample_data.write_image_manifest(data.images[:300], list(data.labels[:300]), str(tmp_path / "data"),
-                                            ml_uses=sample_data.assign_ml_uses(300, seed=3))
+    path = sample_data.write_image_manifest(
+        data.images[:300],
+        list(data.labels[:300]),
+        str(tmp_path / "data"),
+        ml_uses=sample_data.assign_ml_uses(300, seed=3),
+    )
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
     registry = str(tmp_path / "registry")
-    build_pipeline("local")(dataset_uri=path, task="image_classification", budget_seconds=3,
-                            registry_uri=registry, model_name="digits", dataset_version="dv1")
+    build_pipeline("local")(
+        dataset_uri=path,
+        task="image_classification",
+        budget_seconds=3,
+        registry_uri=registry,
+        model_name="digits",
+        dataset_version="dv1",
+    )
     reg = ModelRegistry(registry)
     assert reg.alias("digits", "champion") == "1"
     assert reg.get("digits", "1").lineage["dataset_version"] == "dv1"
