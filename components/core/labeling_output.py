@@ -1,4 +1,4 @@
-"""A labeling job end to end, from manifest lines to what ``label_items`` writes.
+"""A labeling job end to end: manifest lines in; labeled items, rejects, metrics and a report out.
 
 :func:`run_job` checks the items, runs the labeling rounds (:mod:`labeling_rounds`) with a
 labeler, computes consensus, quality and spend, and renders the HTML report; also the readers and
@@ -159,7 +159,7 @@ def task_kind(task_type: TaskType) -> str:
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """Everything ``label_items`` writes: labeled items, rejects, raw annotations, metrics, job resource, report."""
+    """Everything a labeling job produces: labeled items, rejects, raw annotations, metrics, job resource, report."""
 
     labeled: list[dict]
     rejects: list[Rejected]
