@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from . import manifest
+from . import report_charts as charts
+from . import report_gallery as gallery
+from .report_gallery import GalleryLimits, Tile
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -158,3 +164,852 @@ def headline(
     out["gate reason"] = gate_reason
     out["champion version"] = champion or "(none)"
     return {k: v for k, v in out.items() if v is not None}
+
+
+# =============================================================================================
+# The one-page visual run report
+#
+# The component reads its input artifacts into a :class:`ReportInputs` and calls
+# :func:`build_run_report`; everything shown is computed here from those plain inputs.
+
+PAGE_STYLE = """
+:root{--ink:#1d2330;--muted:#5f6b7a;--line:#e3e7ee;--bg:#f6f8fb;--ok:#1a7f37;--no:#c62828;--accent:#1f6feb}
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:var(--ink);background:var(--bg)}
+main{max-width:1180px;margin:0 auto;padding:1.5rem 1.5rem 4rem}
+header.top{display:flex;align-items:baseline;gap:1rem;flex-wrap:wrap}
+h1{font-size:1.7rem;margin:.2rem 0 1rem}
+h2{font-size:1.2rem;margin:0 0 .6rem}
+h3{font-size:1rem;margin:1.1rem 0 .4rem;color:var(--ink)}
+section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:1.1rem 1.3rem;margin:1rem 0}
+nav{font-size:.85rem;color:var(--muted)}nav a{color:var(--muted);margin-right:.8rem;text-decoration:none}
+nav a:hover{color:var(--accent)}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:.6rem}
+.card{background:#fff;border:1px solid var(--line);border-radius:10px;padding:.65rem .8rem}
+.card .v{font-size:1.45rem;font-weight:650;display:block}.card .k{font-size:.8rem;color:var(--muted)}
+.card.ok{border-color:#9fd5ae;background:#effaf2}.card.no{border-color:#f0b1ad;background:#fdf1f0}
+.muted{color:var(--muted);font-size:.9rem}
+table{border-collapse:collapse;margin:.3rem 0 .6rem;font-size:.9rem}
+td,th{border-bottom:1px solid var(--line);padding:.28rem .65rem;text-align:right;vertical-align:top}
+th{font-weight:600;color:var(--muted);background:#fafbfd}
+td:first-child,th:first-child{text-align:left}
+.bar{display:inline-block;height:.6rem;background:var(--accent);border-radius:2px;opacity:.75;vertical-align:middle}
+.cols{display:flex;gap:1.5rem;flex-wrap:wrap;align-items:flex-start}
+.gallery{display:flex;flex-wrap:wrap;gap:.6rem}
+.group{display:flex;align-items:center;gap:.45rem;padding:.45rem;border:1px dashed var(--line);border-radius:8px;
+ margin:0 .6rem .6rem 0;background:#fcfcfe}
+.groups{display:flex;flex-wrap:wrap}
+.arrow{font-size:1.3rem;color:var(--muted)}
+.tile{margin:0;width:120px;font-size:.72rem;color:var(--muted);border:2px solid transparent;border-radius:6px;padding:2px}
+.tile.kept{border-color:#8fd19e}.tile.removed{border-color:#f3a6a0}
+.tile img,.tile .placeholder,.tile .snippet{width:112px;height:96px;display:block;border-radius:4px;background:#eef1f5}
+.tile img{object-fit:contain;image-rendering:pixelated}
+.placeholder{display:flex!important;align-items:center;justify-content:center;text-align:center;padding:.3rem;
+ color:#8a5a00;background:repeating-linear-gradient(45deg,#fff4e0,#fff4e0 6px,#ffecc7 6px,#ffecc7 12px)!important}
+.snippet{overflow:hidden;padding:.3rem;font-size:.7rem;line-height:1.25;color:var(--ink);text-align:left}
+figcaption{display:flex;flex-direction:column;margin-top:.15rem;overflow-wrap:anywhere}
+figcaption b{color:var(--ink);font-weight:600}
+.chart{max-width:100%;height:auto}
+.verdict{font-weight:700;padding:.1rem .55rem;border-radius:5px;color:#fff}
+.verdict.ok{background:var(--ok)}.verdict.no{background:var(--no)}
+ul.reasons{list-style:none;padding:0;margin:.4rem 0}ul.reasons li{padding:.15rem 0}
+.pass{color:var(--ok);font-weight:700}.fail{color:var(--no);font-weight:700}
+table.cm td{min-width:2.2rem;text-align:center}table.cm th{text-align:center}
+.note{background:#eef4ff;border-left:3px solid var(--accent);padding:.45rem .7rem;border-radius:4px;margin:.5rem 0}
+"""
+
+DUPLICATE_CODES = ("exact_duplicate", "near_duplicate")
+BLURRY_CODE = "blurry"
+#: Reason codes of items the prefilter removed for what they are, not for duplicating another.
+FILE_PROBLEM_CODES = (
+    "corrupt",
+    "empty_file",
+    "not_an_image",
+    "decompression_bomb",
+    "too_small",
+    "unreadable",
+    "invalid_uri",
+    "missing_id",
+)
+
+
+@dataclass(frozen=True)
+class LearningRun:
+    """The round records of one labeling strategy run with one seed (several seeds show spread)."""
+
+    strategy: str
+    records: Sequence
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything the run report shows, as plain values and paths (local or ``gs://``).
+
+    Every field is optional: a section whose inputs are missing says so instead of failing.
+
+    Attributes:
+        import_metrics: ``import_dataset``'s metrics (items_total/kept/rejected, rejects_<code>).
+        import_rejects: ``import_dataset``'s rejects JSONL.
+        prefilter_metrics: ``prefilter_images``'s metrics (items, kept, rejected_<code>, thresholds).
+        prefilter_kept: ``prefilter_images``'s kept manifest (to find each duplicate group's kept copy).
+        prefilter_rejects: ``prefilter_images``'s rejects JSONL.
+        dataset: The final dataset manifest (splits, labels, label sources, machine labels).
+        annotations: The human annotations: ``StoredAnnotation`` objects or ``(item_id, labeler_id, value)``.
+        classes: Class names in their display order (from the labeling job or the model).
+        ledger: The annotation store's ledger entries: the one source of what labeling cost.
+        learning_runs: Round records per strategy and seed (active learning and random sampling).
+        machine_label_metrics: ``apply_machine_labels``'s metrics (threshold, precisions, counts).
+        evaluation: ``evaluate_model``'s metrics (scalars, ``<label>/precision|recall|f1``, test_items).
+        classification_metrics: ``evaluate_model``'s ClassificationMetrics metadata
+            (``confusionMatrix``, ``confidenceMetrics``).
+        pr_curves: Optional precision-recall curves, ``name: (recall, precision)``.
+        blessed: The gate's decision (None: the gate did not run).
+        gate_reasons: The gate's reasons, one sentence per threshold (``PASS …``/``FAIL …``).
+        champion_version: The registry's champion after the gate.
+        review_threshold: Share of disagreeing labels above which an item needs review.
+    """
+
+    title: str = "labelloop run report"
+    import_metrics: Mapping[str, object] = field(default_factory=dict)
+    import_rejects: str = ""
+    prefilter_metrics: Mapping[str, object] = field(default_factory=dict)
+    prefilter_kept: str = ""
+    prefilter_rejects: str = ""
+    dataset: str = ""
+    annotations: Sequence = ()
+    classes: Sequence[str] = ()
+    ledger: Sequence = ()
+    learning_runs: Sequence[LearningRun] = ()
+    machine_label_metrics: Mapping[str, object] = field(default_factory=dict)
+    evaluation: Mapping[str, object] = field(default_factory=dict)
+    classification_metrics: Mapping[str, object] = field(default_factory=dict)
+    pr_curves: Mapping[str, tuple[Sequence[float], Sequence[float]]] = field(default_factory=dict)
+    blessed: bool | None = None
+    gate_reasons: Sequence[str] = ()
+    champion_version: str = ""
+    review_threshold: float = 0.34
+    limits: GalleryLimits = field(default_factory=GalleryLimits)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The page and the headline figures (for the component's ``metrics`` output)."""
+
+    html: str
+    headline: dict
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the inputs
+
+
+def read_rejects(path: str) -> list[dict]:
+    """Reject entries of a rejects JSONL (``{"line","id","reason_code","reason","step","record"}``)."""
+    if not path:
+        return []
+    return list(manifest.read_jsonl(path))
+
+
+def records_by_id(path: str, wanted: set[str]) -> dict[str, dict]:
+    """The records of ``wanted`` ids in a manifest, streamed (only those are kept in memory)."""
+    found: dict[str, dict] = {}
+    if not path or not wanted:
+        return found
+    for record in manifest.read_jsonl(path):
+        rid = (record.get("dataItemResourceLabels") or {}).get(manifest.ID_KEY)
+        if rid in wanted:
+            found[rid] = record
+    return found
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What one pass over the final dataset tells the report."""
+
+    split_counts: dict[str, dict[str, int]]  # split -> label -> items
+    sources: dict[str, int]  # label source -> items
+    items: int
+    machine_sample: tuple[dict, ...]  # machine-labeled records, lowest confidence first
+    review_records: dict[str, dict]
+
+
+def read_dataset(path: str, *, machine_sample: int, review_ids: set[str]) -> DatasetFacts:
+    """Split × label counts, label sources, the least confident machine labels and the review items."""
+    import heapq
+
+    splits: dict[str, dict[str, int]] = {}
+    sources: dict[str, int] = {}
+    machine: list[tuple[float, int, dict]] = []
+    review: dict[str, dict] = {}
+    items = 0
+    if path:
+        for items, record in enumerate(manifest.read_jsonl(path), start=1):
+            split = manifest.ml_use_of(record) or "(none)"
+            labels = manifest.labels_of(record) or ["(unlabeled)"]
+            for label in labels:
+                splits.setdefault(split, {})[label] = splits.get(split, {}).get(label, 0) + 1
+            source = manifest.label_source_of(record) or ("(unlabeled)" if labels == ["(unlabeled)"] else "(unknown)")
+            sources[source] = sources.get(source, 0) + 1
+            if source == "machine":
+                confidence = float(manifest.extra_of(record).get("label_confidence") or 0.0)
+                entry = (-confidence, items, record)
+                if len(machine) < machine_sample:
+                    heapq.heappush(machine, entry)
+                elif entry > machine[0]:
+                    heapq.heapreplace(machine, entry)
+            rid = (record.get("dataItemResourceLabels") or {}).get(manifest.ID_KEY)
+            if rid in review_ids:
+                review[rid] = record
+    ordered = tuple(r for _, _, r in sorted(machine, key=lambda e: (-e[0], e[1])))
+    return DatasetFacts(splits, dict(sorted(sources.items())), items, ordered, review)
+
+
+def _annotation_triples(annotations: Sequence) -> list[tuple[str, str, object]]:
+    out = []
+    for a in annotations:
+        if isinstance(a, tuple):
+            out.append(a)
+        else:
+            out.append((a.item_id, a.labeler_id, a.value))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Small HTML pieces
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _number(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value != value:
+            return "–"
+        if value.is_integer() and abs(value) >= 1:
+            return f"{int(value):,}"
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def table_html(header: Sequence[str], rows: Sequence[Sequence[object]], *, css_class: str = "") -> str:
+    """A table; cells that are already HTML are passed as :class:`Markup`."""
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{c if isinstance(c, Markup) else _esc(_number(c))}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    cls = f' class="{css_class}"' if css_class else ""
+    return f"<table{cls}><tr>{head}</tr>{body}</table>"
+
+
+class Markup(str):
+    """A string that is already safe HTML."""
+
+
+def bar(share: float, *, width_px: int = 120) -> Markup:
+    share = min(max(float(share), 0.0), 1.0) if share == share else 0.0
+    return Markup(f'<span class="bar" style="width:{max(1, round(share * width_px))}px"></span>')
+
+
+def png_img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img class="chart" alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}">'
+
+
+def section_html(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{_esc(title)}</h2>{body}</section>'
+
+
+def _basename(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def reason_text(entry: dict) -> str:
+    """A reject's reason with the file's location cut to its name (pages never show local paths)."""
+    reason = str(entry.get("reason", ""))
+    record = entry.get("record") if isinstance(entry.get("record"), dict) else {}
+    for field_name in manifest.URI_FIELDS:
+        uri = record.get(field_name)
+        if isinstance(uri, str) and uri:
+            reason = reason.replace(f"{uri}: ", "").replace(uri, _basename(uri))
+    return reason
+
+
+def item_name(record: object) -> str:
+    """The file name of an item (never its folder), or its id."""
+    if isinstance(record, dict):
+        for field_name in manifest.URI_FIELDS:
+            if isinstance(record.get(field_name), str) and record[field_name]:
+                return _basename(record[field_name])
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Headline
+
+
+def spend_from_ledger(ledger: Sequence) -> tuple[float, int]:
+    """USD paid and labels delivered, summed over the ledger (the only spend figure shown)."""
+    return float(sum(e.cost_usd for e in ledger)), int(sum(e.labels_delivered for e in ledger))
+
+
+def headline_figures(inputs: ReportInputs, facts: DatasetFacts) -> dict[str, object]:
+    """The figures a person wants first: kept, removed, labels and their cost, model, gate."""
+    imp, pre, ev, ml = inputs.import_metrics, inputs.prefilter_metrics, inputs.evaluation, inputs.machine_label_metrics
+    removed = sum(int(v) for k, v in pre.items() if k.startswith("rejected_") and isinstance(v, (int, float)))
+    out: dict[str, object] = {
+        "raw items": imp.get("items_total"),
+        "rejected at import": imp.get("items_rejected"),
+        "removed by prefilter": removed if pre else None,
+        "items in final dataset": facts.items or None,
+    }
+    if inputs.ledger:
+        spend, labels = spend_from_ledger(inputs.ledger)
+        out["human labels paid"] = labels
+        out["labeling spend (USD)"] = round(spend, 2)
+    if "machine_labeled_items" in ml:
+        out["machine-labeled items"] = ml["machine_labeled_items"]
+        out["machine-label precision (test)"] = ml.get("test_precision")
+    for name in ("accuracy", "macro_f1", "au_prc", "r2", "rmse"):
+        if name in ev:
+            out[f"test {name}"] = ev[name]
+    if inputs.blessed is not None:
+        out["gate"] = "blessed" if inputs.blessed else "refused"
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def cards_html(figures: Mapping[str, object]) -> str:
+    cards = []
+    for name, value in figures.items():
+        tone = ""
+        if name == "gate":
+            tone = " ok" if value == "blessed" else " no"
+        shown = f"${value:,.2f}" if name == "labeling spend (USD)" else _number(value)
+        label = "labeling spend (ledger)" if name == "labeling spend (USD)" else name
+        cards.append(
+            f'<div class="card{tone}"><span class="v">{_esc(shown)}</span><span class="k">{_esc(label)}</span></div>'
+        )
+    return '<div class="cards">' + "".join(cards) + "</div>"
+
+
+# ---------------------------------------------------------------------------------------------
+# Import and prefilter
+
+
+def reason_counts_html(counts: Mapping[str, int], total: int) -> str:
+    rows = [(code.replace("_", " "), n, bar(n / total if total else 0.0)) for code, n in counts.items() if n]
+    return table_html(("reason", "items", ""), rows) if rows else '<p class="muted">nothing removed</p>'
+
+
+def reject_tile(entry: dict, limits: GalleryLimits, *, caption: Sequence[str] = (), tone: str = "removed") -> Tile:
+    record = entry.get("record")
+    preview = gallery.record_preview(record, limits, reason_code=str(entry.get("reason_code", "")))
+    title = entry.get("id") or item_name(record) or f"line {entry.get('line')}"
+    lines = tuple(x for x in (item_name(record), *caption) if x)
+    return Tile(preview, str(title), lines, tone)
+
+
+def import_section(inputs: ReportInputs) -> str:
+    metrics = inputs.import_metrics
+    rejects = read_rejects(inputs.import_rejects)
+    if not metrics and not rejects:
+        return section_html("import", "Import and validation", '<p class="muted">no import figures given</p>')
+    counts = {k.removeprefix("rejects_"): int(v) for k, v in metrics.items() if k.startswith("rejects_")}
+    if not counts:
+        counts = _count_codes(rejects)
+    total = int(metrics.get("items_total") or 0)
+    body = (
+        f"<p>{_number(metrics.get('items_total'))} items read, {_number(metrics.get('items_kept'))} kept, "
+        f"{_number(metrics.get('items_rejected'))} rejected.</p>" + reason_counts_html(counts, total)
+    )
+    if rejects:
+        tiles = gallery.bounded(
+            (reject_tile(e, inputs.limits, caption=(e.get("reason_code", ""), reason_text(e))) for e in rejects),
+            inputs.limits,
+        )
+        body += "<h3>Rejected at import</h3>" + gallery.gallery_html(tiles, more=len(rejects) - len(tiles))
+    return section_html("import", "Import and validation", body)
+
+
+def _count_codes(entries: Sequence[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for e in entries:
+        code = str(e.get("reason_code"))
+        counts[code] = counts.get(code, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def hash_distance(kept_uri: str, removed_uri: str, limits: GalleryLimits) -> int | None:
+    """Flip-aware perceptual-hash distance (of 64 bits) between two images; None when either cannot be hashed."""
+    from . import image_checks, image_hash
+
+    hashes = []
+    for uri in (kept_uri, removed_uri):
+        try:
+            view = image_checks.decode_image(
+                gallery.read_bounded(uri, limits.max_file_bytes), image_checks.DecodeLimits()
+            )
+        except Exception:  # noqa: BLE001 - an unreadable file has no distance; the tile says why
+            return None
+        if isinstance(view, image_checks.ImageRejection):
+            return None
+        fingerprint = image_hash.fingerprint(view.gray)
+        if fingerprint is None:
+            return None
+        hashes.append(fingerprint.phash)
+    return image_hash.flip_aware_distance(*hashes)
+
+
+def duplicate_groups_html(entries: Sequence[dict], inputs: ReportInputs) -> str:
+    """Each group's kept copy beside its removed copies, with reason and hash distance."""
+    groups: dict[str, list[dict]] = {}
+    for entry in entries:
+        rep = manifest.extra_of(entry.get("record") or {}).get("duplicate_group") or "(unknown)"
+        groups.setdefault(rep, []).append(entry)
+    shown = list(groups.items())[: max(1, inputs.limits.tiles // 2)]
+    kept = records_by_id(inputs.prefilter_kept, {rep for rep, _ in shown})
+    other = {e["id"]: e["record"] for e in read_rejects(inputs.prefilter_rejects) if e.get("id") in dict(shown)}
+    budget = inputs.limits
+    parts, used = [], 0
+    for rep, members in shown:
+        record = kept.get(rep) or other.get(rep)
+        kept_uri = (record or {}).get("imageGcsUri", "")
+        kept_preview = (
+            gallery.record_preview(record, budget) if record else gallery.Preview(placeholder="kept copy not found")
+        )
+        kept_tile = Tile(kept_preview, rep, ("kept" if rep in kept else "representative", item_name(record)), "kept")
+        removed = []
+        for entry in members[:4]:
+            uri = (entry.get("record") or {}).get("imageGcsUri", "")
+            distance = hash_distance(kept_uri, uri, budget) if kept_uri and uri else None
+            caption = (entry.get("reason_code", "").replace("_", " "), f"hash distance {_number(distance)}")
+            removed.append(reject_tile(entry, budget, caption=caption))
+        tiles = [kept_tile, *removed]
+        used += sum(t.preview.size for t in tiles)
+        if used > budget.gallery_bytes * 2:
+            break
+        more = f'<span class="muted">+{len(members) - 4} more</span>' if len(members) > 4 else ""
+        parts.append(
+            gallery.group_html(kept_tile, removed).replace("</div>", more + "</div>", 1)
+            if more
+            else gallery.group_html(kept_tile, removed)
+        )
+    note = f'<p class="muted">{len(groups)} groups in all; {len(parts)} shown.</p>'
+    return '<div class="groups">' + "".join(parts) + "</div>" + note
+
+
+def prefilter_section(inputs: ReportInputs) -> str:
+    metrics = inputs.prefilter_metrics
+    rejects = read_rejects(inputs.prefilter_rejects)
+    if not metrics and not rejects:
+        return section_html(
+            "prefilter", "Prefilter: duplicates, blur, corrupt files", '<p class="muted">no prefilter figures given</p>'
+        )
+    counts = {
+        k.removeprefix("rejected_"): int(v) for k, v in metrics.items() if k.startswith("rejected_")
+    } or _count_codes(rejects)
+    items = int(metrics.get("items") or len(rejects))
+    settings = ", ".join(
+        f"{name.replace('_', ' ')} {_number(metrics[name])}"
+        for name in ("hamming_threshold", "blur_threshold", "min_width", "min_height")
+        if name in metrics
+    )
+    body = (
+        f"<p>{_number(metrics.get('items'))} items checked, {_number(metrics.get('kept'))} kept, "
+        f"{_number(metrics.get('duplicate_groups'))} duplicate groups.</p>"
+        + (f'<p class="muted">Thresholds: {_esc(settings)}.</p>' if settings else "")
+        + reason_counts_html(counts, items)
+    )
+    duplicates = [e for e in rejects if e.get("reason_code") in DUPLICATE_CODES]
+    blurry = sorted(
+        (e for e in rejects if e.get("reason_code") == BLURRY_CODE),
+        key=lambda e: -float(manifest.extra_of(e.get("record") or {}).get("blur_score") or 0.0),
+    )
+    problems = [e for e in rejects if e.get("reason_code") in FILE_PROBLEM_CODES]
+    others = [e for e in rejects if e.get("reason_code") not in (*DUPLICATE_CODES, BLURRY_CODE, *FILE_PROBLEM_CODES)]
+    body += "<h3>Duplicate groups: kept copy (green) → removed copies (red)</h3>"
+    body += duplicate_groups_html(duplicates, inputs) if duplicates else '<p class="muted">no duplicates removed</p>'
+    body += "<h3>Blurry images, blurriest first</h3>"
+    tiles = gallery.bounded(
+        (
+            reject_tile(
+                e, inputs.limits, caption=(f"blur score {_number(manifest.extra_of(e['record']).get('blur_score'))}",)
+            )
+            for e in blurry
+        ),
+        inputs.limits,
+    )
+    body += gallery.gallery_html(tiles, more=len(blurry) - len(tiles), empty="no blurry images removed")
+    body += "<h3>Corrupt and unusable files</h3>"
+    tiles = gallery.bounded(
+        (reject_tile(e, inputs.limits, caption=(e.get("reason_code", ""), reason_text(e))) for e in problems),
+        inputs.limits,
+    )
+    body += gallery.gallery_html(tiles, more=len(problems) - len(tiles), empty="no corrupt files")
+    if others:
+        tiles = gallery.bounded(
+            (reject_tile(e, inputs.limits, caption=(e.get("reason_code", ""), reason_text(e))) for e in others),
+            inputs.limits,
+        )
+        body += "<h3>Other removals</h3>" + gallery.gallery_html(tiles, more=len(others) - len(tiles))
+    return section_html("prefilter", "Prefilter: duplicates, blur, corrupt files", body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Split, labeling, learning curves, machine labels
+
+
+def split_section(facts: DatasetFacts) -> str:
+    if not facts.split_counts:
+        return section_html("split", "Split distribution", '<p class="muted">no final dataset given</p>')
+    order = [s for s in (*manifest.ML_USES, "(none)") if s in facts.split_counts]
+    labels = sorted({label for counts in facts.split_counts.values() for label in counts})
+    totals = {s: sum(facts.split_counts[s].values()) for s in order}
+    rows = [(label, *(facts.split_counts[s].get(label, 0) for s in order)) for label in labels]
+    rows.append((Markup("<b>total</b>"), *(totals[s] for s in order)))
+    grand = sum(totals.values()) or 1
+    shares = table_html(
+        ("split", "items", "share", ""),
+        [(s, totals[s], f"{totals[s] / grand:.0%}", bar(totals[s] / grand)) for s in order],
+    )
+    sources = table_html(("label source", "items", ""), [(k, v, bar(v / grand)) for k, v in facts.sources.items()])
+    body = f'<div class="cols"><div>{shares}{sources}</div><div>{table_html(("label", *order), rows)}</div></div>'
+    return section_html("split", "Split distribution", body)
+
+
+def labeling_section(inputs: ReportInputs, facts: DatasetFacts, triples: list) -> str:
+    from . import consensus
+
+    parts = []
+    if inputs.ledger:
+        spend, labels = spend_from_ledger(inputs.ledger)
+        rows = [
+            (e.round, e.items_requested, e.labels_requested, e.labels_delivered, Markup(f"${e.cost_usd:,.2f}"))
+            for e in inputs.ledger
+        ]
+        parts.append(
+            f"<p>{labels:,} human labels paid, <b>${spend:,.2f}</b> in all (the annotation store's ledger).</p>"
+            + table_html(("round", "items", "labels asked", "labels delivered", "cost"), rows)
+        )
+    if not triples:
+        parts.append('<p class="muted">no human annotations given</p>')
+        return section_html("labeling", "Labeling quality", "".join(parts))
+    classes = list(inputs.classes) or sorted({str(v) for _, _, v in triples})
+    try:
+        summary = consensus.summarize("single_label", triples, classes, review_threshold=inputs.review_threshold)
+    except consensus.ConsensusError as err:
+        parts.append(f'<p class="muted">labeling quality cannot be computed: {_esc(err)}</p>')
+        return section_html("labeling", "Labeling quality", "".join(parts))
+    agreement = table_html(
+        ("agreement", "value"),
+        [
+            ("percent agreement", summary.percent_agreement),
+            ("Fleiss' kappa", summary.fleiss_kappa),
+            ("Krippendorff's alpha", summary.krippendorff_alpha),
+            ("items labeled", len(summary.items)),
+            ("items needing review", len(summary.items_needing_review)),
+        ],
+    )
+    labelers = table_html(
+        ("labeler", "labels", "agrees with consensus", "estimated accuracy", ""),
+        [
+            (
+                q.labeler_id,
+                q.labels,
+                q.agreement_with_consensus,
+                q.estimated_accuracy,
+                bar(q.estimated_accuracy if q.estimated_accuracy is not None else q.agreement_with_consensus),
+            )
+            for q in sorted(summary.labelers, key=lambda q: -(q.estimated_accuracy or q.agreement_with_consensus))
+        ],
+    )
+    parts.append(f'<div class="cols"><div>{agreement}</div><div>{labelers}</div></div>')
+    parts.append(
+        f'<p class="muted">Consensus by {_esc(summary.method)}; accuracy estimated from each labeler\'s fitted confusion matrix.</p>'
+    )
+    review = list(summary.items_needing_review)
+    votes: dict[str, dict[str, int]] = {}
+    for item_id, _, value in triples:
+        if item_id in set(review[: inputs.limits.tiles]):
+            votes.setdefault(item_id, {})[str(value)] = votes.get(item_id, {}).get(str(value), 0) + 1
+    records = facts.review_records
+    tiles = gallery.bounded(
+        (
+            Tile(
+                gallery.record_preview(records.get(i), inputs.limits)
+                if i in records
+                else gallery.Preview(placeholder="item not in the final dataset"),
+                i,
+                (
+                    f"consensus {summary.items[i].value} ({summary.items[i].confidence:.2f})",
+                    "votes "
+                    + ", ".join(f"{k}×{n}" for k, n in sorted(votes.get(i, {}).items(), key=lambda kv: -kv[1])),
+                ),
+            )
+            for i in review
+        ),
+        inputs.limits,
+    )
+    parts.append(
+        "<h3>Items needing review</h3>"
+        + gallery.gallery_html(tiles, more=len(review) - len(tiles), empty="no item needs a review")
+    )
+    return section_html("labeling", "Labeling quality", "".join(parts))
+
+
+def learning_section(inputs: ReportInputs) -> str:
+    from .active_learning import learning_curve
+
+    title = "Active learning vs random sampling"
+    seeds: dict[str, list] = {}
+    metric_name = "metric"
+    for run in inputs.learning_runs:
+        records = list(run.records)
+        if records:
+            metric_name = records[-1].metric_name
+        seeds.setdefault(run.strategy, []).append(learning_curve(records, run.strategy))
+    if not any(c.labels for curves in seeds.values() for c in curves):
+        return section_html("learning", title, '<p class="muted">no evaluated rounds recorded</p>')
+    curves = {name: charts.mean_curve(name, runs) for name, runs in seeds.items()}
+    body = png_img(
+        charts.learning_curves_png(curves, seeds, metric_name=metric_name),
+        f"test {metric_name} against human labels bought",
+    )
+    savings = charts.compare_strategies(curves, metric_name=metric_name)
+    if savings:
+        body += "".join(f'<p class="note">{_esc(s.sentence())}</p>' for s in savings)
+    elif charts.BASELINE_STRATEGY not in curves:
+        body += '<p class="muted">No random-sampling run was given, so the labels saved cannot be measured.</p>'
+    rows = [
+        (
+            name,
+            c.seeds,
+            c.labels[-1] if c.labels else None,
+            c.mean[-1] if c.mean else None,
+            (c.high[-1] - c.low[-1]) if c.mean else None,
+        )
+        for name, c in curves.items()
+    ]
+    body += table_html(
+        ("strategy", "seeds", "labels at the end", f"final {metric_name} (mean)", "spread (max − min)"), rows
+    )
+    return section_html("learning", title, body)
+
+
+def machine_section(inputs: ReportInputs, facts: DatasetFacts) -> str:
+    ml = inputs.machine_label_metrics
+    if not ml and not facts.machine_sample:
+        return section_html("machine", "Machine labels", '<p class="muted">no machine labels in this run</p>')
+    threshold = ml.get("threshold")
+    body = ""
+    if ml:
+        shown_threshold = "none passed" if isinstance(threshold, (int, float)) and threshold > 1 else _number(threshold)
+        body += table_html(
+            ("figure", "value"),
+            [
+                ("machine-labeled items", ml.get("machine_labeled_items")),
+                ("left for humans", ml.get("still_unlabeled_items")),
+                ("confidence threshold", shown_threshold),
+                (
+                    "validation precision (lower bound)",
+                    f"{_number(ml.get('validation_precision'))} ({_number(ml.get('validation_precision_lower_bound'))})",
+                ),
+                (
+                    "measured test precision (lower bound)",
+                    Markup(
+                        f"<b>{_esc(_number(ml.get('test_precision')))}</b> ({_esc(_number(ml.get('test_precision_lower_bound')))})"
+                    ),
+                ),
+                ("test items above the threshold", ml.get("test_items_above_threshold")),
+            ],
+        )
+    tiles = gallery.bounded(
+        (
+            Tile(
+                gallery.record_preview(r, inputs.limits),
+                manifest.item_id(r),
+                (
+                    f"label {', '.join(manifest.labels_of(r))}",
+                    f"confidence {_number(manifest.extra_of(r).get('label_confidence'))}",
+                ),
+            )
+            for r in facts.machine_sample
+        ),
+        inputs.limits,
+    )
+    body += "<h3>Sample of machine labels, least confident first</h3>" + gallery.gallery_html(
+        tiles, empty="no machine-labeled items in the final dataset"
+    )
+    return section_html("machine", "Machine labels", body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation and gate
+
+SCALAR_ORDER = (
+    "accuracy",
+    "macro_f1",
+    "micro_f1",
+    "au_prc",
+    "au_roc",
+    "log_loss",
+    "ece",
+    "mae",
+    "rmse",
+    "r2",
+    "test_items",
+)
+
+
+def confusion_from_metadata(metadata: Mapping[str, object]) -> tuple[list[str], list[list[int]]]:
+    """Class names and rows of a KFP ClassificationMetrics ``confusionMatrix`` (empty when absent)."""
+    matrix = metadata.get("confusionMatrix") or {}
+    names = [str(spec.get("displayName")) for spec in matrix.get("annotationSpecs", [])]
+    rows = [[int(v) for v in row.get("row", [])] for row in matrix.get("rows", [])]
+    return names, rows
+
+
+def confusion_table_html(names: Sequence[str], rows: Sequence[Sequence[int]]) -> str:
+    """The confusion matrix as a table, cells shaded by their share of the true class's row."""
+    head = "<tr><th>true ↓ / predicted →</th>" + "".join(f"<th>{_esc(n)}</th>" for n in names) + "</tr>"
+    body = []
+    for name, row in zip(names, rows):
+        total = sum(row) or 1
+        cells = []
+        for j, value in enumerate(row):
+            share = value / total
+            hue = "31,111,235" if names[j] == name else "198,40,40"
+            colour = "#fff" if share > 0.55 else "inherit"
+            cells.append(f'<td style="background:rgba({hue},{share:.2f});color:{colour}">{value}</td>')
+        body.append(f"<tr><th>{_esc(name)}</th>{''.join(cells)}</tr>")
+    return f'<table class="cm">{head}{"".join(body)}</table>'
+
+
+def evaluation_section(inputs: ReportInputs) -> str:
+    ev, cm = inputs.evaluation, inputs.classification_metrics
+    if not ev and not cm:
+        return section_html("evaluation", "Evaluation on the test split", '<p class="muted">no evaluation given</p>')
+    scalars = [(k.replace("_", " "), ev[k]) for k in SCALAR_ORDER if k in ev]
+    per_label: dict[str, dict[str, float]] = {}
+    for key, value in ev.items():
+        if "/" in key:
+            label, name = key.rsplit("/", 1)
+            per_label.setdefault(label, {})[name] = value
+    left = table_html(("metric", "value"), scalars)
+    if per_label:
+        left += table_html(
+            ("label", "precision", "recall", "F1", ""),
+            [
+                (label, v.get("precision"), v.get("recall"), v.get("f1"), bar(v.get("f1") or 0.0, width_px=80))
+                for label, v in sorted(per_label.items())
+            ],
+        )
+    names, rows = confusion_from_metadata(cm)
+    right = ("<h3>Confusion matrix</h3>" + confusion_table_html(names, rows)) if rows else ""
+    body = f'<div class="cols"><div>{left}</div><div>{right}</div></div>'
+    curves = dict(inputs.pr_curves)
+    roc = cm.get("confidenceMetrics") or []
+    if not curves and roc and rows:
+        items = sum(sum(r) for r in rows)
+        recall, precision = charts.precision_recall_from_roc(
+            [p.get("falsePositiveRate", 0.0) for p in roc],
+            [p.get("recall", 0.0) for p in roc],
+            positives=items,
+            negatives=items * (len(names) - 1),
+        )
+        if recall:
+            curves = {"micro-average (from the ROC curve)": (recall, precision)}
+    if curves:
+        body += "<h3>Precision–recall</h3>" + png_img(charts.pr_curves_png(curves), "precision-recall curves")
+    return section_html("evaluation", "Evaluation on the test split", body)
+
+
+def gate_section(inputs: ReportInputs) -> str:
+    if inputs.blessed is None:
+        return section_html("gate", "Promotion gate", '<p class="muted">the gate did not run</p>')
+    verdict = '<span class="verdict ok">BLESSED</span>' if inputs.blessed else '<span class="verdict no">REFUSED</span>'
+    items = []
+    for reason in inputs.gate_reasons:
+        text = str(reason)
+        word, _, rest = text.partition(" ")
+        if word in ("PASS", "FAIL"):
+            items.append(f'<li><span class="{word.lower()}">{word}</span> {_esc(rest)}</li>')
+        else:
+            items.append(f"<li>{_esc(text)}</li>")
+    champion = f"<p>Champion version after the gate: <b>{_esc(inputs.champion_version or '(none)')}</b></p>"
+    reasons = f'<ul class="reasons">{"".join(items)}</ul>' if items else '<p class="muted">no reasons recorded</p>'
+    return section_html("gate", "Promotion gate", f"<p>{verdict}</p>{reasons}{champion}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The page
+
+NAV = (
+    ("import", "Import"),
+    ("prefilter", "Prefilter"),
+    ("split", "Split"),
+    ("labeling", "Labeling"),
+    ("learning", "Active learning"),
+    ("machine", "Machine labels"),
+    ("evaluation", "Evaluation"),
+    ("gate", "Gate"),
+)
+
+
+def build_run_report(inputs: ReportInputs) -> RunReport:
+    """The one-page run report: headline figures, then each step with its galleries and charts.
+
+    Images are embedded as small thumbnails and charts as PNGs, so the page is one file with no
+    external asset, script or iframe; every section degrades to a note when its input is missing.
+    """
+    triples = _annotation_triples(inputs.annotations)
+    review_ids = _review_ids(inputs, triples)
+    facts = read_dataset(inputs.dataset, machine_sample=inputs.limits.tiles, review_ids=review_ids)
+    figures = headline_figures(inputs, facts)
+    nav = "<nav>" + "".join(f'<a href="#{a}">{_esc(t)}</a>' for a, t in NAV) + "</nav>"
+    sections = [
+        import_section(inputs),
+        prefilter_section(inputs),
+        split_section(facts),
+        labeling_section(inputs, facts, triples),
+        learning_section(inputs),
+        machine_section(inputs, facts),
+        evaluation_section(inputs),
+        gate_section(inputs),
+    ]
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>{_esc(inputs.title)}</title><style>{PAGE_STYLE}</style></head><body><main>"
+        f'<header class="top"><h1>{_esc(inputs.title)}</h1>{nav}</header>'
+        f"{cards_html(figures)}{''.join(sections)}</main></body></html>\n"
+    )
+    return RunReport(page, figures)
+
+
+def _review_ids(inputs: ReportInputs, triples: list) -> set[str]:
+    """Ids of items whose labels disagree enough to need review (for the one pass over the dataset)."""
+    from . import consensus
+
+    if not triples:
+        return set()
+    classes = list(inputs.classes) or sorted({str(v) for _, _, v in triples})
+    try:
+        summary = consensus.summarize("single_label", triples, classes, review_threshold=inputs.review_threshold)
+    except consensus.ConsensusError:
+        return set()
+    return set(summary.items_needing_review[: inputs.limits.tiles])
+
+
+def write_run_report(path: str, report: RunReport) -> None:
+    """Write the page atomically (local path or ``gs://``)."""
+    with manifest.atomic_writer(path) as handle:
+        handle.write(report.html.encode("utf-8"))
