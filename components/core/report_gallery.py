@@ -18,8 +18,11 @@ from dataclasses import dataclass
 
 from . import manifest
 
-#: Image reasons whose bytes must never be decoded (the header already says it is unsafe or useless).
-UNSAFE_TO_DECODE = frozenset({"decompression_bomb", "empty_file", "unreadable", "invalid_uri", "missing_id"})
+#: Reasons whose bytes are not decoded again: a step already found them unsafe (a decompression
+#: bomb) or undecodable, so the tile is a placeholder naming the reason.
+NOT_DECODED = frozenset(
+    {"decompression_bomb", "empty_file", "unreadable", "invalid_uri", "missing_id", "corrupt", "not_an_image"}
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def image_preview(uri: str, limits: GalleryLimits) -> Preview:
     try:
         return Preview(data_uri=thumbnail_data_uri(read_bounded(uri, limits.max_file_bytes), limits))
     except Exception as err:  # noqa: BLE001 - any unreadable image becomes a placeholder, never a failure
-        return Preview(placeholder=f"cannot show ({type(err).__name__}: {str(err)[:80]})")
+        return Preview(placeholder=f"cannot show ({type(err).__name__})")
 
 
 def snippet(text: str, limit: int) -> str:
@@ -136,7 +139,7 @@ def record_preview(record: object, limits: GalleryLimits, *, reason_code: str = 
         return Preview(text=snippet(repr(record), limits.text_chars))
     uri = record.get("imageGcsUri")
     if isinstance(uri, str) and uri:
-        if reason_code in UNSAFE_TO_DECODE:
+        if reason_code in NOT_DECODED:
             return Preview(placeholder=reason_code.replace("_", " "))
         return image_preview(uri, limits)
     if isinstance(record.get("textContent"), str):
@@ -187,7 +190,10 @@ def tile_html(tile: Tile) -> str:
     elif preview.text:
         body = f'<div class="snippet">{html.escape(preview.text)}</div>'
     else:
-        body = f'<div class="placeholder" role="img" aria-label="not shown">{html.escape(preview.placeholder)}</div>'
+        body = (
+            '<div class="placeholder" role="img" aria-label="not shown"><span class="icon">⚠</span>'
+            f"{html.escape(preview.placeholder)}</div>"
+        )
     lines = "".join(f"<span>{html.escape(line)}</span>" for line in tile.caption)
     tone = f" {tile.tone}" if tile.tone else ""
     return (
@@ -204,20 +210,24 @@ def gallery_html(tiles: Sequence[Tile], *, more: int = 0, empty: str = "nothing 
     return '<div class="gallery">' + "".join(tile_html(t) for t in tiles) + "</div>" + note
 
 
-def group_html(kept: Tile, removed: Sequence[Tile]) -> str:
-    """A duplicate group: the kept copy, an arrow, then the removed copies."""
+def group_html(kept: Tile, removed: Sequence[Tile], *, more: int = 0) -> str:
+    """A duplicate group: the kept copy, an arrow, then the removed copies (and how many more)."""
+    rest = f'<span class="muted">+{more} more</span>' if more > 0 else ""
     return (
         '<div class="group">'
         + tile_html(kept)
         + '<span class="arrow" aria-hidden="true">→</span>'
         + "".join(tile_html(t) for t in removed)
+        + rest
         + "</div>"
     )
 
 
 def short_id(item_id: str) -> str:
-    """Ids are 32 hex digits; the first 10 are enough to tell items apart on a page."""
-    return item_id if len(item_id) <= 14 else item_id[:10] + "…"
+    """Content ids are 32 hex digits; the first 10 are enough to tell items apart on a page."""
+    if len(item_id) > 14 and all(c in "0123456789abcdef" for c in item_id.lower()):
+        return item_id[:10] + "…"
+    return item_id
 
 
 def captions(values: Mapping[str, object]) -> tuple[str, ...]:

@@ -200,11 +200,12 @@ td:first-child,th:first-child{text-align:left}
  margin:0 .6rem .6rem 0;background:#fcfcfe}
 .groups{display:flex;flex-wrap:wrap}
 .arrow{font-size:1.3rem;color:var(--muted)}
-.tile{margin:0;width:120px;font-size:.72rem;color:var(--muted);border:2px solid transparent;border-radius:6px;padding:2px}
+.tile{margin:0;width:120px;font-size:.72rem;color:var(--muted);border:2px solid transparent;border-radius:6px;
+ padding:2px}
 .tile.kept{border-color:#8fd19e}.tile.removed{border-color:#f3a6a0}
 .tile img,.tile .placeholder,.tile .snippet{width:112px;height:96px;display:block;border-radius:4px;background:#eef1f5}
 .tile img{object-fit:contain;image-rendering:pixelated}
-.placeholder{display:flex!important;align-items:center;justify-content:center;text-align:center;padding:.3rem;
+.placeholder{display:flex!important;flex-direction:column;align-items:center;justify-content:center;text-align:center;padding:.3rem;
  color:#8a5a00;background:repeating-linear-gradient(45deg,#fff4e0,#fff4e0 6px,#ffecc7 6px,#ffecc7 12px)!important}
 .snippet{overflow:hidden;padding:.3rem;font-size:.7rem;line-height:1.25;color:var(--ink);text-align:left}
 figcaption{display:flex;flex-direction:column;margin-top:.15rem;overflow-wrap:anywhere}
@@ -214,7 +215,8 @@ figcaption b{color:var(--ink);font-weight:600}
 .verdict.ok{background:var(--ok)}.verdict.no{background:var(--no)}
 ul.reasons{list-style:none;padding:0;margin:.4rem 0}ul.reasons li{padding:.15rem 0}
 .pass{color:var(--ok);font-weight:700}.fail{color:var(--no);font-weight:700}
-table.cm td{min-width:2.2rem;text-align:center}table.cm th{text-align:center}
+table.cm td{min-width:2.2rem;text-align:center}table.cm th{text-align:center}table.cm td.zero{color:#c3c9d2}
+.placeholder .icon{display:block;font-size:1.2rem}
 .note{background:#eef4ff;border-left:3px solid var(--accent);padding:.45rem .7rem;border-radius:4px;margin:.5rem 0}
 """
 
@@ -383,6 +385,13 @@ def _esc(value: object) -> str:
     return html.escape(str(value))
 
 
+def _fraction(value: object) -> str:
+    """A share or score (precision, accuracy, …) with three decimals."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        return f"{float(value):.3f}"
+    return "–"
+
+
 def _number(value: object) -> str:
     if value is None:
         return "–"
@@ -391,7 +400,7 @@ def _number(value: object) -> str:
     if isinstance(value, float):
         if value != value:
             return "–"
-        if value.is_integer() and abs(value) >= 1:
+        if value.is_integer() and abs(value) >= 2:
             return f"{int(value):,}"
         return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
     if isinstance(value, int):
@@ -492,7 +501,12 @@ def cards_html(figures: Mapping[str, object]) -> str:
         tone = ""
         if name == "gate":
             tone = " ok" if value == "blessed" else " no"
-        shown = f"${value:,.2f}" if name == "labeling spend (USD)" else _number(value)
+        if name == "labeling spend (USD)":
+            shown = f"${value:,.2f}"
+        elif "precision" in name or name.startswith("test "):
+            shown = _fraction(value)
+        else:
+            shown = _number(value)
         label = "labeling spend (ledger)" if name == "labeling spend (USD)" else name
         cards.append(
             f'<div class="card{tone}"><span class="v">{_esc(shown)}</span><span class="k">{_esc(label)}</span></div>'
@@ -510,11 +524,17 @@ def reason_counts_html(counts: Mapping[str, int], total: int) -> str:
 
 
 def reject_tile(entry: dict, limits: GalleryLimits, *, caption: Sequence[str] = (), tone: str = "removed") -> Tile:
+    """A removed item's tile: its id (or file name) over its file name and the given caption lines."""
     record = entry.get("record")
     preview = gallery.record_preview(record, limits, reason_code=str(entry.get("reason_code", "")))
-    title = entry.get("id") or item_name(record) or f"line {entry.get('line')}"
-    lines = tuple(x for x in (item_name(record), *caption) if x)
-    return Tile(preview, str(title), lines, tone)
+    name = item_name(record)
+    title = str(entry.get("id") or name or f"line {entry.get('line')}")
+    named = name and name != title and not any(name in line for line in caption)
+    return Tile(preview, title, ((name,) if named else ()) + tuple(x for x in caption if x), tone)
+
+
+def code_words(entry: dict) -> str:
+    return str(entry.get("reason_code", "")).replace("_", " ")
 
 
 def import_section(inputs: ReportInputs) -> str:
@@ -532,7 +552,7 @@ def import_section(inputs: ReportInputs) -> str:
     )
     if rejects:
         tiles = gallery.bounded(
-            (reject_tile(e, inputs.limits, caption=(e.get("reason_code", ""), reason_text(e))) for e in rejects),
+            (reject_tile(e, inputs.limits, caption=(code_words(e), reason_text(e))) for e in rejects),
             inputs.limits,
         )
         body += "<h3>Rejected at import</h3>" + gallery.gallery_html(tiles, more=len(rejects) - len(tiles))
@@ -574,7 +594,11 @@ def duplicate_groups_html(entries: Sequence[dict], inputs: ReportInputs) -> str:
     for entry in entries:
         rep = manifest.extra_of(entry.get("record") or {}).get("duplicate_group") or "(unknown)"
         groups.setdefault(rep, []).append(entry)
-    shown = list(groups.items())[: max(1, inputs.limits.tiles // 2)]
+    # exact copies first (the surest), then the largest groups
+    ranked = sorted(
+        groups.items(), key=lambda g: (all(e.get("reason_code") != "exact_duplicate" for e in g[1]), -len(g[1]))
+    )
+    shown = ranked[: max(1, inputs.limits.tiles // 2)]
     kept = records_by_id(inputs.prefilter_kept, {rep for rep, _ in shown})
     other = {e["id"]: e["record"] for e in read_rejects(inputs.prefilter_rejects) if e.get("id") in dict(shown)}
     budget = inputs.limits
@@ -590,18 +614,13 @@ def duplicate_groups_html(entries: Sequence[dict], inputs: ReportInputs) -> str:
         for entry in members[:4]:
             uri = (entry.get("record") or {}).get("imageGcsUri", "")
             distance = hash_distance(kept_uri, uri, budget) if kept_uri and uri else None
-            caption = (entry.get("reason_code", "").replace("_", " "), f"hash distance {_number(distance)}")
+            caption = (code_words(entry), f"hash distance {_number(distance)}")
             removed.append(reject_tile(entry, budget, caption=caption))
         tiles = [kept_tile, *removed]
         used += sum(t.preview.size for t in tiles)
         if used > budget.gallery_bytes * 2:
             break
-        more = f'<span class="muted">+{len(members) - 4} more</span>' if len(members) > 4 else ""
-        parts.append(
-            gallery.group_html(kept_tile, removed).replace("</div>", more + "</div>", 1)
-            if more
-            else gallery.group_html(kept_tile, removed)
-        )
+        parts.append(gallery.group_html(kept_tile, removed, more=len(members) - len(removed)))
     note = f'<p class="muted">{len(groups)} groups in all; {len(parts)} shown.</p>'
     return '<div class="groups">' + "".join(parts) + "</div>" + note
 
@@ -650,13 +669,13 @@ def prefilter_section(inputs: ReportInputs) -> str:
     body += gallery.gallery_html(tiles, more=len(blurry) - len(tiles), empty="no blurry images removed")
     body += "<h3>Corrupt and unusable files</h3>"
     tiles = gallery.bounded(
-        (reject_tile(e, inputs.limits, caption=(e.get("reason_code", ""), reason_text(e))) for e in problems),
+        (reject_tile(e, inputs.limits, caption=(code_words(e), reason_text(e))) for e in problems),
         inputs.limits,
     )
     body += gallery.gallery_html(tiles, more=len(problems) - len(tiles), empty="no corrupt files")
     if others:
         tiles = gallery.bounded(
-            (reject_tile(e, inputs.limits, caption=(e.get("reason_code", ""), reason_text(e))) for e in others),
+            (reject_tile(e, inputs.limits, caption=(code_words(e), reason_text(e))) for e in others),
             inputs.limits,
         )
         body += "<h3>Other removals</h3>" + gallery.gallery_html(tiles, more=len(others) - len(tiles))
@@ -733,7 +752,8 @@ def labeling_section(inputs: ReportInputs, facts: DatasetFacts, triples: list) -
     )
     parts.append(f'<div class="cols"><div>{agreement}</div><div>{labelers}</div></div>')
     parts.append(
-        f'<p class="muted">Consensus by {_esc(summary.method)}; accuracy estimated from each labeler\'s fitted confusion matrix.</p>'
+        f'<p class="muted">Consensus by {_esc(summary.method)}; '
+        "accuracy estimated from each labeler's fitted confusion matrix.</p>"
     )
     review = list(summary.items_needing_review)
     votes: dict[str, dict[str, int]] = {}
@@ -804,6 +824,10 @@ def learning_section(inputs: ReportInputs) -> str:
     return section_html("learning", title, body)
 
 
+def _with_bound(figures: Mapping[str, object], name: str) -> str:
+    return f"{_fraction(figures.get(name))} (≥ {_fraction(figures.get(name + '_lower_bound'))})"
+
+
 def machine_section(inputs: ReportInputs, facts: DatasetFacts) -> str:
     ml = inputs.machine_label_metrics
     if not ml and not facts.machine_sample:
@@ -811,23 +835,17 @@ def machine_section(inputs: ReportInputs, facts: DatasetFacts) -> str:
     threshold = ml.get("threshold")
     body = ""
     if ml:
-        shown_threshold = "none passed" if isinstance(threshold, (int, float)) and threshold > 1 else _number(threshold)
+        shown_threshold = (
+            "none passed" if isinstance(threshold, (int, float)) and threshold > 1 else _fraction(threshold)
+        )
         body += table_html(
             ("figure", "value"),
             [
                 ("machine-labeled items", ml.get("machine_labeled_items")),
                 ("left for humans", ml.get("still_unlabeled_items")),
                 ("confidence threshold", shown_threshold),
-                (
-                    "validation precision (lower bound)",
-                    f"{_number(ml.get('validation_precision'))} ({_number(ml.get('validation_precision_lower_bound'))})",
-                ),
-                (
-                    "measured test precision (lower bound)",
-                    Markup(
-                        f"<b>{_esc(_number(ml.get('test_precision')))}</b> ({_esc(_number(ml.get('test_precision_lower_bound')))})"
-                    ),
-                ),
+                ("validation precision (lower bound)", _with_bound(ml, "validation_precision")),
+                ("measured test precision (lower bound)", Markup(f"<b>{_esc(_with_bound(ml, 'test_precision'))}</b>")),
                 ("test items above the threshold", ml.get("test_items_above_threshold")),
             ],
         )
@@ -888,7 +906,10 @@ def confusion_table_html(names: Sequence[str], rows: Sequence[Sequence[int]]) ->
             share = value / total
             hue = "31,111,235" if names[j] == name else "198,40,40"
             colour = "#fff" if share > 0.55 else "inherit"
-            cells.append(f'<td style="background:rgba({hue},{share:.2f});color:{colour}">{value}</td>')
+            if value == 0:
+                cells.append('<td class="zero">0</td>')
+            else:
+                cells.append(f'<td style="background:rgba({hue},{max(share, 0.12):.2f});color:{colour}">{value}</td>')
         body.append(f"<tr><th>{_esc(name)}</th>{''.join(cells)}</tr>")
     return f'<table class="cm">{head}{"".join(body)}</table>'
 
@@ -897,7 +918,7 @@ def evaluation_section(inputs: ReportInputs) -> str:
     ev, cm = inputs.evaluation, inputs.classification_metrics
     if not ev and not cm:
         return section_html("evaluation", "Evaluation on the test split", '<p class="muted">no evaluation given</p>')
-    scalars = [(k.replace("_", " "), ev[k]) for k in SCALAR_ORDER if k in ev]
+    scalars = [(k.replace("_", " "), ev[k] if k == "test_items" else _fraction(ev[k])) for k in SCALAR_ORDER if k in ev]
     per_label: dict[str, dict[str, float]] = {}
     for key, value in ev.items():
         if "/" in key:
@@ -908,7 +929,11 @@ def evaluation_section(inputs: ReportInputs) -> str:
         left += table_html(
             ("label", "precision", "recall", "F1", ""),
             [
-                (label, v.get("precision"), v.get("recall"), v.get("f1"), bar(v.get("f1") or 0.0, width_px=80))
+                (
+                    label,
+                    *(_fraction(v.get(n)) for n in ("precision", "recall", "f1")),
+                    bar(v.get("f1") or 0.0, width_px=80),
+                )
                 for label, v in sorted(per_label.items())
             ],
         )

@@ -126,7 +126,9 @@ def build_scenario(folder: str, *, digits: int = 150) -> Scenario:
             for labeler in simulated_crowd.assignment_order(crowd, item_id, 0)[:3]:
                 answer = simulated_crowd.answer_single(labeler, CLASSES.index(labels[row]), item_id, 0)
                 annotations.append(
-                    StoredAnnotation(item_id, labeler.labeler_id, CLASSES[answer], COST_PER_LABEL, round_index, "r1", "simulated")
+                    StoredAnnotation(
+                        item_id, labeler.labeler_id, CLASSES[answer], COST_PER_LABEL, round_index, "r1", "simulated"
+                    )
                 )
                 delivered += 1
         ledger.append(
