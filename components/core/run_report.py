@@ -307,10 +307,89 @@ class RunReport:
 
 
 def read_rejects(path: str) -> list[dict]:
-    """Reject entries of a rejects JSONL (``{"line","id","reason_code","reason","step","record"}``)."""
+    """Every reject entry of a rejects JSONL (``{"line","id","reason_code","reason","step","record"}``)."""
     if not path:
         return []
     return list(manifest.read_jsonl(path))
+
+
+@dataclass(frozen=True)
+class RejectSample:
+    """A bounded sample of a rejects file, taken in one streamed pass, with the full counts.
+
+    Attributes:
+        counts: Rejected items per reason code (all of them).
+        groups: Removed copies per kept representative id, for the first groups seen (exact copies
+            are kept even past that), at most ``copies_per_group`` each.
+        group_sizes: Removed copies per sampled group.
+        blurry: The blurriest rejects, blurriest first.
+        problems: The first corrupt or unusable files.
+        others: The first rejects of any other reason.
+    """
+
+    counts: dict[str, int]
+    groups: dict[str, list[dict]]
+    group_sizes: dict[str, int]
+    blurry: tuple[dict, ...]
+    problems: tuple[dict, ...]
+    others: tuple[dict, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+COPIES_PER_GROUP = 4
+
+
+def _blur_of(entry: dict) -> float:
+    return float(manifest.extra_of(entry.get("record") or {}).get("blur_score") or 0.0)
+
+
+def sample_rejects(path: str, *, tiles: int) -> RejectSample:
+    """Counts and bounded samples of a rejects file; memory stays bounded on any file size."""
+    import heapq
+
+    counts: dict[str, int] = {}
+    groups: dict[str, list[dict]] = {}
+    sizes: dict[str, int] = {}
+    blurry: list[tuple[float, int, dict]] = []
+    problems: list[dict] = []
+    others: list[dict] = []
+    max_groups = 3 * tiles
+    for number, entry in enumerate(manifest.read_jsonl(path) if path else (), start=1):
+        code = str(entry.get("reason_code"))
+        counts[code] = counts.get(code, 0) + 1
+        if code in DUPLICATE_CODES:
+            rep = str(manifest.extra_of(entry.get("record") or {}).get("duplicate_group") or "(unknown)")
+            if rep in groups or len(groups) < max_groups or code == "exact_duplicate":
+                sizes[rep] = sizes.get(rep, 0) + 1
+                members = groups.setdefault(rep, [])
+                if len(members) < COPIES_PER_GROUP:
+                    members.append(entry)
+        elif code == BLURRY_CODE:
+            item = (_blur_of(entry), -number, entry)
+            if len(blurry) < tiles:
+                heapq.heappush(blurry, item)
+            elif item[:2] > blurry[0][:2]:
+                heapq.heapreplace(blurry, item)
+        elif code in FILE_PROBLEM_CODES:
+            if len(problems) < tiles:
+                problems.append(entry)
+        elif len(others) < tiles:
+            others.append(entry)
+    ordered = tuple(e for *_, e in sorted(blurry, key=lambda b: b[:2], reverse=True))
+    return RejectSample(dict(sorted(counts.items())), groups, sizes, ordered, tuple(problems), tuple(others))
+
+
+def rejected_records(path: str, wanted: set[str]) -> dict[str, dict]:
+    """The records of ``wanted`` ids in a rejects file (a group's representative can be rejected as blurry)."""
+    found: dict[str, dict] = {}
+    if path and wanted:
+        for entry in manifest.read_jsonl(path):
+            if entry.get("id") in wanted:
+                found[entry["id"]] = entry.get("record") or {}
+    return found
 
 
 def records_by_id(path: str, wanted: set[str]) -> dict[str, dict]:
@@ -539,12 +618,12 @@ def code_words(entry: dict) -> str:
 
 def import_section(inputs: ReportInputs) -> str:
     metrics = inputs.import_metrics
-    rejects = read_rejects(inputs.import_rejects)
-    if not metrics and not rejects:
+    sample = sample_rejects(inputs.import_rejects, tiles=inputs.limits.tiles)
+    rejects = [*sample.problems, *sample.others, *(e for g in sample.groups.values() for e in g), *sample.blurry]
+    if not metrics and not sample.total:
         return section_html("import", "Import and validation", '<p class="muted">no import figures given</p>')
     counts = {k.removeprefix("rejects_"): int(v) for k, v in metrics.items() if k.startswith("rejects_")}
-    if not counts:
-        counts = _count_codes(rejects)
+    counts = counts or sample.counts
     total = int(metrics.get("items_total") or 0)
     body = (
         f"<p>{_number(metrics.get('items_total'))} items read, {_number(metrics.get('items_kept'))} kept, "
@@ -555,16 +634,8 @@ def import_section(inputs: ReportInputs) -> str:
             (reject_tile(e, inputs.limits, caption=(code_words(e), reason_text(e))) for e in rejects),
             inputs.limits,
         )
-        body += "<h3>Rejected at import</h3>" + gallery.gallery_html(tiles, more=len(rejects) - len(tiles))
+        body += "<h3>Rejected at import</h3>" + gallery.gallery_html(tiles, more=sample.total - len(tiles))
     return section_html("import", "Import and validation", body)
-
-
-def _count_codes(entries: Sequence[dict]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for e in entries:
-        code = str(e.get("reason_code"))
-        counts[code] = counts.get(code, 0) + 1
-    return dict(sorted(counts.items()))
 
 
 def hash_distance(kept_uri: str, removed_uri: str, limits: GalleryLimits) -> int | None:
@@ -588,54 +659,51 @@ def hash_distance(kept_uri: str, removed_uri: str, limits: GalleryLimits) -> int
     return image_hash.flip_aware_distance(*hashes)
 
 
-def duplicate_groups_html(entries: Sequence[dict], inputs: ReportInputs) -> str:
+def duplicate_groups_html(sample: RejectSample, inputs: ReportInputs) -> str:
     """Each group's kept copy beside its removed copies, with reason and hash distance."""
-    groups: dict[str, list[dict]] = {}
-    for entry in entries:
-        rep = manifest.extra_of(entry.get("record") or {}).get("duplicate_group") or "(unknown)"
-        groups.setdefault(rep, []).append(entry)
     # exact copies first (the surest), then the largest groups
     ranked = sorted(
-        groups.items(), key=lambda g: (all(e.get("reason_code") != "exact_duplicate" for e in g[1]), -len(g[1]))
+        sample.groups.items(),
+        key=lambda g: (all(e.get("reason_code") != "exact_duplicate" for e in g[1]), -sample.group_sizes[g[0]]),
     )
     shown = ranked[: max(1, inputs.limits.tiles // 2)]
-    kept = records_by_id(inputs.prefilter_kept, {rep for rep, _ in shown})
-    other = {e["id"]: e["record"] for e in read_rejects(inputs.prefilter_rejects) if e.get("id") in dict(shown)}
-    budget = inputs.limits
+    wanted = {rep for rep, _ in shown}
+    kept = records_by_id(inputs.prefilter_kept, wanted)
+    other = rejected_records(inputs.prefilter_rejects, wanted - set(kept))
+    limits = inputs.limits
     parts, used = [], 0
     for rep, members in shown:
         record = kept.get(rep) or other.get(rep)
         kept_uri = (record or {}).get("imageGcsUri", "")
-        kept_preview = (
-            gallery.record_preview(record, budget) if record else gallery.Preview(placeholder="kept copy not found")
+        preview = (
+            gallery.record_preview(record, limits) if record else gallery.Preview(placeholder="kept copy not found")
         )
-        kept_tile = Tile(kept_preview, rep, ("kept" if rep in kept else "representative", item_name(record)), "kept")
+        role = "kept" if rep in kept else "representative (itself removed)"
+        kept_tile = Tile(preview, rep, (role, item_name(record)), "kept")
         removed = []
-        for entry in members[:4]:
+        for entry in members:
             uri = (entry.get("record") or {}).get("imageGcsUri", "")
-            distance = hash_distance(kept_uri, uri, budget) if kept_uri and uri else None
-            caption = (code_words(entry), f"hash distance {_number(distance)}")
-            removed.append(reject_tile(entry, budget, caption=caption))
-        tiles = [kept_tile, *removed]
-        used += sum(t.preview.size for t in tiles)
-        if used > budget.gallery_bytes * 2:
+            distance = hash_distance(kept_uri, uri, limits) if kept_uri and uri else None
+            removed.append(
+                reject_tile(entry, limits, caption=(code_words(entry), f"hash distance {_number(distance)}"))
+            )
+        used += sum(t.preview.size for t in (kept_tile, *removed))
+        if used > limits.gallery_bytes * 2:
             break
-        parts.append(gallery.group_html(kept_tile, removed, more=len(members) - len(removed)))
-    note = f'<p class="muted">{len(groups)} groups in all; {len(parts)} shown.</p>'
+        parts.append(gallery.group_html(kept_tile, removed, more=sample.group_sizes[rep] - len(removed)))
+    copies = sum(sample.counts.get(code, 0) for code in DUPLICATE_CODES)
+    note = f'<p class="muted">{copies:,} copies removed; {len(parts)} groups shown.</p>'
     return '<div class="groups">' + "".join(parts) + "</div>" + note
 
 
 def prefilter_section(inputs: ReportInputs) -> str:
+    title = "Prefilter: duplicates, blur, corrupt files"
     metrics = inputs.prefilter_metrics
-    rejects = read_rejects(inputs.prefilter_rejects)
-    if not metrics and not rejects:
-        return section_html(
-            "prefilter", "Prefilter: duplicates, blur, corrupt files", '<p class="muted">no prefilter figures given</p>'
-        )
-    counts = {
-        k.removeprefix("rejected_"): int(v) for k, v in metrics.items() if k.startswith("rejected_")
-    } or _count_codes(rejects)
-    items = int(metrics.get("items") or len(rejects))
+    sample = sample_rejects(inputs.prefilter_rejects, tiles=inputs.limits.tiles)
+    if not metrics and not sample.total:
+        return section_html("prefilter", title, '<p class="muted">no prefilter figures given</p>')
+    counts = {k.removeprefix("rejected_"): int(v) for k, v in metrics.items() if k.startswith("rejected_")}
+    counts = counts or sample.counts
     settings = ", ".join(
         f"{name.replace('_', ' ')} {_number(metrics[name])}"
         for name in ("hamming_threshold", "blur_threshold", "min_width", "min_height")
@@ -645,41 +713,32 @@ def prefilter_section(inputs: ReportInputs) -> str:
         f"<p>{_number(metrics.get('items'))} items checked, {_number(metrics.get('kept'))} kept, "
         f"{_number(metrics.get('duplicate_groups'))} duplicate groups.</p>"
         + (f'<p class="muted">Thresholds: {_esc(settings)}.</p>' if settings else "")
-        + reason_counts_html(counts, items)
+        + reason_counts_html(counts, int(metrics.get("items") or sample.total))
     )
-    duplicates = [e for e in rejects if e.get("reason_code") in DUPLICATE_CODES]
-    blurry = sorted(
-        (e for e in rejects if e.get("reason_code") == BLURRY_CODE),
-        key=lambda e: -float(manifest.extra_of(e.get("record") or {}).get("blur_score") or 0.0),
-    )
-    problems = [e for e in rejects if e.get("reason_code") in FILE_PROBLEM_CODES]
-    others = [e for e in rejects if e.get("reason_code") not in (*DUPLICATE_CODES, BLURRY_CODE, *FILE_PROBLEM_CODES)]
+    limits = inputs.limits
     body += "<h3>Duplicate groups: kept copy (green) → removed copies (red)</h3>"
-    body += duplicate_groups_html(duplicates, inputs) if duplicates else '<p class="muted">no duplicates removed</p>'
+    body += duplicate_groups_html(sample, inputs) if sample.groups else '<p class="muted">no duplicates removed</p>'
     body += "<h3>Blurry images, blurriest first</h3>"
     tiles = gallery.bounded(
-        (
-            reject_tile(
-                e, inputs.limits, caption=(f"blur score {_number(manifest.extra_of(e['record']).get('blur_score'))}",)
-            )
-            for e in blurry
-        ),
-        inputs.limits,
+        (reject_tile(e, limits, caption=(f"blur score {_number(_blur_of(e))}",)) for e in sample.blurry), limits
     )
-    body += gallery.gallery_html(tiles, more=len(blurry) - len(tiles), empty="no blurry images removed")
+    blurry_total = sample.counts.get(BLURRY_CODE, 0)
+    body += gallery.gallery_html(tiles, more=blurry_total - len(tiles), empty="no blurry images removed")
     body += "<h3>Corrupt and unusable files</h3>"
     tiles = gallery.bounded(
-        (reject_tile(e, inputs.limits, caption=(code_words(e), reason_text(e))) for e in problems),
-        inputs.limits,
+        (reject_tile(e, limits, caption=(code_words(e), reason_text(e))) for e in sample.problems), limits
     )
-    body += gallery.gallery_html(tiles, more=len(problems) - len(tiles), empty="no corrupt files")
-    if others:
+    problem_total = sum(sample.counts.get(code, 0) for code in FILE_PROBLEM_CODES)
+    body += gallery.gallery_html(tiles, more=problem_total - len(tiles), empty="no corrupt files")
+    if sample.others:
         tiles = gallery.bounded(
-            (reject_tile(e, inputs.limits, caption=(code_words(e), reason_text(e))) for e in others),
-            inputs.limits,
+            (reject_tile(e, limits, caption=(code_words(e), reason_text(e))) for e in sample.others), limits
         )
-        body += "<h3>Other removals</h3>" + gallery.gallery_html(tiles, more=len(others) - len(tiles))
-    return section_html("prefilter", "Prefilter: duplicates, blur, corrupt files", body)
+        other_total = (
+            sample.total - problem_total - blurry_total - sum(sample.counts.get(c, 0) for c in DUPLICATE_CODES)
+        )
+        body += "<h3>Other removals</h3>" + gallery.gallery_html(tiles, more=other_total - len(tiles))
+    return section_html("prefilter", title, body)
 
 
 # ---------------------------------------------------------------------------------------------

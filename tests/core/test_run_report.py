@@ -338,3 +338,17 @@ def test_thumbnail_limits_are_checked():
         gallery.GalleryLimits(tiles=0)
     assert replace(gallery.GalleryLimits(), tiles=3).tiles == 3
     assert os.sep  # keeps the os import used on every platform
+
+
+def test_rejects_are_sampled_in_one_bounded_pass(scenario):
+    everything = rr.read_rejects(scenario.inputs.prefilter_rejects)
+    sample = rr.sample_rejects(scenario.inputs.prefilter_rejects, tiles=2)
+    codes = {}
+    for entry in everything:
+        codes[entry["reason_code"]] = codes.get(entry["reason_code"], 0) + 1
+    assert sample.counts == dict(sorted(codes.items())) and sample.total == len(everything)
+    blur = sorted((rr._blur_of(e) for e in everything if e["reason_code"] == "blurry"), reverse=True)
+    assert [rr._blur_of(e) for e in sample.blurry] == blur[:2]
+    assert len(sample.groups) <= 6 + codes.get("exact_duplicate", 0)
+    assert all(len(m) <= rr.COPIES_PER_GROUP for m in sample.groups.values())
+    assert any(e["reason_code"] == "exact_duplicate" for m in sample.groups.values() for e in m)
