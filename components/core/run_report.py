@@ -763,9 +763,40 @@ def split_section(facts: DatasetFacts) -> str:
     return section_html("split", "Split distribution", body)
 
 
-def labeling_section(inputs: ReportInputs, facts: DatasetFacts, triples: list) -> str:
+@dataclass(frozen=True)
+class LabelingQuality:
+    """Consensus and quality of the human annotations, and the items to review, most disputed first."""
+
+    summary: object | None  # consensus.QualitySummary; None when there is none
+    problem: str
+    review: tuple[tuple[str, dict[str, int]], ...]  # (item id, votes per answer)
+
+
+def labeling_quality(triples: list, classes: Sequence[str], *, review_threshold: float, limit: int) -> LabelingQuality:
+    """Dawid–Skene consensus over the annotations; review items ordered by how split their votes are."""
     from . import consensus
 
+    if not triples:
+        return LabelingQuality(None, "no human annotations given", ())
+    classes = list(classes) or sorted({str(v) for _, _, v in triples})
+    try:
+        summary = consensus.summarize("single_label", triples, classes, review_threshold=review_threshold)
+    except consensus.ConsensusError as err:
+        return LabelingQuality(None, f"labeling quality cannot be computed: {err}", ())
+    flagged = set(summary.items_needing_review)
+    votes: dict[str, dict[str, int]] = {}
+    for item_id, _, value in triples:
+        if item_id in flagged:
+            counts = votes.setdefault(item_id, {})
+            counts[str(value)] = counts.get(str(value), 0) + 1
+    order = sorted(
+        flagged, key=lambda i: (max(votes[i].values()) / sum(votes[i].values()), summary.items[i].confidence, i)
+    )
+    ranked = tuple((i, dict(sorted(votes[i].items(), key=lambda kv: -kv[1]))) for i in order[:limit])
+    return LabelingQuality(summary, "", ranked)
+
+
+def labeling_section(inputs: ReportInputs, facts: DatasetFacts, quality: LabelingQuality) -> str:
     parts = []
     if inputs.ledger:
         spend, labels = spend_from_ledger(inputs.ledger)
@@ -777,14 +808,9 @@ def labeling_section(inputs: ReportInputs, facts: DatasetFacts, triples: list) -
             f"<p>{labels:,} human labels paid, <b>${spend:,.2f}</b> in all (the annotation store's ledger).</p>"
             + table_html(("round", "items", "labels asked", "labels delivered", "cost"), rows)
         )
-    if not triples:
-        parts.append('<p class="muted">no human annotations given</p>')
-        return section_html("labeling", "Labeling quality", "".join(parts))
-    classes = list(inputs.classes) or sorted({str(v) for _, _, v in triples})
-    try:
-        summary = consensus.summarize("single_label", triples, classes, review_threshold=inputs.review_threshold)
-    except consensus.ConsensusError as err:
-        parts.append(f'<p class="muted">labeling quality cannot be computed: {_esc(err)}</p>')
+    summary = quality.summary
+    if summary is None:
+        parts.append(f'<p class="muted">{_esc(quality.problem)}</p>')
         return section_html("labeling", "Labeling quality", "".join(parts))
     agreement = table_html(
         ("agreement", "value"),
@@ -814,11 +840,6 @@ def labeling_section(inputs: ReportInputs, facts: DatasetFacts, triples: list) -
         f'<p class="muted">Consensus by {_esc(summary.method)}; '
         "accuracy estimated from each labeler's fitted confusion matrix.</p>"
     )
-    review = list(summary.items_needing_review)
-    votes: dict[str, dict[str, int]] = {}
-    for item_id, _, value in triples:
-        if item_id in set(review[: inputs.limits.tiles]):
-            votes.setdefault(item_id, {})[str(value)] = votes.get(item_id, {}).get(str(value), 0) + 1
     records = facts.review_records
     tiles = gallery.bounded(
         (
@@ -829,17 +850,17 @@ def labeling_section(inputs: ReportInputs, facts: DatasetFacts, triples: list) -
                 i,
                 (
                     f"consensus {summary.items[i].value} ({summary.items[i].confidence:.2f})",
-                    "votes "
-                    + ", ".join(f"{k}×{n}" for k, n in sorted(votes.get(i, {}).items(), key=lambda kv: -kv[1])),
+                    "votes " + ", ".join(f"{k}×{n}" for k, n in votes.items()),
                 ),
             )
-            for i in review
+            for i, votes in quality.review
         ),
         inputs.limits,
     )
+    flagged = len(summary.items_needing_review)
     parts.append(
-        "<h3>Items needing review</h3>"
-        + gallery.gallery_html(tiles, more=len(review) - len(tiles), empty="no item needs a review")
+        "<h3>Items needing review, most disputed first</h3>"
+        + gallery.gallery_html(tiles, more=flagged - len(tiles), empty="no item needs a review")
     )
     return section_html("labeling", "Labeling quality", "".join(parts))
 
@@ -1055,7 +1076,10 @@ def build_run_report(inputs: ReportInputs) -> RunReport:
     external asset, script or iframe; every section degrades to a note when its input is missing.
     """
     triples = _annotation_triples(inputs.annotations)
-    review_ids = _review_ids(inputs, triples)
+    quality = labeling_quality(
+        triples, inputs.classes, review_threshold=inputs.review_threshold, limit=inputs.limits.tiles
+    )
+    review_ids = {item_id for item_id, _ in quality.review}
     facts = read_dataset(inputs.dataset, machine_sample=inputs.limits.tiles, review_ids=review_ids)
     figures = headline_figures(inputs, facts)
     nav = "<nav>" + "".join(f'<a href="#{a}">{_esc(t)}</a>' for a, t in NAV) + "</nav>"
@@ -1063,7 +1087,7 @@ def build_run_report(inputs: ReportInputs) -> RunReport:
         import_section(inputs),
         prefilter_section(inputs),
         split_section(facts),
-        labeling_section(inputs, facts, triples),
+        labeling_section(inputs, facts, quality),
         learning_section(inputs),
         machine_section(inputs, facts),
         evaluation_section(inputs),
@@ -1077,20 +1101,6 @@ def build_run_report(inputs: ReportInputs) -> RunReport:
         f"{cards_html(figures)}{''.join(sections)}</main></body></html>\n"
     )
     return RunReport(page, figures)
-
-
-def _review_ids(inputs: ReportInputs, triples: list) -> set[str]:
-    """Ids of items whose labels disagree enough to need review (for the one pass over the dataset)."""
-    from . import consensus
-
-    if not triples:
-        return set()
-    classes = list(inputs.classes) or sorted({str(v) for _, _, v in triples})
-    try:
-        summary = consensus.summarize("single_label", triples, classes, review_threshold=inputs.review_threshold)
-    except consensus.ConsensusError:
-        return set()
-    return set(summary.items_needing_review[: inputs.limits.tiles])
 
 
 def write_run_report(path: str, report: RunReport) -> None:

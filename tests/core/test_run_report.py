@@ -171,6 +171,11 @@ def test_labeling_quality_names_the_spammer_and_lists_items_to_review(scenario, 
     assert estimates["sim-03"] < 0.4 < min(v for k, v in estimates.items() if k != "sim-03")
     review = part[part.index("Items needing review") :]
     assert _tiles(review) and all("<img " in t and "votes " in t for t in _tiles(review))
+    shares = []
+    for tile in _tiles(review):
+        votes = [int(n) for n in re.findall(r"×(\d+)", re.search(r"votes ([^<]+)", tile).group(1))]
+        shares.append(max(votes) / sum(votes))
+    assert shares == sorted(shares), "the most disputed items come first"
 
 
 def test_learning_curves_compare_strategies_and_count_labels_saved(scenario, report):
