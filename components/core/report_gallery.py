@@ -143,7 +143,8 @@ def record_preview(record: object, limits: GalleryLimits, *, reason_code: str = 
             return Preview(placeholder=reason_code.replace("_", " "))
         return image_preview(uri, limits)
     if isinstance(record.get("textContent"), str):
-        return Preview(text=snippet(record["textContent"], limits.text_chars))
+        text = snippet(record["textContent"], limits.text_chars)
+        return Preview(text=text) if text else Preview(placeholder="empty text")
     uri = record.get("textGcsUri")
     if isinstance(uri, str) and uri:
         try:
@@ -195,7 +196,7 @@ def tile_html(tile: Tile) -> str:
             f"{html.escape(preview.placeholder)}</div>"
         )
     lines = "".join(f"<span>{html.escape(line)}</span>" for line in tile.caption)
-    tone = f" {tile.tone}" if tile.tone else ""
+    tone = (f" {tile.tone}" if tile.tone else "") + (" text" if preview.text else "")
     return (
         f'<figure class="tile{tone}">{body}<figcaption><b title="{html.escape(tile.title, quote=True)}">'
         f"{html.escape(short_id(tile.title))}</b>{lines}</figcaption></figure>"

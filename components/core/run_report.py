@@ -205,6 +205,7 @@ td:first-child,th:first-child{text-align:left}
 .tile.kept{border-color:#8fd19e}.tile.removed{border-color:#f3a6a0}
 .tile img,.tile .placeholder,.tile .snippet{width:112px;height:96px;display:block;border-radius:4px;background:#eef1f5}
 .tile img{object-fit:contain;image-rendering:pixelated}
+.tile.text{width:214px}.tile.text .snippet{width:206px}
 .placeholder{display:flex!important;flex-direction:column;align-items:center;justify-content:center;text-align:center;padding:.3rem;
  color:#8a5a00;background:repeating-linear-gradient(45deg,#fff4e0,#fff4e0 6px,#ffecc7 6px,#ffecc7 12px)!important}
 .snippet{overflow:hidden;padding:.3rem;font-size:.7rem;line-height:1.25;color:var(--ink);text-align:left}

@@ -210,3 +210,56 @@ def build_scenario(folder: str, *, digits: int = 150) -> Scenario:
         champion_version="1",
     )
     return Scenario(inputs, folder, exact_copy_id)
+
+
+def build_text_scenario(folder: str, *, documents: int = 240) -> Scenario:
+    """BBC News texts: import rejects, a split dataset with human and machine labels, a crowd's annotations."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    os.makedirs(folder, exist_ok=True)
+    news = sample_data.load_bbc_news()
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(news.texts), documents, replace=False)
+    texts, labels = [news.texts[i] for i in rows], [news.labels[i] for i in rows]
+    classes = tuple(sorted(set(news.labels)))
+    raw = os.path.join(folder, "raw.jsonl")
+    bad = [{"textContent": ""}, {"textContent": 42}, {"note": "no content at all"}]
+    mf.write_jsonl(raw, [{"textContent": t} for t in texts] + bad)
+    items, import_rejects = os.path.join(folder, "items.jsonl"), os.path.join(folder, "import_rejects.jsonl")
+    options = import_data.options_from(raw, "text", max_reject_rate=0.5)
+    imported = import_data.import_items(options, items, import_rejects)
+    records = list(mf.read_jsonl(items))
+    truth = dict(zip(texts, labels))
+    y = np.array([truth[r["textContent"]] for r in records])
+    uses = np.array(sample_data.assign_ml_uses(len(records), (0.6, 0.2, 0.2), seed=0))
+    human = np.concatenate([np.flatnonzero(uses == "training")[:30], np.flatnonzero(uses != "training")])
+    vectors = TfidfVectorizer(max_features=3000).fit_transform([r["textContent"] for r in records])
+    model = LogisticRegression(max_iter=300).fit(vectors[human], y[human])
+    proba = met.align_scores(model.predict_proba(vectors), [str(c) for c in model.classes_], classes)
+    crowd = simulated_crowd.make_crowd(classes, simulated_crowd.CrowdConfig(n_labelers=3, accuracy=0.75))
+    annotations = [
+        (mf.item_id(records[row]), labeler.labeler_id, classes[answer])
+        for row in human
+        for labeler in crowd
+        for answer in [simulated_crowd.answer_single(labeler, classes.index(y[row]), mf.item_id(records[row]), 0)]
+    ]
+    final = []
+    for row, record in enumerate(records):
+        out = mf.with_ml_use(record, str(uses[row]))
+        if row in set(human.tolist()):
+            out = mf.with_label(out, str(y[row]), source="human")
+        elif proba[row].max() >= 0.5:
+            out = mf.with_label(out, classes[proba[row].argmax()], source="machine", confidence=float(proba[row].max()))
+        final.append(out)
+    dataset = os.path.join(folder, "dataset.jsonl")
+    mf.write_jsonl(dataset, final)
+    inputs = ReportInputs(
+        title="labelloop run report: BBC News",
+        import_metrics=import_data.metrics_of(imported),
+        import_rejects=import_rejects,
+        dataset=dataset,
+        annotations=tuple(annotations),
+        classes=classes,
+    )
+    return Scenario(inputs, folder, "")

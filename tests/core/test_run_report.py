@@ -357,3 +357,14 @@ def test_rejects_are_sampled_in_one_bounded_pass(scenario):
     assert len(sample.groups) <= 6 + codes.get("exact_duplicate", 0)
     assert all(len(m) <= rr.COPIES_PER_GROUP for m in sample.groups.values())
     assert any(e["reason_code"] == "exact_duplicate" for m in sample.groups.values() for e in m)
+
+
+def test_text_run_shows_snippets_in_every_gallery(tmp_path):
+    from run_report_data import build_text_scenario
+
+    page = rr.build_run_report(build_text_scenario(str(tmp_path / "text")).inputs).html
+    assert "<img" not in page
+    for anchor in ("import", "labeling", "machine"):
+        tiles = _tiles(_section(page, anchor))
+        assert tiles and all('class="snippet"' in t or 'class="placeholder"' in t for t in tiles), anchor
+    assert "empty text" in _section(page, "import") and "textContent=42" in _section(page, "import")

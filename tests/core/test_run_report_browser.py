@@ -13,7 +13,7 @@ import pytest
 from labelloop.components.core import run_report as rr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_report_data import build_scenario
+from run_report_data import build_scenario, build_text_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDTH = 1280
@@ -64,10 +64,15 @@ def run_folder() -> Path:
     return folder
 
 
-def test_report_renders_in_chromium_with_every_image_loaded(browser, tmp_path):
-    scenario = build_scenario(str(tmp_path / "run"))
+SCENARIOS = {"report": (build_scenario, 40), "report-text": (build_text_scenario, 0)}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_report_renders_in_chromium_with_every_image_loaded(browser, tmp_path, name):
+    build, least_images = SCENARIOS[name]
+    scenario = build(str(tmp_path / "run"))
     folder = run_folder()
-    page = folder / "report.html"
+    page = folder / f"{name}.html"
     rr.write_run_report(str(page), rr.build_run_report(scenario.inputs))
 
     browser.get(page.as_uri())
@@ -77,11 +82,11 @@ def test_report_renders_in_chromium_with_every_image_loaded(browser, tmp_path):
     )
     height = browser.execute_script("return document.documentElement.scrollHeight")
     browser.set_window_size(WIDTH, height + 120)
-    screenshot = folder / "report-screenshot.png"
+    screenshot = folder / f"{name}-screenshot.png"
     browser.save_screenshot(str(screenshot))
     errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "ERROR", "WARNING")]
 
-    assert len(images) > 40, "the galleries and charts must hold images"
+    assert len(images) >= least_images, "the galleries and charts must hold images"
     broken = [alt for alt, complete, natural, _ in images if not (complete and natural > 0)]
     assert not broken, f"images that did not load: {broken}"
     assert all(width > 0 for *_, width in images), "every image is laid out"
@@ -90,3 +95,5 @@ def test_report_renders_in_chromium_with_every_image_loaded(browser, tmp_path):
     overflowing = browser.execute_script("return document.documentElement.scrollWidth > window.innerWidth")
     assert not overflowing, "the page must not scroll sideways"
     assert screenshot.stat().st_size > 50_000
+    snippets = browser.execute_script("return document.querySelectorAll('.tile .snippet').length")
+    assert snippets > 0 if name == "report-text" else snippets == 0, "text items show as snippets"
