@@ -639,25 +639,27 @@ def import_section(inputs: ReportInputs) -> str:
     return section_html("import", "Import and validation", body)
 
 
-def hash_distance(kept_uri: str, removed_uri: str, limits: GalleryLimits) -> int | None:
-    """Flip-aware perceptual-hash distance (of 64 bits) between two images; None when either cannot be hashed."""
+def perceptual_hash_of(uri: str, limits: GalleryLimits) -> int | None:
+    """The prefilter's perceptual hash of an image; None when it cannot be read, decoded or hashed."""
     from . import image_checks, image_hash
 
-    hashes = []
-    for uri in (kept_uri, removed_uri):
-        try:
-            view = image_checks.decode_image(
-                gallery.read_bounded(uri, limits.max_file_bytes), image_checks.DecodeLimits()
-            )
-        except Exception:  # noqa: BLE001 - an unreadable file has no distance; the tile says why
-            return None
-        if isinstance(view, image_checks.ImageRejection):
-            return None
-        fingerprint = image_hash.fingerprint(view.gray)
-        if fingerprint is None:
-            return None
-        hashes.append(fingerprint.phash)
-    return image_hash.flip_aware_distance(*hashes)
+    decode = image_checks.DecodeLimits(min_width=1, min_height=1, max_pixels=limits.max_pixels)
+    try:
+        view = image_checks.decode_image(gallery.read_bounded(uri, limits.max_file_bytes), decode)
+    except Exception:  # noqa: BLE001 - an unreadable file has no distance; its tile says why
+        return None
+    if isinstance(view, image_checks.ImageRejection):
+        return None
+    fingerprint = image_hash.fingerprint(view.gray)
+    return None if fingerprint is None else fingerprint.phash
+
+
+def hash_distance(kept_hash: int | None, uri: str, limits: GalleryLimits) -> int | None:
+    """Flip-aware perceptual-hash distance (of 64 bits) from a kept copy's hash to the image at ``uri``."""
+    from . import image_hash
+
+    other = perceptual_hash_of(uri, limits) if kept_hash is not None and uri else None
+    return None if other is None else image_hash.flip_aware_distance(kept_hash, other)
 
 
 def duplicate_groups_html(sample: RejectSample, inputs: ReportInputs) -> str:
@@ -681,10 +683,10 @@ def duplicate_groups_html(sample: RejectSample, inputs: ReportInputs) -> str:
         )
         role = "kept" if rep in kept else "representative (itself removed)"
         kept_tile = Tile(preview, rep, (role, item_name(record)), "kept")
+        kept_hash = perceptual_hash_of(kept_uri, limits) if kept_uri else None
         removed = []
         for entry in members:
-            uri = (entry.get("record") or {}).get("imageGcsUri", "")
-            distance = hash_distance(kept_uri, uri, limits) if kept_uri and uri else None
+            distance = hash_distance(kept_hash, (entry.get("record") or {}).get("imageGcsUri", ""), limits)
             removed.append(
                 reject_tile(entry, limits, caption=(code_words(entry), f"hash distance {_number(distance)}"))
             )

@@ -368,3 +368,21 @@ def test_text_run_shows_snippets_in_every_gallery(tmp_path):
         tiles = _tiles(_section(page, anchor))
         assert tiles and all('class="snippet"' in t or 'class="placeholder"' in t for t in tiles), anchor
     assert "empty text" in _section(page, "import") and "textContent=42" in _section(page, "import")
+
+
+def test_hash_distance_is_the_prefilters_flip_aware_distance(tmp_path):
+    from labelloop.components.core import image_hash
+
+    rng = np.random.default_rng(3)
+    image = (rng.random((16, 16)) * 255).astype(np.uint8).repeat(4, 0).repeat(4, 1)
+    a = _png_file(tmp_path / "a.png", image)
+    mirrored = _png_file(tmp_path / "m.png", image[:, ::-1].copy())
+    tiny = _png_file(tmp_path / "t.png", image[::8, ::8].copy())  # 8x8: below the prefilter's minimum, still hashed
+    limits = gallery.GalleryLimits()
+    kept = rr.perceptual_hash_of(a, limits)
+    assert rr.hash_distance(kept, mirrored, limits) == 0
+    assert rr.hash_distance(kept, tiny, limits) == image_hash.flip_aware_distance(
+        kept, rr.perceptual_hash_of(tiny, limits)
+    )
+    assert rr.hash_distance(kept, str(tmp_path / "missing.png"), limits) is None
+    assert rr.hash_distance(None, a, limits) is None
