@@ -166,6 +166,9 @@ def headline(
     return {k: v for k, v in out.items() if v is not None}
 
 
+# The helpers above (metrics/markdown/iframe sections, render_page, headline) serve the current
+# build_run_report component until it calls build_run_report() below; then they can go.
+
 # =============================================================================================
 # The one-page visual run report
 #
@@ -271,6 +274,8 @@ class ReportInputs:
         gate_reasons: The gate's reasons, one sentence per threshold (``PASS …``/``FAIL …``).
         champion_version: The registry's champion after the gate.
         review_threshold: Share of disagreeing labels above which an item needs review.
+        target_column: Tabular datasets (CSV or Parquet): the column whose values are counted per split.
+        limits: Gallery sizes (tiles, thumbnail side, bytes).
     """
 
     title: str = "labelloop run report"
@@ -292,6 +297,7 @@ class ReportInputs:
     gate_reasons: Sequence[str] = ()
     champion_version: str = ""
     review_threshold: float = 0.34
+    target_column: str = ""
     limits: GalleryLimits = field(default_factory=GalleryLimits)
 
 
@@ -416,9 +422,42 @@ class DatasetFacts:
     review_records: dict[str, dict]
 
 
-def read_dataset(path: str, *, machine_sample: int, review_ids: set[str]) -> DatasetFacts:
-    """Split × label counts, label sources, the least confident machine labels and the review items."""
+MAX_TABLE_LABELS = 50
+
+
+def read_table(path: str, *, target_column: str = "") -> DatasetFacts:
+    """Split × target counts of a CSV or Parquet dataset (a numeric target with many values is not broken down)."""
+    from .sample_data import ML_USE_COLUMN
+    from .split import iter_table
+
+    splits: dict[str, dict[str, int]] = {}
+    rows = 0
+    for chunk in iter_table(path):
+        rows += len(chunk)
+        uses = chunk[ML_USE_COLUMN].fillna("(none)").astype(str) if ML_USE_COLUMN in chunk else None
+        if uses is None:
+            uses = chunk.index.map(lambda _: "(none)")
+        targets = chunk[target_column].astype(str) if target_column and target_column in chunk else None
+        keys = zip(uses, targets) if targets is not None else ((u, "(rows)") for u in uses)
+        for use, label in keys:
+            per_split = splits.setdefault(use, {})
+            per_split[label] = per_split.get(label, 0) + 1
+    if sum(len(v) for v in splits.values()) > MAX_TABLE_LABELS * max(len(splits), 1):  # a numeric target
+        splits = {use: {"(rows)": sum(counts.values())} for use, counts in splits.items()}
+    return DatasetFacts(splits, {}, rows, (), {})
+
+
+def read_dataset(path: str, *, machine_sample: int, review_ids: set[str], target_column: str = "") -> DatasetFacts:
+    """Split × label counts, label sources, the least confident machine labels and the review items.
+
+    A CSV or Parquet dataset gives its split × ``target_column`` counts only.
+    """
     import heapq
+
+    from .split import file_format
+
+    if path and file_format(path) != "jsonl":
+        return read_table(path, target_column=target_column)
 
     splits: dict[str, dict[str, int]] = {}
     sources: dict[str, int] = {}
@@ -1083,7 +1122,9 @@ def build_run_report(inputs: ReportInputs) -> RunReport:
         triples, inputs.classes, review_threshold=inputs.review_threshold, limit=inputs.limits.tiles
     )
     review_ids = {item_id for item_id, _ in quality.review}
-    facts = read_dataset(inputs.dataset, machine_sample=inputs.limits.tiles, review_ids=review_ids)
+    facts = read_dataset(
+        inputs.dataset, machine_sample=inputs.limits.tiles, review_ids=review_ids, target_column=inputs.target_column
+    )
     figures = headline_figures(inputs, facts)
     nav = "<nav>" + "".join(f'<a href="#{a}">{_esc(t)}</a>' for a, t in NAV) + "</nav>"
     sections = [

@@ -386,3 +386,24 @@ def test_hash_distance_is_the_prefilters_flip_aware_distance(tmp_path):
     )
     assert rr.hash_distance(kept, str(tmp_path / "missing.png"), limits) is None
     assert rr.hash_distance(None, a, limits) is None
+
+
+def test_tabular_dataset_and_row_rejects(tmp_path):
+    from labelloop.components.core import sample_data
+
+    wine = sample_data.load_wine()
+    uses = sample_data.assign_ml_uses(len(wine.frame), seed=1)
+    table = sample_data.write_tabular_csv(wine.frame, str(tmp_path / "wine.csv"), ml_uses=uses)
+    rejects = str(tmp_path / "rejects.jsonl")
+    with mf.RejectsWriter(rejects, "import_dataset") as writer:
+        writer.reject({"alcohol": "n/a", "target": "class_0"}, "bad_value", "alcohol is not a number", line=7)
+    page = rr.build_run_report(rr.ReportInputs(dataset=table, import_rejects=rejects, target_column=wine.target)).html
+    split = _section(page, "split")
+    for use in mf.ML_USES:
+        assert f"<td>{use}</td><td>{uses.count(use)}</td>" in split
+    label = str(wine.frame[wine.target].iloc[0])
+    per_split = [
+        sum(1 for t, u in zip(wine.frame[wine.target].astype(str), uses) if t == label and u == s) for s in mf.ML_USES
+    ]
+    assert f"<td>{label}</td>" + "".join(f"<td>{n}</td>" for n in per_split) in split
+    assert 'class="snippet">alcohol=n/a, target=class_0</div>' in _section(page, "import")
