@@ -1061,7 +1061,6 @@ def evaluation_section(inputs: ReportInputs) -> str:
         )
     names, rows = confusion_from_metadata(cm)
     right = ("<h3>Confusion matrix</h3>" + confusion_table_html(names, rows)) if rows else ""
-    body = f'<div class="cols"><div>{left}</div><div>{right}</div></div>'
     curves = dict(inputs.pr_curves)
     roc = cm.get("confidenceMetrics") or []
     if not curves and roc and rows:
@@ -1075,7 +1074,8 @@ def evaluation_section(inputs: ReportInputs) -> str:
         if recall:
             curves = {"micro-average (from the ROC curve)": (recall, precision)}
     if curves:
-        body += "<h3>Precision–recall</h3>" + png_img(charts.pr_curves_png(curves), "precision-recall curves")
+        right += "<h3>Precision–recall</h3>" + png_img(charts.pr_curves_png(curves), "precision-recall curves")
+    body = f'<div class="cols"><div>{left}</div><div>{right}</div></div>'
     return section_html("evaluation", "Evaluation on the test split", body)
 
 
