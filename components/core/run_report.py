@@ -522,6 +522,12 @@ def import_section(inputs: ReportInputs) -> str:
     return section_html("import", "Import and validation", body)
 
 
+def recorded_distance(entry: dict) -> tuple[int | None, float | None]:
+    """The hash distance and thumbnail correlation the prefilter recorded for a removed copy (None, None if not)."""
+    facts = manifest.extra_of(entry.get("record") or {})
+    return facts.get("hash_distance"), facts.get("correlation")
+
+
 def perceptual_hash_of(uri: str, limits: GalleryLimits) -> int | None:
     """The prefilter's perceptual hash of an image; None when it cannot be read, decoded or hashed."""
     from . import image_checks, image_hash
@@ -565,14 +571,22 @@ def duplicate_groups_html(sample: RejectSample, inputs: ReportInputs) -> str:
             gallery.record_preview(record, limits) if record else gallery.Preview(placeholder="kept copy not found")
         )
         role = "kept" if rep in kept else "representative (itself removed)"
+        because = manifest.extra_of(record or {}).get("kept_because")
+        if because and rep in kept:
+            role = "kept: " + ", ".join(str(b) for b in because)
         kept_tile = Tile(preview, rep, (role, item_name(record)), "kept")
-        kept_hash = perceptual_hash_of(kept_uri, limits) if kept_uri else None
+        kept_hash = None
         removed = []
         for entry in members:
-            distance = hash_distance(kept_hash, (entry.get("record") or {}).get("imageGcsUri", ""), limits)
-            removed.append(
-                reject_tile(entry, limits, caption=(code_words(entry), f"hash distance {_number(distance)}"))
-            )
+            distance, correlation = recorded_distance(entry)
+            if distance is None:
+                if kept_hash is None and kept_uri:
+                    kept_hash = perceptual_hash_of(kept_uri, limits)
+                distance = hash_distance(kept_hash, (entry.get("record") or {}).get("imageGcsUri", ""), limits)
+            caption = (code_words(entry), f"hash distance {_number(distance)}")
+            if correlation is not None:
+                caption += (f"correlation {_fraction(correlation)}",)
+            removed.append(reject_tile(entry, limits, caption=caption))
         used += sum(t.preview.size for t in (kept_tile, *removed))
         if used > limits.gallery_bytes * 2:
             break

@@ -407,3 +407,25 @@ def test_tabular_dataset_and_row_rejects(tmp_path):
     ]
     assert f"<td>{label}</td>" + "".join(f"<td>{n}</td>" for n in per_split) in split
     assert 'class="snippet">alcohol=n/a, target=class_0</div>' in _section(page, "import")
+
+
+def test_duplicate_groups_use_the_distance_and_choice_the_prefilter_recorded(tmp_path):
+    image = (np.random.default_rng(5).random((16, 16)) * 255).astype(np.uint8).repeat(4, 0).repeat(4, 1)
+    kept_uri, copy_uri = _png_file(tmp_path / "k.png", image), _png_file(tmp_path / "c.png", image[:, ::-1].copy())
+    kept = mf.with_extra(
+        mf.with_id({"imageGcsUri": kept_uri}, "k" * 32), duplicate_group="k" * 32, kept_because=["most pixels"]
+    )
+    copy = mf.with_extra(
+        mf.with_id({"imageGcsUri": copy_uri}, "c" * 32), duplicate_group="k" * 32, hash_distance=5, correlation=0.93
+    )
+    plain = mf.with_extra(mf.with_id({"imageGcsUri": copy_uri}, "d" * 32), duplicate_group="k" * 32)
+    kept_path, rejects_path = str(tmp_path / "kept.jsonl"), str(tmp_path / "rejects.jsonl")
+    mf.write_jsonl(kept_path, [kept])
+    with mf.RejectsWriter(rejects_path, "prefilter_images") as writer:
+        writer.reject(copy, "near_duplicate", "near duplicate", line=2)
+        writer.reject(plain, "near_duplicate", "near duplicate", line=3)
+    page = rr.build_run_report(rr.ReportInputs(prefilter_kept=kept_path, prefilter_rejects=rejects_path)).html
+    kept_tile, recorded, computed = _tiles(_section(page, "prefilter"))[:3]
+    assert "kept: most pixels" in kept_tile
+    assert "hash distance 5" in recorded and "correlation 0.930" in recorded
+    assert "hash distance 0" in computed  # a mirrored copy: the flip-aware distance is 0
