@@ -67,6 +67,7 @@ def run_folder() -> Path:
 SCENARIOS = {"report": (build_scenario, 40), "report-text": (build_text_scenario, 0)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_report_renders_in_chromium_with_every_image_loaded(browser, tmp_path, name):
     build, least_images = SCENARIOS[name]
