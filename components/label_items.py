@@ -7,7 +7,7 @@ from ._base import BASE_IMAGE
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def label_items(
-    manifest: dsl.Input[dsl.Dataset],
+    items: dsl.Input[dsl.Dataset],
     job_spec: str,
     annotation_store_uri: str,
     labeled: dsl.Output[dsl.Dataset],
@@ -30,7 +30,7 @@ def label_items(
     variables LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY, never from parameters.
 
     Args:
-        manifest: JSONL items to label (Vertex import schema with labelloop ids), in priority order.
+        items: JSONL items to label (Vertex import schema with labelloop ids), in priority order.
         job_spec: DataLabelingJob JSON (displayName, labelerCount, instructionUri, inputsSchemaUri,
             inputs.annotationSpecs, ...) plus labelloop settings (budget, price, timeout) under "labelloop".
         annotation_store_uri: Persistent folder or gs:// prefix holding the annotations and ledger
@@ -54,13 +54,12 @@ def label_items(
     import uuid
 
     from labelloop.components.backends import labeler as labelers
-    from labelloop.components.core import annotation_store, labeling_job
-    from labelloop.components.core import manifest as items
+    from labelloop.components.core import annotation_store, labeling_job, manifest
     from labelloop.components.core.simulated_crowd import CrowdConfig
 
     spec = labeling_job.parse_job_spec(job_spec)
     store = annotation_store.AnnotationStore(annotation_store_uri)
-    lines = list(items.read_lines(manifest.path))
+    lines = list(manifest.read_lines(items.path))
     probabilities, model_version = (
         labelers.read_predictions(predictions.path, spec.annotation_specs) if predictions else ({}, "")
     )
@@ -77,15 +76,15 @@ def label_items(
     config = labelers.RoundsConfig(run_id=uuid.uuid4().hex[:12], max_items=max_items or None)
     outcome = labelers.run_job(lines, spec, source, store, config, probabilities)
 
-    items.write_jsonl(labeled.path, outcome.labeled)
-    items.write_jsonl(annotations.path, outcome.raw_annotations)
-    with items.RejectsWriter(rejects.path, step=labelers.REJECT_STEP) as writer:
+    manifest.write_jsonl(labeled.path, outcome.labeled)
+    manifest.write_jsonl(annotations.path, outcome.raw_annotations)
+    with manifest.RejectsWriter(rejects.path, step=labelers.REJECT_STEP) as writer:
         for rejected in outcome.rejects:
             writer.reject(rejected.record, rejected.reason_code, rejected.reason, line=rejected.line)
-    with items.atomic_writer(report.path) as handle:
+    with manifest.atomic_writer(report.path) as handle:
         handle.write(outcome.report_html.encode("utf-8"))
     for name, value in outcome.metrics.items():
         metrics.log_metric(name, value)
     labeled.metadata.update(
-        {"labelingJob": outcome.resource, "items": len(outcome.labeled), "rejected": len(outcome.rejects)}
+        {"labelingJob": outcome.resource, "item_count": len(outcome.labeled), "rejected": len(outcome.rejects)}
     )

@@ -20,7 +20,7 @@ def record_round(
     dataset_name: str = "",
     previous_rounds: dsl.Input[dsl.Dataset] = None,
     baseline_rounds: dsl.Input[dsl.Dataset] = None,
-    remaining_pool: dsl.Input[dsl.Dataset] = None,
+    remaining: dsl.Input[dsl.Dataset] = None,
     evaluation: dsl.Input[dsl.Metrics] = None,
 ) -> int:
     """Records labels bought, spend, metric and chosen ids of a round, then applies the stopping rules.
@@ -30,7 +30,7 @@ def record_round(
         config_json: ActiveLearningConfig as JSON, labelloop's snake_case or DataLabelingJob's
             ``activeLearningConfig`` form.
         total_items: All items the labeling budget percentages refer to.
-        pool_remaining: Unlabeled items left after this round; -1 to count ``remaining_pool``.
+        pool_remaining: Unlabeled items left after this round; -1 to count ``remaining``.
         strategy: The sampling strategy that chose this round's items.
         metric_value: Test metric of the model trained with this round's labels; -1 if not evaluated.
         model_version: The model that chose the items (empty for the cold start).
@@ -40,7 +40,7 @@ def record_round(
         previous_rounds: Round records so far (JSONL); absent for the first round (then they are
             read from the store's state when ``store_uri`` is set).
         baseline_rounds: Optional round records of a random-sampling run, drawn beside the curve.
-        remaining_pool: The pool left after this round's selection, counted for ``pool_remaining``.
+        remaining: The pool left after this round's selection, counted for ``pool_remaining``.
         evaluation: Test metrics of the model that chose this round's items, i.e. the model trained
             on the labels bought before this round; its value is filled into the previous record.
 
@@ -49,9 +49,11 @@ def record_round(
             ``labels_total`` and ``spend_total``.
         report: HTML with the learning curve image and one row per round.
         Output: The next round's batch size; 0 means stop (budget or pool exhausted, target
-            reached, plateau, or max rounds). A single output, so ``dsl.If(task.output > 0)`` can
-            guard the next round on every runner (kfp.local cannot resolve a NamedTuple field in a
-            condition).
+            reached, plateau, or max rounds). Deliberately the single unnamed output: the next
+            round is guarded by ``dsl.If(task.output > 0)``, and kfp 2.17's local orchestrator
+            resolves a condition's task output only when it is named ``Output`` (a NamedTuple
+            field is left unresolved and the guarded round silently never runs; checked with
+            kfp 2.17, ``kfp/local/orchestrator/enhanced_dag_orchestrator.py``).
     """
     import json
 
@@ -68,9 +70,9 @@ def record_round(
     if evaluation is not None and history:
         history[-1] = al.with_metric(history[-1], evaluation.metadata.get(config.metric_name))
     if pool_remaining < 0:
-        if remaining_pool is None:
-            raise ValueError("give pool_remaining or remaining_pool")
-        pool_remaining = sum(1 for _ in manifest.read_jsonl(remaining_pool.path))
+        if remaining is None:
+            raise ValueError("record_round: give pool_remaining or the remaining manifest")
+        pool_remaining = sum(1 for _ in manifest.read_jsonl(remaining.path))
     chosen = [manifest.item_id(r) for r in manifest.read_jsonl(selected.path)]
     record = al.next_round_record(
         config,

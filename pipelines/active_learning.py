@@ -47,12 +47,12 @@ VERTEX_PROJECT = "{{$.pipeline_google_cloud_project_id}}"  # Vertex fills in the
 def _train(target, dataset, task, budget_seconds, seed, name):
     """Train with the local AutoML trainer, or the same component as a Vertex custom job."""
     if target == "local":
-        task_ = train_model(dataset=dataset, task=task, budget_seconds=budget_seconds, seed=seed)
+        task_ = train_model(items=dataset, task=task, budget_seconds=budget_seconds, seed=seed)
     else:
         from ..components import vertex_training as vt
 
         task_ = vt.add_custom_training_job(
-            VERTEX_PROJECT, "us-central1", dataset=dataset, task=task, budget_seconds=budget_seconds, seed=seed
+            VERTEX_PROJECT, "us-central1", items=dataset, task=task, budget_seconds=budget_seconds, seed=seed
         )
     return task_.set_display_name(name)
 
@@ -62,7 +62,7 @@ def label_round(dataset, to_label, predictions, settings, step):
     optional = {"predictions": predictions} if predictions is not None else {}
     labeled = (
         label_items(
-            manifest=to_label,
+            items=to_label,
             job_spec=settings["job_spec"],
             annotation_store_uri=settings["annotation_store_uri"],
             backend=settings["labeling_backend"],
@@ -73,12 +73,10 @@ def label_round(dataset, to_label, predictions, settings, step):
         .set_display_name(f"Label ({step})")
         .set_caching_options(False)
     )
-    merged = merge_labels(dataset=dataset, labeled=labeled.outputs["labeled"]).set_display_name(
-        f"Merge labels ({step})"
-    )
+    merged = merge_labels(items=dataset, labeled=labeled.outputs["labeled"]).set_display_name(f"Merge labels ({step})")
     version = (
         version_dataset(
-            manifest=merged.outputs["merged"],
+            items=merged.outputs["merged"],
             store_uri=settings["store_uri"],
             dataset_name=settings["dataset_name"],
             description=f"labels from {step}",
@@ -98,11 +96,11 @@ def add_round(target, index, depth, dataset, batch_size, previous_rounds, settin
         target, dataset, settings["task"], settings["round_budget_seconds"], settings["seed"], f"Train ({step})"
     )
     model = trained.outputs["model"]
-    evaluated = evaluate_model(model=model, dataset=dataset).set_display_name(f"Evaluate ({step})")
-    parts = partition_items(dataset=dataset).set_display_name(f"Find the pool ({step})")
-    scored = predict(model=model, dataset=parts.outputs["pool"]).set_display_name(f"Predict pool ({step})")
+    evaluated = evaluate_model(model=model, items=dataset).set_display_name(f"Evaluate ({step})")
+    parts = partition_items(items=dataset).set_display_name(f"Find the pool ({step})")
+    scored = predict(model=model, items=parts.outputs["pool"]).set_display_name(f"Predict pool ({step})")
     chosen = select_items(
-        pool=parts.outputs["pool"],
+        items=parts.outputs["pool"],
         predictions=scored.outputs["predictions"],
         strategy=settings["strategy"],
         batch_size=batch_size,
@@ -116,7 +114,7 @@ def add_round(target, index, depth, dataset, batch_size, previous_rounds, settin
             selected=chosen.outputs["selected"],
             config_json=settings["config"],
             total_items=parts.outputs["total"],
-            remaining_pool=chosen.outputs["remaining"],
+            remaining=chosen.outputs["remaining"],
             strategy=settings["strategy"],
             evaluation=evaluated.outputs["metrics"],
             store_uri=settings["store_uri"],
@@ -214,7 +212,7 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
         gate_config: str = DEFAULT_GATE,
         target_precision: float = 0.98,
         seed: int = 0,
-    ) -> NamedTuple("Outputs", report=dsl.HTML, summary=dsl.Metrics):
+    ) -> NamedTuple("Outputs", report=dsl.HTML, metrics=dsl.Metrics):
         """Label a dataset with active learning and train a gated model on it.
 
         Args:
@@ -272,7 +270,7 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
         )
         curated = (
             version_dataset(
-                manifest=curated_tasks.split.outputs["split"],
+                items=curated_tasks.split.outputs["split"],
                 store_uri=store_uri,
                 dataset_name=dataset_name,
                 description="curated, unlabeled",
@@ -282,12 +280,12 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
             .set_display_name("Version curated dataset")
             .set_caching_options(False)
         )
-        parts = partition_items(dataset=curated.outputs["versioned"]).set_display_name("Find the pool")
+        parts = partition_items(items=curated.outputs["versioned"]).set_display_name("Find the pool")
         plan = plan_labeling(config_json=active_learning_config, total_items=parts.outputs["total"]).set_display_name(
             "Plan labeling budget"
         )
         first = select_items(
-            pool=parts.outputs["pool"],
+            items=parts.outputs["pool"],
             batch_size=plan.outputs["initial_batch_size"],
             seed=seed,
             strategy=plan.outputs["strategy"],
@@ -303,7 +301,7 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
                 selected=first.outputs["selected"],
                 config_json=active_learning_config,
                 total_items=parts.outputs["total"],
-                remaining_pool=first.outputs["remaining"],
+                remaining=first.outputs["remaining"],
                 strategy="cold_start",
                 store_uri=store_uri,
                 dataset_name=dataset_name,
@@ -352,8 +350,8 @@ def build_pipeline(target: str = "local", max_rounds: int = DEFAULT_MAX_ROUNDS):
             dataset_name,
             seed,
         )
-        outputs = NamedTuple("Outputs", report=dsl.HTML, summary=dsl.Metrics)
-        return outputs(report.outputs["report"], report.outputs["summary"])
+        outputs = NamedTuple("Outputs", report=dsl.HTML, metrics=dsl.Metrics)
+        return outputs(report.outputs["report"], report.outputs["metrics"])
 
     return active_learning
 
@@ -374,14 +372,14 @@ def finish(
     seed,
 ):
     """Final model on every human label, its gate, machine labels for the confident rest, the report."""
-    dataset = final.outputs["dataset"]
+    dataset = final.outputs["items"]
     trained = _train(target, dataset, task, budget_seconds, seed, "Train final model")
     model = trained.outputs["model"]
     gated = gated_registration(
         model, dataset, task, "", gate_config, registry_uri, model_name, final.outputs["version_id"]
     )
-    parts = partition_items(dataset=dataset).set_display_name("Find unlabeled rest")
-    scored = predict(model=model, dataset=dataset).set_display_name("Predict every item")
+    parts = partition_items(items=dataset).set_display_name("Find unlabeled rest")
+    scored = predict(model=model, items=dataset).set_display_name("Predict every item")
     machine = apply_machine_labels(
         pool=parts.outputs["pool"],
         labeled=dataset,
@@ -389,12 +387,12 @@ def finish(
         model_version=final.outputs["version_id"],
         target_precision=target_precision,
     ).set_display_name("Machine-label the confident rest")
-    merged = merge_labels(dataset=dataset, labeled=machine.outputs["machine_labeled"]).set_display_name(
+    merged = merge_labels(items=dataset, labeled=machine.outputs["machine_labeled"]).set_display_name(
         "Merge machine labels"
     )
     version = (
         version_dataset(
-            manifest=merged.outputs["merged"],
+            items=merged.outputs["merged"],
             store_uri=store_uri,
             dataset_name=dataset_name,
             description="human + machine labels",
@@ -406,13 +404,13 @@ def finish(
     )
     return (
         build_run_report(
-            import_stats=curated.imported.outputs["stats"],
-            prefilter_stats=curated.prefiltered.outputs["stats"],
+            import_stats=curated.imported.outputs["metrics"],
+            prefilter_stats=curated.prefiltered.outputs["metrics"],
             split_report=curated.split.outputs["report"],
             evaluation=gated.outputs["metrics"],
             evaluation_report=gated.outputs["report"],
-            machine_labels=machine.outputs["report"],
-            final_dataset=version.outputs["versioned"],
+            machine_labels=machine.outputs["metrics"],
+            items=version.outputs["versioned"],
             blessed=gated.outputs["blessed"],
             blessing=gated.outputs["blessing"],
             champion_version=gated.outputs["champion_version"],

@@ -74,6 +74,6 @@ def build_pipeline(target: str = "local"):
             round_budget_seconds=round_budget_seconds,
             seed=seed,
         )
-        add_round(target, 1, 1, current.outputs["dataset"], batch_size, None, settings)
+        add_round(target, 1, 1, current.outputs["items"], batch_size, None, settings)
 
     return active_learning_round

@@ -106,9 +106,9 @@ def run_demo(
         )
 
     outputs = run("UNCERTAINTY", "default")
-    summary = dict(outputs.outputs["summary"].metadata)
+    summary = dict(outputs.outputs["metrics"].metadata)
     if compare_random:
-        baseline = dict(run("random", "random").outputs["summary"].metadata)
+        baseline = dict(run("random", "random").outputs["metrics"].metadata)
         summary["random sampling: human labels (pool)"] = baseline.get("human labels bought (pool)")
         summary["random sampling: test accuracy"] = baseline.get("test accuracy")
     return DemoRun(workdir, outputs.outputs["report"].path, summary)

@@ -54,7 +54,7 @@ def label_new_items(
         dataset_name=dataset_name,
     )
     with dsl.If(labeling_backend != "none", name="labeling-on"):
-        parts = partition_items(dataset=dataset).set_display_name("Find unlabeled items")
+        parts = partition_items(items=dataset).set_display_name("Find unlabeled items")
         _, evaluation = label_round(
             dataset, parts.outputs["evaluation_pending"], None, settings, "new evaluation items"
         )
@@ -137,7 +137,7 @@ def build_pipeline(target: str = "local"):
         )
         versioned = (
             version_dataset(
-                manifest=curated.split.outputs["split"],
+                items=curated.split.outputs["split"],
                 store_uri=store_uri,
                 dataset_name=dataset_name,
                 description="retrain import",
@@ -163,10 +163,10 @@ def build_pipeline(target: str = "local"):
             .after(labeled)
             .set_caching_options(False)
         )
-        dataset, version = newest.outputs["dataset"], newest.outputs["version_id"]
+        dataset, version = newest.outputs["items"], newest.outputs["version_id"]
         if target == "local":
             trained = train_model(
-                dataset=dataset, task=task, budget_seconds=budget_seconds, dataset_version=version, seed=seed
+                items=dataset, task=task, budget_seconds=budget_seconds, dataset_version=version, seed=seed
             ).set_display_name("Train (local AutoML)")
             gated_registration(
                 trained.outputs["model"], dataset, task, "", gate_config, registry_uri, model_name, version

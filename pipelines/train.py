@@ -56,12 +56,12 @@ def gate_and_register(
         metrics: Test-split metrics of the challenger.
         report: HTML evaluation report of the challenger.
     """
-    evaluation = evaluate_model(model=model, dataset=dataset, target_column=target_column).set_display_name(
+    evaluation = evaluate_model(model=model, items=dataset, target_column=target_column).set_display_name(
         "Evaluate on test split"
     )
     gate = gate_model(
         challenger=model,
-        dataset=dataset,
+        items=dataset,
         gate_config=gate_config,
         registry_uri=registry_uri,
         model_name=model_name,
@@ -81,7 +81,7 @@ def gate_and_register(
         "Outputs", champion_version=str, blessed=bool, blessing=dsl.Artifact, metrics=dsl.Metrics, report=dsl.HTML
     )
     return outputs(
-        dsl.OneOf(registered.output, kept.output),
+        dsl.OneOf(registered.outputs["version"], kept.outputs["version"]),
         gate.outputs["Output"],
         gate.outputs["blessing"],
         evaluation.outputs["metrics"],
@@ -142,7 +142,7 @@ def build_pipeline(target: str = "local"):
         dataset = dsl.importer(artifact_uri=dataset_uri, artifact_class=dsl.Dataset, reimport=False).output
         if target == "local":
             trained = train_model(
-                dataset=dataset,
+                items=dataset,
                 task=task,
                 target_column=target_column,
                 budget_seconds=budget_seconds,
@@ -254,7 +254,7 @@ def add_vertex_training(
         trained = vt.add_custom_training_job(
             project,
             location,
-            dataset=dataset,
+            items=dataset,
             task=task,
             target_column=target_column,
             budget_seconds=budget_seconds,
