@@ -15,7 +15,7 @@ def label_items(
     rejects: dsl.Output[dsl.Dataset],
     report: dsl.Output[dsl.HTML],
     metrics: dsl.Output[dsl.Metrics],
-    backend: str = "simulated",
+    backend: str = "label_studio",
     ground_truth_uri: str = "",
     simulated_crowd: str = "{}",
     max_items: int = 0,
@@ -35,7 +35,7 @@ def label_items(
             inputs.annotationSpecs, ...) plus labelloop settings (budget, price, timeout) under "labelloop".
         annotation_store_uri: Persistent folder or gs:// prefix holding the annotations and ledger
             across rounds and re-runs.
-        backend: "simulated" (a simulated crowd answering from ground truth) or "label_studio".
+        backend: "label_studio" (people) or "simulated" (a simulated crowd answering from ground truth).
         ground_truth_uri: Simulated backend only: JSONL of {"id", "label"} the pipeline never reads.
         simulated_crowd: Simulated backend only: JSON crowd settings (nLabelers, accuracy, noise,
             nSpammers, seed).

@@ -55,6 +55,7 @@ def run(tmp_path, name, spec, **kwargs):
         "report": dsl.HTML(name="report", uri=str(out / "report.html"), metadata={}),
         "metrics": dsl.Metrics(name="metrics", uri=str(out / "metrics.json"), metadata={}),
     }
+    kwargs.setdefault("backend", "simulated")
     kwargs.setdefault("items", dsl.Dataset(name="items", uri=str(tmp_path / "items.jsonl"), metadata={}))
     kwargs.setdefault("ground_truth_uri", str(tmp_path / "truth.jsonl"))
     kwargs.setdefault("annotation_store_uri", str(tmp_path / "store"))
@@ -193,6 +194,7 @@ def test_runs_in_a_local_pipeline(data):
             items=items.output,
             job_spec=spec,
             annotation_store_uri=store_uri,
+            backend="simulated",
             ground_truth_uri=truth_uri,
             simulated_crowd=json.dumps({"nLabelers": 5}),
         )
