@@ -46,15 +46,13 @@ def gate_model(
     """
     import json
 
-    from labelloop.components.core import gate, model_io, train
-    from labelloop.components.core.registry import ModelRegistry
+    from labelloop.components.core import gate, model_io, registry, train
 
     config = gate.parse_config(json.loads(gate_config))
     new = model_io.load_model(challenger.path)
-    champion_uri = champion.path if champion is not None else ""
-    if not champion_uri and registry_uri and model_name:
-        holder = ModelRegistry(registry_uri).resolve(model_name, champion_alias)
-        champion_uri = holder.uri if holder is not None else ""
+    champion_uri = registry.champion_uri(
+        registry_uri, model_name, champion_alias, explicit_uri=champion.path if champion is not None else ""
+    )
     models = [new.model] + ([model_io.load_model(champion_uri).model] if champion_uri else [])
     examples = train.load_examples(items.path, new.model.task, target_column=target_column, spec=new.model.spec)
     scored = train.score_split(models, examples.test)

@@ -50,12 +50,11 @@ def label_items(
         report: HTML quality report: agreement, labelers, confusion vs consensus, review list, spend.
         metrics: Agreement, kappa, alpha, spend (currentSpend), progress, labels bought this run.
     """
-    import json
     import uuid
 
     from labelloop.components.backends import labeler as labelers
+    from labelloop.components.backends import selection
     from labelloop.components.core import annotation_store, labeling_job, manifest
-    from labelloop.components.core.simulated_crowd import CrowdConfig
 
     spec = labeling_job.parse_job_spec(job_spec)
     store = annotation_store.AnnotationStore(annotation_store_uri)
@@ -63,16 +62,14 @@ def label_items(
     probabilities, model_version = (
         labelers.read_predictions(predictions.path, spec.annotation_specs) if predictions else ({}, "")
     )
-    if backend == "simulated":
-        source = labelers.SimulatedCrowdLabeler.from_files(
-            spec, ground_truth_uri, CrowdConfig.from_dict(json.loads(simulated_crowd))
-        )
-    elif backend == "label_studio":
-        from labelloop.components.backends import label_studio
-
-        source = label_studio.LabelStudioLabeler.from_env(spec, store, model_version=model_version or "labelloop-model")
-    else:
-        raise ValueError(f"backend must be 'simulated' or 'label_studio', got {backend!r}")
+    source = selection.make_labeler(
+        backend,
+        spec,
+        store,
+        ground_truth_uri=ground_truth_uri,
+        simulated_crowd=simulated_crowd,
+        model_version=model_version,
+    )
     config = labelers.RoundsConfig(run_id=uuid.uuid4().hex[:12], max_items=max_items or None)
     outcome = labelers.run_job(lines, spec, source, store, config, probabilities)
 
