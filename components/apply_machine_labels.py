@@ -27,7 +27,8 @@ def apply_machine_labels(
         labeled: Manifest holding the human-labeled validation and test items.
         predictions: The predict step's output (``probabilities.npy`` + ``ids.txt`` +
             ``classes.txt``, or predictions JSONL) for the pool and the labeled items.
-        model_version: Version of the model that predicted; stored on every machine label.
+        model_version: Identity of the model that predicted (its registry version or artifact URI);
+            stored on every machine label as its lineage.
         target_precision: Precision the machine labels must reach, e.g. 0.98.
         confidence_level: Confidence of the lower bound: 0.90, 0.95 or 0.99.
 
