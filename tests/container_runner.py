@@ -19,6 +19,7 @@ everything a step needs). Only DockerRunner's defaults are supported: the handle
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ def podman_tasks(*, image: str, mounts: Sequence[str] = ()) -> Iterator[list[Tas
                 runs.append(TaskRun(function, self.image, -1, output))
                 print(output)
                 return status.Status.FAILURE
+            os.makedirs(self.pipeline_root, exist_ok=True)  # Docker creates a missing bind source; podman refuses
             completed = subprocess.run(
                 podman_command(self.image, self.command, self.env, [self.pipeline_root, *mounts]),
                 stdout=subprocess.PIPE,
