@@ -290,6 +290,7 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str], labels: Sequ
         "kfp_host",
         "kfp_experiment",
         "store",
+        "image",
     )
     flags = {name: getattr(args, name, None) for name in names}
     return load_settings(flags, environ, config_file=args.config, flag_labels=parse_pairs(labels, "--label"))
@@ -418,6 +419,10 @@ def _run_request(args: argparse.Namespace, settings: Settings, target: str, work
 
     name = registry.get(args.pipeline).name
     template = compiled_template(name, target, args.template, workdir)
+    if settings.get("image"):  # $LABELLOOP_IMAGE or the config file: the same image compile would write
+        from .images import check_image, template_with_image
+
+        template = template_with_image(template, check_image(settings.get("image")), workdir)
     parameters = typed_parameters(parse_pairs(args.param, "--param"), spec_parameters(load_template(template)), name)
     labels = {PIPELINE_LABEL: name, **settings.labels}
     return RunRequest(str(template), args.display_name or name, parameters, labels, args.cache)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..components._base import BASE_IMAGE
+from .config import ConfigError
 
 #: The image the components are decorated with; the compile step replaces it with the configured one.
 DEFAULT_IMAGE = BASE_IMAGE
@@ -32,7 +33,7 @@ _REFERENCE = re.compile(
 _SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-class ImageError(ValueError):
+class ImageError(ConfigError):
     """An image reference is malformed; the message says what is wrong and shows a valid form."""
 
 
@@ -142,3 +143,11 @@ def _leading_comments(path: Path) -> list[str]:
             break
         lines.append(line)
     return lines
+
+
+def template_with_image(template: Path, image: str, workdir: Path | str) -> Path:
+    """A copy of the compiled ``template`` in ``workdir`` whose labelloop steps run ``image`` (for submit)."""
+    copy_path = Path(workdir) / f"with-image-{template.name}"
+    copy_path.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    rewrite_yaml_image(copy_path, image)
+    return copy_path

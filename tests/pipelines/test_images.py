@@ -114,7 +114,7 @@ def test_compile_with_image_writes_it_into_every_compiled_yaml(tmp_path):
     code, stdout, err = run_cli("compile", "--out", str(out), "--image", CONFIGURED, environ={"HOME": str(tmp_path)})
     assert code == 0, err
     written = sorted(out.rglob("*.yaml"))
-    assert [p.name for p in written] == sorted(p.name for p in compiled_yamls())
+    assert sorted(p.name for p in written) == sorted(p.name for p in compiled_yamls())
     for path in written:
         for image in all_images(yaml.safe_load(path.read_text())):
             assert image in (CONFIGURED, GCPC), f"{path.name}: {image}"
@@ -122,3 +122,28 @@ def test_compile_with_image_writes_it_into_every_compiled_yaml(tmp_path):
     assert f"components run {CONFIGURED}" in stdout
     check = run_cli("compile", "--check", "--out", str(out), "--image", CONFIGURED, environ={"HOME": str(tmp_path)})
     assert check[0] == 0, check[1]
+
+
+def test_submit_sends_the_configured_image_in_every_labelloop_step(tmp_path, monkeypatch):
+    import google.auth
+    import google.cloud.aiplatform.utils.resource_manager_utils as resource_manager
+    from fake_vertex import FakeVertex
+    from google.auth.credentials import AnonymousCredentials
+
+    with FakeVertex() as vertex:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", vertex.url)
+        monkeypatch.setattr(resource_manager, "get_project_number", lambda *a, **k: vertex.project_number)
+        monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), None))
+        config = tmp_path / "config.toml"
+        config.write_text(f'image = "{CONFIGURED}"\n')
+        environ = {"HOME": str(tmp_path), "LABELLOOP_API_ENDPOINT": vertex.url, "LABELLOOP_CONFIG": str(config)}
+        argv = ["submit", "train", "--project", "p", "--location", "us-central1", "--pipeline-root", "gs://b/root"]
+        code, _, err = run_cli(*argv, "--param", "dataset_uri=gs://b/items.jsonl", environ=environ)
+        assert code == 0, err
+        bad = run_cli(*argv, "--param", "dataset_uri=gs://b/x", environ={**environ, "LABELLOOP_IMAGE": "x y"})
+    assert bad[0] == 2 and "whitespace" in bad[2]
+    [sent] = vertex.matching("POST", r"/pipelineJobs$")
+    images_sent = all_images(sent.body["pipelineSpec"])
+    assert CONFIGURED in images_sent and set(images_sent) <= {CONFIGURED, GCPC}
+    assert images.DEFAULT_IMAGE not in yaml.dump(sent.body)
+    assert images.DEFAULT_IMAGE in compiling.pipeline_path("train", "vertex").read_text()  # packaged YAML untouched
