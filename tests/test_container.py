@@ -185,16 +185,7 @@ def test_a_failing_step_inside_the_container_is_reported_as_a_failure(tmp_path, 
 def test_the_image_runs_with_no_network_and_holds_the_package(image):
     result = subprocess.run(
         [
-            "podman",
-            "run",
-            "--rm",
-            "--pull=never",
-            "--network=none",
-            image,
-            "python",
-            "-W",
-            "error",
-            "-c",
+            *("podman", "run", "--rm", "--pull=never", "--network=none", image, "python", "-W", "error", "-c"),
             "import labelloop.components as c, labelloop.pipelines.compiling, kfp, google_cloud_pipeline_components,"
             " google.cloud.secretmanager, sklearn, cv2; print(c.__version__)",
         ],
@@ -204,6 +195,28 @@ def test_the_image_runs_with_no_network_and_holds_the_package(image):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == __version__
+
+
+@pytest.mark.slow
+@pytest.mark.container
+@requires_podman
+def test_the_build_time_ca_bundle_and_pip_config_are_not_baked_in(image):
+    """.ci/container.sh mounts this machine's CA bundle and a pip.conf for the build only: podman leaves
+    empty mount points behind, never their content, and the image trusts only Debian's own CAs."""
+    script = "cat /etc/pip.conf /run/labelloop-build/ca.crt 2>/dev/null | wc -c; cat /etc/ssl/certs/ca-certificates.crt"
+    result = subprocess.run(
+        ["podman", "run", "--rm", "--pull=never", "--network=none", image, "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    size, bundle = result.stdout.split("\n", 1)
+    assert size.strip() == "0"
+    local_cas = sorted(pathlib.Path("/usr/local/share/ca-certificates").glob("*.crt"))
+    for ca in local_cas:  # certificates this machine added to its trust store
+        body = "".join(line for line in ca.read_text().splitlines() if line and not line.startswith("-----"))
+        assert body[:200] not in bundle.replace("\n", ""), f"{ca.name} is baked into the image"
 
 
 @pytest.mark.slow
