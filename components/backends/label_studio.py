@@ -81,16 +81,13 @@ def label_studio_connection(
         source = f"secret {token_secret.strip()}"
     else:
         token, source = environ.get(KEY_ENV, "").strip(), f"${KEY_ENV}"
-    if not url:
+    if not url or not token:
+        missing = "no server URL" if not url else f"no token ({source} is empty)"
         raise LabelStudioError(
-            f"backend 'label_studio' needs the server URL: pass the label_studio_url parameter, or set {URL_ENV} "
-            "on the step (local runs)"
-        )
-    if not token:
-        raise LabelStudioError(
-            f"backend 'label_studio' has no token ({source} is empty): pass label_studio_token_secret="
-            "projects/PROJECT/secrets/NAME/versions/VERSION (Secret Manager), or set "
-            f"{KEY_ENV} on the step (local runs)"
+            f"backend 'label_studio' has {missing}: for local runs set {URL_ENV} and {KEY_ENV} on the step; "
+            "on Vertex give the server URL and the token's Secret Manager version "
+            "(projects/PROJECT/secrets/NAME/versions/VERSION) as the step's label_studio_url and "
+            "label_studio_token_secret"
         )
     return url, token
 
