@@ -11,10 +11,15 @@ pool order) and returns pool positions, most informative first:
   everything labeled or already picked, so a batch covers the pool instead of one corner of it;
 * ``margin_cluster`` — margin with a diversity step: the ``candidate_factor * k`` smallest-margin
   items are clustered into ``k`` groups (k-means on embeddings) and the smallest-margin item of each
-  group is taken, so a batch is not ``k`` copies of the same confusion.
+  group is taken, so a batch is not ``k`` copies of the same confusion;
+* ``margin_diverse`` — the default: ``margin_cluster`` on the model's feature space (embeddings)
+  while few labels are bought on the pool, plain margin afterwards; how long the diversity step
+  lasts and how wide its candidate set is follow the batch size (:func:`diversity_plan`). Without
+  embeddings it is plain margin: clustering probability vectors cost labels in the benchmark.
 
 ``UNCERTAINTY`` (DataLabelingJob's only ``sampleStrategy``) maps to :data:`DEFAULT_UNCERTAINTY`,
-the strategy that needed the fewest labels in ``benchmarks/label_efficiency.py``.
+chosen by ``benchmarks/label_efficiency.py``. Each round should draw a fresh seed from the run's
+seed (:func:`round_seed`), so k-means and tie-breaks do not repeat the same draw every round.
 
 The uncertainty scores are computed in cache-sized chunks (each chunk transposed once so the
 top-2 pass runs over contiguous class columns) and the top-k is kept incrementally: a chunk only
@@ -36,16 +41,18 @@ from dataclasses import dataclass
 import numpy as np
 
 UNCERTAINTY_STRATEGIES = ("least_confidence", "margin", "entropy")
-DIVERSITY_STRATEGIES = ("kcenter", "margin_cluster")
+DIVERSITY_STRATEGIES = ("kcenter", "margin_cluster", "margin_diverse")
 STRATEGIES = (*UNCERTAINTY_STRATEGIES, "random", *DIVERSITY_STRATEGIES)
 #: What DataLabelingJob's ``UNCERTAINTY`` means here (chosen by benchmarks/label_efficiency.py).
-DEFAULT_UNCERTAINTY = "margin_cluster"
+DEFAULT_UNCERTAINTY = "margin_diverse"
 ALIASES = {"uncertainty": DEFAULT_UNCERTAINTY, "sample_strategy_unspecified": DEFAULT_UNCERTAINTY}
 DEFAULT_CHUNK_ROWS = 16384
 #: margin_cluster clusters this many times the batch size of smallest-margin candidates.
 DEFAULT_CANDIDATE_FACTOR = 5
 #: margin_cluster stops clustering once this many batches' worth of items are labeled.
 DEFAULT_DIVERSITY_HORIZON = 20.0
+#: margin_diverse clusters while fewer than this many batches of pool labels are bought.
+DEFAULT_DIVERSE_HORIZON = 10.0
 PROBABILITY_TOLERANCE = 1e-3
 
 
@@ -340,6 +347,90 @@ def margin_cluster(
     return Selection(candidates.indices[chosen], candidates.scores[chosen], "margin_cluster", k, n)
 
 
+def round_seed(seed: int, round_key: int) -> int:
+    """A fresh seed for one round, derived from the run's ``seed`` and a per-round key.
+
+    The key is anything that changes every round and is the same on a re-run (the round index, or
+    the labels bought so far), so every round's k-means and tie-breaks draw anew while a re-run of
+    the same round reproduces its choice exactly.
+    """
+    mixed = tie_break_keys(np.asarray([round_key], dtype=np.int64), int(seed))[0]
+    return int(mixed >> np.uint64(33))  # 31 bits: valid for numpy and scikit-learn random states
+
+
+@dataclass(frozen=True)
+class DiversityPlan:
+    """How ``margin_diverse`` chooses one batch.
+
+    Attributes:
+        candidate_factor: the batch clusters this many times ``k`` smallest-margin candidates;
+            1 means plain margin (no diversity step).
+        reason: a sentence saying why.
+    """
+
+    candidate_factor: int
+    reason: str
+
+
+def diversity_plan(
+    *,
+    k: int,
+    pool_labels: int,
+    has_embeddings: bool,
+    candidate_factor: int = DEFAULT_CANDIDATE_FACTOR,
+    horizon: float = DEFAULT_DIVERSE_HORIZON,
+) -> DiversityPlan:
+    """The diversity step for a batch of ``k`` once ``pool_labels`` labels are bought on the pool.
+
+    Diversity pays while a batch is large next to what the model has seen: ``k`` smallest-margin
+    items then crowd into a few confusions. The step runs while ``pool_labels < horizon * k`` (so
+    a batch 2.5x bigger keeps it 2.5x longer in labels) and only on embeddings; evaluation items
+    must not count in ``pool_labels``, they never were candidates.
+    """
+    if not has_embeddings:
+        return DiversityPlan(1, "no embeddings: plain margin (clustering probability vectors costs labels)")
+    if candidate_factor <= 1 or k <= 1:
+        return DiversityPlan(1, f"candidate factor {candidate_factor}, batch {k}: nothing to diversify")
+    if pool_labels >= horizon * k:
+        return DiversityPlan(1, f"{pool_labels} pool labels >= {horizon:g} batches of {k}: plain margin")
+    return DiversityPlan(
+        int(candidate_factor), f"{pool_labels} pool labels < {horizon:g} batches of {k}: cluster {candidate_factor}k"
+    )
+
+
+def margin_diverse(
+    probabilities: np.ndarray,
+    k: int,
+    *,
+    embeddings: np.ndarray | None,
+    pool_labels: int,
+    seed: int = 0,
+    candidate_factor: int = DEFAULT_CANDIDATE_FACTOR,
+    horizon: float = DEFAULT_DIVERSE_HORIZON,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Selection:
+    """The default strategy: :func:`margin_cluster` on embeddings while :func:`diversity_plan` says so, else margin."""
+    plan = diversity_plan(
+        k=k,
+        pool_labels=pool_labels,
+        has_embeddings=embeddings is not None,
+        candidate_factor=candidate_factor,
+        horizon=horizon,
+    )
+    if plan.candidate_factor <= 1:
+        chosen = top_k_uncertain(probabilities, k, "margin", seed=seed, chunk_rows=chunk_rows)
+    else:
+        chosen = margin_cluster(
+            probabilities,
+            k,
+            embeddings=embeddings,
+            candidate_factor=plan.candidate_factor,
+            seed=seed,
+            chunk_rows=chunk_rows,
+        )
+    return Selection(chosen.indices, chosen.scores, "margin_diverse", k, len(probabilities))
+
+
 def _standardize(points: np.ndarray) -> np.ndarray:
     """Zero-mean, unit-variance columns (constant columns left at zero)."""
     spread = points.std(axis=0)
@@ -363,7 +454,7 @@ def select(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     candidate_factor: int | None = None,
     labeled_count: int | None = None,
-    diversity_horizon: float = DEFAULT_DIVERSITY_HORIZON,
+    diversity_horizon: float | None = None,
 ) -> Selection:
     """Choose ``k`` pool rows with ``strategy``; the one entry point components call.
 
@@ -380,10 +471,12 @@ def select(
         chunk_rows: rows per chunk for the uncertainty pass.
         candidate_factor: ``margin_cluster`` clusters the ``candidate_factor * k`` smallest
             margins (default :data:`DEFAULT_CANDIDATE_FACTOR`).
-        labeled_count: labels bought so far (default: rows of ``labeled_embeddings``, else 0).
-        diversity_horizon: ``margin_cluster`` applies its diversity step only while fewer than
-            ``diversity_horizon * k`` items are labeled; after that one batch barely moves the
-            model, redundancy stops costing labels and plain margin needs fewer.
+        labeled_count: labels bought on the pool so far, evaluation items not counted (default:
+            rows of ``labeled_embeddings``, else 0).
+        diversity_horizon: ``margin_cluster``/``margin_diverse`` apply their diversity step only
+            while fewer than ``diversity_horizon * k`` pool items are labeled (defaults
+            :data:`DEFAULT_DIVERSITY_HORIZON` / :data:`DEFAULT_DIVERSE_HORIZON`); after that one
+            batch barely moves the model, redundancy stops costing labels and plain margin needs fewer.
     """
     strategy = resolve_strategy(strategy)
     if strategy == "random":
@@ -400,11 +493,23 @@ def select(
         )
     if embeddings is not None and len(embeddings) != len(probabilities):
         raise ValueError(f"{len(embeddings)} embedding rows for {len(probabilities)} probability rows; they must match")
+    if labeled_count is None:
+        labeled_count = 0 if labeled_embeddings is None else len(labeled_embeddings)
+    if strategy == "margin_diverse":
+        return margin_diverse(
+            probabilities,
+            k,
+            embeddings=embeddings,
+            pool_labels=labeled_count,
+            seed=seed,
+            candidate_factor=DEFAULT_CANDIDATE_FACTOR if candidate_factor is None else candidate_factor,
+            horizon=DEFAULT_DIVERSE_HORIZON if diversity_horizon is None else diversity_horizon,
+            chunk_rows=chunk_rows,
+        )
     if strategy == "margin_cluster":
         factor = DEFAULT_CANDIDATE_FACTOR if candidate_factor is None else candidate_factor
-        if labeled_count is None:
-            labeled_count = 0 if labeled_embeddings is None else len(labeled_embeddings)
-        if labeled_count >= diversity_horizon * k:
+        horizon = DEFAULT_DIVERSITY_HORIZON if diversity_horizon is None else diversity_horizon
+        if labeled_count >= horizon * k:
             factor = 1
         return margin_cluster(
             probabilities, k, embeddings=embeddings, candidate_factor=factor, seed=seed, chunk_rows=chunk_rows
@@ -607,7 +712,9 @@ def select_from_manifest(
 
     With ``predictions`` the strategy runs on their rows for the pool's items; without them this is
     a cold start (:func:`cold_start_sample`: clusters of ``embeddings``, else groups of the
-    ``labelloop.<stratify_field>`` value, else random). Every pool item lands in exactly one output;
+    ``labelloop.<stratify_field>`` value, else random). The strategy runs with a fresh seed per round,
+    :func:`round_seed` of ``seed`` and ``labeled_count`` (labels bought on the pool so far, which
+    grows every round). Every pool item lands in exactly one output;
     chosen items carry ``labelloop.selection_{strategy,rank,score}``.
 
     Raises:
@@ -624,7 +731,12 @@ def select_from_manifest(
         probabilities = _rows_for(ids, predictions.ids, predictions.probabilities, what="prediction")
         check_probabilities(probabilities, ids)
         chosen = select(
-            strategy, k, probabilities=probabilities, embeddings=vectors, labeled_count=labeled_count, seed=seed
+            strategy,
+            k,
+            probabilities=probabilities,
+            embeddings=vectors,
+            labeled_count=labeled_count,
+            seed=round_seed(seed, labeled_count),
         )
     rank = {int(row): (i, float(score)) for i, (row, score) in enumerate(zip(chosen.indices, chosen.scores))}
 

@@ -22,7 +22,7 @@ def test_data_labeling_job_json_round_trips():
     }
     parsed = al.config_from_dict(job)
     assert (parsed.max_data_item_count, parsed.timeout_training_milli_hours, parsed.max_rounds) == (500, 8000, 4)
-    assert parsed.strategy == "margin_cluster"
+    assert parsed.strategy == "margin_diverse"
     assert al.to_data_labeling_job(parsed) == {k: v for k, v in job.items() if k != "max_rounds"}
 
 
