@@ -94,29 +94,41 @@ def resolve_strategy(name: str) -> str:
 # Validation
 
 
-def check_probabilities(probabilities: np.ndarray, ids: list[str] | tuple[str, ...] | None = None) -> None:
+def check_probabilities(
+    probabilities: np.ndarray, ids: list[str] | tuple[str, ...] | None = None, *, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> None:
     """Raise ValueError naming the first bad row unless every row is a probability distribution.
+
+    One cache-sized chunk at a time (the selection's chunk size), in the array's own float type:
+    the chunk's min and max and its row sums (a matrix-vector product) are all it takes, so the
+    check costs about one pass over the data, like the selection itself
+    (``benchmarks/selection_speed.py`` prints both). NaN fails every comparison, so it is caught too.
 
     Args:
         probabilities: ``N x C`` array of predicted class probabilities.
         ids: item ids in row order, used to name a bad row.
+        chunk_rows: rows per chunk.
     """
     if probabilities.ndim != 2 or probabilities.shape[1] < 2:
         raise ValueError(f"probabilities must be an N x C array with C >= 2, got shape {probabilities.shape}")
     if ids is not None and len(ids) != len(probabilities):
         raise ValueError(f"{len(ids)} ids for {len(probabilities)} probability rows; they must match one to one")
-    for start in range(0, len(probabilities), 1 << 20):
-        block = np.asarray(probabilities[start : start + (1 << 20)], dtype=np.float64)
-        bad = ~np.isfinite(block).all(axis=1)
-        bad |= (block < -PROBABILITY_TOLERANCE).any(axis=1) | (block > 1 + PROBABILITY_TOLERANCE).any(axis=1)
-        bad |= np.abs(block.sum(axis=1) - 1.0) > PROBABILITY_TOLERANCE
-        if bad.any():
-            row = start + int(np.flatnonzero(bad)[0])
-            name = f"item {ids[row]!r}" if ids is not None else f"row {row}"
-            raise ValueError(
-                f"probabilities of {name} (row {row}) are not a distribution: "
-                f"{np.asarray(probabilities[row]).tolist()}; re-run prediction with a softmax/predict_proba output"
-            )
+    dtype = probabilities.dtype if probabilities.dtype in (np.float32, np.float64) else np.float64
+    ones = np.ones(probabilities.shape[1], dtype=dtype)
+    low, high = -PROBABILITY_TOLERANCE, 1 + PROBABILITY_TOLERANCE
+    for start in range(0, len(probabilities), chunk_rows):
+        block = np.asarray(probabilities[start : start + chunk_rows], dtype=dtype)
+        total = block @ ones
+        if block.min() >= low and block.max() <= high and np.abs(total - 1.0).max() <= PROBABILITY_TOLERANCE:
+            continue
+        bad = ~np.isfinite(block).all(axis=1) | (block < low).any(axis=1) | (block > high).any(axis=1)
+        bad |= ~(np.abs(total - 1.0) <= PROBABILITY_TOLERANCE)
+        row = start + int(np.flatnonzero(bad)[0])
+        name = f"item {ids[row]!r}" if ids is not None else f"row {row}"
+        raise ValueError(
+            f"probabilities of {name} (row {row}) are not a distribution: "
+            f"{np.asarray(probabilities[row]).tolist()}; re-run prediction with a softmax/predict_proba output"
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -167,3 +167,14 @@ def test_default_strategy_spreads_a_batch_over_feature_clusters_early_and_is_mar
     assert set(late.indices) == set(plain.indices)
     no_embeddings = sampling.select("UNCERTAINTY", 5, probabilities=p, labeled_count=0, seed=1)
     assert set(no_embeddings.indices) == set(plain.indices)
+
+
+@pytest.mark.parametrize("position", [0, 16383, 16384, 40000])
+def test_check_probabilities_names_a_bad_row_in_any_chunk(position):
+    p = np.full((40001, 4), 0.25, dtype=np.float32)
+    p[position] = [0.5, 0.5, 0.5, np.nan] if position % 2 else [0.9, 0.2, -0.05, -0.05]
+    with pytest.raises(ValueError, match=f"row {position}"):
+        sampling.check_probabilities(p)
+    p[position] = 0.25
+    sampling.check_probabilities(p)  # fixed: passes
+    sampling.check_probabilities(p.astype(np.float64))
