@@ -182,12 +182,7 @@ def run_rounds(
     for round_number in range(1, config.max_rounds + 1):
         answers = _answers_by_item(stored.values(), records)
         wants = [
-            (
-                i,
-                len(answers.get(i, ())),
-                adaptive.labels_wanted(answers.get(i, ()), policy, _model_vote(spec, predictions.get(i), policy)),
-            )
-            for i in order
+            (i, len(answers.get(i, ())), _wanted(spec, policy, answers.get(i, ()), predictions.get(i))) for i in order
         ]
         spent = float(sum(a.cost_usd for a in stored.values()))
         plan = adaptive.plan_round(
@@ -258,8 +253,20 @@ def _policy(spec: LabelingJobSpec) -> adaptive.RedundancyPolicy:
         TaskType.TEXT_ENTITY_SPANS,
     )
     return adaptive.RedundancyPolicy(
-        spec.labeler_count, adaptive_ok, spec.adaptive.required_margin, spec.adaptive.confident_probability
+        spec.labeler_count,
+        adaptive_ok,
+        spec.adaptive.required_margin,
+        spec.adaptive.confident_probability,
+        stop_probability=spec.adaptive.stop_probability,
+        labeler_accuracy=spec.adaptive.labeler_accuracy,
     )
+
+
+def _wanted(spec: LabelingJobSpec, policy: adaptive.RedundancyPolicy, answers, probabilities) -> int:
+    """Labels an item should end with: the posterior rule when ``stopProbability`` is set (single-label), else votes."""
+    if policy.stop_probability is not None and spec.task_type.is_single_label:
+        return adaptive.labels_wanted_posterior(answers, policy, spec.annotation_specs, probabilities)
+    return adaptive.labels_wanted(answers, policy, _model_vote(spec, probabilities, policy))
 
 
 def _model_vote(spec: LabelingJobSpec, probabilities, policy):
@@ -475,6 +482,7 @@ def run_job(
         spec.annotation_specs,
         method=spec.consensus_method,
         review_threshold=spec.review_threshold,
+        model_answers=model_answers(spec, predictions),
     )
     labeled = [_output_record(record, item_id, summary, rounds, spec) for item_id, record in items]
     status = _status(unique, summary, rounds)
@@ -484,6 +492,13 @@ def run_job(
         f"Labeling report: {spec.display_name}", _report_sections(spec, summary, rounds, metrics, resource)
     )
     return JobOutcome(labeled, rejects, [_raw(a) for a in rounds.annotations], metrics, resource, report)
+
+
+def model_answers(spec: LabelingJobSpec, predictions) -> dict[str, str] | None:
+    """The model's top class per item, for consensus when ``modelInConsensus`` is on (single-label only)."""
+    if not (spec.adaptive.model_in_consensus and predictions and spec.task_type.is_single_label):
+        return None
+    return {item_id: max(p.items(), key=lambda kv: (kv[1], kv[0]))[0] for item_id, p in predictions.items() if p}
 
 
 def _output_record(record, item_id, summary, rounds, spec) -> dict:
