@@ -35,7 +35,7 @@ embeddings, a seeded random sample stratified by any known grouping (proportiona
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -330,12 +330,13 @@ def margin_cluster(
     candidate_factor: int = DEFAULT_CANDIDATE_FACTOR,
     seed: int = 0,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    embed: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Selection:
-    """Margin sampling with a diversity step (the default for ``UNCERTAINTY``).
+    """Margin sampling with a diversity step.
 
     Takes the ``candidate_factor * k`` smallest-margin rows, clusters them into ``k`` groups by
-    k-means on ``embeddings`` (the probabilities when none are given) and keeps the smallest-margin
-    row of each group, so near-identical confusions fill one slot, not the whole batch.
+    k-means on ``embeddings`` (else on ``embed(candidate rows)``, else on the probabilities) and
+    keeps the smallest-margin row of each group, so near-identical confusions fill one slot, not the whole batch.
 
     Returns:
         The chosen rows, most uncertain first; ``scores`` are ``1 - margin``.
@@ -347,8 +348,11 @@ def margin_cluster(
     )
     if len(candidates.indices) <= k:
         return Selection(candidates.indices, candidates.scores, "margin_cluster", k, n)
-    space = probabilities if embeddings is None else embeddings
-    points = _standardize(np.asarray(space[candidates.indices], dtype=np.float64))
+    if embeddings is None and embed is not None:
+        points = _standardize(np.asarray(embed(candidates.indices), dtype=np.float64))
+    else:
+        space = probabilities if embeddings is None else embeddings
+        points = _standardize(np.asarray(space[candidates.indices], dtype=np.float64))
     groups, _ = _kmeans_labels(points, k, seed)
     # candidates are sorted most-uncertain first, so the first row of each group is its best
     _, first = np.unique(groups, return_index=True)
@@ -420,12 +424,17 @@ def margin_diverse(
     candidate_factor: int = DEFAULT_CANDIDATE_FACTOR,
     horizon: float = DEFAULT_DIVERSE_HORIZON,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    embed: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Selection:
-    """The default strategy: :func:`margin_cluster` on embeddings while :func:`diversity_plan` says so, else margin."""
+    """The default strategy: :func:`margin_cluster` on embeddings while :func:`diversity_plan` says so, else margin.
+
+    Without an ``embeddings`` array, ``embed(pool rows) -> features`` (if given) featurizes just the
+    clustered candidates, so a pipeline without an embedding step still clusters on features.
+    """
     plan = diversity_plan(
         k=k,
         pool_labels=pool_labels,
-        has_embeddings=embeddings is not None,
+        has_embeddings=embeddings is not None or embed is not None,
         candidate_factor=candidate_factor,
         horizon=horizon,
     )
@@ -439,6 +448,7 @@ def margin_diverse(
             candidate_factor=plan.candidate_factor,
             seed=seed,
             chunk_rows=chunk_rows,
+            embed=embed,
         )
     return Selection(chosen.indices, chosen.scores, "margin_diverse", k, len(probabilities))
 
@@ -467,6 +477,7 @@ def select(
     candidate_factor: int | None = None,
     labeled_count: int | None = None,
     diversity_horizon: float | None = None,
+    embed: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Selection:
     """Choose ``k`` pool rows with ``strategy``; the one entry point components call.
 
@@ -489,6 +500,8 @@ def select(
             while fewer than ``diversity_horizon * k`` pool items are labeled (defaults
             :data:`DEFAULT_DIVERSITY_HORIZON` / :data:`DEFAULT_DIVERSE_HORIZON`); after that one
             batch barely moves the model, redundancy stops costing labels and plain margin needs fewer.
+        embed: ``pool rows -> features`` for ``margin_diverse`` when no ``embeddings`` are given
+            (only the clustered candidates are featurized).
     """
     strategy = resolve_strategy(strategy)
     if strategy == "random":
@@ -517,6 +530,7 @@ def select(
             candidate_factor=DEFAULT_CANDIDATE_FACTOR if candidate_factor is None else candidate_factor,
             horizon=DEFAULT_DIVERSE_HORIZON if diversity_horizon is None else diversity_horizon,
             chunk_rows=chunk_rows,
+            embed=embed,
         )
     if strategy == "margin_cluster":
         factor = DEFAULT_CANDIDATE_FACTOR if candidate_factor is None else candidate_factor
@@ -749,6 +763,7 @@ def select_from_manifest(
             embeddings=vectors,
             labeled_count=labeled_count,
             seed=round_seed(seed, labeled_count),
+            embed=None if vectors is not None else candidate_embedder(pool_path),
         )
     rank = {int(row): (i, float(score)) for i, (row, score) in enumerate(zip(chosen.indices, chosen.scores))}
 
@@ -765,6 +780,46 @@ def select_from_manifest(
     n_selected = manifest.write_jsonl(selected_path, split(True))
     n_remaining = manifest.write_jsonl(remaining_path, split(False))
     return ManifestSelection(chosen.strategy, k, n_selected, n_remaining, chosen.exhausted)
+
+
+def candidate_embedder(pool_path: str, *, image_size: int = 32) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``pool rows -> features`` for a pool manifest without an embedding step, or None (no image/text).
+
+    Images: the fixed image featurizer the models use (``features.image_features``: HOG + pixels),
+    so clusters live in the model's input feature space. Text: TF-IDF fitted on the candidates'
+    texts, reduced by truncated SVD (unsupervised). Only the first record is read up front; the
+    manifest is read when (if) the strategy asks for features, and only the rows asked for are loaded.
+    """
+    from . import manifest
+
+    first = next(iter(manifest.read_jsonl(pool_path)), None)
+    kind = manifest.content_of(first)[0] if first is not None else ""
+    if kind not in ("imageGcsUri", "textContent", "textGcsUri"):
+        return None
+
+    def records_at(rows: np.ndarray) -> list[dict]:
+        wanted = {int(r) for r in rows}
+        found = {i: record for i, record in enumerate(manifest.read_jsonl(pool_path)) if i in wanted}
+        return [found[int(r)] for r in rows]
+
+    def embed(rows: np.ndarray) -> np.ndarray:
+        records = records_at(rows)
+        if kind == "imageGcsUri":
+            from . import features as feats
+
+            uris = [manifest.content_of(r)[1] for r in records]
+            spec = feats.image_spec_for(uris[:16], image_size=image_size)
+            return feats.image_features([feats.read_image(u, spec) for u in uris], spec)
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        from .train import text_of
+
+        tfidf = TfidfVectorizer(sublinear_tf=True).fit_transform([text_of(r) for r in records])
+        dims = max(1, min(50, tfidf.shape[0] - 1, tfidf.shape[1] - 1))
+        return TruncatedSVD(n_components=dims, random_state=0).fit_transform(tfidf)
+
+    return embed
 
 
 def _pool_ids_and_groups(pool_path: str, stratify_field: str) -> tuple[list[str], list[str] | None]:
