@@ -169,7 +169,7 @@ def run_job(name, classes, items, truth, crowd, *, adaptive_on, predictions=None
     return result, paid
 
 
-POSTERIOR = {"stopProbability": 0.95, "modelInConsensus": True}
+POSTERIOR = {"stopProbability": 0.94, "modelInConsensus": True}
 
 
 def consensus_accuracy(result, classes, truth, predictions=None) -> float:
