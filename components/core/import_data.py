@@ -138,14 +138,32 @@ def _carried_id(record: dict) -> str | None:
 def _content_problem(field_name: str, read: sources.FileRead) -> tuple[str, str] | None:
     if read.code:
         return read.code, read.reason
-    if field_name == "imageGcsUri" and sources.sniff_image_format(read.data) is None:
-        return "not_an_image", f"{read.uri} does not start like a PNG/JPEG/GIF/BMP/ICO image; is it corrupt?"
+    if field_name == "imageGcsUri":
+        found = sources.sniff_image_format(read.data)
+        if found is None:
+            return "not_an_image", f"{read.uri} does not start like a PNG/JPEG/GIF/BMP/ICO image; is it corrupt?"
+        if found not in sources.VERTEX_IMPORT_FORMATS:
+            return "unsupported_image_format", (
+                f"{read.uri} holds {found.upper()} bytes, which Vertex does not import (it imports "
+                f"{', '.join(f.upper() for f in sources.VERTEX_IMPORT_FORMATS)}); convert it, e.g. to PNG"
+            )
     if field_name == "textGcsUri":
         try:
             read.data.decode("utf-8")
         except UnicodeDecodeError as err:
             return "not_utf8", f"{read.uri} is not UTF-8 text ({err}); Vertex requires UTF-8"
     return None
+
+
+def _id_problem(carried: str | None, actual: str) -> tuple[str, str] | None:
+    """A carried id that is not the content's: paid labels are keyed by id, so it is never kept."""
+    if carried is None or carried == actual:
+        return None
+    return "id_mismatch", (
+        f"{manifest.ID_KEY} {str(carried)[:80]!r} is not this content's id {actual!r}: the content changed since "
+        f"it was imported, or the id was edited; remove {manifest.ID_KEY} to import it as new content (its "
+        "labels then need buying again), or restore the original content"
+    )
 
 
 def _with_id_line(pending: _Pending, item_id: str) -> bytes:
@@ -159,38 +177,36 @@ def _with_id_line(pending: _Pending, item_id: str) -> bytes:
     return manifest.dumps(manifest.with_id(pending.record, item_id))
 
 
-def _resolve_batch(batch: list[_Pending]) -> list[tuple[_Pending, str | None, tuple[str, str] | None]]:
-    """``(pending, id, problem)`` for each record: files listed or read in one go for the batch."""
-    to_read, to_list = [], []
+def _resolve_batch(
+    batch: list[_Pending], reader: sources.FileReader
+) -> list[tuple[_Pending, str | None, tuple[str, str] | None]]:
+    """``(pending, id, problem)`` for each record: every file read (bounded) in one go for the batch,
+    and a carried id checked against the content."""
+    to_read = []
     for pending in batch:
         field_name, value = manifest.content_of(pending.record)
         if field_name != "textContent":
-            (to_list if _carried_id(pending.record) else to_read).append(value)
-    reads = {r.uri: r for r in sources.read_files(to_read)} if to_read else {}
-    sizes = sources.file_sizes(to_list) if to_list else {}
+            to_read.append(value)
+    reads = {r.uri: r for r in reader.read(to_read)} if to_read else {}
     out = []
     for pending in batch:
         field_name, value = manifest.content_of(pending.record)
         carried = _carried_id(pending.record)
         if field_name == "textContent":
-            out.append((pending, carried or manifest.content_id(value), None))
-        elif carried:
-            size = sizes.get(value)
-            problem = None
-            if size is None:
-                problem = ("file_not_found", f"{value} does not exist; fix the URI or upload the file")
-            elif size == 0:
-                problem = ("empty_file", f"{value} is empty")
-            out.append((pending, carried, problem))
-        else:
-            read = reads[value]
-            problem = _content_problem(field_name, read)
-            out.append((pending, None if problem else manifest.content_id(read.data), problem))
+            actual = manifest.content_id(value)
+            out.append((pending, actual, _id_problem(carried, actual)))
+            continue
+        read = reads[value]
+        problem = _content_problem(field_name, read)
+        actual = None if problem else manifest.content_id(read.data)
+        out.append((pending, actual, problem or _id_problem(carried, actual)))
     return out
 
 
-def _emit(batch: list[_Pending], out, rejects: manifest.RejectsWriter, tally: _Tally) -> None:
-    for pending, item_id, problem in _resolve_batch(batch):
+def _emit(
+    batch: list[_Pending], out, rejects: manifest.RejectsWriter, tally: _Tally, reader: sources.FileReader
+) -> None:
+    for pending, item_id, problem in _resolve_batch(batch, reader):
         if problem:
             rejects.reject(pending.record, *problem, line=pending.line)
             continue
@@ -203,6 +219,7 @@ def _emit(batch: list[_Pending], out, rejects: manifest.RejectsWriter, tally: _T
 
 
 def _import_jsonl(options: ImportOptions, rules: validate.Rules, out, rejects, tally: _Tally) -> None:
+    reader = sources.FileReader()
     with manifest.open_file(options.source_uri, "rb") as handle:
         for block in validate.check_manifest(handle, rules):
             for problem in block.problems:
@@ -223,7 +240,7 @@ def _import_jsonl(options: ImportOptions, rules: validate.Rules, out, rejects, t
                 else:
                     pending.append(_Pending(number, raw, record))
             for batch in sources.batched(pending, options.read_batch):
-                _emit(batch, out, rejects, tally)
+                _emit(batch, out, rejects, tally, reader)
 
 
 def _folder_items(options: ImportOptions, rules: validate.Rules, rejects, tally: _Tally) -> Iterator[_Pending]:
@@ -246,8 +263,9 @@ def _folder_items(options: ImportOptions, rules: validate.Rules, rejects, tally:
 def _import_image_folder(options: ImportOptions, rules: validate.Rules, out, rejects, tally: _Tally) -> None:
     if options.data_type != "image":
         raise validate.ValidationError(f"an image folder imports as data_type 'image', not {options.data_type!r}")
+    reader = sources.FileReader()
     for batch in sources.batched(_folder_items(options, rules, rejects, tally), options.read_batch):
-        _emit(batch, out, rejects, tally)
+        _emit(batch, out, rejects, tally, reader)
 
 
 def _import_table(options: ImportOptions, fmt: str, items_path: str, rejects, tally: _Tally) -> list:

@@ -113,7 +113,7 @@ def test_jsonl_with_gs_uris_checks_files_and_keeps_unknown_fields(tmp_path, gcs_
             first,
             {"imageGcsUri": b, "dataItemResourceLabels": {m.ML_USE_KEY: "test", "team": "x"}},
             {"imageGcsUri": f"{gcs_prefix}/img/missing.png"},
-            {"imageGcsUri": f"{gcs_prefix}/img/c.jpg", "dataItemResourceLabels": {m.ID_KEY: "carried1"}},
+            {"imageGcsUri": f"{gcs_prefix}/img/c.jpg", "dataItemResourceLabels": {m.ID_KEY: m.content_id(JPEG + b"c")}},
             {"imageGcsUri": f"{gcs_prefix}/img/gone.jpg", "dataItemResourceLabels": {m.ID_KEY: "carried2"}},
             b"{broken",
             {"imageGcsUri": a},
@@ -132,7 +132,7 @@ def test_jsonl_with_gs_uris_checks_files_and_keeps_unknown_fields(tmp_path, gcs_
     assert raw_out[0].startswith(first[:-1]) and b'"n":1.50' in raw_out[0]  # original bytes, id appended
     assert m.item_id(items[0]) == m.content_id(PNG) and items[0]["custom"] == {"n": 1.5}
     assert items[1]["dataItemResourceLabels"] == {m.ML_USE_KEY: "test", "team": "x", m.ID_KEY: m.content_id(JPEG)}
-    assert m.item_id(items[2]) == "carried1"
+    assert m.item_id(items[2]) == m.content_id(JPEG + b"c")  # a carried id is kept when it is the content's
     assert result.split_counts == {"(none)": 2, "test": 1} and result.label_counts == {"(none)": 2, "cat": 1}
     assert result.total == 7 == result.kept + result.rejected
 
