@@ -292,6 +292,15 @@ def _import_table(options: ImportOptions, fmt: str, items_path: str, rejects, ta
     return tabular.dataset_issues(stats)
 
 
+def _reject_every_row(options: ImportOptions, fmt: str, rejects, tally: _Tally, reason: str) -> None:
+    """Account for each row of a table whose columns cannot be imported: one ``bad_columns`` reject each."""
+    _, batches = sources.iter_table_batches(options.source_uri, fmt)
+    tally.total = tally.kept = 0
+    for row, values in tabular.rows_of(batches):
+        rejects.reject(values, "bad_columns", f"row {row}: {reason}", line=row)
+        tally.total += 1
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry point
 
@@ -319,7 +328,9 @@ def import_items(options: ImportOptions, items_path: str, rejects_path: str) -> 
                 issues += _import_table(options, fmt, items_path, rejects, tally)
             except tabular.TabularSchemaError as err:
                 manifest.write_jsonl(items_path, [])
-                issues.append(validate.DatasetIssue("bad_columns", str(err), "error"))
+                message = f"the table's columns break Vertex's rules, so no row was imported: {err}"
+                issues.append(validate.DatasetIssue("bad_columns", message, "error"))
+                _reject_every_row(options, fmt, rejects, tally, f"not imported: {err}")
             output_format = fmt
         else:
             if options.data_type == "tabular":
@@ -359,7 +370,8 @@ def import_items(options: ImportOptions, items_path: str, rejects_path: str) -> 
 def failure_summary(result: ImportResult, max_reject_rate: float) -> str | None:
     """Why the import must fail, as one paragraph naming the top reject reasons; None when it passes."""
     reasons = []
-    if result.kept == 0:
+    schema_failed = any(issue.code == "bad_columns" for issue in result.issues)
+    if result.kept == 0 and not schema_failed:
         reasons.append(f"nothing valid remains of {result.total:,} input item(s)")
     elif result.reject_rate > max_reject_rate:
         reasons.append(

@@ -337,11 +337,28 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
+@dataclass(frozen=True)
+class TableChunk:
+    """One batch of a table's readable rows, their row numbers and the rows that could not be read.
+
+    Attributes:
+        batch: the rows read, every CSV column as UTF-8 text.
+        rows: the 1-based data row number (header excluded) of each row of ``batch``.
+        unreadable: ``(row, code, reason, values)`` of each row dropped while reading (a ragged or
+            non-UTF-8 row), so a malformed row is one reject, not the end of the import.
+    """
+
+    batch: object  # pyarrow.RecordBatch
+    rows: object  # numpy array of int64
+    unreadable: tuple[tuple[int, str, str, dict], ...] = ()
+
+
 def iter_table_batches(source_uri: str, source_format: str, batch_rows: int = 65_536):
     """Stream a CSV (every column read as text, empty = null) or Parquet file as Arrow record batches.
 
     Returns:
-        ``(schema, batches)``: the file's schema and an iterator of ``pyarrow.RecordBatch``.
+        ``(schema, batches)``: the file's schema and an iterator of ``pyarrow.RecordBatch`` (Parquet)
+        or :class:`TableChunk` (CSV, whose malformed rows are reported, not raised).
     """
     import pyarrow as pa
     import pyarrow.csv as pa_csv
@@ -349,21 +366,111 @@ def iter_table_batches(source_uri: str, source_format: str, batch_rows: int = 65
 
     from .manifest import open_file
 
-    handle = open_file(source_uri, "rb")
+    if source_format not in ("csv", "parquet"):
+        raise SourceError(f"tabular sources are csv or parquet, got {source_format!r}")
     if source_format == "parquet":
+        handle = open_file(source_uri, "rb")
         parquet = pq.ParquetFile(handle)
         return parquet.schema_arrow, _closing(parquet.iter_batches(batch_size=batch_rows), handle)
-    if source_format != "csv":
-        raise SourceError(f"tabular sources are csv or parquet, got {source_format!r}")
     names = _csv_header(source_uri)
+    skipped: list[tuple[int | None, int, int, str]] = []
+
+    def on_invalid_row(row) -> str:
+        skipped.append((row.number, row.expected_columns, row.actual_columns, row.text))
+        return "skip"
+
+    handle = open_file(source_uri, "rb")
+    # Single-threaded: the reader then numbers the rows it skips (it cannot when parsing in
+    # parallel), and streaming one block at a time is as fast (the file is read in order anyway).
     reader = pa_csv.open_csv(
         handle,
-        read_options=pa_csv.ReadOptions(block_size=8 << 20),
+        read_options=pa_csv.ReadOptions(block_size=8 << 20, use_threads=False),
+        parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid_row, newlines_in_values=True),
         convert_options=pa_csv.ConvertOptions(
-            column_types={name: pa.string() for name in names}, strings_can_be_null=True
+            column_types={name: pa.binary() for name in names}, strings_can_be_null=True
         ),
     )
-    return reader.schema, _closing(reader, handle)
+    schema = pa.schema([pa.field(name, pa.string()) for name in reader.schema.names])
+    return schema, _closing(_csv_chunks(reader, schema, skipped), handle)
+
+
+def _csv_chunks(reader, schema, skipped: list) -> Iterator[TableChunk]:
+    """Each block of the CSV as a :class:`TableChunk`: ragged rows (skipped by the reader) and rows
+    that are not UTF-8 become ``unreadable`` entries with their data row numbers."""
+    import numpy as np
+
+    done, seen = 0, 0  # data rows accounted for so far; entries of ``skipped`` handled so far
+    for batch in reader:
+        fresh, seen = skipped[seen:], len(skipped)
+        span = np.arange(done + 1, done + batch.num_rows + len(fresh) + 1, dtype=np.int64)
+        ragged = {}
+        for number, expected, actual, text in fresh:
+            row = number - 1 if number else None  # the reader counts the header as record 1
+            if row is None or row not in span or row in ragged:
+                row = next(int(r) for r in span[::-1] if int(r) not in ragged)  # unnumbered: placed last
+            ragged[row] = (expected, actual, text)
+        rows = span[~np.isin(span, np.fromiter(ragged, dtype=np.int64, count=len(ragged)))]
+        unreadable = [
+            (
+                row,
+                "bad_row",
+                f"row {row} has {actual} field(s) where the header has {expected}; quote values holding "
+                "commas or newlines, or fix the row",
+                {"text": text[:10_000]},
+            )
+            for row, (expected, actual, text) in ragged.items()
+        ]
+        batch, rows, not_utf8 = _as_text(batch, rows, schema)
+        done = int(span[-1]) if len(span) else done
+        yield TableChunk(batch, rows, tuple(sorted(unreadable + not_utf8, key=lambda entry: entry[0])))
+
+
+def _as_text(batch, rows, schema):
+    """``batch`` with every column cast from bytes to UTF-8 text, less the rows that are not UTF-8."""
+    import numpy as np
+    import pyarrow as pa
+
+    bad = np.zeros(batch.num_rows, dtype=bool)
+    where: dict[int, str] = {}
+    for index, name in enumerate(batch.schema.names):
+        column = batch.column(index)
+        try:
+            column.cast(pa.string())
+            continue
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            pass
+        for position, value in enumerate(column.to_pylist()):
+            if value is not None and not _is_utf8(value) and not bad[position]:
+                bad[position] = True
+                where[position] = name
+    unreadable = []
+    for position in np.flatnonzero(bad).tolist():
+        row = int(rows[position])
+        values = {n: _as_str(batch.column(i)[position].as_py()) for i, n in enumerate(batch.schema.names)}
+        unreadable.append(
+            (
+                row,
+                "not_utf8",
+                f"row {row}: column {where[position]!r} is not UTF-8 text; save the file as UTF-8",
+                values,
+            )
+        )
+    if bad.any():
+        batch, rows = batch.filter(pa.array(~bad)), rows[~bad]
+    columns = [batch.column(i).cast(pa.string()) for i in range(batch.num_columns)]
+    return pa.RecordBatch.from_arrays(columns, schema=schema), rows, unreadable
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _as_str(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("utf-8", "replace")
 
 
 def _csv_header(source_uri: str) -> list[str]:
@@ -373,10 +480,16 @@ def _csv_header(source_uri: str) -> list[str]:
     from .manifest import open_file
 
     with open_file(source_uri, "rb") as handle:
-        first = handle.readline().decode("utf-8-sig")
-    if not first.strip():
+        first = handle.readline(1 << 20)
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SourceError(
+            f"{source_uri}: the header line is not UTF-8 (byte {err.start}); save the file as UTF-8"
+        ) from None
+    if not text.strip():
         raise SourceError(f"{source_uri} has no header line; the first line must name the columns")
-    return next(csv.reader(io.StringIO(first)))
+    return next(csv.reader(io.StringIO(text)))
 
 
 def _closing(batches, handle) -> Iterator:

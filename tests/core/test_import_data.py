@@ -241,8 +241,12 @@ def test_csv_rows_keep_columns_and_gain_ids(tmp_path):
 def test_parquet_schema_error_fails_with_outputs_written(tmp_path):
     pq.write_table(pa.table({"_x": [1], "y": [2]}), tmp_path / "t.parquet")
     result, rejects = run(tmp_path, source_uri=str(tmp_path / "t.parquet"), data_type="tabular")
-    assert rejects == [] and result.issues[0].code == "bad_columns"
-    assert "not start with '_'" in d.failure_summary(result, 0.1)
+    assert [(r["line"], r["reason_code"]) for r in rejects] == [(1, "bad_columns")] and result.issues[
+        0
+    ].code == "bad_columns"
+    assert result.total == 1 == result.rejected and result.kept == 0
+    summary = d.failure_summary(result, 0.1)
+    assert "not start with '_'" in summary and "nothing valid remains" not in summary
 
 
 def test_parquet_round_trip_keeps_types(tmp_path):
