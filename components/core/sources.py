@@ -480,7 +480,7 @@ def _csv_header(source_uri: str) -> list[str]:
     from .manifest import open_file
 
     with open_file(source_uri, "rb") as handle:
-        first = handle.readline(1 << 20)
+        first = handle.read(1 << 20).split(b"\n", 1)[0]  # bounded: a file without newlines is not read whole
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as err:

@@ -270,7 +270,7 @@ def _content_problem(record: dict, rules: Rules) -> tuple[str, str] | None:
     if not isinstance(value, str):
         return "wrong_type", f"{name} must be a string, got {type(value).__name__}"
     if name == "textContent":
-        return None if value.strip() else ("empty_text", "textContent is blank")
+        return None if value.strip() else ("empty_text", "textContent is blank; give the text or remove the line")
     return uri_problem(value, rules, name)
 
 
