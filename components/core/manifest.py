@@ -249,8 +249,8 @@ def dumps(record: dict) -> bytes:
     """One JSONL line (with its newline); integers beyond 64 bits are written digit for digit."""
     try:
         return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
-    except TypeError as err:
-        if "64-bit" not in str(err):
+    except TypeError as err:  # orjson: an integer beyond 64 bits, or nesting deeper than 255 levels
+        if "64-bit" not in str(err) and "Recursion" not in str(err):
             raise
         text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_plain)
         return text.encode() + b"\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import stat
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -379,7 +380,7 @@ def iter_table_batches(source_uri: str, source_format: str, batch_rows: int = 65
         skipped.append((row.number, row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
-    handle = open_file(source_uri, "rb")
+    handle = Utf8Marked(open_file(source_uri, "rb"))
     # Single-threaded: the reader then numbers the rows it skips (it cannot when parsing in
     # parallel), and streaming one block at a time is as fast (the file is read in order anyway).
     reader = pa_csv.open_csv(
@@ -387,7 +388,7 @@ def iter_table_batches(source_uri: str, source_format: str, batch_rows: int = 65
         read_options=pa_csv.ReadOptions(block_size=8 << 20, use_threads=False),
         parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid_row, newlines_in_values=True),
         convert_options=pa_csv.ConvertOptions(
-            column_types={name: pa.binary() for name in names}, strings_can_be_null=True
+            column_types={name: pa.string() for name in names}, strings_can_be_null=True
         ),
     )
     schema = pa.schema([pa.field(name, pa.string()) for name in reader.schema.names])
@@ -411,42 +412,56 @@ def _csv_chunks(reader, schema, skipped: list) -> Iterator[TableChunk]:
             ragged[row] = (expected, actual, text)
         rows = span[~np.isin(span, np.fromiter(ragged, dtype=np.int64, count=len(ragged)))]
         unreadable = [
-            (
-                row,
-                "bad_row",
-                f"row {row} has {actual} field(s) where the header has {expected}; quote values holding "
-                "commas or newlines, or fix the row",
-                {"text": text[:10_000]},
-            )
+            (row, "bad_row", _ragged_reason(row, expected, actual, text), {"text": text[:10_000]})
             for row, (expected, actual, text) in ragged.items()
         ]
         batch, rows, not_utf8 = _as_text(batch, rows, schema)
         done = int(span[-1]) if len(span) else done
         yield TableChunk(batch, rows, tuple(sorted(unreadable + not_utf8, key=lambda entry: entry[0])))
+    if len(skipped) > seen:  # rows skipped after the last batch (the reader yields no empty batch)
+        import pyarrow as pa
+
+        empty = pa.RecordBatch.from_arrays([pa.array([], pa.string()) for _ in schema.names], schema=schema)
+        yield _tail_chunk(empty, done, skipped[seen:])
+
+
+def _tail_chunk(empty, done: int, fresh: list) -> TableChunk:
+    """A chunk of no rows carrying the ragged rows the reader skipped after its last batch."""
+    import numpy as np
+
+    unreadable = []
+    for offset, (number, expected, actual, text) in enumerate(fresh, start=1):
+        row = number - 1 if number else done + offset
+        unreadable.append((row, "bad_row", _ragged_reason(row, expected, actual, text), {"text": text[:10_000]}))
+    return TableChunk(empty, np.zeros(0, dtype=np.int64), tuple(unreadable))
+
+
+def _ragged_reason(row: int, expected: int, actual: int, text: str) -> str:
+    marked = " and bytes that are not UTF-8" if NOT_UTF8_MARK in text else ""
+    return (
+        f"row {row} has {actual} field(s){marked} where the header has {expected}; quote values holding commas "
+        "or newlines, or fix the row"
+    )
 
 
 def _as_text(batch, rows, schema):
-    """``batch`` with every column cast from bytes to UTF-8 text, less the rows that are not UTF-8."""
+    """``batch`` less the rows holding bytes that were not UTF-8 (marked by :class:`Utf8Marked`)."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     bad = np.zeros(batch.num_rows, dtype=bool)
     where: dict[int, str] = {}
     for index, name in enumerate(batch.schema.names):
-        column = batch.column(index)
-        try:
-            column.cast(pa.string())
-            continue
-        except (pa.ArrowInvalid, UnicodeDecodeError):
-            pass
-        for position, value in enumerate(column.to_pylist()):
-            if value is not None and not _is_utf8(value) and not bad[position]:
-                bad[position] = True
-                where[position] = name
+        marked = pc.fill_null(pc.match_substring(batch.column(index), NOT_UTF8_MARK), False)
+        hits = np.asarray(marked.to_numpy(zero_copy_only=False), dtype=bool) & ~bad
+        for position in np.flatnonzero(hits).tolist():
+            where[position] = name
+        bad |= hits
     unreadable = []
-    for position in np.flatnonzero(bad).tolist():
+    for position in sorted(where):
         row = int(rows[position])
-        values = {n: _as_str(batch.column(i)[position].as_py()) for i, n in enumerate(batch.schema.names)}
+        values = {n: batch.column(i)[position].as_py() for i, n in enumerate(batch.schema.names)}
         unreadable.append(
             (
                 row,
@@ -457,20 +472,74 @@ def _as_text(batch, rows, schema):
         )
     if bad.any():
         batch, rows = batch.filter(pa.array(~bad)), rows[~bad]
-    columns = [batch.column(i).cast(pa.string()) for i in range(batch.num_columns)]
-    return pa.RecordBatch.from_arrays(columns, schema=schema), rows, unreadable
+    return pa.RecordBatch.from_arrays(list(batch.columns), schema=schema), rows, unreadable
 
 
-def _is_utf8(value: bytes) -> bool:
+#: What :class:`Utf8Marked` puts in place of each byte that is not UTF-8: a Unicode noncharacter,
+#: which text meant for interchange never holds, so a marked value is a value that was not UTF-8.
+NOT_UTF8_MARK = "\ufdd0"
+
+
+class Utf8Marked:
+    """A binary file whose bytes that are not UTF-8 are each replaced by :data:`NOT_UTF8_MARK`.
+
+    Arrow's CSV reader fails the whole file on a skipped (ragged) row that is not UTF-8, before the
+    row handler sees it; with the bytes marked, such a row is one reject like any other. Clean
+    chunks pass through untouched (one C-speed decode to check them).
+    """
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._carry = b""  # the start of a UTF-8 sequence the next chunk finishes
+        self._out = b""  # marked bytes not returned yet
+        self._eof = False
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        """At most ``size`` marked bytes (all that is left when ``size`` is negative)."""
+        while (size is None or size < 0 or len(self._out) < size) and not self._eof:
+            chunk = self._handle.read(1 << 20 if size is None or size < 0 else max(size, 1 << 16))
+            if not chunk:
+                self._eof = True
+                self._out += _marked(self._carry)
+                self._carry = b""
+                break
+            data, self._carry = _split_incomplete_tail(self._carry + chunk)
+            self._out += _marked(data)
+        if size is None or size < 0:
+            out, self._out = self._out, b""
+        else:
+            out, self._out = self._out[:size], self._out[size:]
+        return out
+
+    def close(self) -> None:
+        self.closed = True
+        self._handle.close()
+
+
+_ESCAPED_BYTE_RE = re.compile("[\udc80-\udcff]")
+
+
+def _marked(data: bytes) -> bytes:
+    """``data`` with each byte that is not UTF-8 replaced by :data:`NOT_UTF8_MARK`."""
     try:
-        value.decode("utf-8")
+        data.decode("utf-8")
+        return data
     except UnicodeDecodeError:
-        return False
-    return True
+        text = data.decode("utf-8", errors="surrogateescape")
+        return _ESCAPED_BYTE_RE.sub(NOT_UTF8_MARK, text).encode("utf-8")
 
 
-def _as_str(value: bytes | None) -> str | None:
-    return None if value is None else value.decode("utf-8", "replace")
+def _split_incomplete_tail(data: bytes) -> tuple[bytes, bytes]:
+    """``data`` cut before a UTF-8 sequence its last bytes start but do not finish (kept for the next read)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return data, b""
+        if byte >= 0xC0:  # a lead byte: how long its sequence is
+            length = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return (data[:-back], data[-back:]) if length > back else (data, b"")
+    return data, b""
 
 
 def _csv_header(source_uri: str) -> list[str]:

@@ -87,10 +87,13 @@ DEFAULT_BLOCK_BYTES = 4 << 20
 #: The longest manifest line read (a Vertex record is well under 100 KB); a longer one is one
 #: ``line_too_long`` reject, and only its first MAX_LINE_BYTES + 1 bytes are ever held in memory.
 MAX_LINE_BYTES = 1 << 20
+#: The deepest nesting a record may have: a Vertex record needs about 6 levels, and every later step
+#: must be able to write the record back (orjson writes at most 255 levels).
+MAX_JSON_DEPTH = 128
 #: Lines with more brackets than this never reach Arrow's JSON reader, whose recursion crashed the
 #: process (a segfault) on a 100k-deep line; they take the exact path, where orjson stops at depth
-#: 1024 with an error instead.
-ARROW_MAX_BRACKETS = 256
+#: 1024 with an error and the depth is then measured against MAX_JSON_DEPTH.
+ARROW_MAX_BRACKETS = MAX_JSON_DEPTH
 #: Lines Arrow cannot read that are patched out of a block before it is split instead.
 MAX_REPAIRS = 8
 ARROW_PIECE_BYTES = 1 << 20
@@ -407,12 +410,32 @@ def parse_line(raw: bytes) -> tuple[dict | None, tuple[str, str] | None]:
             "not_utf8",
             f"byte {err.start} ({raw[err.start : err.start + 1]!r}) is not UTF-8; save the manifest as UTF-8",
         )
+    too_deep = (
+        "too_deeply_nested",
+        f"JSON nested deeper than {MAX_JSON_DEPTH} levels (a Vertex record needs about 6); fix or remove the line",
+    )
     try:
-        return json_loads(raw), None
+        value = json_loads(raw)
     except orjson.JSONDecodeError as err:
         if "depth" in str(err) or "recursion" in str(err).lower():
-            return None, ("too_deeply_nested", f"JSON nested deeper than 1024 levels ({err}); fix or remove the line")
+            return None, too_deep
         return None, ("invalid_json", f"not valid JSON ({err}); fix or remove the line")
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and json_depth(value) > MAX_JSON_DEPTH:
+        return None, too_deep
+    return value, None
+
+
+def json_depth(value: object) -> int:
+    """How deeply lists and objects nest in ``value`` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 # ---------------------------------------------------------------------------------------------
