@@ -87,3 +87,51 @@ def test_a_gs_csv_with_a_ragged_and_a_non_utf8_row(tmp_path, gcs_prefix):
     source = put(f"{gcs_prefix}/t.csv", b"a,b,target\n1,2,x\n3,4,y,z\n5,\xff,x\n7,8,y\n")
     outcome = run_import(tmp_path, source, "tabular", inputs=4, target_column="target")
     assert outcome.codes == {2: "bad_row", 3: "not_utf8"}
+
+
+def test_a_missing_bucket_among_good_ones_costs_only_its_own_items(tmp_path, gcs_prefix):
+    good = put(f"{gcs_prefix}/img/a.png", image_bytes("PNG"))
+    other = put(f"{gcs_prefix}/img/b.png", image_bytes("PNG", (4, 4)))
+    lost = "gs://no-such-bucket-labelloop/img/c.png"
+    source = tmp_path / "m.jsonl"
+    source.write_text("".join(json.dumps({"imageGcsUri": u}) + "\n" for u in (good, lost, other)))
+    outcome = run_import(tmp_path, str(source), "image", inputs=3)
+    assert outcome.codes == {2: "bucket_not_found"}
+
+
+def test_a_text_document_on_gs_that_is_not_utf8(tmp_path, gcs_prefix):
+    doc = put(f"{gcs_prefix}/docs/a.txt", "caf\u00e9".encode("latin-1"))
+    fine = put(f"{gcs_prefix}/docs/b.txt", "caf\u00e9".encode())
+    source = tmp_path / "m.jsonl"
+    source.write_text("".join(json.dumps({"textGcsUri": u}) + "\n" for u in (doc, fine)))
+    outcome = run_import(tmp_path, str(source), "text", inputs=2)
+    assert outcome.codes == {1: "not_utf8"}
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["{prefix}/nothing-here.jsonl", "gs://no-such-bucket-labelloop/m.jsonl", "gs://no-such-bucket-labelloop/folder"],
+)
+def test_a_missing_gs_source_is_a_source_error_naming_it(tmp_path, gcs_prefix, where):
+    from labelloop.components.core import import_data
+
+    uri = where.format(prefix=gcs_prefix)
+    with pytest.raises(sources.SourceError, match="does not exist"):
+        import_data.import_items(import_data.options_from(uri, "image"), str(tmp_path / "i"), str(tmp_path / "r"))
+
+
+def test_an_annotation_store_on_gs_keeps_spend_exact_and_names_a_corrupt_part(gcs_prefix):
+    from labelloop.components.core import manifest
+    from labelloop.components.core.annotation_store import AnnotationStore, StoredAnnotation
+
+    store = AnnotationStore(f"{gcs_prefix}/store")
+    store.append_annotations([StoredAnnotation(f"i{n}", "l1", "a", 0.035, 1, "r1", "sim") for n in range(7)])
+    assert (
+        sum(e.cost_usd for e in store.load_ledger()) == store.spent_usd() == 0.245
+    )  # nano-dollar sums: no 0.24500000000000002
+    put(
+        f"{gcs_prefix}/store/annotations/part-zz.jsonl",
+        b'{"item_id": "x", "labeler_id": "l", "value": 1, "cost_usd": 1}\n{oops\n',
+    )
+    with pytest.raises(manifest.ManifestError, match=r"part-zz\.jsonl:2"):
+        store.load_annotations()
