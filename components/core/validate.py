@@ -745,19 +745,24 @@ def _parse_block(data: bytes, raw_lines: list[bytes]) -> tuple[pa.Table | None, 
 
 def unsafe_lines(data: bytes, raw_lines: list[bytes]) -> list[int]:
     """Indices of lines Arrow must not parse: not UTF-8, longer than MAX_LINE_BYTES, or with more
-    than ARROW_MAX_BRACKETS brackets (possibly deep enough to overflow Arrow's recursive reader).
+    than ARROW_MAX_BRACKETS opening brackets (possibly deep enough to overflow Arrow's recursive reader).
 
-    Whole-block tests come first, so a clean block costs three passes of C-speed byte scans.
+    A clean block costs one UTF-8 decode and a few vectorised byte scans (numpy), no per-line Python.
     """
     unsafe: set[int] = set()
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
         unsafe.update(i for i, raw in enumerate(raw_lines) if not _is_utf8(raw))
-    if len(data) > MAX_LINE_BYTES:
-        unsafe.update(i for i, raw in enumerate(raw_lines) if len(raw) > MAX_LINE_BYTES)
-    if data.count(b"[") + data.count(b"{") > ARROW_MAX_BRACKETS:
-        unsafe.update(i for i, raw in enumerate(raw_lines) if raw.count(b"[") + raw.count(b"{") > ARROW_MAX_BRACKETS)
+    codes = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(codes == ord("\n"))
+    ends = np.append(newlines, len(data))[: len(raw_lines)]
+    starts = np.concatenate(([0], newlines + 1))[: len(raw_lines)]
+    unsafe.update(np.flatnonzero(ends - starts > MAX_LINE_BYTES).tolist())
+    opening = np.flatnonzero((codes == ord("[")) | (codes == ord("{")))
+    if len(opening) > ARROW_MAX_BRACKETS:
+        per_line = np.bincount(np.searchsorted(newlines, opening), minlength=len(raw_lines) + 1)
+        unsafe.update(np.flatnonzero(per_line[: len(raw_lines)] > ARROW_MAX_BRACKETS).tolist())
     return sorted(unsafe)
 
 
