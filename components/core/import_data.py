@@ -234,8 +234,8 @@ def _import_jsonl(options: ImportOptions, rules: validate.Rules, out, rejects, t
             tally.total += len(block.accepted) + len(block.problems)
             pending = []
             for number, raw in block.kept_lines():
-                record, problem = validate.parse_line(raw)
-                if problem:  # the screen accepted a line orjson refuses (e.g. an integer over 64 bits)
+                record, problem = validate.parse_line(raw, check_keys=False)  # checked by check_manifest
+                if problem:  # the screen accepted a line orjson refuses
                     rejects.reject(raw.decode("utf-8", "replace"), *problem, line=number)
                 else:
                     pending.append(_Pending(number, raw, record))

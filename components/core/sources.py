@@ -371,8 +371,12 @@ def iter_table_batches(source_uri: str, source_format: str, batch_rows: int = 65
         raise SourceError(f"tabular sources are csv or parquet, got {source_format!r}")
     if source_format == "parquet":
         handle = open_file(source_uri, "rb")
-        parquet = pq.ParquetFile(handle)
-        return parquet.schema_arrow, _closing(parquet.iter_batches(batch_size=batch_rows), handle)
+        try:
+            parquet = pq.ParquetFile(handle)
+        except (pa.ArrowException, OSError) as err:
+            handle.close()
+            raise SourceError(f"{source_uri} is not a readable Parquet file ({err}); re-export it") from None
+        return parquet.schema_arrow, _closing(_parquet_batches(parquet, source_uri, batch_rows), handle)
     names = _csv_header(source_uri)
     skipped: list[tuple[int | None, int, int, str]] = []
 
@@ -393,6 +397,18 @@ def iter_table_batches(source_uri: str, source_format: str, batch_rows: int = 65
     )
     schema = pa.schema([pa.field(name, pa.string()) for name in reader.schema.names])
     return schema, _closing(_csv_chunks(reader, schema, skipped), handle)
+
+
+def _parquet_batches(parquet, source_uri: str, batch_rows: int) -> Iterator:
+    """The file's record batches; a corrupt page is a SourceError naming the file, not a bare Arrow error."""
+    import pyarrow as pa
+
+    try:
+        yield from parquet.iter_batches(batch_size=batch_rows)
+    except (pa.ArrowException, OSError) as err:
+        raise SourceError(
+            f"{source_uri}: a Parquet page cannot be read ({err}); the file is corrupt, re-export it"
+        ) from None
 
 
 def _csv_chunks(reader, schema, skipped: list) -> Iterator[TableChunk]:

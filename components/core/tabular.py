@@ -65,7 +65,12 @@ def schema_problems(schema: pa.Schema, rules: TableRules) -> list[str]:
     problems = []
     data_columns = [n for n in names if n != ML_USE_COLUMN]
     if not MIN_COLUMNS <= len(data_columns) <= MAX_COLUMNS:
-        problems.append(f"{len(data_columns)} columns (besides ml_use); Vertex needs {MIN_COLUMNS} to {MAX_COLUMNS}")
+        hint = ""
+        if len(names) == 1 and any(mark in names[0] for mark in (";", "\t", "|")):
+            hint = f" (the header {names[0][:60]!r} looks separated by something other than commas; save it as CSV)"
+        problems.append(
+            f"{len(data_columns)} columns (besides ml_use); Vertex needs {MIN_COLUMNS} to {MAX_COLUMNS}{hint}"
+        )
     bad = [n for n in names if not _COLUMN_NAME_RE.match(n)]
     if bad:
         problems.append(f"column names {bad[:10]} must use only letters, digits and '_' and not start with '_'")

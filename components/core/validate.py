@@ -392,23 +392,17 @@ def check_record(record: object, rules: Rules) -> tuple[str, str] | None:
     return problem
 
 
-def parse_line(raw: bytes) -> tuple[dict | None, tuple[str, str] | None]:
+def parse_line(raw: bytes, *, check_keys: bool = True) -> tuple[dict | None, tuple[str, str] | None]:
     """``(record, None)`` for a line holding a JSON value, else ``(None, (code, reason))``.
 
-    Never raises: a line too long, not UTF-8, nested too deep or not JSON is a reason, and
-    integers beyond 64 bits stay exact.
+    Never raises: a line too long, not UTF-8, nested too deep, not JSON or (with ``check_keys``)
+    repeating a key is a reason, and integers beyond 64 bits stay exact. Lines :func:`check_manifest`
+    accepted were checked already, so they may skip the key check.
     """
     if len(raw) > MAX_LINE_BYTES:
         return None, (
             "line_too_long",
             f"line is longer than {MAX_LINE_BYTES:,} bytes; a Vertex record is a few KB: is the file JSONL?",
-        )
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return None, (
-            "not_utf8",
-            f"byte {err.start} ({raw[err.start : err.start + 1]!r}) is not UTF-8; save the manifest as UTF-8",
         )
     too_deep = (
         "too_deeply_nested",
@@ -416,13 +410,69 @@ def parse_line(raw: bytes) -> tuple[dict | None, tuple[str, str] | None]:
     )
     try:
         value = json_loads(raw)
-    except orjson.JSONDecodeError as err:
+    except orjson.JSONDecodeError as err:  # orjson refuses any byte that is not UTF-8: say so first
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return None, (
+                "not_utf8",
+                f"byte {bad.start} ({raw[bad.start : bad.start + 1]!r}) is not UTF-8; save the manifest as UTF-8",
+            )
         if "depth" in str(err) or "recursion" in str(err).lower():
             return None, too_deep
         return None, ("invalid_json", f"not valid JSON ({err}); fix or remove the line")
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and json_depth(value) > MAX_JSON_DEPTH:
         return None, too_deep
+    repeated = repeated_key(raw, value) if check_keys else None
+    if repeated is not None:
+        return None, (
+            "duplicate_key",
+            f"key {repeated[:80]!r} appears twice in one object; JSON readers disagree on which one counts, "
+            "so keep one",
+        )
     return value, None
+
+
+_KEY_TOKEN_RE = re.compile(rb'"\s*:')
+
+
+def repeated_key(raw: bytes, value: object) -> str | None:
+    """A key that appears twice in one object of the line, else None.
+
+    orjson keeps the last of two equal keys silently (Arrow refuses the line), so a line could say
+    two things. Counting ``"key":`` tokens against the keys parsed is cheap; only a line with more
+    tokens than keys (a duplicate, or ``":`` inside a string) is read again to find the key.
+    """
+    try:  # the same count over the parsed value written back: one token per key it kept
+        kept = len(_KEY_TOKEN_RE.findall(orjson.dumps(value)))
+    except TypeError:  # an integer beyond 64 bits: count the keys by walking
+        kept = _count_keys(value)
+    if len(_KEY_TOKEN_RE.findall(raw)) <= kept:
+        return None
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        keys = [key for key, _ in items]
+        if len(set(keys)) != len(keys) and not found:
+            found.append(next(key for key in keys if keys.count(key) > 1))
+        return dict(items)
+
+    import json
+
+    json.loads(raw, object_pairs_hook=pairs)
+    return found[0] if found else None
+
+
+def _count_keys(value: object) -> int:
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
 
 
 def json_depth(value: object) -> int:

@@ -176,3 +176,24 @@ def test_an_empty_manifest_fails_with_a_clear_summary(tmp_path):
     source.write_bytes(b"\n\n")
     outcome = run_import(tmp_path, str(source), "text", inputs=0)
     assert "nothing valid remains of 0 input item(s)" in outcome.summary
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"textContent": "a", "textContent": "b"}',
+        b'{"textContent": "a", "extra": {"k": 1, "k": 2}}',
+        b'{"textContent": "a", "classificationAnnotation": {"displayName": "pos", "displayName" : "neg"}}',
+    ],
+)
+def test_a_repeated_key_is_a_reject_not_a_silent_choice(tmp_path, line):
+    source = tmp_path / "m.jsonl"
+    source.write_bytes(jsonl(OK) + line + b"\n")
+    outcome = run_import(tmp_path, str(source), "text", inputs=2)
+    assert outcome.codes == {2: "duplicate_key"}
+
+
+def test_a_colon_inside_a_string_is_not_a_repeated_key(tmp_path):
+    source = tmp_path / "m.jsonl"
+    source.write_bytes(jsonl(text('say "k": twice "k": ok', extra={"k": 1})))
+    assert run_import(tmp_path, str(source), "text", inputs=1).codes == {}

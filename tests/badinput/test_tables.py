@@ -125,3 +125,17 @@ def test_parquet_with_bad_column_names_rejects_every_row(tmp_path):
     pq.write_table(pa.table({"bad name": [1, 2, 3], "y": ["a", "b", "c"]}), tmp_path / "t.parquet")
     outcome = run_import(tmp_path, str(tmp_path / "t.parquet"), "tabular", inputs=3)
     assert outcome.codes == {1: "bad_columns", 2: "bad_columns", 3: "bad_columns"}
+
+
+@pytest.mark.parametrize(
+    "data", [b"PAR1garbage", b"", b"PAR1" + b"\0" * 64 + b"PAR1"], ids=["garbage", "empty", "hollow"]
+)
+def test_a_corrupt_parquet_is_a_source_error_naming_it(tmp_path, data):
+    path = table(tmp_path, data, name="t.parquet")
+    with pytest.raises(sources.SourceError, match="t.parquet"):
+        import_data.import_items(import_data.options_from(path, "tabular"), str(tmp_path / "i"), str(tmp_path / "r"))
+
+
+def test_a_semicolon_separated_file_gets_a_hint(tmp_path):
+    outcome = run_import(tmp_path, table(tmp_path, b"a;b;target\n1;2;yes\n"), "tabular", inputs=1)
+    assert "separated by something other than commas" in outcome.summary
