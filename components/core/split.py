@@ -248,7 +248,13 @@ def _from_ml_use(groups: dict[str, list[ItemKey]]) -> dict[str, str]:
                 f"near-duplicate group {name} straddles splits {sorted(uses)}: that leaks test data into training; "
                 "give the group's items one ml_use value"
             )
-        out[name] = uses.pop()
+        use = uses.pop()
+        if use not in mf.ML_USES:
+            raise SplitError(
+                f"item {members[0].id} has {mf.ML_USE_KEY} {use!r}; method='ml_use' needs one of "
+                f"{', '.join(mf.ML_USES)} (fix the value, or use method='stratified')"
+            )
+        out[name] = use
     return out
 
 
@@ -282,7 +288,12 @@ def _kfold(groups: dict[str, list[ItemKey]], spec: SplitSpec) -> dict[str, str]:
 
 def split_manifest(source: str, destination: str, spec: SplitSpec) -> SplitResult:
     """Split the manifest at ``source`` and write it, every item with its ``ml_use``, to ``destination``."""
-    keys = [key_of(record, spec.time_field) for record in mf.read_jsonl(source)]
+    keys = []
+    for line in mf.read_lines(source):
+        try:
+            keys.append(key_of(line.record, spec.time_field))
+        except KeyError as err:  # no labelloop_id: the manifest did not come through import_dataset
+            raise SplitError(f"{source}:{line.number}: {err.args[0]}") from None
     result = assign_splits(keys, spec)
     fold = {"fold": spec.fold, "folds": spec.folds} if spec.method == "kfold" else {}
 

@@ -79,3 +79,38 @@ def test_a_split_manifest_with_a_bom_reads_its_first_line(tmp_path):
     source.write_bytes(manifest.BOM + "\n".join(lines).encode() + b"\n")
     result = split_manifest(str(source), str(tmp_path / "out.jsonl"), SplitSpec(method="random"))
     assert len(result.assignment) == 10
+
+
+def write(tmp_path, records) -> str:
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return str(path)
+
+
+def item(n, **labels) -> dict:
+    return {"textContent": f"d{n}", "dataItemResourceLabels": {manifest.ID_KEY: f"id{n}", **labels}}
+
+
+@pytest.mark.parametrize(
+    "records, spec, match",
+    [
+        ([item(n, **{manifest.ML_USE_KEY: "train"}) for n in range(3)], SplitSpec(method="ml_use"), "'train'"),
+        (
+            [item(0), {"textContent": "no id"}],
+            SplitSpec(method="random", fractions=(1.0, 0.0, 0.0)),
+            r"in\.jsonl:2: .*import_dataset",
+        ),
+        ([item(n) for n in range(10)], SplitSpec(method="ml_use"), "has no aiplatform.googleapis.com/ml_use"),
+        ([item(n) for n in range(10)], SplitSpec(method="chronological", time_field="when"), "has no 'when'"),
+        (
+            [{**item(n), "when": "yesterday"} for n in range(10)],
+            SplitSpec(method="chronological", time_field="when"),
+            "neither a number nor",
+        ),
+    ],
+    ids=["bad-ml-use-value", "no-id", "ml-use-missing", "no-time", "bad-time"],
+)
+def test_a_manifest_that_cannot_be_split_says_which_item_and_why(tmp_path, records, spec, match):
+    with pytest.raises(SplitError, match=match):
+        split_manifest(write(tmp_path, records), str(tmp_path / "out.jsonl"), spec)
+    assert not (tmp_path / "out.jsonl").exists()  # nothing half-written
