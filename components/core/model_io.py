@@ -174,6 +174,8 @@ def load_model(folder: str) -> LoadedModel:
     except Exception as err:  # noqa: BLE001 - a schema that passed the audit can still be malformed
         raise _unreadable(path, err) from None
     estimator = _with_vocabularies(payload) if meta.get("format_version", 1) >= 2 else payload
+    if not callable(getattr(estimator, "predict", None)):
+        raise ModelFileError(f"{path} holds a {type(estimator).__name__}, not a fitted model; re-save the model")
     try:
         model = TrainedModel(
             estimator=estimator,
@@ -233,8 +235,11 @@ def _with_vocabularies(payload) -> object:
     if not isinstance(payload, dict) or "estimator" not in payload:
         raise ModelFileError("model.skops does not hold the estimator its metadata's format_version promises")
     estimator = payload["estimator"]
+    vocabularies = payload.get("vocabularies", {})
+    if not isinstance(vocabularies, dict) or not all(isinstance(v, str) for v in vocabularies.values()):
+        raise ModelFileError("model.skops stores vocabularies that are not a map of strings; re-save the model")
     vectorizers = _vectorizers(estimator)
-    for name, joined in payload.get("vocabularies", {}).items():
+    for name, joined in vocabularies.items():
         if name not in vectorizers:
             raise ModelFileError(f"model.skops stores a vocabulary for {name!r}, which the estimator lacks")
         terms = joined.split(_TERM_SEPARATOR) if joined else []

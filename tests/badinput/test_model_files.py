@@ -148,3 +148,19 @@ def test_a_missing_model_file_is_named(tmp_path, saved):
     os.remove(os.path.join(folder, model_io.MODEL_FILE))
     with pytest.raises(model_io.ModelFileError, match="incomplete"):
         model_io.load_model(folder)
+
+
+@pytest.mark.parametrize(
+    "payload, match",
+    [
+        ({"estimator": 5, "vocabularies": {}}, "not a fitted model"),
+        ({"estimator": [1, 2], "vocabularies": {}}, "not a fitted model"),
+        ({"vocabularies": {}}, "does not hold the estimator"),
+        ({"estimator": None, "vocabularies": ["a"]}, "not a map of strings"),
+        ({"estimator": None, "vocabularies": {"features": 5}}, "not a map of strings"),
+    ],
+    ids=["int", "list", "no-estimator", "vocabularies-list", "vocabulary-int"],
+)
+def test_a_safe_file_holding_the_wrong_thing_is_a_model_file_error(tmp_path, saved, payload, match):
+    with pytest.raises(model_io.ModelFileError, match=match):
+        model_io.load_model(forged(tmp_path, saved, skops.io.dumps(payload)))
