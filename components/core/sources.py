@@ -102,6 +102,8 @@ def detect_format(source_uri: str, source_format: str = "auto") -> str:
     if not fs.exists(path):
         raise SourceError(f"source {source_uri!r} does not exist; check the path and your access to it")
     is_dir = fs.isdir(path)
+    if not is_dir:
+        _require_regular_file(source_uri, fs, path)
     if source_format != "auto":
         if (source_format == "image_folder") != is_dir:
             kind = "a folder" if is_dir else "a file"
@@ -116,6 +118,19 @@ def detect_format(source_uri: str, source_format: str = "auto") -> str:
             f"({', '.join(SOURCE_FORMATS[1:])})"
         )
     return _SUFFIX_FORMATS[suffix]
+
+
+def _require_regular_file(source_uri: str, fs, path: str) -> None:
+    """A local source must be a regular file: a FIFO would hang the import and ``/dev/zero`` never ends."""
+    protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
+    if protocol not in ("file", "local"):
+        return
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise SourceError(
+            f"source {source_uri!r} is a {_file_kind(mode)}, not a regular file; copy the data to a file and "
+            "import that"
+        )
 
 
 def list_image_folder(root_uri: str) -> list[FolderImage]:
