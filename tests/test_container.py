@@ -270,13 +270,13 @@ def test_active_learning_then_one_more_round_in_the_image(tmp_path, image, execu
         labeling_job_spec=demo.labeling_job_spec(demo.DIGITS),
         store_uri=str(state / "versions"),
         annotation_store_uri=str(state / "annotations"),
-        active_learning_config=demo.active_learning_config(),
+        active_learning_config=demo.active_learning_config(max_rounds=2),
         labeling_backend="simulated",
         ground_truth_uri=data.ground_truth,
         simulated_crowd=json.dumps(demo.CROWD),
         dataset_name="digits",
     )
-    pipeline = in_image("active-learning", image, tmp_path, max_rounds=1)
+    pipeline = in_image("active-learning", image, tmp_path, max_rounds=2)  # the cold start and one round
     with container_run(tmp_path, image, executed, "active-learning") as runs:
         pipeline(
             source_uri=data.images_dir,
