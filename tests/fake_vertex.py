@@ -242,7 +242,7 @@ def _operation(location_name: str, response_type: str, response_json: str, ids) 
 
 
 class FakeVertexRegistry(FakeServer):
-    """Vertex ModelService (versions, aliases, evaluations) and EndpointService (v1, REST).
+    """Vertex ModelService (versions, aliases, evaluations), EndpointService and DatasetService (v1, REST).
 
     Aliases behave as Vertex documents them: unique within a model, so merging an alias onto one
     version takes it off the version that held it. Long-running operations finish at once.
@@ -252,13 +252,19 @@ class FakeVertexRegistry(FakeServer):
         self.versions: dict[str, list[aiplatform_v1.Model]] = {}  # model name → its versions
         self.evaluations: dict[str, list[aiplatform_v1.ModelEvaluation]] = {}  # "model@version" → evaluations
         self.endpoints: dict[str, aiplatform_v1.Endpoint] = {}
+        self.datasets: dict[str, aiplatform_v1.Dataset] = {}
+        self.imports: dict[str, list[dict]] = {}  # dataset name → import configs received
         self._ids = itertools.count(1)
         loc = r"/v1/(?P<loc>projects/[^/]+/locations/[^/]+)"
         model = loc + r"/models/(?P<model>[^/:]+)"
         endpoint = loc + r"/endpoints/(?P<endpoint>[^/:]+)"
         super().__init__(
             [
+                ("GET", re.compile(loc + r"/models"), self._list_models),
                 ("GET", re.compile(model), self._get_model),
+                ("GET", re.compile(loc + r"/datasets"), self._list_datasets),
+                ("POST", re.compile(loc + r"/datasets"), self._create_dataset),
+                ("POST", re.compile(loc + r"/datasets/(?P<dataset>[^/:]+):import"), self._import_data),
                 ("GET", re.compile(model + r"/evaluations"), self._list_evaluations),
                 ("POST", re.compile(model + r":mergeVersionAliases"), self._merge_aliases),
                 ("GET", re.compile(loc + r"/endpoints"), self._list_endpoints),
@@ -317,6 +323,47 @@ class FakeVertexRegistry(FakeServer):
         if not ref:
             return versions[-1] if versions else None
         return next((v for v in versions if v.version_id == ref or ref in v.version_aliases), None)
+
+    @staticmethod
+    def _display_name_filter(request: Request) -> str | None:
+        wanted = (request.query.get("filter") or [""])[0]
+        match = re.fullmatch(r'display_name="(?P<name>[^"]*)"', wanted)
+        return match["name"] if match else None
+
+    def _list_models(self, request: Request, loc: str) -> Reply:
+        wanted = self._display_name_filter(request)
+        models = [vs[-1] for name, vs in self.versions.items() if name.startswith(loc + "/")]
+        models = [m for m in models if wanted is None or m.display_name == wanted]
+        return Reply(200, aiplatform_v1.ListModelsResponse.to_json(aiplatform_v1.ListModelsResponse(models=models)))
+
+    def add_dataset(self, location_name: str, display_name: str, metadata_schema_uri: str) -> str:
+        name = f"{location_name}/datasets/{next(self._ids)}"
+        self.datasets[name] = aiplatform_v1.Dataset(
+            name=name, display_name=display_name, metadata_schema_uri=metadata_schema_uri, create_time=_now()
+        )
+        return name
+
+    def _list_datasets(self, request: Request, loc: str) -> Reply:
+        wanted = self._display_name_filter(request)
+        found = [d for n, d in self.datasets.items() if n.startswith(loc + "/") and wanted in (None, d.display_name)]
+        return Reply(
+            200, aiplatform_v1.ListDatasetsResponse.to_json(aiplatform_v1.ListDatasetsResponse(datasets=found))
+        )
+
+    def _create_dataset(self, request: Request, loc: str) -> Reply:
+        dataset = aiplatform_v1.Dataset.from_json(json.dumps(request.body))
+        dataset.name = f"{loc}/datasets/{next(self._ids)}"
+        dataset.create_time = _now()
+        self.datasets[dataset.name] = dataset
+        return _operation(loc, "Dataset", aiplatform_v1.Dataset.to_json(dataset), self._ids)
+
+    def _import_data(self, request: Request, loc: str, dataset: str) -> Reply:
+        name = f"{loc}/datasets/{dataset}"
+        if name not in self.datasets:
+            return google_error(404, f"Dataset {name} not found")
+        self.imports.setdefault(name, []).extend(request.body["importConfigs"])
+        response = aiplatform_v1.ImportDataResponse()
+        return _operation(loc, "ImportDataResponse", aiplatform_v1.ImportDataResponse.to_json(response), self._ids)
 
     def _get_model(self, request: Request, loc: str, model: str) -> Reply:
         found = self._resolve(loc, model)

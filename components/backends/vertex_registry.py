@@ -89,6 +89,12 @@ class VertexRegistry:
         except api_exceptions.NotFound:
             return None
 
+    def find_model(self, display_name: str) -> str:
+        """The model (parent of all versions) named ``display_name``, oldest if several; "" when none."""
+        found = self.models.list_models(request={"parent": self.parent, "filter": f'display_name="{display_name}"'})
+        models = sorted(found, key=lambda m: (m.create_time.timestamp() if m.create_time else 0.0, m.name))
+        return promotion.parse_model_name(models[0].name)[0] if models else ""
+
     def evaluation_metrics(self, version: promotion.ModelVersion) -> dict:
         """The ``metrics`` of the version's newest evaluation (AutoML writes one after training)."""
         evaluations = list(self.models.list_model_evaluations(parent=version.name))
