@@ -87,21 +87,14 @@ def test_deploy_refuses_a_report_that_is_not_blessed(fake, tmp_path):
 
 def test_find_vertex_model_hands_the_parent_to_training(fake, tmp_path):
     parent = artifact(tmp_path, "parent")
-    assert (
-        find_vertex_model.python_func(
-            location="europe-west4", model_name="flowers", parent_model=parent, project="proj-1"
-        )
-        is False
+    find = functools.partial(
+        find_vertex_model.python_func, location="europe-west4", model_name="flowers", parent_model=parent, project="p1"
     )
-    fake.add_version(MODEL, "1")
-    fake.versions[MODEL][0].display_name = "flowers"
-    assert (
-        find_vertex_model.python_func(
-            location="europe-west4", model_name="flowers", parent_model=parent, project="proj-1"
-        )
-        is True
-    )
-    assert parent.metadata["resourceName"] == MODEL
+    assert (find().found, find().resource_name) == (False, "")
+    fake.add_version("projects/p1/locations/europe-west4/models/42", "1")
+    fake.versions["projects/p1/locations/europe-west4/models/42"][0].display_name = "flowers"
+    assert tuple(find()) == (True, "projects/p1/locations/europe-west4/models/42")
+    assert parent.metadata["resourceName"] == "projects/p1/locations/europe-west4/models/42"
 
 
 @pytest.mark.gcs
