@@ -18,6 +18,7 @@ import tempfile
 import numpy as np
 from labelloop.components.backends import labeler as lb
 from labelloop.components.core import consensus as c
+from labelloop.components.core import labeling_rounds as rounds
 from labelloop.components.core import simulated_crowd as sc
 from labelloop.components.core.annotation_store import AnnotationStore
 from labelloop.components.core.labeling_job import parse_job_spec
@@ -98,12 +99,12 @@ def adaptive_vs_fixed(n_items: int, n_classes: int) -> None:
             )
         )
         with tempfile.TemporaryDirectory() as folder:
-            result = lb.run_rounds(
+            result = rounds.run_rounds(
                 items,
                 spec,
                 lb.SimulatedCrowdLabeler(spec, truth, crowd),
                 AnnotationStore(folder),
-                lb.RoundsConfig(name),
+                rounds.RoundsConfig(name),
             )
         triples = [(a.item_id, a.labeler_id, a.value) for a in result.annotations]
         matrix = c.build_matrix(triples, classes)

@@ -96,7 +96,11 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
     settings = prefilter.PrefilterSettings(workers=2)
     start, cpu_start = time.perf_counter(), time.process_time()
     result = prefilter.prefilter_manifest(
-        str(work / "items.jsonl"), str(work / "kept.jsonl"), str(work / "rejects.jsonl"), settings
+        str(work / "items.jsonl"),
+        str(work / "kept.jsonl"),
+        str(work / "rejects.jsonl"),
+        settings,
+        step="prefilter_images",
     )
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     groups, blurry, scores, reasons = {}, {}, {}, {}

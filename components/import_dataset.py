@@ -62,7 +62,7 @@ def import_dataset(
         min_items_per_label=min_items_per_label,
         label_count_severity=label_count_severity,
     )
-    result = import_data.import_items(options, items.path, rejects.path)
+    result = import_data.import_items(options, items.path, rejects.path, step="import_dataset")
     items.metadata.update({"format": result.output_format, "data_type": data_type, "count": result.kept})
     rejects.metadata.update({"format": "jsonl", "count": result.rejected})
     for name, value in import_data.metrics_of(result).items():

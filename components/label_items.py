@@ -54,7 +54,7 @@ def label_items(
     import uuid
 
     from labelloop.components.backends import labeler as labelers
-    from labelloop.components.core import annotation_store, labeling_job
+    from labelloop.components.core import annotation_store, labeling_job, labeling_output, labeling_rounds
     from labelloop.components.core import manifest as items
     from labelloop.components.core.simulated_crowd import CrowdConfig
 
@@ -62,7 +62,7 @@ def label_items(
     store = annotation_store.AnnotationStore(annotation_store_uri)
     lines = list(items.read_lines(manifest.path))
     probabilities, model_version = (
-        labelers.read_predictions(predictions.path, spec.annotation_specs) if predictions else ({}, "")
+        labeling_output.read_predictions(predictions.path, spec.annotation_specs) if predictions else ({}, "")
     )
     if backend == "simulated":
         source = labelers.SimulatedCrowdLabeler.from_files(
@@ -74,12 +74,12 @@ def label_items(
         source = label_studio.LabelStudioLabeler.from_env(spec, store, model_version=model_version or "labelloop-model")
     else:
         raise ValueError(f"backend must be 'simulated' or 'label_studio', got {backend!r}")
-    config = labelers.RoundsConfig(run_id=uuid.uuid4().hex[:12], max_items=max_items or None)
-    outcome = labelers.run_job(lines, spec, source, store, config, probabilities)
+    config = labeling_rounds.RoundsConfig(run_id=uuid.uuid4().hex[:12], max_items=max_items or None)
+    outcome = labeling_output.run_job(lines, spec, source, store, config, probabilities)
 
     items.write_jsonl(labeled.path, outcome.labeled)
     items.write_jsonl(annotations.path, outcome.raw_annotations)
-    with items.RejectsWriter(rejects.path, step=labelers.REJECT_STEP) as writer:
+    with items.RejectsWriter(rejects.path, step="label_items") as writer:
         for rejected in outcome.rejects:
             writer.reject(rejected.record, rejected.reason_code, rejected.reason, line=rejected.line)
     with items.atomic_writer(report.path) as handle:

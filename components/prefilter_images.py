@@ -65,7 +65,7 @@ def prefilter_images(
         blurry=check_blur,
         workers=workers,
     )
-    result = core.prefilter_manifest(items.path, kept.path, rejects.path, settings)
+    result = core.prefilter_manifest(items.path, kept.path, rejects.path, settings, step="prefilter_images")
     kept.metadata.update({"counts": result.summary(), **result.thresholds})
     rejects.metadata.update({"counts": dict(sorted(result.rejected.items()))})
     for name, value in result.summary().items():

@@ -32,7 +32,7 @@ import requests
 from ..core import manifest
 from ..core.annotation_store import AnnotationStore
 from ..core.labeling_job import LabelingJobSpec, TaskType
-from .labeler import Delivered, LabelTask
+from ..core.labeling_rounds import Delivered, LabelTask
 
 URL_ENV = "LABEL_STUDIO_URL"
 KEY_ENV = "LABEL_STUDIO_API_KEY"

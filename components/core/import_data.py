@@ -16,7 +16,6 @@ import orjson
 
 from . import manifest, sources, tabular, validate
 
-STEP = "import_dataset"
 DATA_TYPES = ("image", "text", "tabular")
 LABEL_COUNT_SEVERITIES = ("warning", "error")
 
@@ -278,8 +277,10 @@ def _import_table(options: ImportOptions, fmt: str, items_path: str, rejects, ta
 # Entry point
 
 
-def import_items(options: ImportOptions, items_path: str, rejects_path: str) -> ImportResult:
+def import_items(options: ImportOptions, items_path: str, rejects_path: str, *, step: str) -> ImportResult:
     """Validate and import ``options.source_uri``; writes the items and the rejects manifest.
+
+    ``step`` is the name the rejects record as their producer (the calling component's).
 
     Returns:
         The counts and findings; call :func:`failure_summary` to decide whether the import failed.
@@ -291,7 +292,7 @@ def import_items(options: ImportOptions, items_path: str, rejects_path: str) -> 
     fmt = sources.detect_format(options.source_uri, options.source_format)
     tally = _Tally()
     issues: list[validate.DatasetIssue] = []
-    with manifest.RejectsWriter(rejects_path, STEP) as rejects:
+    with manifest.RejectsWriter(rejects_path, step) as rejects:
         if fmt in ("csv", "parquet"):
             if options.data_type != "tabular":
                 raise validate.ValidationError(

@@ -31,7 +31,12 @@ ALLOWED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.")
 #: ... and these exact names: the search's ensemble, and ``functools.partial``, which boosting with
 #: categorical features keeps (around scikit-learn's ``check_array``). skops lists a partial's
 #: function as a type of its own, so a partial of anything outside the allow-list is still refused.
-ALLOWED_NAMES = ("labelloop.components.core.train.SoftVotingEnsemble", "functools.partial")
+ALLOWED_NAMES = ("labelloop.components.core.train.models.SoftVotingEnsemble", "functools.partial")
+#: Where allowed types lived when older model files were saved: each old name is checked as its new
+#: one, and still resolves (``train`` re-exports ``SoftVotingEnsemble``, which moved into ``train.models``).
+RENAMED_TYPES = {
+    "labelloop.components.core.train.SoftVotingEnsemble": "labelloop.components.core.train.models.SoftVotingEnsemble"
+}
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "skops", "flaml", "labelloop")
 
 
@@ -112,7 +117,7 @@ def untrusted_types(data: bytes) -> list[str]:
     return [
         t
         for t in skops.io.get_untrusted_types(data=data)
-        if not t.startswith(ALLOWED_PREFIXES) and t not in ALLOWED_NAMES
+        if not t.startswith(ALLOWED_PREFIXES) and RENAMED_TYPES.get(t, t) not in ALLOWED_NAMES
     ]
 
 

@@ -24,7 +24,6 @@ import numpy as np
 
 from . import blur, image_checks, image_hash, manifest, near_duplicates
 
-STEP = "prefilter_images"
 EXACT_DUPLICATE = "exact_duplicate"
 NEAR_DUPLICATE = "near_duplicate"
 BLURRY = "blurry"
@@ -341,7 +340,7 @@ def _collect_facts(input_path: str, settings: PrefilterSettings) -> tuple[_Image
 
 
 def prefilter_manifest(
-    input_path: str, kept_path: str, rejects_path: str, settings: PrefilterSettings
+    input_path: str, kept_path: str, rejects_path: str, settings: PrefilterSettings, *, step: str
 ) -> PrefilterResult:
     """Prefilter a manifest: write kept items and rejects, return the counts.
 
@@ -350,6 +349,7 @@ def prefilter_manifest(
         kept_path: Where the kept items go (JSONL), each image with its facts in ``labelloop``.
         rejects_path: Where every removed item goes, with a reason code.
         settings: Checks and thresholds.
+        step: The name the rejects record as their producer (the calling component's).
 
     Returns:
         A :class:`PrefilterResult`; every input item is counted as kept or rejected.
@@ -357,7 +357,7 @@ def prefilter_manifest(
     table, failed = _collect_facts(input_path, settings)
     decisions, groups = decide(table, settings)
     items = kept = images = passed = 0
-    with manifest.RejectsWriter(rejects_path, STEP) as rejects, manifest.atomic_writer(kept_path) as out:
+    with manifest.RejectsWriter(rejects_path, step) as rejects, manifest.atomic_writer(kept_path) as out:
         for line in manifest.read_lines(input_path):
             items += 1
             record = line.record

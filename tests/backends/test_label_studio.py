@@ -11,10 +11,10 @@ import pytest
 import requests
 from kfp import dsl
 from labelloop.components.backends import label_studio as ls
-from labelloop.components.backends.labeler import LabelTask
 from labelloop.components.core import manifest as m
 from labelloop.components.core.annotation_store import AnnotationStore
 from labelloop.components.core.labeling_job import TaskType, parse_job_spec
+from labelloop.components.core.labeling_rounds import LabelTask
 from labelloop.components.label_items import label_items
 
 SCHEMA = "gs://google-cloud-aiplatform/schema/datalabelingjob/inputs/"

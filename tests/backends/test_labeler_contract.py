@@ -6,6 +6,7 @@ import pytest
 import requests
 from labelloop.components.backends import labeler as lb
 from labelloop.components.core import adaptive
+from labelloop.components.core import labeling_rounds as rounds
 from labelloop.components.core.annotation_store import AnnotationStore
 from labelloop.components.core.labeling_job import parse_job_spec
 from labelloop.components.core.simulated_crowd import CrowdConfig
@@ -31,7 +32,7 @@ def spec(labeler_count=2, name="contract", **labelloop):
 
 def tasks(target):
     return [
-        lb.LabelTask(i, {"textContent": text, "dataItemResourceLabels": {"labelloop_id": i}}, target)
+        rounds.LabelTask(i, {"textContent": text, "dataItemResourceLabels": {"labelloop_id": i}}, target)
         for i, (text, _) in ITEMS.items()
     ]
 
@@ -128,8 +129,8 @@ def test_rounds_resume_from_the_store_without_buying_again(tmp_path):
     items = [(t.item_id, t.record) for t in tasks(1)]
     store = AnnotationStore(str(tmp_path / "store"))
     crowd = CrowdConfig(n_labelers=3, accuracy=0.7, noise="uniform", seed=5)
-    first = lb.run_rounds(items, job, lb.SimulatedCrowdLabeler(job, truth, crowd), store, lb.RoundsConfig("r1"))
-    again = lb.run_rounds(items, job, lb.SimulatedCrowdLabeler(job, truth, crowd), store, lb.RoundsConfig("r2"))
+    first = rounds.run_rounds(items, job, lb.SimulatedCrowdLabeler(job, truth, crowd), store, rounds.RoundsConfig("r1"))
+    again = rounds.run_rounds(items, job, lb.SimulatedCrowdLabeler(job, truth, crowd), store, rounds.RoundsConfig("r2"))
     assert first.bought and not again.bought and not again.ledger
     assert {a.key for a in again.annotations} == {a.key for a in first.annotations}
     assert [e.round for e in store.load_ledger()] == [e.round for e in first.ledger]
@@ -146,8 +147,8 @@ def test_rounds_time_out_with_items_waiting(tmp_path):
             return []
 
     now = [0.0]
-    config = lb.RoundsConfig("r1", sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
-    result = lb.run_rounds(
+    config = rounds.RoundsConfig("r1", sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+    result = rounds.run_rounds(
         [(t.item_id, t.record) for t in tasks(1)],
         spec(timeoutSeconds=30, pollIntervalSeconds=10),
         Silent(),

@@ -72,6 +72,7 @@ def test_python_func_fails_after_writing_rejects_and_report(tmp_path):
     assert "invalid_json ×2" in str(failure.value)
     rejects = list(manifest.read_jsonl(outs["rejects"].path))
     assert [(r["line"], r["reason_code"]) for r in rejects] == [(5, "invalid_json"), (6, "invalid_json")]
+    assert {r["step"] for r in rejects} == {"import_dataset"}  # the component names itself; core takes it
     assert "**FAILED**" in open(outs["report"].path).read()
     assert outs["stats"].metadata["items_rejected"] == 2
 

@@ -155,6 +155,7 @@ def test_bad_items_go_to_rejects_with_a_reason(tmp_path, data):
     out = run(tmp_path, "run1", job(), manifest=dsl.Dataset(name="x", uri=str(tmp_path / "mixed.jsonl"), metadata={}))
     rejects = list(m.read_jsonl(out["rejects"].path))
     assert [(r["line"], r["reason_code"]) for r in rejects] == [(6, "no_id"), (7, "wrong_content")]
+    assert {r["step"] for r in rejects} == {"label_items"}
     assert rejects[0]["record"] == bad[0] and "import_dataset" in rejects[0]["reason"]
     assert len(list(m.read_jsonl(out["labeled"].path))) == 5
 

@@ -54,6 +54,7 @@ def test_python_func_writes_kept_rejects_and_stats(tmp_path):
     prefilter_images.python_func(items=artifact(dsl.Dataset, tmp_path, "items"), workers=1, **outputs)
     kept = {mf.item_id(r): r for r in mf.read_jsonl(outputs["kept"].path)}
     rejects = {r["id"]: r["reason_code"] for r in mf.read_jsonl(outputs["rejects"].path)}
+    assert {r["step"] for r in mf.read_jsonl(outputs["rejects"].path)} == {"prefilter_images"}
     assert set(kept) == {"a", "c", "t"}
     assert rejects == {"a_half": "near_duplicate", "b_blurry": "blurry", "broken": "corrupt"}
     assert kept["a"]["labelloop"]["duplicates"] == ["a_half"]

@@ -24,7 +24,9 @@ def put(uri: str, data: bytes) -> str:
 
 
 def run(tmp_path, **options):
-    result = d.import_items(d.ImportOptions(**options), str(tmp_path / "items"), str(tmp_path / "rejects.jsonl"))
+    result = d.import_items(
+        d.ImportOptions(**options), str(tmp_path / "items"), str(tmp_path / "rejects.jsonl"), step="import_dataset"
+    )
     rejects = list(m.read_jsonl(str(tmp_path / "rejects.jsonl")))
     return result, rejects
 

@@ -81,6 +81,60 @@ def test_a_format_1_model_file_still_loads(tmp_path, model_and_examples):
     assert np.allclose(loaded.predict_proba(examples.test.inputs), model.predict_proba(examples.test.inputs))
 
 
+def _ensemble_model(examples):
+    """A two-member SoftVotingEnsemble behind the shared preprocessor, as a search returns it."""
+    from sklearn.pipeline import Pipeline
+
+    labels = T.label_set(examples.training.targets, examples.task)
+    prepared = T.prepare(examples.task, examples.spec, examples.training, examples.validation, labels)
+    members = [T.refit_model(examples.task, "logistic", {"C": c}, prepared.all, seed=0) for c in (0.1, 1.0)]
+    ensemble = T.SoftVotingEnsemble(members, [1, 1], examples.task, len(labels))
+    estimator = Pipeline([("features", prepared.preprocessor), ("model", ensemble)])
+    return T.TrainedModel(estimator, examples.task, labels, examples.spec, "ensemble(logistic)", {"members": []})
+
+
+def _with_module_renamed(data: bytes, old: str, new: str) -> bytes:
+    """A skops file whose schema records ``old`` as a class's module where it said ``new``."""
+    import io
+    import zipfile
+
+    source, target = io.BytesIO(data), io.BytesIO()
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for info in zin.infolist():
+            content = zin.read(info.filename)
+            if info.filename == "schema.json":
+                assert f'"{new}"'.encode() in content
+                content = content.replace(f'"{new}"'.encode(), f'"{old}"'.encode())
+            zout.writestr(info, content)
+    return target.getvalue()
+
+
+@pytest.mark.parametrize("format_version", [1, 2])
+def test_an_ensemble_saved_before_train_became_a_package_still_loads(tmp_path, model_and_examples, format_version):
+    """Files saved before the split record ``labelloop.components.core.train.SoftVotingEnsemble``."""
+    examples = model_and_examples[1]
+    model = _ensemble_model(examples)
+    assert type(model.estimator.named_steps["model"]).__module__ == "labelloop.components.core.train.models"
+    model_io.save_model(str(tmp_path), model)
+    payload = {"estimator": model.estimator, "vocabularies": {}} if format_version == 2 else model.estimator
+    old = _with_module_renamed(
+        skops.io.dumps(payload), "labelloop.components.core.train", "labelloop.components.core.train.models"
+    )
+    assert "labelloop.components.core.train.SoftVotingEnsemble" in skops.io.get_untrusted_types(data=old)
+    _swap_model_file(tmp_path, old, format_version=format_version)
+    loaded = model_io.load_model(str(tmp_path)).model
+    assert isinstance(loaded.estimator.named_steps["model"], T.SoftVotingEnsemble)
+    assert np.allclose(loaded.predict_proba(examples.test.inputs), model.predict_proba(examples.test.inputs))
+
+
+def test_a_new_ensemble_file_names_the_new_module(tmp_path, model_and_examples):
+    model_io.save_model(str(tmp_path), _ensemble_model(model_and_examples[1]))
+    data = (tmp_path / model_io.MODEL_FILE).read_bytes()
+    assert "labelloop.components.core.train.models.SoftVotingEnsemble" in skops.io.get_untrusted_types(data=data)
+    assert model_io.untrusted_types(data) == []
+    assert model_io.load_model(str(tmp_path)).model.family == "ensemble(logistic)"
+
+
 def test_tampered_file_is_refused(tmp_path, model_and_examples):
     model_io.save_model(str(tmp_path), model_and_examples[0])
     with open(tmp_path / model_io.MODEL_FILE, "ab") as handle:

@@ -85,13 +85,14 @@ EXPECTED_REJECTS = {
     None: pf.MISSING_ID,
     "blank_uri": pf.INVALID_URI,
 }
+STEP = "prefilter_images"  # the name the component passes; rejects record it
 SETTINGS = pf.PrefilterSettings(limits=image_checks.DecodeLimits(max_pixels=10_000_000), workers=1)
 
 
 def run(tmp_path, settings=SETTINGS):
     tmp_path.mkdir(parents=True, exist_ok=True)
     source = build_dataset(tmp_path)
-    result = pf.prefilter_manifest(source, str(tmp_path / "kept"), str(tmp_path / "rejects"), settings)
+    result = pf.prefilter_manifest(source, str(tmp_path / "kept"), str(tmp_path / "rejects"), settings, step=STEP)
     kept = {mf.record_name(r): r for r in mf.read_jsonl(str(tmp_path / "kept"))}
     rejects = list(mf.read_jsonl(str(tmp_path / "rejects")))
     return result, kept, rejects
@@ -106,7 +107,7 @@ def test_every_item_is_kept_or_rejected_with_the_right_reason(tmp_path):
     assert result.rejected == {
         code: list(EXPECTED_REJECTS.values()).count(code) for code in set(EXPECTED_REJECTS.values())
     }
-    assert all(r["reason"] and r["step"] == pf.STEP for r in rejects)
+    assert all(r["reason"] and r["step"] == STEP for r in rejects)
 
 
 def test_representative_records_its_group_and_removed_copies(tmp_path):
@@ -163,7 +164,7 @@ def test_malformed_manifest_line_fails_with_file_and_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"textContent": "x", "dataItemResourceLabels": {"labelloop_id": "x"}}\nnot json\n')
     with pytest.raises(mf.ManifestError, match=r"bad.jsonl:2"):
-        pf.prefilter_manifest(str(bad), str(tmp_path / "kept"), str(tmp_path / "rejects"), SETTINGS)
+        pf.prefilter_manifest(str(bad), str(tmp_path / "kept"), str(tmp_path / "rejects"), SETTINGS, step=STEP)
     assert not (tmp_path / "kept").exists()
 
 
@@ -182,7 +183,9 @@ def test_cropped_copy_is_found_through_the_corner_crop_hashes(tmp_path):
     mf.write_jsonl(str(tmp_path / "items"), records)
 
     def rejected(settings):
-        pf.prefilter_manifest(str(tmp_path / "items"), str(tmp_path / "kept"), str(tmp_path / "rejects"), settings)
+        pf.prefilter_manifest(
+            str(tmp_path / "items"), str(tmp_path / "kept"), str(tmp_path / "rejects"), settings, step=STEP
+        )
         return {r["id"]: r["reason_code"] for r in mf.read_jsonl(str(tmp_path / "rejects"))}
 
     assert rejected(pf.PrefilterSettings(workers=1)) == {"a_cropped": pf.NEAR_DUPLICATE}
@@ -210,7 +213,7 @@ def test_images_on_gcs_are_read_by_the_thread_pool(gcs_prefix, tmp_path):
     source = f"{gcs_prefix}/items.jsonl"
     mf.write_jsonl(source, records)
     settings = pf.PrefilterSettings(workers=4)
-    result = pf.prefilter_manifest(source, f"{gcs_prefix}/kept.jsonl", str(tmp_path / "rejects"), settings)
+    result = pf.prefilter_manifest(source, f"{gcs_prefix}/kept.jsonl", str(tmp_path / "rejects"), settings, step=STEP)
     kept = [mf.item_id(r) for r in mf.read_jsonl(f"{gcs_prefix}/kept.jsonl")]
     rejects = {r["id"]: r["reason_code"] for r in mf.read_jsonl(str(tmp_path / "rejects"))}
     assert kept == ["a", "b"]

@@ -371,7 +371,7 @@ def test_an_ensemble_of_members_is_named_weighted_and_saved_with_the_allow_list(
 
 def test_the_ensemble_pool_keeps_every_family_however_many_configurations_one_family_had():
     def candidate(family, score):
-        return T._Candidate(family, T.CandidateFit(None, score, {}, np.zeros(1)), 1.0)
+        return T.Candidate(family, T.CandidateFit(None, score, {}, np.zeros(1)), 1.0)
 
     many_svms = [candidate("svc", 0.9 + i / 1000) for i in range(30)]
     pool = T.diverse_pool([*many_svms, candidate("logistic", 0.5), candidate("hist_gb", 0.6)], per_family=5)
@@ -408,7 +408,7 @@ def test_boosting_splits_table_categories_natively_and_the_model_round_trips(tmp
     assert linear.model.named_steps["model"].n_features_in_ == len(plan.one_hot) > len(plan.native)
     for fitted in (boosted, linear):  # each takes the full design and predicts what it was scored with
         assert np.allclose(
-            T._aligned_proba(fitted.model, prepared.validation.X, examples.task, len(labels)), fitted.predicted
+            T.aligned_proba(fitted.model, prepared.validation.X, examples.task, len(labels)), fitted.predicted
         )
 
     result = T.search(examples, budget_seconds=4, families=["hist_gb", "logistic"])
