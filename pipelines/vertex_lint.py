@@ -454,5 +454,36 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if findings else 0
 
 
+def gcpc_input_bindings(
+    spec: dict, names: Iterable[str], *, parameter_values: dict | None = None
+) -> list[tuple[str, str, Binding]]:
+    """(task path, input, binding) for each named input of every GCPC task, as a run would resolve it.
+
+    ``parameter_values`` are the run's ``runtimeConfig.parameterValues``: they replace the root
+    defaults, so this shows what a submitted run actually hands each Vertex op.
+    """
+    spec = dict(spec)
+    root = dict(spec.get("root", {}))
+    definitions = {k: dict(v) for k, v in root.get("inputDefinitions", {}).get("parameters", {}).items()}
+    for name, value in (parameter_values or {}).items():
+        if name in definitions:
+            definitions[name]["defaultValue"] = value
+    root["inputDefinitions"] = {**root.get("inputDefinitions", {}), "parameters": definitions}
+    spec["root"] = root
+    index = _Spec(spec)
+    found = []
+    for path, parent, _, task in index.task_paths():
+        component_name = task.get("componentRef", {}).get("name", "")
+        component = index.components.get(component_name, {})
+        if not _is_gcpc(index.executor_of(component_name)):
+            continue
+        declared = component.get("inputDefinitions", {}).get("parameters", {})
+        for name in names:
+            if name in declared:
+                for binding in index.resolve_task_input(parent, task, name, "parameters"):
+                    found.append((path, name, binding))
+    return found
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
