@@ -1,5 +1,7 @@
 """KFP component (Vertex target): the promotion gate on Vertex's evaluation; moves the champion alias."""
 
+from typing import NamedTuple
+
 from kfp import dsl
 
 from ._base import BASE_IMAGE
@@ -16,7 +18,7 @@ def gate_vertex_model(
     ),
     champion_alias: str = "champion",
     project: str = "{{$.pipeline_google_cloud_project_id}}",
-) -> bool:
+) -> NamedTuple("Outputs", blessed=bool):
     """Gates an AutoML model version against the current champion with the local gate's thresholds.
 
     Reads the challenger's ModelEvaluation and the champion's (the version holding
@@ -35,9 +37,10 @@ def gate_vertex_model(
 
     Returns:
         blessing: JSON report: decision, each threshold's result, both versions and their metrics.
-        Output: Whether the challenger was blessed (and now holds the alias).
+        blessed: Whether the challenger was blessed (and now holds the alias).
     """
     import json
+    from collections import namedtuple
 
     from labelloop.components.backends.vertex_registry import VertexRegistry, gate_and_promote
     from labelloop.components.core import gate
@@ -55,4 +58,4 @@ def gate_vertex_model(
     blessing.metadata.update(
         {"blessed": outcome.decision.blessed, "challenger": report["challenger"], "reasons": outcome.decision.reasons()}
     )
-    return outcome.decision.blessed
+    return namedtuple("Outputs", ["blessed"])(outcome.decision.blessed)

@@ -99,7 +99,7 @@ def add_gate_and_deploy(*, model, location, model_name, task, gate_config, proje
     gate = gate_vertex_model(
         model=model, location=location, task=task, gate_config=gate_config, project=project
     ).set_display_name("gate-vertex-model")
-    with dsl.If(gate.outputs["Output"] == True, name="blessed"):  # a KFP condition, not a Python comparison
+    with dsl.If(gate.outputs["blessed"] == True, name="blessed"):  # a KFP condition, not a Python comparison
         deploy_vertex_model(
             blessing=gate.outputs["blessing"], location=location, model_name=model_name, project=project
         )

@@ -6,7 +6,9 @@ the gate's test split and Vertex's disagree; filter splits on that label make Ve
 and evaluate on exactly our split:
 https://cloud.google.com/vertex-ai/docs/general/ml-use (labels at import) and
 https://cloud.google.com/vertex-ai/docs/reference/rest/v1/FilterSplit (filter syntax; ``-`` matches nothing).
-Tables use a predefined split column:
+A reused managed dataset keeps items imported by earlier runs: a re-imported item's ``ml_use``
+label is overwritten (same key), but an item no longer in the manifest keeps its old label and
+still matches the filters. Tables use a predefined split column:
 https://cloud.google.com/vertex-ai/docs/reference/rest/v1/PredefinedSplit
 """
 

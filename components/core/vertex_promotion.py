@@ -5,7 +5,9 @@ the calls. The gate applies the local gate's thresholds (``core/gate.py``: the s
 and change thresholds) to the aggregate metrics of Vertex ``ModelEvaluation`` resources
 (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.models.evaluations).
 Vertex gives no per-item scores, so a change threshold compares the two point values (no paired
-bootstrap): the challenger must beat the champion by more than ``absolute`` / ``relative``.
+bootstrap): the challenger must beat the champion by more than ``absolute`` / ``relative``. Each
+evaluation is on its own training run's test split (``ml_use=test`` of the managed dataset then), so
+the two are comparable only while that split is stable; the local gate scores both on one split.
 
 Aliases: a version alias is unique within a model, and adding an alias that another version holds
 moves it (https://cloud.google.com/vertex-ai/docs/model-registry/model-alias), so promotion is one

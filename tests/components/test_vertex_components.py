@@ -51,7 +51,7 @@ def test_gate_then_deploy_moves_the_alias_and_serves_the_gated_version(fake, tmp
     fake.add_version(MODEL, "2", aliases=("default",), metrics=evaluation(0.9))
     blessing = artifact(tmp_path, "blessing")
 
-    blessed = gate_vertex_model.python_func(
+    [blessed] = gate_vertex_model.python_func(
         model=artifact(tmp_path, "model", resourceName=MODEL),  # what GCPC's AutoML op writes
         location="europe-west4",
         task="image_classification",
