@@ -122,3 +122,13 @@ def test_ensure_vertex_dataset_writes_a_jsonl_and_reuses_the_dataset(fake, gcs_p
         assert handle.read() == b'{"imageGcsUri": "gs://b/a.jpg"}\n'
     assert dataset.metadata == {"resourceName": existing, "created": False}
     assert fake.imports[existing][0]["gcsSource"]["uris"] == [import_file.uri]
+
+
+def test_require_value_passes_a_value_on_and_stops_an_empty_one():
+    from labelloop.components.require_value import require_value
+
+    assert tuple(require_value.python_func(value="price", name="target_column", needed_by="AutoML tabular")) == (
+        "price",
+    )
+    with pytest.raises(ValueError, match="'target_column' is empty but AutoML tabular needs it; pass --param"):
+        require_value.python_func(value=" ", name="target_column", needed_by="AutoML tabular")
