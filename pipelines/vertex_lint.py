@@ -15,6 +15,8 @@ failures come at run time, some after AutoML budget is spent. This lint reads th
   every model would be blessed against value thresholds alone).
 - ``hard-coded-location``: a GCPC op's ``location`` is a literal region instead of a pipeline
   parameter (one location for every Vertex step).
+- ``ungated-deploy``: GCPC's ``endpoint-create`` or ``model-deploy`` in a pipeline: a new endpoint
+  per run, a deploy no gate decided (use ``vertex_steps.add_gate_and_deploy``, one endpoint per model).
 - ``foreign-image``: a container (or a custom job's worker pool) runs an image other than the
   configured one (GCPC's own launcher image is allowed).
 - ``local-path``, ``file-scheme``, ``credential``: a constant or default that only works on the
@@ -305,6 +307,25 @@ def _lint_gcpc_task(index: _Spec, pipeline: str, path: str, parent: str, task: d
                 )
 
 
+#: GCPC ops that, in a scheduled pipeline, pile up endpoints or deploy what no gate decided.
+UNGATED_DEPLOY_OPS = {
+    "endpoint-create": "creates a new endpoint on every run",
+    "model-deploy": "deploys without the promotion gate",
+}
+
+
+def _lint_deploy_ops(pipeline: str, path: str, component_name: str) -> Iterator[Finding]:
+    op = next((c for c in _strip_suffix(component_name) if c in UNGATED_DEPLOY_OPS), None)
+    if op:
+        yield Finding(
+            pipeline,
+            path,
+            "ungated-deploy",
+            f"GCPC {op} {UNGATED_DEPLOY_OPS[op]}; deploy with vertex_steps.add_gate_and_deploy "
+            "(gated, one endpoint per model, reused)",
+        )
+
+
 def _lint_registry_inputs(index: _Spec, pipeline: str, path: str, parent: str, task: dict) -> Iterator[Finding]:
     for name in sorted(task.get("inputs", {}).get("parameters", {})):
         if REGISTRY_INPUT.search(name):
@@ -418,6 +439,7 @@ def lint_spec(spec: dict, *, expected_image: str, pipeline: str = "") -> list[Fi
         component_name = task.get("componentRef", {}).get("name", "")
         if _is_gcpc(index.executor_of(component_name)):
             findings.extend(_lint_gcpc_task(index, pipeline, path, parent, task))
+            findings.extend(_lint_deploy_ops(pipeline, path, component_name))
         if "executorLabel" in index.components.get(component_name, {}):
             findings.extend(_lint_registry_inputs(index, pipeline, path, parent, task))
     findings.extend(_lint_images(index, pipeline, expected_image))

@@ -71,52 +71,60 @@ def test_a_required_pipeline_parameter_counts_as_bound(tmp_path):
 
 
 def test_hard_coded_and_defaulted_location_is_reported(tmp_path):
-    from google_cloud_pipeline_components.v1.endpoint import EndpointCreateOp
+    from google_cloud_pipeline_components.v1.model import ModelGetOp
 
     @dsl.pipeline(name="regions")
     def regions(location: str = "europe-west4"):
-        EndpointCreateOp(display_name="e", location="us-central1")
-        EndpointCreateOp(display_name="e", location=location).set_display_name("ok")
+        ModelGetOp(model_name="m", location="us-central1")
+        ModelGetOp(model_name="m", location=location).set_display_name("ok")
 
     findings = vertex_lint.lint_spec(compiled(regions, tmp_path), expected_image=IMAGE)
-    assert rules(findings) == [("root/endpoint-create", "hard-coded-location")]
+    assert rules(findings) == [("root/model-get", "hard-coded-location")]
     assert "'us-central1'" in findings[0].message
 
 
+def test_endpoint_per_run_and_ungated_deploys_are_reported(tmp_path):
+    from google_cloud_pipeline_components.v1.endpoint import EndpointCreateOp, ModelDeployOp
+    from google_cloud_pipeline_components.v1.model import ModelGetOp
+
+    @dsl.pipeline(name="deploys")
+    def deploys(location: str = "europe-west4"):
+        endpoint = EndpointCreateOp(display_name="e", location=location)
+        model = ModelGetOp(model_name="m", location=location)
+        ModelDeployOp(model=model.outputs["model"], endpoint=endpoint.outputs["endpoint"])
+
+    findings = vertex_lint.lint_spec(compiled(deploys, tmp_path), expected_image=IMAGE)
+    assert rules(findings) == [("root/endpoint-create", "ungated-deploy"), ("root/model-deploy", "ungated-deploy")]
+
+
 def _hand_spec(task_inputs: dict, *, root_parameters=None, image=GCPC_IMAGE, component_inputs=None) -> dict:
-    """A one-task spec around the GCPC ``endpoint-create`` op (required: display_name)."""
+    """A one-task spec around the GCPC ``model-get`` op (required: model_name)."""
     return {
         "pipelineInfo": {"name": "hand"},
         "root": {
             "inputDefinitions": {"parameters": root_parameters or {}},
-            "dag": {
-                "tasks": {"endpoint-create": {"componentRef": {"name": "comp-endpoint-create"}, "inputs": task_inputs}}
-            },
+            "dag": {"tasks": {"model-get": {"componentRef": {"name": "comp-model-get"}, "inputs": task_inputs}}},
         },
         "components": {
-            "comp-endpoint-create": {
-                "executorLabel": "exec-endpoint-create",
-                "inputDefinitions": {"parameters": component_inputs or {"display_name": {"parameterType": "STRING"}}},
+            "comp-model-get": {
+                "executorLabel": "exec-model-get",
+                "inputDefinitions": {"parameters": component_inputs or {"model_name": {"parameterType": "STRING"}}},
             }
         },
-        "deploymentSpec": {"executors": {"exec-endpoint-create": {"container": {"image": image}}}},
+        "deploymentSpec": {"executors": {"exec-model-get": {"container": {"image": image}}}},
     }
 
 
 def test_required_input_unbound_or_null_constant_is_reported():
-    assert rules(vertex_lint.lint_spec(_hand_spec({}), expected_image=IMAGE)) == [
-        ("root/endpoint-create", "required-input")
-    ]
-    null = {"parameters": {"display_name": {"runtimeValue": {"constant": None}}}}
+    assert rules(vertex_lint.lint_spec(_hand_spec({}), expected_image=IMAGE)) == [("root/model-get", "required-input")]
+    null = {"parameters": {"model_name": {"runtimeValue": {"constant": None}}}}
     assert rules(vertex_lint.lint_spec(_hand_spec(null), expected_image=IMAGE)) == [
-        ("root/endpoint-create", "required-input")
+        ("root/model-get", "required-input")
     ]
 
 
 def test_upstream_outputs_count_as_bound():
-    upstream = {
-        "parameters": {"display_name": {"taskOutputParameter": {"producerTask": "x", "outputParameterKey": "o"}}}
-    }
+    upstream = {"parameters": {"model_name": {"taskOutputParameter": {"producerTask": "x", "outputParameterKey": "o"}}}}
     assert vertex_lint.lint_spec(_hand_spec(upstream), expected_image=IMAGE) == []
 
 
@@ -128,7 +136,7 @@ def test_required_inputs_come_from_the_installed_gcpc_spec():
 
 
 def test_foreign_images_in_containers_and_custom_job_pools_are_reported():
-    spec = _hand_spec({"parameters": {"display_name": {"runtimeValue": {"constant": "e"}}}})
+    spec = _hand_spec({"parameters": {"model_name": {"runtimeValue": {"constant": "e"}}}})
     for name, image in (
         ("ours", "us-docker.pkg.dev/labelloop/x:0.1"),
         ("fine", IMAGE),
@@ -136,12 +144,12 @@ def test_foreign_images_in_containers_and_custom_job_pools_are_reported():
     ):
         spec["components"][f"comp-{name}"] = {"executorLabel": f"exec-{name}"}
         spec["deploymentSpec"]["executors"][f"exec-{name}"] = {"container": {"image": image}}
-    spec["components"]["comp-endpoint-create"]["inputDefinitions"]["parameters"]["worker_pool_specs"] = {
+    spec["components"]["comp-model-get"]["inputDefinitions"]["parameters"]["worker_pool_specs"] = {
         "parameterType": "LIST",
         "defaultValue": [{"container_spec": {"image_uri": "python:3.11", "command": ["/bin/sh"]}}],
     }
     found = rules(vertex_lint.lint_spec(spec, expected_image=IMAGE))
-    assert found == [("comp-endpoint-create default", "foreign-image"), ("executor exec-ours", "foreign-image")]
+    assert found == [("comp-model-get default", "foreign-image"), ("executor exec-ours", "foreign-image")]
 
 
 @pytest.mark.parametrize(
@@ -156,7 +164,7 @@ def test_foreign_images_in_containers_and_custom_job_pools_are_reported():
 )
 def test_local_paths_file_uris_and_credentials_are_reported(name, value, rule):
     parameters = {name: {"parameterType": "STRING", "defaultValue": value}}
-    spec = _hand_spec({"parameters": {"display_name": {"runtimeValue": {"constant": "e"}}}}, root_parameters=parameters)
+    spec = _hand_spec({"parameters": {"model_name": {"runtimeValue": {"constant": "e"}}}}, root_parameters=parameters)
     assert rules(vertex_lint.lint_spec(spec, expected_image=IMAGE)) == [(f"pipeline parameter {name}", rule)]
 
 
@@ -171,7 +179,7 @@ def test_local_paths_file_uris_and_credentials_are_reported(name, value, rule):
 )
 def test_cloud_uris_and_secret_names_pass(name, value):
     parameters = {name: {"parameterType": "STRING", "defaultValue": value}}
-    spec = _hand_spec({"parameters": {"display_name": {"runtimeValue": {"constant": "e"}}}}, root_parameters=parameters)
+    spec = _hand_spec({"parameters": {"model_name": {"runtimeValue": {"constant": "e"}}}}, root_parameters=parameters)
     assert vertex_lint.lint_spec(spec, expected_image=IMAGE) == []
 
 
@@ -179,16 +187,14 @@ def test_empty_registry_passed_to_any_step_is_reported():
     spec = _hand_spec(
         {
             "parameters": {
-                "display_name": {"runtimeValue": {"constant": "e"}},
+                "model_name": {"runtimeValue": {"constant": "e"}},
                 "registry_uri": {"componentInputParameter": "reg"},
             }
         },
         root_parameters={"reg": {"parameterType": "STRING", "defaultValue": ""}},
-        component_inputs={"display_name": {"parameterType": "STRING"}, "registry_uri": {"parameterType": "STRING"}},
+        component_inputs={"model_name": {"parameterType": "STRING"}, "registry_uri": {"parameterType": "STRING"}},
     )
-    assert rules(vertex_lint.lint_spec(spec, expected_image=IMAGE)) == [
-        ("root/endpoint-create", "empty-resource-input")
-    ]
+    assert rules(vertex_lint.lint_spec(spec, expected_image=IMAGE)) == [("root/model-get", "empty-resource-input")]
 
 
 def test_a_file_that_is_not_a_pipeline_is_refused(tmp_path):
@@ -206,8 +212,8 @@ def configured_image() -> str:
 FAILING_TODAY = {
     "active-learning.vertex.yaml": "custom job region hard-coded to us-central1",
     "active-learning-round.vertex.yaml": "custom job region hard-coded to us-central1",
-    "retrain.vertex.yaml": "project '' to every GCPC op; literal '' target column in the tabular branches",
-    "train.vertex.yaml": "project '' to every GCPC op; target column and registry default ''",
+    "retrain.vertex.yaml": "project '' to every GCPC op; literal '' target column; endpoint per run, ungated deploy",
+    "train.vertex.yaml": "project '' to every GCPC op; target column and registry default ''; ungated deploy",
 }
 
 
