@@ -30,7 +30,7 @@ from .config import (
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _EPILOG = """configuration: flags > environment (LABELLOOP_PROJECT or GOOGLE_CLOUD_PROJECT, LABELLOOP_LOCATION,
-LABELLOOP_PIPELINE_ROOT, LABELLOOP_SERVICE_ACCOUNT, LABELLOOP_STORE, ...) > config file
+LABELLOOP_PIPELINE_ROOT, LABELLOOP_SERVICE_ACCOUNT, LABELLOOP_STORE, LABELLOOP_IMAGE, ...) > config file
 (--config, $LABELLOOP_CONFIG or ~/.config/labelloop/config.toml) > defaults."""
 
 
@@ -105,6 +105,11 @@ def _add_compile(commands) -> None:
     command.add_argument("--out", help="write DIR/components and DIR/pipelines, not the package's compiled/ folders")
     command.add_argument(
         "--check", action="store_true", help="only check the compiled YAMLs are current (exit 1 if not)"
+    )
+    command.add_argument(
+        "--image",
+        help="container image the components run in: REGISTRY/PATH:TAG or REGISTRY/PATH@sha256:DIGEST "
+        "($LABELLOOP_IMAGE, config key image; default: the package-version tag)",
     )
     command.set_defaults(handler=cmd_compile)
 
@@ -209,7 +214,12 @@ def _add_demo(commands) -> None:
         "and print a summary and the path of the HTML run report.",
     )
     command.add_argument("--workdir", default="runs/demo", help="where data and outputs go (default: runs/demo)")
-    command.add_argument("--rounds", type=int, default=4, help="active-learning rounds to unroll (default: 4)")
+    command.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="labeling rounds, the cold start included: the graph size and the config's max_rounds (default: 5)",
+    )
     command.add_argument("--seed", type=int, default=0, help="seed for the data and every random choice")
     command.set_defaults(handler=cmd_demo)
 
@@ -218,7 +228,7 @@ def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) 
     from . import demo
 
     print(f"labelloop demo: writing data and running the active-learning pipeline in {args.workdir} ...", file=out)
-    run = demo.run_demo(args.workdir, seed=args.seed, max_rounds=args.rounds)
+    run = demo.run_demo(args.workdir, seed=args.seed, max_rounds=args.rounds or demo.DEMO_ROUNDS)
     print(demo.format_summary(run), file=out)
     return 0
 
@@ -256,7 +266,7 @@ def main(
 
 
 def _describe(error: Exception) -> tuple[int, str]:
-    from .registry import UnknownPipelineError
+    from .discovery import UnknownPipelineError
 
     if isinstance(error, (ConfigError, UnknownPipelineError)):
         return EXIT_USAGE, str(error)
@@ -285,6 +295,7 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str], labels: Sequ
         "kfp_host",
         "kfp_experiment",
         "store",
+        "image",
     )
     flags = {name: getattr(args, name, None) for name in names}
     return load_settings(flags, environ, config_file=args.config, flag_labels=parse_pairs(labels, "--label"))
@@ -298,9 +309,9 @@ def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     """Compile every component and pipeline, or with ``--check`` report stale YAMLs."""
     from . import compiling
 
-    dirs = {}
+    dirs = {"image": compile_image(args, environ)}
     if args.out:
-        dirs = {"components_dir": Path(args.out) / "components", "pipelines_dir": Path(args.out) / "pipelines"}
+        dirs |= {"components_dir": Path(args.out) / "components", "pipelines_dir": Path(args.out) / "pipelines"}
     if args.check:
         problems = compiling.stale(**dirs)
         for problem in problems:
@@ -310,8 +321,24 @@ def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     written = compiling.compile_all(**dirs)
     for path in written:
         print(path, file=out)
-    print(f"compiled {len(written)} file(s)", file=out)
+    print(
+        f"compiled {len(written)} file(s); components run {dirs['image'] or compiling.images.DEFAULT_IMAGE}", file=out
+    )
     return EXIT_OK
+
+
+def compile_image(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """The components' image: --image > $LABELLOOP_IMAGE > config key ``image`` > None (the default), checked."""
+    from .images import ImageError, check_image
+
+    settings = load_settings({"image": getattr(args, "image", None)}, environ, config_file=args.config)
+    image = settings.get("image")
+    if image is None:
+        return None
+    try:
+        return check_image(image)
+    except ImageError as err:
+        raise ConfigError(f"{err} (from {settings.sources['image']})") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,11 +347,11 @@ def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
 
 def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
     """Run a pipeline with kfp.local and print where its outputs are."""
-    from . import registry
+    from . import discovery
 
     settings = load_settings({"local_root": args.pipeline_root}, environ, config_file=args.config)
-    info = registry.get(args.pipeline)
-    pipeline = registry.build(info, "local")
+    info = discovery.get(args.pipeline)
+    pipeline = discovery.build(info, "local")
     arguments = typed_parameters(parse_pairs(args.param, "--param"), _parameters_of(pipeline), info.name)
     root = Path(settings.get("local_root")).resolve()
     print(f"running {info.name} locally; outputs under {root}", file=out, flush=True)
@@ -392,11 +419,15 @@ def _vertex_target(settings: Settings, *, need_root: bool):
 
 
 def _run_request(args: argparse.Namespace, settings: Settings, target: str, workdir: str):
-    from . import registry
+    from . import discovery
     from .submit import PIPELINE_LABEL, RunRequest, compiled_template, load_template
 
-    name = registry.get(args.pipeline).name
+    name = discovery.get(args.pipeline).name
     template = compiled_template(name, target, args.template, workdir)
+    if settings.get("image"):  # $LABELLOOP_IMAGE or the config file: the same image compile would write
+        from .images import check_image, template_with_image
+
+        template = template_with_image(template, check_image(settings.get("image")), workdir)
     parameters = typed_parameters(parse_pairs(args.param, "--param"), spec_parameters(load_template(template)), name)
     labels = {PIPELINE_LABEL: name, **settings.labels}
     return RunRequest(str(template), args.display_name or name, parameters, labels, args.cache)
@@ -474,9 +505,9 @@ def cmd_list(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) 
                 file=out,
             )
         return EXIT_OK
-    from . import registry
+    from . import discovery
 
-    pipelines = registry.discover()
+    pipelines = discovery.discover()
     width = max((len(name) for name in pipelines), default=0)
     for info in pipelines.values():
         summary = f"(cannot load: {info.error})" if info.error else info.summary

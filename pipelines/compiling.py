@@ -18,8 +18,9 @@ from kfp.dsl.base_component import BaseComponent
 
 from .. import components as components_package
 from .. import pipelines as pipelines_package
+from . import discovery, images
+from ._targets import TARGETS
 
-TARGETS = ("local", "vertex")
 COMPONENTS_DIR = (
     Path(components_package.__file__).resolve().parent / "compiled"
 )  # resolve(): through the editable link tree
@@ -40,15 +41,12 @@ def discover_components() -> dict[str, BaseComponent]:
 
 
 def discover_pipelines() -> dict[str, object]:
-    """Every pipeline module (one defining ``build_pipeline(target)``), by pipeline name."""
-    found = {}
-    for info in pkgutil.iter_modules(pipelines_package.__path__):
-        if info.ispkg or info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"labelloop.pipelines.{info.name}")
-        if callable(getattr(module, "build_pipeline", None)):
-            found[info.name.replace("_", "-")] = module
-    return dict(sorted(found.items()))
+    """Every pipeline module (one defining ``build_pipeline(target)``), by pipeline name (see ``discovery``)."""
+    pipelines = discovery.discover()
+    broken = [f"{info.name}: {info.error}" for info in pipelines.values() if info.error]
+    if broken:
+        raise discovery.PipelineImportError("pipeline module(s) cannot be read: " + "; ".join(broken))
+    return {name: importlib.import_module(info.module) for name, info in sorted(pipelines.items())}
 
 
 def component_path(name: str, root: Path = COMPONENTS_DIR) -> Path:
@@ -59,8 +57,13 @@ def pipeline_path(name: str, target: str, root: Path = PIPELINES_DIR) -> Path:
     return root / f"{name}.{target}.yaml"
 
 
-def compile_all(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES_DIR) -> list[Path]:
-    """Compile every component and every pipeline (per target); returns the files written."""
+def compile_all(
+    components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES_DIR, *, image: str | None = None
+) -> list[Path]:
+    """Compile every component and every pipeline (per target); returns the files written.
+
+    ``image``: the container image labelloop's steps run in (default: the package-version tag); see images.py.
+    """
     written = []
     components_dir.mkdir(parents=True, exist_ok=True)
     pipelines_dir.mkdir(parents=True, exist_ok=True)
@@ -73,6 +76,9 @@ def compile_all(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIP
             path = pipeline_path(name, target, pipelines_dir)
             compiler.Compiler().compile(module.build_pipeline(target), str(path))
             written.append(path)
+    if image and image != images.DEFAULT_IMAGE:
+        for path in written:
+            images.rewrite_yaml_image(path, image)
     return written
 
 
@@ -90,11 +96,13 @@ def _comparable(text: str) -> list[str]:
     return sorted(lines)
 
 
-def stale(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES_DIR) -> list[str]:
+def stale(
+    components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES_DIR, *, image: str | None = None
+) -> list[str]:
     """Describe every committed YAML that differs from a fresh compile (empty when all are current)."""
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = compile_all(Path(tmp) / "components", Path(tmp) / "pipelines")
+        fresh = compile_all(Path(tmp) / "components", Path(tmp) / "pipelines", image=image)
         for new in fresh:
             committed = (components_dir if new.parent.name == "components" else pipelines_dir) / new.name
             if not committed.exists():

@@ -1167,3 +1167,8 @@ def headline(
     out["gate reason"] = gate_reason
     out["champion version"] = champion or "(none)"
     return {k: v for k, v in out.items() if v is not None}
+
+
+def markdown_page(title: str, markdown: str) -> str:
+    """A self-contained HTML page from a step's Markdown summary, so every step's report is HTML."""
+    return render_page(title, {}, [Section("", markdown_to_html(markdown))])
