@@ -418,6 +418,17 @@ def _vertex_target(settings: Settings, *, need_root: bool):
     )
 
 
+def with_run_location(parameters: dict, declared: Mapping, location: str | None) -> dict:
+    """The run's parameters with ``location`` set to the run's region when the pipeline has one and it was not given.
+
+    A pipeline's Vertex steps then run where the job runs (``--location``), not in the parameter's
+    compiled default; ``--param location=...`` still wins.
+    """
+    if location and "location" in declared and "location" not in parameters:
+        return {**parameters, "location": location}
+    return parameters
+
+
 def _run_request(args: argparse.Namespace, settings: Settings, target: str, workdir: str):
     from . import discovery
     from .submit import PIPELINE_LABEL, RunRequest, compiled_template, load_template
@@ -428,7 +439,9 @@ def _run_request(args: argparse.Namespace, settings: Settings, target: str, work
         from .images import check_image, template_with_image
 
         template = template_with_image(template, check_image(settings.get("image")), workdir)
-    parameters = typed_parameters(parse_pairs(args.param, "--param"), spec_parameters(load_template(template)), name)
+    declared = spec_parameters(load_template(template))
+    parameters = typed_parameters(parse_pairs(args.param, "--param"), declared, name)
+    parameters = with_run_location(parameters, declared, settings.get("location"))
     labels = {PIPELINE_LABEL: name, **settings.labels}
     return RunRequest(str(template), args.display_name or name, parameters, labels, args.cache)
 

@@ -28,7 +28,6 @@ def build_pipeline(target: str = "local"):
         model_name: str = steps.MODEL_NAME,
         dataset_version: str = "",
         seed: int = steps.SEED,
-        project: str = "",
         location: str = steps.LOCATION,
         budget_milli_node_hours: int = steps.BUDGET_MILLI_NODE_HOURS,
     ):
@@ -46,7 +45,6 @@ def build_pipeline(target: str = "local"):
             model_name: Registered model name.
             dataset_version: Version id of the training data (lineage).
             seed: Seed of the search.
-            project: Vertex target only: Google Cloud project.
             location: Vertex target only: region.
             budget_milli_node_hours: Vertex target only: AutoML training budget.
         """
@@ -74,14 +72,12 @@ def build_pipeline(target: str = "local"):
             return
         steps.add_vertex_training(
             items=items,
-            items_uri=dataset_uri,
             task=task,
             target_column=target_column,
             budget_seconds=budget_seconds,
             registry=registry,
             dataset_version=dataset_version,
             seed=seed,
-            project=project,
             location=location,
             budget_milli_node_hours=budget_milli_node_hours,
         )

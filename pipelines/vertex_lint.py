@@ -476,10 +476,10 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if findings else 0
 
 
-def gcpc_input_bindings(
-    spec: dict, names: Iterable[str], *, parameter_values: dict | None = None
+def input_bindings(
+    spec: dict, names: Iterable[str], *, parameter_values: dict | None = None, gcpc_only: bool = False
 ) -> list[tuple[str, str, Binding]]:
-    """(task path, input, binding) for each named input of every GCPC task, as a run would resolve it.
+    """(task path, input, binding) for each named input of every task (or GCPC task), as a run would resolve it.
 
     ``parameter_values`` are the run's ``runtimeConfig.parameterValues``: they replace the root
     defaults, so this shows what a submitted run actually hands each Vertex op.
@@ -497,7 +497,7 @@ def gcpc_input_bindings(
     for path, parent, _, task in index.task_paths():
         component_name = task.get("componentRef", {}).get("name", "")
         component = index.components.get(component_name, {})
-        if not _is_gcpc(index.executor_of(component_name)):
+        if gcpc_only and not _is_gcpc(index.executor_of(component_name)):
             continue
         declared = component.get("inputDefinitions", {}).get("parameters", {})
         for name in names:

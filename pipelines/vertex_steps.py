@@ -14,20 +14,20 @@ model's one endpoint. AutoML Text was shut down (2025-06-15): text trains as a c
 
 from __future__ import annotations
 
+import json
+
 from kfp import dsl
 
-from ..components.backends.trainer import MIN_MILLI_NODE_HOURS
-from ..components.core import vertex_data
+from ..components.core import gate, vertex_data
 from ..components.deploy_vertex_model import deploy_vertex_model
 from ..components.ensure_vertex_dataset import ensure_vertex_dataset
 from ..components.find_vertex_model import find_vertex_model
 from ..components.gate_vertex_model import gate_vertex_model
+from .vertex import MIN_MILLI_NODE_HOURS, RUN_PROJECT
 
 #: Vertex fills this in with the project the pipeline runs in.
-PROJECT_PLACEHOLDER = "{{$.pipeline_google_cloud_project_id}}"
-DEFAULT_GATE_CONFIG = (
-    '{"value_thresholds": {"accuracy": {"lower_bound": 0.5}}, "change_thresholds": {"accuracy": {"absolute": 0.0}}}'
-)
+PROJECT_PLACEHOLDER = RUN_PROJECT
+DEFAULT_GATE_CONFIG = json.dumps(gate.DEFAULT_CONFIG)
 
 
 def automl_image_training_inputs(
@@ -96,14 +96,14 @@ def automl_tabular_training_inputs(
 
 def add_gate_and_deploy(*, model, location, model_name, task, gate_config, project=PROJECT_PLACEHOLDER):
     """Gate ``model`` (a VertexModel output) against the champion; deploy only under ``blessed``. Returns the gate."""
-    gate = gate_vertex_model(
+    verdict = gate_vertex_model(
         model=model, location=location, task=task, gate_config=gate_config, project=project
-    ).set_display_name("gate-vertex-model")
-    with dsl.If(gate.outputs["blessed"] == True, name="blessed"):  # a KFP condition, not a Python comparison
+    ).set_display_name("Vertex promotion gate")
+    with dsl.If(verdict.outputs["blessed"] == True, name="blessed"):  # a KFP condition, not a Python comparison
         deploy_vertex_model(
-            blessing=gate.outputs["blessing"], location=location, model_name=model_name, project=project
-        )
-    return gate
+            blessing=verdict.outputs["blessing"], location=location, model_name=model_name, project=project
+        ).set_display_name("Deploy to the model's endpoint")
+    return verdict
 
 
 def add_gated_automl_image(
@@ -120,7 +120,9 @@ def add_gated_automl_image(
     """AutoML image on our split as a version of ``model_name``, gated, deployed when blessed. Returns the gate."""
     from google_cloud_pipeline_components.v1.automl.training_job import AutoMLImageTrainingJobRunOp
 
-    parent = find_vertex_model(location=location, model_name=model_name, project=project)
+    parent = find_vertex_model(location=location, model_name=model_name, project=project).set_display_name(
+        "Find the parent model"
+    )
     common = dict(
         location=location,
         dataset=dataset,

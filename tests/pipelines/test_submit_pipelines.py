@@ -3,9 +3,11 @@
 ``labelloop submit PIPELINE --project P --location L --pipeline-root gs://... --param <required>=...``
 goes to the local fake Vertex (tests/fake_vertex.py); each test parses the request with the real
 ``aiplatform_v1`` types and shows where the job runs, the parameters sent, the images, and the
-project and location every Vertex (GCPC) step would actually get once the run's parameter values
-replace the defaults. A step must run in the job's project and location: the project from the
-runtime placeholder (or the same project), the location the user gave.
+project and location every Vertex step (GCPC ops and labelloop's Vertex components) would get
+once the run's parameter values replace the defaults. A step must run in the job's project and
+location: the project from the runtime placeholder (or the same project), the location the user
+gave (submit sets the pipeline's ``location`` parameter to ``--location`` unless
+``--param location=`` says otherwise).
 """
 
 import io
@@ -47,14 +49,6 @@ REQUIRED = {
     },
     "train": {"dataset_uri": "gs://acme-data/store/flowers/v1/items.jsonl"},
 }
-#: Pipelines whose Vertex steps do not yet all get the job's project and location (issue 14).
-WRONG_TODAY = {
-    "active-learning": "custom job region hard-coded to us-central1",
-    "active-learning-round": "custom job region hard-coded to us-central1",
-    "curate": "location parameter defaults to us-central1; submit --location does not set it",
-    "retrain": "project parameter defaults to ''; location defaults to us-central1",
-    "train": "project parameter defaults to ''; location defaults to us-central1",
-}
 
 
 @pytest.fixture
@@ -69,9 +63,10 @@ def vertex(monkeypatch):
         yield fake
 
 
-def submitted(vertex, tmp_path, pipeline: str) -> dict:
+def submitted(vertex, tmp_path, pipeline: str, **extra: str) -> dict:
     """Run the CLI as a new user would; return the one create-job request body."""
-    params = [arg for name, value in REQUIRED[pipeline].items() for arg in ("--param", f"{name}={value}")]
+    given = {**REQUIRED[pipeline], **extra}
+    params = [arg for name, value in given.items() for arg in ("--param", f"{name}={value}")]
     argv = ["submit", pipeline, "--project", PROJECT, "--location", LOCATION, "--pipeline-root", ROOT, *params]
     environ = {"HOME": str(tmp_path), "LABELLOOP_API_ENDPOINT": vertex.url}
     out, err = io.StringIO(), io.StringIO()
@@ -90,7 +85,8 @@ def test_submit_sends_the_job_to_the_given_project_location_and_root(vertex, tmp
     body = submitted(vertex, tmp_path, pipeline)
 
     assert body["runtimeConfig"]["gcsOutputDirectory"] == ROOT
-    assert body["runtimeConfig"]["parameterValues"] == REQUIRED[pipeline]
+    # the required parameters, and the pipeline's location set to the job's region
+    assert body["runtimeConfig"]["parameterValues"] == {**REQUIRED[pipeline], "location": LOCATION}
     assert body["labels"]["labelloop-pipeline"] == pipeline
     ours = {image for image in images(body["pipelineSpec"]) if not image.startswith(vertex_lint.GCPC_IMAGE_PREFIX)}
     assert ours == {BASE_IMAGE}
@@ -98,7 +94,7 @@ def test_submit_sends_the_job_to_the_given_project_location_and_root(vertex, tmp
 
 def _where_steps_run(pipeline: str, body: dict) -> dict[tuple[str, str], object]:
     """(task, project|location) → the value that reaches it (a placeholder stays a placeholder)."""
-    bindings = vertex_lint.gcpc_input_bindings(
+    bindings = vertex_lint.input_bindings(
         body["pipelineSpec"], ["project", "location"], parameter_values=body["runtimeConfig"]["parameterValues"]
     )
     return {
@@ -106,15 +102,7 @@ def _where_steps_run(pipeline: str, body: dict) -> dict[tuple[str, str], object]
     }
 
 
-@pytest.mark.parametrize(
-    "pipeline",
-    [
-        pytest.param(
-            p, marks=[pytest.mark.xfail(strict=True, reason=f"issue 14: {WRONG_TODAY[p]}")] if p in WRONG_TODAY else []
-        )
-        for p in sorted(REQUIRED)
-    ],
-)
+@pytest.mark.parametrize("pipeline", sorted(REQUIRED))
 def test_every_vertex_step_runs_in_the_jobs_project_and_location(vertex, tmp_path, pipeline):
     body = submitted(vertex, tmp_path, pipeline)
     reached = _where_steps_run(pipeline, body)
@@ -125,3 +113,8 @@ def test_every_vertex_step_runs_in_the_jobs_project_and_location(vertex, tmp_pat
     }
     wrong = {key: value for key, value in reached.items() if value not in allowed[key[1]]}
     assert wrong == {}, "\n".join(f"{task}: {name} = {value!r}" for (task, name), value in wrong.items())
+
+
+def test_an_explicit_location_parameter_wins(vertex, tmp_path):
+    body = submitted(vertex, tmp_path, "curate", location="europe-west1")
+    assert body["runtimeConfig"]["parameterValues"]["location"] == "europe-west1"

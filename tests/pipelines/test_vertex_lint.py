@@ -208,28 +208,11 @@ def configured_image() -> str:
     return os.environ.get("LABELLOOP_IMAGE") or _base.BASE_IMAGE
 
 
-#: Files that fail today (issue 14); the lead removes an entry when its pipeline is fixed.
-FAILING_TODAY = {
-    "active-learning.vertex.yaml": "custom job region hard-coded to us-central1",
-    "active-learning-round.vertex.yaml": "custom job region hard-coded to us-central1",
-    "retrain.vertex.yaml": "project '' to every GCPC op; literal '' target column; endpoint per run, ungated deploy",
-    "train.vertex.yaml": "project '' to every GCPC op; target column and registry default ''; ungated deploy",
-}
-
-
-def _committed_yamls():
-    for path in sorted(COMPILED.glob("*.vertex.yaml")):
-        reason = FAILING_TODAY.get(path.name)
-        marks = [pytest.mark.xfail(strict=True, reason=f"issue 14: {reason}")] if reason else []
-        yield pytest.param(path, id=path.name, marks=marks)
-
-
 def test_every_compiled_vertex_yaml_is_linted():
-    assert {p.name for p in COMPILED.glob("*.vertex.yaml")} >= set(FAILING_TODAY)
     assert len(list(COMPILED.glob("*.vertex.yaml"))) == 5
 
 
-@pytest.mark.parametrize("path", list(_committed_yamls()))
+@pytest.mark.parametrize("path", sorted(COMPILED.glob("*.vertex.yaml")), ids=lambda p: p.name)
 def test_committed_vertex_yamls_pass_the_lint(path):
     findings = vertex_lint.lint_file(path, expected_image=configured_image())
     assert findings == [], "\n".join(map(str, findings))
