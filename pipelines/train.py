@@ -1,10 +1,11 @@
 """The ``train`` pipeline: labeled manifest → train → evaluate → gate → (blessed) register → serve.
 
 Local target: our AutoML trainer, evaluation, the promotion gate, the folder/``gs://`` registry and
-the ``serving`` alias. Vertex target: image and tabular tasks train with Vertex AutoML (GCPC ops on
-a managed dataset created from the manifest), which registers versions in Vertex Model Registry and
-deploys with EndpointCreateOp/ModelDeployOp; text trains our component as a Vertex custom job and
-then goes through the same evaluate → gate → register steps as the local target.
+the ``serving`` alias. Vertex target: image and tabular tasks train with Vertex AutoML (GCPC ops)
+on the manifest's ``ml_use`` split, as a new version of the Vertex model ``model_name``; the version
+is gated on its Vertex evaluation against the ``champion`` alias, which moves only when blessed, and
+only then deployed to the model's one endpoint (``vertex_steps``). Text trains our component as a
+Vertex custom job and then goes through the same evaluate → gate → register steps as the local target.
 """
 
 from kfp import dsl
