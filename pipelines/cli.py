@@ -321,10 +321,21 @@ def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     written = compiling.compile_all(**dirs)
     for path in written:
         print(path, file=out)
-    print(
-        f"compiled {len(written)} file(s); components run {dirs['image'] or compiling.images.DEFAULT_IMAGE}", file=out
-    )
+    image = dirs["image"] or compiling.images.DEFAULT_IMAGE
+    print(f"compiled {len(written)} file(s); components run {image}", file=out)
+    _lint_vertex_yamls([p for p in written if p.name.endswith(".vertex.yaml")], image, out)
     return EXIT_OK
+
+
+def _lint_vertex_yamls(paths: list[Path], image: str, out: TextIO) -> None:
+    """Print the Vertex lint's findings on freshly compiled YAMLs (the test suite fails on them)."""
+    from .vertex_lint import lint_files
+
+    findings = lint_files(paths, expected_image=image)
+    for finding in findings:
+        print(f"vertex lint: {finding}", file=out)
+    verdict = f"{len(findings)} finding(s): these YAMLs would fail or do harm on Vertex" if findings else "no findings"
+    print(f"vertex lint: {verdict}", file=out)
 
 
 def compile_image(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
