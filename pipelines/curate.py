@@ -1,9 +1,10 @@
 """The ``curate`` pipeline: raw data in, a clean, deduplicated, split manifest out.
 
-    import_dataset ─▶ prefilter_images ─▶ split_dataset (─▶ get_artifact_uri ─▶ Vertex dataset create)
+    import_dataset ─▶ prefilter_images ─▶ split_dataset (─▶ ensure_vertex_dataset)
 
-The local target stops at the split manifest; the vertex target also creates a Vertex AI managed
-dataset from it with GCPC's dataset-create op.
+The local target stops at the split manifest; the vertex target also imports it, as a ``.jsonl``
+file, into the Vertex AI managed dataset named ``dataset_display_name`` (created on the first run,
+reused after).
 """
 
 from kfp import dsl
