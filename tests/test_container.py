@@ -87,7 +87,25 @@ def image():
     """The built image; absent means the build step did not run, which is a failure where podman is present."""
     if subprocess.run(["podman", "image", "exists", IMAGE]).returncode != 0:
         pytest.fail(f"image {IMAGE} is not built; run `bash .ci/container.sh` (make test runs it)")
+    if _built_from(IMAGE) != _checkout_digest():  # built from other sources: rebuild (cached layers, seconds)
+        subprocess.run(["bash", str(ROOT / ".ci" / "container.sh")], check=True, capture_output=True)
+    assert _built_from(IMAGE) == _checkout_digest(), "the image does not hold this checkout's code"
     return IMAGE
+
+
+def _built_from(image: str) -> str:
+    labels = subprocess.run(
+        ["podman", "image", "inspect", "--format", '{{index .Labels "org.labelloop.source"}}', image],
+        capture_output=True,
+        text=True,
+    )
+    return labels.stdout.strip()
+
+
+def _checkout_digest() -> str:
+    return subprocess.run(
+        [sys.executable, "containers/source_digest.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
