@@ -61,9 +61,7 @@ def split_dataset(
     if core.file_format(items.path) == "jsonl":
         result = core.split_manifest(items.path, split.path, spec)
     else:
-        result = core.split_table(
-            items.path, split.path, spec, target_column=target_column, group_column=group_column
-        )
+        result = core.split_table(items.path, split.path, spec, target_column=target_column, group_column=group_column)
     split.metadata.update(
         {
             "method": method,

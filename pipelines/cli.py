@@ -86,12 +86,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(commands, [vertex])
     _add_versions(commands)
     _add_demo(commands)
+    _add_describe(commands)
+    _add_sample_data(commands)
     return parser
 
 
-def _command(commands, name: str, summary: str, description: str, parents=()) -> argparse.ArgumentParser:
+def _command(
+    commands, name: str, summary: str, description: str, parents=(), *, add_help: bool = True
+) -> argparse.ArgumentParser:
     return commands.add_parser(
-        name, help=summary, description=description, parents=list(parents), formatter_class=_formatter
+        name,
+        help=summary,
+        description=description,
+        parents=list(parents),
+        formatter_class=_formatter,
+        add_help=add_help,
     )
 
 
@@ -114,9 +123,12 @@ def _add_run(commands) -> None:
         commands,
         "run",
         "run a pipeline locally with kfp.local",
-        "Run a pipeline on this machine (kfp.local SubprocessRunner), no cloud needed.",
+        "Run a pipeline on this machine (kfp.local SubprocessRunner), no cloud needed. "
+        "`labelloop run PIPELINE --help` also lists the pipeline's parameters.",
+        add_help=False,
     )
     command.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
+    command.add_argument("-h", "--help", action=_PipelineHelp, help="show this help and the pipeline's parameters")
     command.add_argument("--local", action="store_true", required=True, help="run here (use `submit` for Vertex)")
     command.add_argument("--param", action="append", metavar="KEY=VALUE", help="pipeline parameter (repeatable)")
     command.add_argument(
@@ -229,6 +241,87 @@ def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) 
 
 
 # ---------------------------------------------------------------------------------------------
+# describe / run --help / sample-data / what a pipeline supports
+
+
+class _PipelineHelp(argparse.Action):
+    """``run PIPELINE --help``: the command's help, then the pipeline's parameters."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        name = getattr(namespace, "pipeline", None)
+        if name:
+            try:
+                print("\n" + describe_pipeline(name), flush=True)
+            except Exception as error:  # noqa: BLE001 - the one line a person needs
+                parser.exit(EXIT_USAGE, f"labelloop run: error: {error}\n")
+        parser.exit()
+
+
+def describe_pipeline(name: str, target: str = "local") -> str:
+    """Every parameter of pipeline ``name`` with type, default and description, from its compiled spec."""
+    from . import discovery, parameters
+
+    info = discovery.get(name)
+    return parameters.render(info.name, parameters.compiled_spec(info.name, target))
+
+
+def check_run_supported(name: str, arguments: Mapping[str, Any], declared: Mapping[str, dict]) -> None:
+    """Refuse, before any step runs, what pipeline ``name`` does not support (ConfigError, exit 2)."""
+    from . import support
+
+    support.check_supported(name, support.with_defaults(arguments, declared))
+
+
+def _add_describe(commands) -> None:
+    command = _command(
+        commands,
+        "describe",
+        "list a pipeline's parameters with types, defaults and descriptions",
+        "Show a pipeline's parameters as its compiled YAML declares them: type, default and the "
+        "description from the pipeline's docstring.",
+    )
+    command.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
+    command.add_argument("--target", choices=("local", "vertex"), default="local", help="compiled target")
+    command.set_defaults(handler=cmd_describe)
+
+
+def cmd_describe(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """Print a pipeline's parameters."""
+    print(describe_pipeline(args.pipeline, args.target), file=out)
+    return EXIT_OK
+
+
+def _add_sample_data(commands) -> None:
+    command = _command(
+        commands,
+        "sample-data",
+        "write small real data sets (digits images, BBC News, wine) ready for the pipelines",
+        "Write a small real data set as a user would bring it (unlabeled images or text, or a table), "
+        "with the hidden ground truth and the labeling job spec the simulated crowd needs, and print "
+        "the `labelloop run` command for active learning (and for random sampling, to compare).",
+    )
+    command.add_argument("dataset", choices=("bbc-news", "digits", "wine"), help="which data set")
+    command.add_argument("--out", required=True, help="folder to write into")
+    command.add_argument("--items", type=int, default=300, help="how many items (default 300)")
+    command.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    command.set_defaults(handler=cmd_sample_data)
+
+
+def cmd_sample_data(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """Write a sample data set and print how to run the pipelines on it."""
+    from ..components.core import sample_runs
+
+    sample = sample_runs.write_sample(args.dataset, args.out, items=args.items, seed=args.seed)
+    for line in sample_runs.describe(sample):
+        print(line, file=out)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
 # Entry point
 
 
@@ -331,6 +424,7 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -
     info = discovery.get(args.pipeline)
     pipeline = discovery.build(info, "local")
     arguments = typed_parameters(parse_pairs(args.param, "--param"), _parameters_of(pipeline), info.name)
+    check_run_supported(info.name, arguments, _parameters_of(pipeline))
     root = Path(settings.get("local_root")).resolve()
     print(f"running {info.name} locally; outputs under {root}", file=out, flush=True)
     started = time.monotonic()
@@ -402,7 +496,9 @@ def _run_request(args: argparse.Namespace, settings: Settings, target: str, work
 
     name = discovery.get(args.pipeline).name
     template = compiled_template(name, target, args.template, workdir)
-    parameters = typed_parameters(parse_pairs(args.param, "--param"), spec_parameters(load_template(template)), name)
+    declared = spec_parameters(load_template(template))
+    parameters = typed_parameters(parse_pairs(args.param, "--param"), declared, name)
+    check_run_supported(name, parameters, declared)
     labels = {PIPELINE_LABEL: name, **settings.labels}
     return RunRequest(str(template), args.display_name or name, parameters, labels, args.cache)
 
