@@ -219,7 +219,8 @@ def describe(sample: Sample) -> list[str]:
             f"  labelloop run curate --local --param source_uri={sample.labeled_uri} --param data_type=tabular "
             f"--param target_column={sample.target_column}",
             "  labelloop run train --local --param dataset_uri=<the split curate printed> "
-            f"--param task={sample.task} --param target_column={sample.target_column} --param registry_uri=runs/registry",
+            f"--param task={sample.task} --param target_column={sample.target_column} "
+            "--param registry_uri=runs/registry",
         ]
         return lines
     lines += [
