@@ -6,8 +6,8 @@ import io
 import json
 
 import pytest
-from labelloop.components.core import sample_runs
 from labelloop.components.core import manifest as mf
+from labelloop.components.core import sample_runs
 from labelloop.pipelines import discovery, parameters, support
 from labelloop.pipelines.cli import main
 
