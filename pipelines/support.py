@@ -8,6 +8,7 @@ not forty seconds later by a step deep in the graph.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,8 @@ CLASSIFICATION_TASK = {
 #: Pipelines whose steps after curate (labeling, versions, rounds) read JSONL manifests only.
 MANIFEST_ONLY = ("active-learning", "active-learning-round", "retrain")
 LABELING_BACKENDS = ("label_studio", "simulated", "none")
+#: A promotion gate for regression: the default gate thresholds classification accuracy.
+REGRESSION_GATE = {"value_thresholds": {"r2": {"lower_bound": 0.0}}, "change_thresholds": {"rmse": {"absolute": 0.0}}}
 
 
 def with_defaults(arguments: Mapping[str, Any], parameters: Mapping[str, dict]) -> dict[str, Any]:
@@ -54,6 +57,7 @@ def problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
     found += _tabular_problems(pipeline, values)
     found += _split_problems(pipeline, values)
     found += _labeling_problems(pipeline, values)
+    found += _gate_problems(pipeline, values)
     return found
 
 
@@ -137,3 +141,27 @@ def _labeling_problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
             '{"id": <labelloop_id>, "label": ...} lines (`labelloop sample-data` writes one)'
         ]
     return []
+
+
+def _gate_problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
+    """A gate whose metrics the task does not produce would fail after training; refuse it now."""
+    if "gate_config" not in values or "task" not in values:
+        return []
+    from ..components.core.metrics import REGRESSION_METRICS
+
+    try:
+        config = json.loads(values["gate_config"]) if isinstance(values["gate_config"], str) else values["gate_config"]
+        named = set(config.get("value_thresholds", {})) | set(config.get("change_thresholds", {}))
+    except (ValueError, AttributeError) as err:
+        return [f"{pipeline}: gate_config is not a JSON object of thresholds ({err})"]
+    regression = values["task"] == "tabular_regression"
+    wrong = sorted(m for m in named if (m in REGRESSION_METRICS) != regression)
+    if not wrong:
+        return []
+    if regression:
+        return [
+            f"{pipeline}: task tabular_regression has no metric(s) {', '.join(wrong)} for the promotion gate "
+            f"(regression metrics: {', '.join(REGRESSION_METRICS)}); pass e.g. "
+            f"--param gate_config='{json.dumps(REGRESSION_GATE)}'"
+        ]
+    return [f"{pipeline}: task {values['task']!r} is scored by classification metrics, not {', '.join(wrong)}"]

@@ -22,6 +22,7 @@ import pytest
 from labelloop.components.core import active_learning, sample_runs, versions
 from labelloop.components.core import manifest as mf
 from labelloop.components.core.registry import ModelRegistry
+from labelloop.pipelines import support
 from labelloop.pipelines.cli import main
 
 pytestmark = pytest.mark.slow
@@ -162,6 +163,25 @@ def test_train(kind, samples, curated, tmp_path):
     models = ModelRegistry(str(registry))
     assert models.versions(sample.name) == ["1"]
     assert models.alias(sample.name, "champion") == "1"
+
+
+def test_train_tabular_regression(samples, curated, tmp_path):
+    split, registry = curated["tabular"] / "split-dataset" / "split", tmp_path / "registry"
+    common = dict(dataset_uri=split, task="tabular_regression", target_column="alcohol", registry_uri=registry)
+    code, _, err = labelloop("run", "train", "--local", *params(**common), root=tmp_path / "refused")
+    assert code == 2 and "regression metrics: mae, rmse, r2" in err  # the default gate scores accuracy
+    gate = json.dumps(support.REGRESSION_GATE)
+    code, out, err = labelloop(
+        "run",
+        "train",
+        "--local",
+        *params(**common, gate_config=gate, budget_seconds=BUDGET, model_name="alcohol"),
+        root=tmp_path / "root",
+    )
+    assert code == 0, err
+    evaluation = step_metrics(run_folder(out), "evaluate-model")
+    assert {"mae", "rmse", "r2"} <= set(evaluation) and evaluation["r2"] > 0.0
+    assert ModelRegistry(str(registry)).versions("alcohol") == ["1"]
 
 
 @pytest.mark.parametrize("kind", ["image", "text"])

@@ -65,6 +65,16 @@ def test_run_help_of_an_unknown_pipeline_is_a_usage_error(capsys):
         ("curate", {"data_type": "image", "split_method": "random", "group_column": "g"}, "group_column applies"),
         ("active-learning", {"labeling_backend": "simulated", "ground_truth_uri": ""}, "needs --param ground_truth"),
         ("active-learning", {"labeling_backend": "none"}, "is not one of label_studio, simulated"),
+        (
+            "train",
+            {
+                "task": "tabular_regression",
+                "target_column": "y",
+                "gate_config": '{"value_thresholds": {"accuracy": {}}}',
+            },
+            "has no metric(s) accuracy",
+        ),
+        ("train", {"task": "text_classification", "gate_config": '{"change_thresholds": {"rmse": {}}}'}, "not rmse"),
     ],
 )
 def test_unsupported_runs_are_refused_with_what_to_use_instead(pipeline, values, message):
@@ -77,7 +87,7 @@ def test_unsupported_runs_are_refused_with_what_to_use_instead(pipeline, values,
     [
         ("curate", {"data_type": "tabular", "target_column": "y", "split_method": "stratified", "time_field": ""}),
         ("curate", {"data_type": "tabular", "split_method": "chronological", "time_field": "t", "group_column": "g"}),
-        ("train", {"task": "tabular_regression", "target_column": "price"}),
+        ("train", {"task": "tabular_regression", "target_column": "price", "gate_config": support.REGRESSION_GATE}),
         ("active-learning", {"data_type": "text", "task": "text_classification", "labeling_backend": "label_studio"}),
         ("retrain", {"data_type": "image", "task": "image_multilabel", "labeling_backend": "none"}),
     ],
