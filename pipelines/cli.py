@@ -308,6 +308,12 @@ def _add_sample_data(commands) -> None:
     command.add_argument("--out", required=True, help="folder to write into")
     command.add_argument("--items", type=int, default=300, help="how many items (default 300)")
     command.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    command.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run active-learning twice (uncertainty sampling, then random sampling) and print both",
+    )
+    command.add_argument("--pipeline-root", help="with --compare: folder for outputs (default: OUT/pipeline-root)")
     command.set_defaults(handler=cmd_sample_data)
 
 
@@ -318,7 +324,35 @@ def cmd_sample_data(args: argparse.Namespace, environ: Mapping[str, str], out: T
     sample = sample_runs.write_sample(args.dataset, args.out, items=args.items, seed=args.seed)
     for line in sample_runs.describe(sample):
         print(line, file=out)
+    if args.compare:
+        compare_strategies(sample, Path(args.pipeline_root or Path(sample.folder) / "pipeline-root"), out)
     return EXIT_OK
+
+
+def compare_strategies(sample: Any, root: Path, out: TextIO) -> dict[str, dict]:
+    """Run active-learning on ``sample`` with uncertainty, then random sampling; print both summaries."""
+    from ..components.core import sample_runs
+    from . import discovery
+
+    if sample.data_type == "tabular":
+        raise ConfigError(f"{sample.name} is a table: active-learning does not take tables (curate and train it)")
+    info = discovery.get("active-learning")
+    pipeline = discovery.build(info, "local")
+    results = {}
+    for strategy, state in (("UNCERTAINTY", "active"), ("random", "random")):
+        values = sample_runs.active_learning_params(
+            sample, state=str(Path(sample.folder) / "state" / state), strategy=strategy
+        )
+        arguments = typed_parameters(values, _parameters_of(pipeline), info.name)
+        check_run_supported(info.name, arguments, _parameters_of(pipeline))
+        print(f"running active-learning with {strategy} sampling; outputs under {root}", file=out, flush=True)
+        results[strategy] = dict(run_local(pipeline, arguments, root).outputs["metrics"].metadata)
+    keys = ("human labels bought (pool)", "labeling spend (USD)", "test accuracy", "test macro_f1")
+    print(f"\n{'':<30}{'uncertainty':>14}{'random':>14}", file=out)
+    for key in keys:
+        row = [results[s].get(key, float("nan")) for s in ("UNCERTAINTY", "random")]
+        print(f"{key:<30}" + "".join(f"{v:>14.4g}" for v in row), file=out)
+    return results
 
 
 # ---------------------------------------------------------------------------------------------

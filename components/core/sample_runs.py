@@ -206,6 +206,8 @@ def active_learning_params(sample: Sample, *, state: str, strategy: str = "UNCER
         "dataset_name": sample.name,
         "model_name": f"{sample.name}-classifier",
         "hamming_threshold": "4",
+        "round_budget_seconds": "5",
+        "final_budget_seconds": "20",
     }
 
 

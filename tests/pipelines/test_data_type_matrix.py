@@ -193,7 +193,7 @@ def test_active_learning_with_the_simulated_crowd_then_one_more_round(kind, samp
         "run",
         "active-learning",
         "--local",
-        *params(**values, round_budget_seconds=2, final_budget_seconds=BUDGET, gate_config=LENIENT_GATE),
+        *params(**{**values, "round_budget_seconds": 2, "final_budget_seconds": BUDGET, "gate_config": LENIENT_GATE}),
         root=tmp_path / "root",
     )
     assert code == 0, err
