@@ -140,3 +140,9 @@ def test_sample_text_ground_truth_is_keyed_by_the_ids_import_gives():
         assert {t["id"] for t in truth} == set(items) and len(items) == 40
         assert all("classificationAnnotation" not in r for r in items.values())  # unlabeled
         assert {t["label"] for t in truth} == set(sample.labels) and len(sample.labels) == 5
+
+
+def test_sample_data_compare_refuses_a_table_before_running_anything(tmp_path):
+    code, _, err = cli("sample-data", "wine", "--out", str(tmp_path / "wine"), "--items", "60", "--compare")
+    assert code == 2 and "active-learning does not take tables" in err
+    assert not (tmp_path / "wine" / "pipeline-root").exists()
