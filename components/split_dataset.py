@@ -20,6 +20,7 @@ def split_dataset(
     folds: int = 5,
     fold: int = 0,
     target_column: str = "",
+    group_column: str = "",
 ):
     """Assigns each item an ``ml_use`` split, never splitting a near-duplicate group.
 
@@ -37,6 +38,8 @@ def split_dataset(
         folds: Number of folds, for ``kfold``.
         fold: Which fold is the validation split, for ``kfold``.
         target_column: Tabular data only: the label column to stratify by.
+        group_column: Tabular data only: rows sharing this column's value land in one split
+            (e.g. a customer or patient id), so no group leaks across splits.
 
     Returns:
         split: The same items, each with ``aiplatform.googleapis.com/ml_use`` set (tables: an
@@ -58,7 +61,7 @@ def split_dataset(
     if core.file_format(items.path) == "jsonl":
         result = core.split_manifest(items.path, split.path, spec)
     else:
-        result = core.split_table(items.path, split.path, spec, target_column=target_column)
+        result = core.split_table(items.path, split.path, spec, target_column=target_column, group_column=group_column)
     split.metadata.update(
         {
             "method": method,

@@ -126,7 +126,8 @@ def build_pipeline(target: str = "local", max_rounds: int = steps.MAX_ROUNDS):
             store_uri: Dataset version store (folder or ``gs://`` prefix); holds every round's version.
             annotation_store_uri: Where paid-for annotations and the spend ledger persist.
             registry_uri: Model registry folder or ``gs://`` prefix.
-            data_type: ``image`` or ``text``.
+            data_type: ``image`` or ``text`` (tables are refused before any step runs: label the
+                table's target column, then run ``curate`` and ``train``).
             task: Training task, e.g. ``image_classification`` or ``text_classification``.
             active_learning_config: ActiveLearningConfig JSON (DataLabelingJob's
                 ``activeLearningConfig`` form or labelloop's snake_case form); its ``max_rounds``

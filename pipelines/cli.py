@@ -86,12 +86,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(commands, [vertex])
     _add_versions(commands)
     _add_demo(commands)
+    _add_describe(commands)
+    _add_sample_data(commands)
     return parser
 
 
-def _command(commands, name: str, summary: str, description: str, parents=()) -> argparse.ArgumentParser:
+def _command(
+    commands, name: str, summary: str, description: str, parents=(), *, add_help: bool = True
+) -> argparse.ArgumentParser:
     return commands.add_parser(
-        name, help=summary, description=description, parents=list(parents), formatter_class=_formatter
+        name,
+        help=summary,
+        description=description,
+        parents=list(parents),
+        formatter_class=_formatter,
+        add_help=add_help,
     )
 
 
@@ -119,9 +128,12 @@ def _add_run(commands) -> None:
         commands,
         "run",
         "run a pipeline locally with kfp.local",
-        "Run a pipeline on this machine (kfp.local SubprocessRunner), no cloud needed.",
+        "Run a pipeline on this machine (kfp.local SubprocessRunner), no cloud needed. "
+        "`labelloop run PIPELINE --help` also lists the pipeline's parameters.",
+        add_help=False,
     )
     command.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
+    command.add_argument("-h", "--help", action=_PipelineHelp, help="show this help and the pipeline's parameters")
     command.add_argument("--local", action="store_true", required=True, help="run here (use `submit` for Vertex)")
     command.add_argument("--param", action="append", metavar="KEY=VALUE", help="pipeline parameter (repeatable)")
     command.add_argument(
@@ -231,6 +243,121 @@ def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) 
     run = demo.run_demo(args.workdir, seed=args.seed, max_rounds=args.rounds or demo.DEMO_ROUNDS)
     print(demo.format_summary(run), file=out)
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# describe / run --help / sample-data / what a pipeline supports
+
+
+class _PipelineHelp(argparse.Action):
+    """``run PIPELINE --help``: the command's help, then the pipeline's parameters."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        name = getattr(namespace, "pipeline", None)
+        if name:
+            try:
+                print("\n" + describe_pipeline(name), flush=True)
+            except Exception as error:  # noqa: BLE001 - the one line a person needs
+                parser.exit(EXIT_USAGE, f"labelloop run: error: {error}\n")
+        parser.exit()
+
+
+def describe_pipeline(name: str, target: str = "local") -> str:
+    """Every parameter of pipeline ``name`` with type, default and description, from its compiled spec."""
+    from . import discovery, parameters
+
+    info = discovery.get(name)
+    return parameters.render(info.name, parameters.compiled_spec(info.name, target))
+
+
+def check_run_supported(name: str, arguments: Mapping[str, Any], declared: Mapping[str, dict]) -> None:
+    """Refuse, before any step runs, what pipeline ``name`` does not support (ConfigError, exit 2)."""
+    from . import support
+
+    support.check_supported(name, support.with_defaults(arguments, declared))
+
+
+def _add_describe(commands) -> None:
+    command = _command(
+        commands,
+        "describe",
+        "list a pipeline's parameters with types, defaults and descriptions",
+        "Show a pipeline's parameters as its compiled YAML declares them: type, default and the "
+        "description from the pipeline's docstring.",
+    )
+    command.add_argument("pipeline", metavar="PIPELINE", help="pipeline name (see `labelloop list`)")
+    command.add_argument("--target", choices=("local", "vertex"), default="local", help="compiled target")
+    command.set_defaults(handler=cmd_describe)
+
+
+def cmd_describe(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """Print a pipeline's parameters."""
+    print(describe_pipeline(args.pipeline, args.target), file=out)
+    return EXIT_OK
+
+
+def _add_sample_data(commands) -> None:
+    command = _command(
+        commands,
+        "sample-data",
+        "write small real data sets (digits images, BBC News, wine) ready for the pipelines",
+        "Write a small real data set as a user would bring it (unlabeled images or text, or a table), "
+        "with the hidden ground truth and the labeling job spec the simulated crowd needs, and print "
+        "the `labelloop run` command for active learning (and for random sampling, to compare).",
+    )
+    command.add_argument("dataset", choices=("bbc-news", "digits", "wine"), help="which data set")
+    command.add_argument("--out", required=True, help="folder to write into")
+    command.add_argument("--items", type=int, default=300, help="how many items (default 300)")
+    command.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    command.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run active-learning twice (uncertainty sampling, then random sampling) and print both",
+    )
+    command.add_argument("--pipeline-root", help="with --compare: folder for outputs (default: OUT/pipeline-root)")
+    command.set_defaults(handler=cmd_sample_data)
+
+
+def cmd_sample_data(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """Write a sample data set and print how to run the pipelines on it."""
+    from ..components.core import sample_runs
+
+    sample = sample_runs.write_sample(args.dataset, args.out, items=args.items, seed=args.seed)
+    for line in sample_runs.describe(sample):
+        print(line, file=out)
+    if args.compare:
+        compare_strategies(sample, Path(args.pipeline_root or Path(sample.folder) / "pipeline-root"), out)
+    return EXIT_OK
+
+
+def compare_strategies(sample: Any, root: Path, out: TextIO) -> dict[str, dict]:
+    """Run active-learning on ``sample`` with uncertainty, then random sampling; print both summaries."""
+    from ..components.core import sample_runs
+    from . import discovery
+
+    if sample.data_type == "tabular":
+        raise ConfigError(f"{sample.name} is a table: active-learning does not take tables (curate and train it)")
+    info = discovery.get("active-learning")
+    pipeline = discovery.build(info, "local")
+    results = {}
+    for strategy, state in (("UNCERTAINTY", "active"), ("random", "random")):
+        values = sample_runs.active_learning_params(
+            sample, state=str(Path(sample.folder) / "state" / state), strategy=strategy
+        )
+        arguments = typed_parameters(values, _parameters_of(pipeline), info.name)
+        check_run_supported(info.name, arguments, _parameters_of(pipeline))
+        print(f"running active-learning with {strategy} sampling; outputs under {root}", file=out, flush=True)
+        results[strategy] = dict(run_local(pipeline, arguments, root).outputs["metrics"].metadata)
+    keys = ("human labels bought (pool)", "labeling spend (USD)", "test accuracy", "test macro_f1")
+    print(f"\n{'':<30}{'uncertainty':>14}{'random':>14}", file=out)
+    for key in keys:
+        row = [results[s].get(key, float("nan")) for s in ("UNCERTAINTY", "random")]
+        print(f"{key:<30}" + "".join(f"{v:>14.4g}" for v in row), file=out)
+    return results
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,6 +491,7 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -
     info = discovery.get(args.pipeline)
     pipeline = discovery.build(info, "local")
     arguments = typed_parameters(parse_pairs(args.param, "--param"), _parameters_of(pipeline), info.name)
+    check_run_supported(info.name, arguments, _parameters_of(pipeline))
     root = Path(settings.get("local_root")).resolve()
     print(f"running {info.name} locally; outputs under {root}", file=out, flush=True)
     started = time.monotonic()
@@ -453,6 +581,7 @@ def _run_request(args: argparse.Namespace, settings: Settings, target: str, work
     declared = spec_parameters(load_template(template))
     parameters = typed_parameters(parse_pairs(args.param, "--param"), declared, name)
     parameters = with_run_location(parameters, declared, settings.get("location"))
+    check_run_supported(name, parameters, declared)
     labels = {PIPELINE_LABEL: name, **settings.labels}
     return RunRequest(str(template), args.display_name or name, parameters, labels, args.cache)
 

@@ -2,9 +2,13 @@
 
     import_dataset ─▶ prefilter_images ─▶ split_dataset (─▶ ensure_vertex_dataset)
 
+Images, text (JSONL) and tables (CSV/Parquet) alike: a table stays a table from import to split
+(the prefilter passes it through, import already checked its rows), and the split honours its
+``target_column`` (stratified), ``time_field`` (chronological) and ``group_column``.
+
 The local target stops at the split manifest; the vertex target also imports it, as a ``.jsonl``
 file, into the Vertex AI managed dataset named ``dataset_display_name`` (created on the first run,
-reused after).
+reused after; tables are not imported into a managed dataset yet).
 """
 
 from kfp import dsl
@@ -24,6 +28,7 @@ def build_pipeline(target: str = "local"):
         source_uri: str,
         data_type: str = "image",
         source_format: str = "auto",
+        target_column: str = "",
         allowed_labels: list = [],
         max_reject_rate: float = steps.MAX_REJECT_RATE,
         min_items_per_label: int = steps.MIN_ITEMS_PER_LABEL,
@@ -31,6 +36,8 @@ def build_pipeline(target: str = "local"):
         blur_threshold: float = steps.BLUR_THRESHOLD,
         min_side: int = steps.MIN_SIDE,
         split_method: str = steps.SPLIT_METHOD,
+        time_field: str = "",
+        group_column: str = "",
         training_fraction: float = steps.TRAINING_FRACTION,
         validation_fraction: float = steps.VALIDATION_FRACTION,
         test_fraction: float = steps.TEST_FRACTION,
@@ -45,6 +52,8 @@ def build_pipeline(target: str = "local"):
                 file, or a CSV/Parquet table; local path or ``gs://``.
             data_type: ``image``, ``text`` or ``tabular``.
             source_format: ``auto``, ``image_folder``, ``jsonl``, ``csv`` or ``parquet``.
+            target_column: Tabular only: the column to predict (the label); empty for rows not
+                labeled yet. Stratified splits stratify by it.
             allowed_labels: Label set; items with other labels are rejected. Empty allows any.
             max_reject_rate: Fail the run when more than this share of items is rejected.
             min_items_per_label: Labels with fewer items are reported (Vertex wants 10 for text).
@@ -52,6 +61,9 @@ def build_pipeline(target: str = "local"):
             blur_threshold: Blur score (0 sharp .. 1 blurry) at or above which an image is dropped.
             min_side: Images with a side shorter than this many pixels are rejected.
             split_method: ``stratified``, ``random``, ``ml_use``, ``chronological`` or ``kfold``.
+            time_field: ``chronological`` only: the field (tables: the column) holding each item's
+                time; the oldest items go to training, the newest to test.
+            group_column: Tables only: rows sharing this column's value stay in one split.
             training_fraction: Share of items for training.
             validation_fraction: Share of items for validation.
             test_fraction: Share of items for test.
@@ -70,6 +82,9 @@ def build_pipeline(target: str = "local"):
             blur_threshold=blur_threshold,
             min_side=min_side,
             split_method=split_method,
+            target_column=target_column,
+            time_field=time_field,
+            group_column=group_column,
             training_fraction=training_fraction,
             validation_fraction=validation_fraction,
             test_fraction=test_fraction,

@@ -107,7 +107,8 @@ def build_pipeline(target: str = "local"):
             store_uri: Dataset version store (folder or ``gs://`` prefix).
             registry_uri: Model registry folder or ``gs://`` prefix (local target and text on Vertex).
             annotation_store_uri: Where paid-for annotations persist (needed when labeling is on).
-            data_type: ``image`` or ``text``.
+            data_type: ``image`` or ``text`` (tables are refused before any step runs: run ``curate``
+                and ``train``).
             task: Training task, e.g. ``image_classification`` or ``text_classification``.
             dataset_name: Dataset in the version store.
             model_name: Registered model name.

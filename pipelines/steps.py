@@ -115,6 +115,9 @@ class CurateSettings:
     blur_threshold: Any = BLUR_THRESHOLD
     min_side: Any = MIN_SIDE
     split_method: Any = SPLIT_METHOD
+    target_column: Any = ""
+    time_field: Any = ""
+    group_column: Any = ""
     training_fraction: Any = TRAINING_FRACTION
     validation_fraction: Any = VALIDATION_FRACTION
     test_fraction: Any = TEST_FRACTION
@@ -179,6 +182,7 @@ def curate_steps(*, source_uri, settings: CurateSettings) -> CurateTasks:
         max_reject_rate=settings.max_reject_rate,
         min_items_per_label=settings.min_items_per_label,
         allowed_uri_schemes=settings.allowed_uri_schemes,
+        target_column=settings.target_column,
     ).set_display_name("Import and validate")
     prefiltered = prefilter_images(
         items=imported.outputs["items"],
@@ -186,7 +190,7 @@ def curate_steps(*, source_uri, settings: CurateSettings) -> CurateTasks:
         blur_threshold=settings.blur_threshold,
         min_width=settings.min_side,
         min_height=settings.min_side,
-    ).set_display_name("Drop duplicates, blurry and corrupt images")
+    ).set_display_name("Drop duplicates, blurry and corrupt images (tables pass through)")
     split_task = split_dataset(
         items=prefiltered.outputs["kept"],
         method=settings.split_method,
@@ -194,6 +198,9 @@ def curate_steps(*, source_uri, settings: CurateSettings) -> CurateTasks:
         validation_fraction=settings.validation_fraction,
         test_fraction=settings.test_fraction,
         seed=settings.seed,
+        target_column=settings.target_column,
+        time_field=settings.time_field,
+        group_column=settings.group_column,
     ).set_display_name("Split into training / validation / test")
     return CurateTasks(imported, prefiltered, split_task)
 

@@ -41,7 +41,8 @@ def build_pipeline(target: str = "local"):
                 ``tabular_classification`` or ``tabular_regression``.
             target_column: Tabular tasks: the column to predict.
             budget_seconds: Local trainer / custom job search budget.
-            gate_config: JSON thresholds of the promotion gate.
+            gate_config: JSON thresholds of the promotion gate; the default scores accuracy, so
+                ``tabular_regression`` needs thresholds on ``mae``, ``rmse`` or ``r2``.
             registry_uri: Model registry folder or ``gs://`` prefix.
             model_name: Registered model name.
             dataset_version: Version id of the training data (lineage).

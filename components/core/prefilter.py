@@ -345,7 +345,8 @@ def prefilter_manifest(
     """Prefilter a manifest: write kept items and rejects, return the counts.
 
     Args:
-        input_path: JSONL manifest (items carry ``labelloop_id``).
+        input_path: JSONL manifest (items carry ``labelloop_id``), or a CSV/Parquet table (tabular
+            data, already checked row by row at import): copied to ``kept_path`` unchanged.
         kept_path: Where the kept items go (JSONL), each image with its facts in ``labelloop``.
         rejects_path: Where every removed item goes, with a reason code.
         settings: Checks and thresholds.
@@ -354,6 +355,8 @@ def prefilter_manifest(
     Returns:
         A :class:`PrefilterResult`; every input item is counted as kept or rejected.
     """
+    if _is_table(input_path):
+        return _pass_table_through(input_path, kept_path, rejects_path, settings, step=step)
     table, failed = _collect_facts(input_path, settings)
     decisions, groups = decide(table, settings)
     items = kept = images = passed = 0
@@ -384,3 +387,24 @@ def prefilter_manifest(
                 rejects.reject(annotated, decision.reason_code, decision.reason, line=line.number)
         rejected = dict(rejects.counts)
     return PrefilterResult(items, kept, images, passed, rejected, groups, settings.thresholds())
+
+
+def _is_table(path: str) -> bool:
+    from .split import file_format
+
+    return file_format(path) != "jsonl"
+
+
+def _pass_table_through(
+    input_path: str, kept_path: str, rejects_path: str, settings: PrefilterSettings, *, step: str
+) -> PrefilterResult:
+    """Tables have no images to check: every row is kept as is (import checked Vertex's row rules)."""
+    from .split import iter_table
+
+    rows = sum(len(chunk) for chunk in iter_table(input_path))
+    with manifest.open_file(input_path, "rb") as source, manifest.atomic_writer(kept_path) as out:
+        while block := source.read(1 << 20):
+            out.write(block)
+    with manifest.RejectsWriter(rejects_path, step):
+        pass
+    return PrefilterResult(rows, rows, 0, rows, {}, 0, settings.thresholds())

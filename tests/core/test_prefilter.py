@@ -219,3 +219,13 @@ def test_images_on_gcs_are_read_by_the_thread_pool(gcs_prefix, tmp_path):
     assert kept == ["a", "b"]
     assert rejects == {"a_small": pf.NEAR_DUPLICATE, "missing": image_checks.UNREADABLE}
     assert result.items == 4
+
+
+def test_a_table_passes_through_unchanged_with_every_row_counted(tmp_path):
+    table = tmp_path / "items.csv"
+    table.write_text("alcohol,cultivar,labelloop_id\n14.2,a,r1\n13.1,b,r2\n12.9,a,r3\n")
+    kept, rejects = tmp_path / "kept", tmp_path / "rejects"
+    result = pf.prefilter_manifest(str(table), str(kept), str(rejects), pf.PrefilterSettings(), step="prefilter")
+    assert kept.read_bytes() == table.read_bytes()
+    assert rejects.read_text() == ""
+    assert (result.items, result.kept, result.passed_through, result.images, result.rejected) == (3, 3, 3, 0, {})

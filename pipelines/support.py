@@ -1,0 +1,167 @@
+"""What each pipeline supports, checked before any step runs.
+
+``labelloop run`` and ``labelloop submit`` call :func:`check_supported` with the run's parameters
+(the pipeline's defaults filled in) right after the parameters are typed, so a data type or task a
+pipeline cannot handle is refused in one line naming what is not supported and what to use instead,
+not forty seconds later by a step deep in the graph.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .config import ConfigError
+
+#: The data type each training task learns from.
+TASK_DATA_TYPES = {
+    "image_classification": "image",
+    "image_multilabel": "image",
+    "text_classification": "text",
+    "tabular_classification": "tabular",
+    "tabular_regression": "tabular",
+}
+#: The classification task to suggest for a data type.
+CLASSIFICATION_TASK = {
+    "image": "image_classification",
+    "text": "text_classification",
+    "tabular": "tabular_classification",
+}
+#: Pipelines whose steps after curate (labeling, versions, rounds) read JSONL manifests only.
+MANIFEST_ONLY = ("active-learning", "active-learning-round", "retrain")
+LABELING_BACKENDS = ("label_studio", "simulated", "none")
+#: A promotion gate for regression: the default gate thresholds classification accuracy.
+REGRESSION_GATE = {"value_thresholds": {"r2": {"lower_bound": 0.0}}, "change_thresholds": {"rmse": {"absolute": 0.0}}}
+
+
+def with_defaults(arguments: Mapping[str, Any], parameters: Mapping[str, dict]) -> dict[str, Any]:
+    """The run's parameters: the given ones over the pipeline spec's defaults."""
+    values = {name: spec.get("defaultValue") for name, spec in parameters.items() if "defaultValue" in spec}
+    return {**values, **arguments}
+
+
+def check_supported(pipeline: str, values: Mapping[str, Any]) -> None:
+    """Refuse, before any step runs, a run ``pipeline`` cannot do with these parameter ``values``.
+
+    Raises:
+        ConfigError: naming the unsupported combination and what to use instead.
+    """
+    for problem in problems(pipeline, values):
+        raise ConfigError(problem)
+
+
+def problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
+    """Every reason ``pipeline`` cannot run with ``values``, as sentences; empty when it can."""
+    found = _task_problems(pipeline, values)
+    found += _tabular_problems(pipeline, values)
+    found += _split_problems(pipeline, values)
+    found += _labeling_problems(pipeline, values)
+    found += _gate_problems(pipeline, values)
+    return found
+
+
+def _data_type(values: Mapping[str, Any]) -> str | None:
+    if "data_type" in values:
+        return str(values["data_type"])
+    return TASK_DATA_TYPES.get(str(values.get("task", "")))
+
+
+def _task_problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
+    if "task" not in values:
+        return []
+    task = str(values["task"])
+    if task not in TASK_DATA_TYPES:
+        return [f"{pipeline}: unknown task {task!r}; use one of {', '.join(TASK_DATA_TYPES)}"]
+    data_type = values.get("data_type")
+    if data_type is not None and TASK_DATA_TYPES[task] != data_type:
+        suggestion = CLASSIFICATION_TASK.get(str(data_type))
+        hint = f"pass --param task={suggestion}" if suggestion else "pass a data_type the task fits"
+        return [
+            f"{pipeline}: task {task!r} learns from {TASK_DATA_TYPES[task]} data but data_type is {data_type!r}; {hint}"
+        ]
+    return []
+
+
+def _tabular_problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
+    data_type, task = _data_type(values), str(values.get("task", ""))
+    if data_type == "tabular" and pipeline in MANIFEST_ONLY:
+        what = "tabular regression" if task == "tabular_regression" else "tables (data_type/task tabular)"
+        return [
+            f"{pipeline} does not support {what}: its labeling, versioning and round steps read JSON Lines "
+            "manifests and a table stays CSV/Parquet; label the table's target column yourself, then run "
+            "`labelloop run curate --local --param data_type=tabular --param target_column=COLUMN --param "
+            "source_uri=TABLE` and `labelloop run train --local --param task=tabular_classification "
+            "--param target_column=COLUMN --param dataset_uri=<curate's split>`"
+        ]
+    column = str(values.get("target_column", ""))
+    if task.startswith("tabular_") and "target_column" in values and not column:
+        return [f"{pipeline}: task {task!r} needs --param target_column=COLUMN (the column to predict)"]
+    if data_type in ("image", "text") and column and pipeline == "curate":
+        return [
+            f"curate: target_column applies to tables; {data_type} items carry their label in "
+            "classificationAnnotation (drop target_column, or pass data_type=tabular)"
+        ]
+    return []
+
+
+def _split_problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
+    method = values.get("split_method")
+    if method is None:
+        return []
+    found = []
+    if method == "chronological" and not values.get("time_field"):
+        found.append(
+            f"{pipeline}: split_method=chronological needs --param time_field=FIELD (the field or column holding "
+            "each item's time)"
+        )
+    if values.get("time_field") and method != "chronological":
+        found.append(
+            f"{pipeline}: time_field is used only by split_method=chronological (got {method!r}); "
+            "pass --param split_method=chronological or drop time_field"
+        )
+    if values.get("group_column") and _data_type(values) != "tabular":
+        found.append(
+            f"{pipeline}: group_column applies to tables; images and text are grouped by the near-duplicate "
+            "groups the prefilter finds"
+        )
+    return found
+
+
+def _labeling_problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
+    backend = values.get("labeling_backend")
+    if backend is None:
+        return []
+    if backend not in LABELING_BACKENDS or (backend == "none" and pipeline != "retrain"):
+        allowed = LABELING_BACKENDS if pipeline == "retrain" else LABELING_BACKENDS[:2]
+        return [f"{pipeline}: labeling_backend {backend!r} is not one of {', '.join(allowed)}"]
+    if backend == "simulated" and not values.get("ground_truth_uri"):
+        return [
+            f"{pipeline}: labeling_backend=simulated needs --param ground_truth_uri=FILE, a JSONL of "
+            '{"id": <labelloop_id>, "label": ...} lines (`labelloop sample-data` writes one)'
+        ]
+    return []
+
+
+def _gate_problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
+    """A gate whose metrics the task does not produce would fail after training; refuse it now."""
+    if "gate_config" not in values or "task" not in values:
+        return []
+    from ..components.core.metrics import REGRESSION_METRICS
+
+    try:
+        config = json.loads(values["gate_config"]) if isinstance(values["gate_config"], str) else values["gate_config"]
+        named = set(config.get("value_thresholds", {})) | set(config.get("change_thresholds", {}))
+    except (ValueError, AttributeError) as err:
+        return [f"{pipeline}: gate_config is not a JSON object of thresholds ({err})"]
+    regression = values["task"] == "tabular_regression"
+    wrong = sorted(m for m in named if (m in REGRESSION_METRICS) != regression)
+    if not wrong:
+        return []
+    if regression:
+        return [
+            f"{pipeline}: task tabular_regression has no metric(s) {', '.join(wrong)} for the promotion gate "
+            f"(regression metrics: {', '.join(REGRESSION_METRICS)}); pass e.g. "
+            f"--param gate_config='{json.dumps(REGRESSION_GATE)}'"
+        ]
+    return [f"{pipeline}: task {values['task']!r} is scored by classification metrics, not {', '.join(wrong)}"]
