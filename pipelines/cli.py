@@ -122,6 +122,7 @@ def _add_run(commands) -> None:
     command.add_argument(
         "--pipeline-root", help="folder for outputs (default: $LABELLOOP_LOCAL_ROOT or ./local_outputs)"
     )
+    _add_verbose(command)
     command.set_defaults(handler=cmd_run)
 
 
@@ -216,15 +217,37 @@ def _add_demo(commands) -> None:
         help="labeling rounds, the cold start included: the graph size and the config's max_rounds (default: 5)",
     )
     command.add_argument("--seed", type=int, default=0, help="seed for the data and every random choice")
+    _add_verbose(command)
     command.set_defaults(handler=cmd_demo)
 
 
-def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
-    from . import demo
+def _add_verbose(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="also print every task's logs (they always go to labelloop.log in the run folder)",
+    )
 
-    print(f"labelloop demo: writing data and running the active-learning pipeline in {args.workdir} ...", file=out)
-    run = demo.run_demo(args.workdir, seed=args.seed, max_rounds=args.rounds or demo.DEMO_ROUNDS)
-    print(demo.format_summary(run), file=out)
+
+def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    from . import demo, progress
+
+    started = time.monotonic()
+    print(f"labelloop demo: writing digit images and running the active-learning pipeline in {args.workdir}", file=out)
+    plan = demo.plan_demo(args.workdir, seed=args.seed, max_rounds=args.rounds or demo.DEMO_ROUNDS)
+    root = Path(plan.pipeline_root)
+    outputs, log = progress.run_with_progress(
+        plan.pipeline,
+        lambda: plan.pipeline(**plan.arguments),
+        log_path=root / f"labelloop-demo-{time.strftime('%Y%m%d-%H%M%S')}.log",
+        out=out,
+        verbose=args.verbose,
+        run_dir=lambda: _newest_run_dir(root, started),
+    )
+    print(demo.format_summary(demo.demo_result(plan, outputs)), file=out)
+    print(f"  {'log':<34} {log}\n  {'time':<34} {time.monotonic() - started:.0f}s", file=out)
     return 0
 
 
@@ -262,9 +285,12 @@ def main(
 
 def _describe(error: Exception) -> tuple[int, str]:
     from .discovery import UnknownPipelineError
+    from .progress import TaskFailed
 
     if isinstance(error, (ConfigError, UnknownPipelineError)):
         return EXIT_USAGE, str(error)
+    if isinstance(error, TaskFailed):
+        return EXIT_FAILURE, str(error)
     if type(error).__name__ == "DefaultCredentialsError":
         return EXIT_USAGE, (
             "no Google Cloud credentials found; run `gcloud auth application-default login` "
@@ -325,7 +351,7 @@ def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
 
 def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
     """Run a pipeline with kfp.local and print where its outputs are."""
-    from . import discovery
+    from . import discovery, progress
 
     settings = load_settings({"local_root": args.pipeline_root}, environ, config_file=args.config)
     info = discovery.get(args.pipeline)
@@ -334,13 +360,17 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -
     root = Path(settings.get("local_root")).resolve()
     print(f"running {info.name} locally; outputs under {root}", file=out, flush=True)
     started = time.monotonic()
-    try:
-        task = run_local(pipeline, arguments, root)
-    except RuntimeError as error:
-        raise RuntimeError(f"{error} (outputs and logs so far: {_newest_run_dir(root, started) or root})") from error
+    task, log = progress.run_with_progress(
+        pipeline,
+        lambda: run_local(pipeline, arguments, root),
+        log_path=root / f"labelloop-{info.name}-{time.strftime('%Y%m%d-%H%M%S')}.log",
+        out=out,
+        verbose=args.verbose,
+        run_dir=lambda: _newest_run_dir(root, started),
+    )
     print(
         f"{info.name} finished in {time.monotonic() - started:.1f}s; "
-        f"run folder: {_newest_run_dir(root, started) or root}",
+        f"run folder: {_newest_run_dir(root, started) or root}\nlog: {log}",
         file=out,
     )
     for name, value in _task_outputs(task).items():
