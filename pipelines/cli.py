@@ -26,6 +26,7 @@ from .config import (
     spec_parameters,
     typed_parameters,
 )
+from .plain import plain_text
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -39,7 +40,9 @@ LABELLOOP_PIPELINE_ROOT, LABELLOOP_SERVICE_ACCOUNT, LABELLOOP_STORE, ...) > conf
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
-    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+    from .plain import PlainHelpFormatter
+
+    return PlainHelpFormatter(prog, max_help_position=32)
 
 
 def _vertex_flags() -> argparse.ArgumentParser:
@@ -514,7 +517,7 @@ def cmd_list(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) 
     pipelines = discovery.discover()
     width = max((len(name) for name in pipelines), default=0)
     for info in pipelines.values():
-        summary = f"(cannot load: {info.error})" if info.error else info.summary
+        summary = f"(cannot load: {info.error})" if info.error else plain_text(info.summary)
         print(f"{info.name:<{width}}  {summary}", file=out)
     return EXIT_OK
 

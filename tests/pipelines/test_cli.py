@@ -81,12 +81,22 @@ def tiny(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["compile"], ["run"], ["submit"], ["schedule"], ["list"], ["status"], ["versions"]]
+    "command", [[], ["compile"], ["run"], ["submit"], ["schedule"], ["list"], ["status"], ["versions"], ["demo"]]
 )
-def test_every_command_has_help(command, capsys):
+def test_every_command_has_help_in_plain_text(command, capsys):
     code, _, _ = run_cli(*command, "--help")
     assert code == 0
-    assert "usage: labelloop" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "usage: labelloop" in text
+    assert "`" not in text, "help is plain text, not reStructuredText"
+
+
+def test_plain_text_drops_restructuredtext_markup():
+    from labelloop.pipelines.plain import plain_text
+
+    assert plain_text("The ``curate`` pipeline, see :func:`steps.finish` and `labelloop list`") == (
+        "The curate pipeline, see steps.finish and 'labelloop list'"
+    )
 
 
 def test_no_command_is_a_usage_error(capsys):
@@ -208,6 +218,7 @@ def test_list_shows_pipelines_with_their_summaries(tiny, env):
     code, out, _ = run_cli("list", environ=env)
     assert code == 0
     assert re.search(r"^cli-tiny +Tiny test pipeline: repeats a word into a text file\.$", out, re.M)
+    assert re.search(r"^curate +The curate pipeline: ", out, re.M) and "`" not in out
 
 
 def test_list_reports_a_broken_pipeline_instead_of_hiding_it(monkeypatch, tmp_path, env):
