@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import label_studio_cli
 from .config import (
     ConfigError,
     Settings,
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(commands, [vertex])
     _add_versions(commands)
     _add_demo(commands)
+    label_studio_cli.add_command(commands, _formatter)
     return parser
 
 
@@ -292,7 +294,7 @@ def _describe(error: Exception) -> tuple[int, str]:
 
     if isinstance(error, (ConfigError, UnknownPipelineError)):
         return EXIT_USAGE, str(error)
-    if isinstance(error, TaskFailed):
+    if isinstance(error, (TaskFailed, label_studio_cli.LabelStudioCliError)):
         return EXIT_FAILURE, str(error)
     if type(error).__name__ == "DefaultCredentialsError":
         return EXIT_USAGE, (

@@ -81,7 +81,19 @@ def tiny(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["compile"], ["run"], ["submit"], ["schedule"], ["list"], ["status"], ["versions"], ["demo"]]
+    "command",
+    [
+        [],
+        ["compile"],
+        ["run"],
+        ["submit"],
+        ["schedule"],
+        ["list"],
+        ["status"],
+        ["versions"],
+        ["demo"],
+        ["label-studio"],
+    ],
 )
 def test_every_command_has_help_in_plain_text(command, capsys):
     code, _, _ = run_cli(*command, "--help")
@@ -643,3 +655,32 @@ def test_run_the_real_curate_pipeline_locally(tmp_path, env):
     [split] = [p for p in root.rglob("split") if p.is_file()]
     ids = [line["dataItemResourceLabels"]["labelloop_id"] for line in map(json.loads, split.read_text().splitlines())]
     assert len(ids) == len(set(ids)) == 30
+
+
+def test_label_studio_without_a_server_or_an_install_says_what_to_do(tmp_path, env):
+    code, _, err = run_cli("label-studio", "status", "--data-dir", str(tmp_path / "ls"), environ=env)
+    assert code == 1 and "no Label Studio was started with --data-dir" in err and "run start first" in err
+    missing = {**env, "LABELSTUDIO_VENV": str(tmp_path / "nowhere"), "PATH": str(tmp_path)}
+    from labelloop.pipelines import label_studio_cli
+
+    with pytest.raises(label_studio_cli.LabelStudioCliError, match=r"install-labelstudio\.sh"):
+        label_studio_cli.find_executable(missing, tmp_path)
+
+
+def test_label_studio_status_of_a_stopped_server_says_how_to_resume(tmp_path, env):
+    from labelloop.pipelines import label_studio_cli as lsc
+
+    data = tmp_path / "ls"
+    data.mkdir()
+    state = lsc.ServerState("http://127.0.0.1:9", 2**22 + 7, "t0k", "a@b.c", "pw", str(tmp_path), str(data), "ls.log")
+    lsc.write_state(data, state)
+    assert oct((data / lsc.STATE_FILE).stat().st_mode)[-3:] == "600"  # it holds the admin token
+    code, out, _ = run_cli("label-studio", "status", "--data-dir", str(data), environ=env)
+    assert code == 1 and "NOT running" in out and f"labelloop label-studio start --data-dir {data}" in out
+    code, out, _ = run_cli("label-studio", "stop", "--data-dir", str(data), environ=env)
+    assert code == 0 and "was not running" in out
+    assert state.env() == {
+        "LABEL_STUDIO_URL": "http://127.0.0.1:9",
+        "LABEL_STUDIO_API_KEY": "t0k",
+        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(tmp_path),
+    }
