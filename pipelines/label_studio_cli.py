@@ -116,13 +116,20 @@ def healthy(url: str, token: str, *, timeout_s: float = 5.0) -> bool:
     return health.ok and whoami.ok
 
 
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
+def port_free(port: int, *, wait_s: float = 0.0) -> bool:
+    """Whether 127.0.0.1:``port`` can be bound, waiting up to ``wait_s`` for a stopped server to let go of it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                pass
+        if time.monotonic() >= deadline:
             return False
-    return True
+        time.sleep(0.5)
 
 
 def start_server(
@@ -142,7 +149,7 @@ def start_server(
     previous = read_state(data_dir)
     if previous and is_running(previous.pid) and healthy(previous.url, previous.token):
         return previous
-    if not port_free(port):
+    if not port_free(port, wait_s=30.0 if previous else 0.0):
         raise LabelStudioCliError(f"port {port} is in use; pass --port with a free one")
     token = previous.token if previous else secrets.token_hex(20)
     password = admin_password or (previous.admin_password if previous else secrets.token_urlsafe(12))
@@ -194,19 +201,29 @@ def start_server(
     raise LabelStudioCliError(f"label-studio did not answer within {timeout_s:.0f}s; see {log}")
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.waitpid(pgid, os.WNOHANG)  # reap it when this process started it (a test), else no-op
+    except ChildProcessError:
+        pass
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def stop_server(state: ServerState, *, timeout_s: float = 30.0) -> bool:
-    """Stop the server ``start`` started (its process group); False when it was not running."""
-    if not is_running(state.pid):
+    """Stop the server ``start`` started: its whole process group (it began a session); False when not running."""
+    if not _group_alive(state.pid):
         return False
     os.killpg(state.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and is_running(state.pid):
-        try:
-            os.waitpid(state.pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
+    while time.monotonic() < deadline and _group_alive(state.pid):
         time.sleep(0.3)
-    if is_running(state.pid):
+    if _group_alive(state.pid):
         os.killpg(state.pid, signal.SIGKILL)
     return True
 

@@ -451,7 +451,8 @@ def headline_figures(inputs: ReportInputs, facts: DatasetFacts) -> dict[str, obj
         out["labeling spend (USD)"] = round(spend, 2)
     if "machine_labeled_items" in ml:
         out["machine-labeled items"] = ml["machine_labeled_items"]
-        out["machine-label precision (test)"] = ml.get("test_precision")
+        if ml["machine_labeled_items"]:  # a precision of nothing labeled is no figure
+            out["machine-label precision (test)"] = ml.get("test_precision")
     for name in ("accuracy", "macro_f1", "au_prc", "r2", "rmse"):
         if name in ev:
             out[f"test {name}"] = ev[name]
@@ -1054,7 +1055,7 @@ def write_run_report(path: str, report: RunReport) -> None:
 COMPARISON_NOTE = (
     "Measured in this run on its own final dataset: both strategies start from the same random batch per seed, "
     "then label the run's batch sizes with true labels and a logistic regression on image features, scored on "
-    "the test split after each batch. Lines are the mean over seeds, bands the min-max spread."
+    "the validation and test items after each batch. Lines are the mean over seeds, bands the min-max spread."
 )
 
 

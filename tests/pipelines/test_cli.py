@@ -310,7 +310,8 @@ def test_demo_prints_task_lines_summary_and_log(tiny, tmp_path, env, monkeypatch
     lines = out.splitlines()
     assert re.fullmatch(r"  ✓ repeat\s+done\s+\d+\.\ds", lines[1])
     assert re.search(r"labeling spend \(USD, ledger\) +3\.50\n", out)
-    assert "active learning (margin_cluster) needed 60 labels, random sampling 100: 40% fewer labels" in out
+    assert "active learning (margin_cluster) needed 60 labels, random sampling 100, " in out
+    assert "to reach accuracy 0.850: 40% fewer labels" in out
     assert "labels to reach it" not in out  # said once, in the sentence
     [log_line] = [line for line in lines if line.strip().startswith("log ")]
     assert log_line.split()[-1].endswith("labelloop.log") and "Executing task" in open(log_line.split()[-1]).read()
