@@ -1,5 +1,6 @@
 """The components' image: tag equals the package version, and its install step works."""
 
+import os
 import pathlib
 import re
 import subprocess
@@ -52,3 +53,33 @@ def test_install_step_works_in_a_fresh_virtual_environment(tmp_path):
     )
     assert check.returncode == 0, check.stderr[-3000:]
     assert "split-dataset" in check.stdout
+
+
+def test_building_the_package_prints_no_packaging_warning(tmp_path):
+    """setuptools warns (30 lines each) when a package folder is not declared; the install must stay clean."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-v",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PIP_NO_INPUT": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    warnings = [
+        line
+        for line in output.splitlines()
+        if re.search(r"Warning\b|would be ignored|deprecated", line) and "WARNING: Location" not in line
+    ]
+    assert not warnings, "\n".join(warnings[:20])
