@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from . import manifest
 from . import report_charts as charts
 from . import report_gallery as gallery
+from .active_learning import LearningRun
 from .report_gallery import GalleryLimits, Tile
 
 # =============================================================================================
@@ -81,15 +82,6 @@ FILE_PROBLEM_CODES = (
     "invalid_uri",
     "missing_id",
 )
-
-
-@dataclass(frozen=True)
-class LearningRun:
-    """The round records of one labeling strategy run with one seed (several seeds show spread)."""
-
-    strategy: str
-    records: Sequence
-    seed: int | None = None
 
 
 @dataclass(frozen=True)

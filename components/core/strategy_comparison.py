@@ -18,8 +18,7 @@ import numpy as np
 
 from . import manifest as mf
 from . import sampling
-from .active_learning import RoundRecord
-from .run_report import LearningRun
+from .active_learning import LearningRun, RoundRecord
 
 BASELINE = "random"
 
