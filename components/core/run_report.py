@@ -469,6 +469,17 @@ def saving_figures(savings: Sequence[charts.LabelSaving]) -> dict[str, object]:
     return out
 
 
+#: Headline names that count things: shown as whole numbers even when Metrics stored them as floats.
+COUNT_WORDS = ("items", "labels paid", "rejected at import", "removed by prefilter")
+
+
+def _count(value: object) -> str:
+    """A count (KFP Metrics hold every number as a float: 0.0 items is shown as 0)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        return f"{int(value):,}"
+    return _number(value)
+
+
 def cards_html(figures: Mapping[str, object]) -> str:
     cards = []
     for name, value in figures.items():
@@ -477,7 +488,9 @@ def cards_html(figures: Mapping[str, object]) -> str:
             tone = " ok" if value == "blessed" else " no"
         if name == "labeling spend (USD)":
             shown = f"${value:,.2f}"
-        elif "precision" in name or name.startswith("test "):
+        elif name.endswith(COUNT_WORDS) or name.startswith("labels to reach"):
+            shown = _count(value)
+        elif "precision" in name or name.startswith("test ") or name.startswith("target "):
             shown = _fraction(value)
         else:
             shown = _number(value)
@@ -854,12 +867,12 @@ def machine_section(inputs: ReportInputs, facts: DatasetFacts) -> str:
         body += table_html(
             ("figure", "value"),
             [
-                ("machine-labeled items", ml.get("machine_labeled_items")),
-                ("left for humans", ml.get("still_unlabeled_items")),
+                ("machine-labeled items", Markup(_count(ml.get("machine_labeled_items")))),
+                ("left for humans", Markup(_count(ml.get("still_unlabeled_items")))),
                 ("confidence threshold", shown_threshold),
                 ("validation precision (lower bound)", _with_bound(ml, "validation_precision")),
                 ("measured test precision (lower bound)", Markup(f"<b>{_esc(_with_bound(ml, 'test_precision'))}</b>")),
-                ("test items above the threshold", ml.get("test_items_above_threshold")),
+                ("test items above the threshold", Markup(_count(ml.get("test_items_above_threshold")))),
             ],
         )
     tiles = gallery.bounded(

@@ -387,3 +387,12 @@ def test_duplicate_groups_use_the_distance_and_choice_the_prefilter_recorded(tmp
     assert "kept: most pixels" in kept_tile
     assert "hash distance 5" in recorded and "correlation 0.930" in recorded
     assert "hash distance 0" in computed  # a mirrored copy: the flip-aware distance is 0
+
+
+def test_headline_counts_stored_as_floats_show_as_whole_numbers():
+    from labelloop.components.core.run_report import cards_html
+
+    page = cards_html(
+        {"machine-labeled items": 0.0, "raw items": 1920.0, "test accuracy": 0.88, "labels to reach it: random": 212.0}
+    )
+    assert re.findall(r'class="v">([^<]*)<', page) == ["0", "1,920", "0.880", "212"]

@@ -118,3 +118,16 @@ def test_task_names_come_from_the_compiled_spec_nested_dags_included():
     assert names.name("import-dataset") == "Import and validate"
     assert "Train (round 2)" in names.display.values() and names.groups["round 2"] == names.groups["round 1"]
     assert "Run report" in names.display.values()
+
+
+def test_rich_live_display_prints_task_lines_above_its_bars():
+    from labelloop.pipelines.progress import RichLive
+
+    out = io.StringIO()
+    with RichLive(out) as live:
+        monitor = RunMonitor(io.StringIO(), out, NAMES, live=live, clock=clock([0.0, 1.0]))
+        feed(monitor, "Executing task 'import-dataset'", "    " + progress_line("images checked", 5, 10))
+        assert live.step_bar is not None
+        feed(monitor, "Task 'import-dataset' finished with status SUCCESS")
+        assert live.step_bar is None  # a finished task's step bar goes
+    assert "✓ Import and validate" in out.getvalue()
