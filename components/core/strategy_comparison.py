@@ -91,6 +91,7 @@ def simulate_run(
                 strategy,
                 k,
                 probabilities=model.predict_proba(data.pool_features[remaining]),
+                embeddings=data.pool_features[remaining],  # diversity strategies cluster the feature space
                 seed=round_seed,
                 labeled_count=len(chosen),
             )
