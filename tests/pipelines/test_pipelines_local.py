@@ -52,7 +52,7 @@ def test_active_learning_then_one_more_round_then_retrain(runner):
     assert "Measured in this run" in page and run.summary["labels to reach it: random"] > 0
     assert run.summary["human labels paid"] > 0 and run.summary["labeling spend (USD)"] > 0
     assert 0.3 < run.summary["test accuracy"] <= 1.0
-    state_root = next((runner / "demo" / "state").iterdir()) / "default"
+    state_root = next((runner / "demo" / "state").iterdir())
     store, annotations = str(state_root / "versions"), str(state_root / "annotations")
     rounds_before = active_learning.rounds_from_state(versions.read_state(store, "digits").values)
     assert [r.round_index for r in rounds_before] == list(range(len(rounds_before)))
