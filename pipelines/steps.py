@@ -262,7 +262,13 @@ def gate_and_register(
     dataset_version: str,
     target_column: str = "",
 ) -> NamedTuple(
-    "Outputs", champion_version=str, blessed=bool, blessing=dsl.Artifact, metrics=dsl.Metrics, report=dsl.HTML
+    "Outputs",
+    champion_version=str,
+    blessed=bool,
+    blessing=dsl.Artifact,
+    metrics=dsl.Metrics,
+    classification_metrics=dsl.ClassificationMetrics,
+    report=dsl.HTML,
 ):
     """evaluate → gate → register and serve when blessed (else keep the champion).
 
@@ -283,6 +289,7 @@ def gate_and_register(
         blessed: Whether the gate blessed the challenger.
         blessing: The gate's report, a reason per threshold.
         metrics: Test-split metrics of the challenger.
+        classification_metrics: Confusion matrix and ROC points of the challenger.
         report: HTML evaluation report of the challenger.
     """
     evaluation = evaluate_model(model=model, items=items, target_column=target_column).set_display_name(
@@ -310,13 +317,20 @@ def gate_and_register(
     with dsl.Else(name="refused"):
         kept = keep_champion(registry_uri=registry_uri, model_name=model_name).set_display_name("Keep the champion")
     outputs = NamedTuple(
-        "Outputs", champion_version=str, blessed=bool, blessing=dsl.Artifact, metrics=dsl.Metrics, report=dsl.HTML
+        "Outputs",
+        champion_version=str,
+        blessed=bool,
+        blessing=dsl.Artifact,
+        metrics=dsl.Metrics,
+        classification_metrics=dsl.ClassificationMetrics,
+        report=dsl.HTML,
     )
     return outputs(
         dsl.OneOf(registered.outputs["version"], kept.outputs["version"]),
         verdict.outputs["Output"],
         verdict.outputs["blessing"],
         evaluation.outputs["metrics"],
+        evaluation.outputs["classification_metrics"],
         evaluation.outputs["report"],
     )
 
@@ -523,8 +537,14 @@ def finish(
     labeling: LabelingSettings,
     seed,
     location,
+    active_learning_config="",
+    comparison_seeds=0,
 ):
-    """Final model on every human label, its gate, machine labels for the confident rest, the report."""
+    """Final model on every human label, its gate, machine labels for the confident rest, the report.
+
+    With ``comparison_seeds`` and the simulated backend's ground truth, the report sets the
+    configured strategy against random sampling on the final dataset (learning curves over seeds).
+    """
     items = final.outputs["items"]
     trained = train_step(
         target=target,
@@ -560,11 +580,13 @@ def finish(
     )
     return (
         build_run_report(
-            import_stats=curated.imported.outputs["metrics"],
-            prefilter_stats=curated.prefiltered.outputs["metrics"],
-            split_report=curated.split.outputs["report"],
+            import_metrics=curated.imported.outputs["metrics"],
+            import_rejects=curated.imported.outputs["rejects"],
+            prefilter_metrics=curated.prefiltered.outputs["metrics"],
+            prefilter_kept=curated.prefiltered.outputs["kept"],
+            prefilter_rejects=curated.prefiltered.outputs["rejects"],
             evaluation=gated.outputs["metrics"],
-            evaluation_report=gated.outputs["report"],
+            classification_metrics=gated.outputs["classification_metrics"],
             machine_labels=machine.outputs["metrics"],
             items=version.outputs["versioned"],
             blessed=gated.outputs["blessed"],
@@ -573,6 +595,9 @@ def finish(
             store_uri=labeling.store_uri,
             dataset_name=labeling.dataset_name,
             annotation_store_uri=labeling.annotation_store_uri,
+            active_learning_config=active_learning_config,
+            ground_truth_uri=labeling.ground_truth_uri,
+            comparison_seeds=comparison_seeds,
         )
         .set_display_name("Run report")
         .set_caching_options(False)

@@ -355,3 +355,33 @@ def test_every_component_of_every_local_pipeline_ran_in_the_image(executed):
     # Steps behind a condition a small run does not take are named here, with why.
     conditional = {"keep_champion"}  # runs only when the gate rejects the new model
     assert used - ran <= conditional, f"never ran in the image: {sorted(used - ran - conditional)}"
+
+
+def test_building_the_package_prints_no_packaging_warning(tmp_path):
+    """setuptools warns (30 lines each) when a package folder is not declared; the install must stay clean."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-v",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PIP_NO_INPUT": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    warnings = [
+        line
+        for line in output.splitlines()
+        if re.search(r"Warning\b|would be ignored|deprecated", line) and "WARNING: Location" not in line
+    ]
+    assert not warnings, "\n".join(warnings[:20])

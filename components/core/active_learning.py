@@ -367,6 +367,15 @@ def write_round_records(path: str, records: Iterable[RoundRecord]) -> int:
 
 
 @dataclass(frozen=True)
+class LearningRun:
+    """The round records of one labeling strategy run with one seed (several seeds show spread)."""
+
+    strategy: str
+    records: Sequence[RoundRecord]
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
 class LearningCurve:
     """Metric versus human labels bought, for one strategy."""
 

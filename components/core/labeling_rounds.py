@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from . import adaptive
 from .annotation_store import AnnotationStore, LedgerEntry, StoredAnnotation, utc_now
 from .labeling_job import LabelingJobSpec, TaskType
+from .progress import Progress
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def run_rounds(
 def _collect_round(labeler, store, stored, targets, spec, config, round_number, deadline):
     """Poll the labeler until every target is met or the deadline passes; persist deliveries at once."""
     new: list[StoredAnnotation] = []
+    bar = Progress(f"items labeled (round {round_number})", len(targets))
     while True:
         fresh = [
             StoredAnnotation(
@@ -166,6 +168,7 @@ def _collect_round(labeler, store, stored, targets, spec, config, round_number, 
             new.append(annotation)
         have = _answers_by_item(stored.values(), targets)
         waiting = tuple(i for i, n in targets.items() if len(have.get(i, ())) < n)
+        bar.update(len(targets) - len(waiting))
         if not waiting:
             return new, (), False
         if config.clock() >= deadline:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import blur, image_checks, image_hash, manifest, near_duplicates
+from .progress import Progress
 
 EXACT_DUPLICATE = "exact_duplicate"
 NEAR_DUPLICATE = "near_duplicate"
@@ -321,7 +322,9 @@ def _collect_facts(input_path: str, settings: PrefilterSettings) -> tuple[_Image
 
     good: list[ImageFacts] = []
     failed: dict[int, ImageFacts] = {}
-    for facts in inspect_all(tasks(), settings):
+    bar = Progress("images checked", sum(1 for _ in manifest.read_lines(input_path)))
+    for done, facts in enumerate(inspect_all(tasks(), settings), start=1):
+        bar.update(done)
         if facts.reason_code is None:
             good.append(facts)
         else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from . import manifest
 from . import report_charts as charts
 from . import report_gallery as gallery
+from .active_learning import LearningRun
 from .report_gallery import GalleryLimits, Tile
 
 # =============================================================================================
@@ -84,15 +85,6 @@ FILE_PROBLEM_CODES = (
 
 
 @dataclass(frozen=True)
-class LearningRun:
-    """The round records of one labeling strategy run with one seed (several seeds show spread)."""
-
-    strategy: str
-    records: Sequence
-    seed: int | None = None
-
-
-@dataclass(frozen=True)
 class ReportInputs:
     """Everything the run report shows, as plain values and paths (local or ``gs://``).
 
@@ -109,6 +101,7 @@ class ReportInputs:
         classes: Class names in their display order (from the labeling job or the model).
         ledger: The annotation store's ledger entries: the one source of what labeling cost.
         learning_runs: Round records per strategy and seed (active learning and random sampling).
+        learning_note: How the learning curves were measured (shown under the chart).
         machine_label_metrics: ``apply_machine_labels``'s metrics (threshold, precisions, counts).
         evaluation: ``evaluate_model``'s metrics (scalars, ``<label>/precision|recall|f1``, test_items).
         classification_metrics: ``evaluate_model``'s ClassificationMetrics metadata
@@ -133,6 +126,7 @@ class ReportInputs:
     classes: Sequence[str] = ()
     ledger: Sequence = ()
     learning_runs: Sequence[LearningRun] = ()
+    learning_note: str = ""
     machine_label_metrics: Mapping[str, object] = field(default_factory=dict)
     evaluation: Mapping[str, object] = field(default_factory=dict)
     classification_metrics: Mapping[str, object] = field(default_factory=dict)
@@ -449,13 +443,41 @@ def headline_figures(inputs: ReportInputs, facts: DatasetFacts) -> dict[str, obj
         out["labeling spend (USD)"] = round(spend, 2)
     if "machine_labeled_items" in ml:
         out["machine-labeled items"] = ml["machine_labeled_items"]
-        out["machine-label precision (test)"] = ml.get("test_precision")
+        if ml["machine_labeled_items"]:  # a precision of nothing labeled is no figure
+            out["machine-label precision (test)"] = ml.get("test_precision")
     for name in ("accuracy", "macro_f1", "au_prc", "r2", "rmse"):
         if name in ev:
             out[f"test {name}"] = ev[name]
+    out.update(saving_figures(learning_comparison(inputs.learning_runs).savings))
     if inputs.blessed is not None:
         out["gate"] = "blessed" if inputs.blessed else "refused"
     return {k: v for k, v in out.items() if v is not None}
+
+
+def saving_figures(savings: Sequence[charts.LabelSaving]) -> dict[str, object]:
+    """Labels each strategy and random sampling needed for the same metric (the first strategy's saving)."""
+    if not savings:
+        return {}
+    first = savings[0]
+    out: dict[str, object] = {
+        f"target {first.metric_name} (random's final)": round(first.target, 4),
+        f"labels to reach it: {first.strategy}": first.strategy_labels,
+        "labels to reach it: random": first.baseline_labels,
+    }
+    if first.saved is not None and first.baseline_labels:
+        out["labels saved vs random (%)"] = round(100.0 * first.saved / first.baseline_labels, 1)
+    return out
+
+
+#: Headline names that count things: shown as whole numbers even when Metrics stored them as floats.
+COUNT_WORDS = ("items", "labels paid", "rejected at import", "removed by prefilter")
+
+
+def _count(value: object) -> str:
+    """A count (KFP Metrics hold every number as a float: 0.0 items is shown as 0)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        return f"{int(value):,}"
+    return _number(value)
 
 
 def cards_html(figures: Mapping[str, object]) -> str:
@@ -466,7 +488,9 @@ def cards_html(figures: Mapping[str, object]) -> str:
             tone = " ok" if value == "blessed" else " no"
         if name == "labeling spend (USD)":
             shown = f"${value:,.2f}"
-        elif "precision" in name or name.startswith("test "):
+        elif name.endswith(COUNT_WORDS) or name.startswith("labels to reach"):
+            shown = _count(value)
+        elif "precision" in name or name.startswith("test ") or name.startswith("target "):
             shown = _fraction(value)
         else:
             shown = _number(value)
@@ -765,25 +789,47 @@ def labeling_section(inputs: ReportInputs, facts: DatasetFacts, quality: Labelin
     return section_html("labeling", "Labeling quality", "".join(parts))
 
 
-def learning_section(inputs: ReportInputs) -> str:
+@dataclass(frozen=True)
+class LearningComparison:
+    """Each strategy's mean curve over seeds, the seeds' own curves, and the labels saved against random."""
+
+    metric_name: str
+    seeds: dict[str, list]
+    curves: dict[str, charts.StrategyCurve]
+    savings: tuple[charts.LabelSaving, ...]
+
+
+def learning_comparison(runs: Sequence[LearningRun]) -> LearningComparison:
     from .active_learning import learning_curve
 
-    title = "Active learning vs random sampling"
     seeds: dict[str, list] = {}
     metric_name = "metric"
-    for run in inputs.learning_runs:
+    for run in runs:
         records = list(run.records)
         if records:
             metric_name = records[-1].metric_name
         seeds.setdefault(run.strategy, []).append(learning_curve(records, run.strategy))
-    if not any(c.labels for curves in seeds.values() for c in curves):
+    curves = {name: charts.mean_curve(name, curves) for name, curves in seeds.items()}
+    return LearningComparison(metric_name, seeds, curves, charts.compare_strategies(curves, metric_name=metric_name))
+
+
+def learning_section(inputs: ReportInputs) -> str:
+    title = "Active learning vs random sampling"
+    comparison = learning_comparison(inputs.learning_runs)
+    seeds, curves, savings, metric_name = (
+        comparison.seeds,
+        comparison.curves,
+        comparison.savings,
+        comparison.metric_name,
+    )
+    if not any(c.labels for runs in seeds.values() for c in runs):
         return section_html("learning", title, '<p class="muted">no evaluated rounds recorded</p>')
-    curves = {name: charts.mean_curve(name, runs) for name, runs in seeds.items()}
     body = png_img(
         charts.learning_curves_png(curves, seeds, metric_name=metric_name),
         f"test {metric_name} against human labels bought",
     )
-    savings = charts.compare_strategies(curves, metric_name=metric_name)
+    if inputs.learning_note:
+        body += f'<p class="muted">{_esc(inputs.learning_note)}</p>'
     if savings:
         body += "".join(f'<p class="note">{_esc(s.sentence())}</p>' for s in savings)
     elif charts.BASELINE_STRATEGY not in curves:
@@ -821,12 +867,12 @@ def machine_section(inputs: ReportInputs, facts: DatasetFacts) -> str:
         body += table_html(
             ("figure", "value"),
             [
-                ("machine-labeled items", ml.get("machine_labeled_items")),
-                ("left for humans", ml.get("still_unlabeled_items")),
+                ("machine-labeled items", Markup(_count(ml.get("machine_labeled_items")))),
+                ("left for humans", Markup(_count(ml.get("still_unlabeled_items")))),
                 ("confidence threshold", shown_threshold),
                 ("validation precision (lower bound)", _with_bound(ml, "validation_precision")),
                 ("measured test precision (lower bound)", Markup(f"<b>{_esc(_with_bound(ml, 'test_precision'))}</b>")),
-                ("test items above the threshold", ml.get("test_items_above_threshold")),
+                ("test items above the threshold", Markup(_count(ml.get("test_items_above_threshold")))),
             ],
         )
     tiles = gallery.bounded(
@@ -1011,60 +1057,76 @@ def write_run_report(path: str, report: RunReport) -> None:
         handle.write(report.html.encode("utf-8"))
 
 
+COMPARISON_NOTE = (
+    "Measured in this run on its own final dataset: both strategies start from the same random batch per seed, "
+    "then label the run's batch sizes with true labels and a logistic regression on image features, scored on "
+    "the validation and test items after each batch. Lines are the mean over seeds, bands the min-max spread."
+)
+
+
+def inputs_from_run(
+    *,
+    store_uri: str = "",
+    dataset_name: str = "",
+    annotation_store_uri: str = "",
+    active_learning_config: str = "",
+    ground_truth_uri: str = "",
+    comparison_seeds: int = 0,
+    classification_metrics: Mapping[str, object] | None = None,
+    **fields: object,
+) -> ReportInputs:
+    """:class:`ReportInputs` from a pipeline run's stores and artifacts.
+
+    The annotations and the ledger come from the annotation store; the learning curves are the
+    configured strategy against random sampling over ``comparison_seeds`` seeds when ground truth
+    is known (:mod:`strategy_comparison`), else the run's own round records from the version store.
+    """
+    from . import active_learning, strategy_comparison, versions
+    from .annotation_store import AnnotationStore
+
+    annotations: Sequence = ()
+    ledger: Sequence = ()
+    if annotation_store_uri:
+        store = AnnotationStore(annotation_store_uri)
+        annotations, ledger = store.load_annotations(), store.load_ledger()
+    cm = dict(classification_metrics or {})
+    classes = tuple(confusion_from_metadata(cm)[0])
+    runs: list[LearningRun] = []
+    note = ""
+    dataset = str(fields.get("dataset") or "")
+    if comparison_seeds > 0 and ground_truth_uri and active_learning_config and dataset:
+        runs = strategy_comparison.comparison_runs(
+            items_path=dataset,
+            ground_truth_uri=ground_truth_uri,
+            config_json=active_learning_config,
+            seeds=comparison_seeds,
+        )
+        note = COMPARISON_NOTE
+    elif store_uri and dataset_name:
+        records = active_learning.rounds_from_state(versions.read_state(store_uri, dataset_name).values)
+        if records:
+            runs = [LearningRun(records[-1].strategy, records)]
+            note = "This run's own rounds (no random-sampling run to compare with)."
+    return ReportInputs(
+        annotations=annotations,
+        ledger=ledger,
+        classes=classes,
+        classification_metrics=cm,
+        learning_runs=tuple(runs),
+        learning_note=note,
+        **fields,
+    )
+
+
 # =============================================================================================
-# The earlier report: the helpers below (metrics/markdown/iframe sections, render_page, headline)
-# serve the current build_run_report component until it calls build_run_report() above; then
-# they can go.
+# The steps' own small pages (import, split): Markdown summaries as self-contained HTML
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
-h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+h1{font-size:1.6rem}h3{font-size:1.1rem;margin-top:1.4rem}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}
 th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}
-.summary td{font-size:1.05rem}.ok{color:#17752a;font-weight:600}.no{color:#b3261e;font-weight:600}
-iframe{width:100%;min-height:480px;border:1px solid #ddd}img{max-width:100%}
 """
-
-
-@dataclass(frozen=True)
-class Section:
-    """One titled block of the report; ``body`` is trusted HTML built by the helpers below."""
-
-    title: str
-    body: str
-
-
-def key_value_table(values: Mapping[str, object], *, css_class: str = "") -> str:
-    """An HTML table of name/value rows; floats are shown with 4 significant digits."""
-    rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>" for k, v in values.items())
-    cls = f' class="{css_class}"' if css_class else ""
-    return f"<table{cls}>{rows}</table>"
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
-    return str(value)
-
-
-def metrics_section(title: str, metadata: Mapping[str, object]) -> Section:
-    """A section listing a KFP Metrics artifact's values."""
-    shown = {k: v for k, v in metadata.items() if not k.startswith("display_name")}
-    return Section(title, key_value_table(shown) if shown else "<p>(no figures)</p>")
-
-
-def markdown_section(title: str, markdown: str) -> Section:
-    """A section from the small Markdown subset the components write (headings, tables, lists, text)."""
-    return Section(title, markdown_to_html(markdown))
-
-
-def html_section(title: str, document: str) -> Section:
-    """A section embedding another step's HTML report as is (sandboxed, so its styles stay inside)."""
-    return Section(title, f'<iframe sandbox srcdoc="{html.escape(document, quote=True)}"></iframe>')
 
 
 def markdown_to_html(markdown: str) -> str:
@@ -1114,61 +1176,10 @@ def _table(block: Sequence[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def render_page(title: str, summary: Mapping[str, object], sections: Sequence[Section]) -> str:
-    """The whole report: a summary table first, then each section in order."""
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        key_value_table(summary, css_class="summary"),
-    ]
-    parts += [f"<h2>{html.escape(s.title)}</h2>\n{s.body}" for s in sections]
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def headline(
-    import_stats: Mapping[str, object],
-    prefilter_stats: Mapping[str, object],
-    evaluation: Mapping[str, object],
-    machine_labels: Mapping[str, object],
-    final_dataset: Mapping[str, object],
-    rounds: Sequence,
-    spend_usd: float | None,
-    blessed: bool,
-    gate_reason: str,
-    champion: str | None,
-) -> dict[str, object]:
-    """The figures a person wants first: what was kept, what labels cost, how good the model is."""
-    rejected_by_prefilter = sum(
-        int(v) for k, v in prefilter_stats.items() if k.startswith("rejected_") and isinstance(v, (int, float))
-    )
-    out: dict[str, object] = {
-        "raw items": import_stats.get("items_total"),
-        "rejected at import": import_stats.get("items_rejected"),
-        "removed by prefilter": prefilter_stats.get("rejected", rejected_by_prefilter),
-        "items in final dataset": final_dataset.get("item_count"),
-    }
-    if rounds:
-        out["active-learning rounds"] = len(rounds)
-        out["human labels bought (pool)"] = rounds[-1].labels_total
-    if spend_usd is not None:
-        out["labeling spend (USD)"] = round(spend_usd, 2)
-    sources = final_dataset.get("counts_by_label_source") or {}
-    for source, count in sorted(dict(sources).items()):
-        out["items left unlabeled" if source == "(none)" else f"items labeled by {source}"] = count
-    for name in ("accuracy", "macro_f1", "au_prc", "log_loss"):
-        if name in evaluation:
-            out[f"test {name}"] = evaluation[name]
-    if "machine_labeled_items" in machine_labels:
-        out["machine-labeled items"] = machine_labels["machine_labeled_items"]
-        out["machine-label precision on test"] = machine_labels.get("test_precision")
-    out["gate"] = "blessed" if blessed else "refused"
-    out["gate reason"] = gate_reason
-    out["champion version"] = champion or "(none)"
-    return {k: v for k, v in out.items() if v is not None}
-
-
 def markdown_page(title: str, markdown: str) -> str:
     """A self-contained HTML page from a step's Markdown summary, so every step's report is HTML."""
-    return render_page(title, {}, [Section("", markdown_to_html(markdown))])
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>\n{markdown_to_html(markdown)}\n</body></html>"
+    )

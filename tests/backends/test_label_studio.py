@@ -424,3 +424,171 @@ def test_annotation_results_become_store_values():
     assert ls.annotation_value(TaskType.TEXT_ENTITY_SPANS, span, "t") == [
         {"displayName": "ORG", "startOffset": 3, "endOffset": 8}
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# A team labels while the pipeline waits: `labelloop label-studio start`, the labeling step sends
+# items, a person labels them in the browser, the step picks the labels up and the pipeline goes
+# on; `status` shows the progress; after `stop` and `start` again the labels are still there.
+
+
+def _chromium(chromium_paths, profile):
+    from selenium import webdriver
+
+    chromium, driver_path = chromium_paths
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
+
+
+def _label_in_browser(browser, url, email, password, project_id, task_ids, answers, done):
+    """Log in as a labeler and label each task by clicking its choice and Submit, as a person would."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 90)
+    browser.get(f"{url}/user/login/")
+    wait.until(ec.presence_of_element_located((By.NAME, "email"))).send_keys(email)
+    browser.find_element(By.NAME, "password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit], form input[type=submit]").click()
+    wait.until(lambda b: "/user/login" not in b.current_url)
+    for task_id, answer in zip(task_ids, answers):
+        browser.get(f"{url}/projects/{project_id}/data?task={task_id}")
+        choice = (By.XPATH, f"//*[contains(@class,'choice')]//*[normalize-space(text())='{answer}']")
+        wait.until(ec.presence_of_element_located(choice))
+        time.sleep(1.0)  # the editor re-renders once after loading the task
+        wait.until(lambda b, c=choice: _click(b, c))
+        wait.until(lambda b: _click(b, (By.XPATH, "//button[normalize-space(.)='Submit']")))
+        wait.until(lambda b, t=task_id: done(t))
+
+
+@pytest.mark.labelstudio
+@pytest.mark.slow
+def test_team_labels_in_the_browser_while_the_pipeline_waits_and_resumes(chromium_paths, tmp_path, monkeypatch):
+    import io
+    import os
+    import sys
+    from pathlib import Path
+
+    from labelloop.components.merge_labels import merge_labels
+    from labelloop.pipelines import cli
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import labelstudio_server
+
+    venv = labelstudio_server.labelstudio_venv()
+    if labelstudio_server.labelstudio_executable() is None:
+        pytest.skip(f"label-studio is not installed in {venv}; run {labelstudio_server.INSTALL_SCRIPT}")
+    monkeypatch.setenv("LABELSTUDIO_VENV", str(venv))
+    data_dir, port = tmp_path / "team-ls", labelstudio_server.free_port()
+    base = ["label-studio", "--data-dir", str(data_dir), "--port", str(port), "--files-root", str(tmp_path)]
+
+    def labelloop(*argv):
+        out, err = io.StringIO(), io.StringIO()
+        code = cli.main([*argv], environ=dict(os.environ), out=out, err=err)
+        assert code == 0, err.getvalue()
+        return out.getvalue()
+
+    started = labelloop(base[0], "start", *base[1:], "--user", "lena@labelloop.test:lena-labels-9")
+    try:
+        env = dict(
+            line.strip().removeprefix("export ").split("=", 1) for line in started.splitlines() if "export " in line
+        )
+        assert (
+            env["LABEL_STUDIO_URL"] == f"http://127.0.0.1:{port}" and "created labeler lena@labelloop.test" in started
+        )
+        assert "/user/signup/" in started
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert "no projects yet" in labelloop(base[0], "status", *base[1:])
+
+        # the pipeline's labeling step sends the items and waits for the team
+        records = text_items(tmp_path)[:2]
+        m.write_jsonl(str(tmp_path / "items.jsonl"), records)
+        spec_json = text_job("team round trip", labeler_count=1, timeoutSeconds=600, adaptive={"enabled": False})
+        out = artifacts(tmp_path / "run1")
+        items = dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={})
+        step = threading.Thread(
+            target=label_items.python_func,
+            kwargs=dict(
+                items=items,
+                job_spec=spec_json,
+                annotation_store_uri=str(tmp_path / "store"),
+                backend="label_studio",
+                **out,
+            ),
+            daemon=True,
+        )
+        step.start()
+        server = labelstudio_server.RunningServer(
+            env["LABEL_STUDIO_URL"], env["LABEL_STUDIO_API_KEY"], data_dir, tmp_path, None, data_dir / "x"
+        )
+        title = ls.LabelStudioLabeler(parse_job_spec(spec_json), None, None).title
+        deadline = time.monotonic() + 120
+        project = None
+        while project is None and time.monotonic() < deadline:
+            found = [p for p in admin_get(server, "/api/projects", page_size=100)["results"] if p["title"] == title]
+            project = found[0] if found and found[0].get("task_number") == 2 else None
+            time.sleep(0.5)
+        assert project is not None, "the labeling step did not create its project"
+        tasks = admin_get(server, "/api/tasks", project=project["id"], page_size=100)["tasks"]
+        assert "team round trip" in labelloop(base[0], "status", *base[1:]) and "0/2 tasks labeled" in labelloop(
+            base[0], "status", *base[1:]
+        )
+        browser = _chromium(chromium_paths, tmp_path / "chrome")
+        try:
+            _label_in_browser(
+                browser,
+                server.url,
+                "lena@labelloop.test",
+                "lena-labels-9",
+                project["id"],
+                [t["id"] for t in tasks],
+                [TEXTS[t["data"]["text"]] for t in tasks],
+                lambda tid: admin_get(server, f"/api/tasks/{tid}")["total_annotations"] == 1,
+            )
+        except Exception:
+            browser.save_screenshot(str(tmp_path / "browser-failure.png"))
+            raise
+        finally:
+            browser.quit()
+        step.join(120)
+        assert not step.is_alive(), "the labeling step did not pick the labels up"
+        labeled = list(m.read_jsonl(out["labeled"].path))
+        assert [m.label_of(r) for r in labeled] == [TEXTS[r["textContent"]] for r in records]
+        assert len(list(m.read_jsonl(out["annotations"].path))) == 2  # one label per item, from the person
+        # the pipeline goes on: the next step merges the labels into the dataset
+        merged = dsl.Dataset(name="merged", uri=str(tmp_path / "merged.jsonl"), metadata={})
+        merge_labels.python_func(items=items, labeled=out["labeled"], merged=merged)
+        assert all(m.label_of(r) for r in m.read_jsonl(merged.path))
+        assert "2/2 tasks labeled (100%)" in labelloop(base[0], "status", *base[1:])
+
+        # interrupted: stop, start again; the labels are kept and a re-run buys none twice
+        assert "stopped" in labelloop(base[0], "stop", *base[1:])
+        labelloop(base[0], "start", *base[1:])
+        assert "2/2 tasks labeled (100%)" in labelloop(base[0], "status", *base[1:])
+        again = artifacts(tmp_path / "run2")
+        label_items.python_func(
+            items=items,
+            job_spec=spec_json,
+            annotation_store_uri=str(tmp_path / "store"),
+            backend="label_studio",
+            **again,
+        )
+        assert again["metrics"].metadata["labels_bought_this_run"] == 0
+    finally:
+        labelloop(base[0], "stop", *base[1:])

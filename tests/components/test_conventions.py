@@ -2,7 +2,8 @@
 
 - The item manifest is ``items``; role names only where a component has two manifests on one side,
   or reads ``items`` and so cannot name its output ``items`` too (a KFP component's inputs and
-  outputs share one namespace): the closed list ``MANIFEST_ROLES``.
+  outputs share one namespace): the closed list ``MANIFEST_ROLES``; a component reading several
+  steps' outputs (the run report) prefixes the role with the step: ``prefilter_kept``.
 - Every Metrics output is ``metrics``; every report is an HTML output ``report``; no Markdown.
 - Named outputs, never the bare ``Output``, except where a ``dsl.If`` guards on the value:
   kfp 2.17's local orchestrator resolves only ``<task>-Output`` in a condition (checked; see
@@ -35,6 +36,8 @@ MANIFEST_ROLES = {
     "versioned",
     "suspects",
 }
+#: Steps whose outputs a component reading several steps (the run report) names by step: ``prefilter_kept``.
+PRODUCING_STEPS = {"import", "prefilter"}
 #: Components whose single output is read by a ``dsl.If`` (kfp.local resolves only ``Output`` there).
 CONDITION_OUTPUTS = {"record_round", "gate_model"}
 COUNT_KEYS = re.compile(r"metadata(?:\.update\(\s*\{|\[)[^)]*?[\"'](count|items|counts)[\"']\s*[:\]]", re.S)
@@ -58,7 +61,11 @@ def test_manifests_are_items_or_a_role(name):
     inputs, outputs = _ports(COMPONENTS[name], "inputs"), _ports(COMPONENTS[name], "outputs")
     ins, outs = _manifests(inputs), _manifests(outputs)
     for port in ins | outs:
-        assert port == "items" or port in MANIFEST_ROLES, f"{name}: manifest port {port!r} is neither items nor a role"
+        step, _, role = port.partition("_")
+        by_step = step in PRODUCING_STEPS and role in MANIFEST_ROLES
+        assert port == "items" or port in MANIFEST_ROLES or by_step, (
+            f"{name}: manifest port {port!r} is neither items nor a role (nor a step's role, e.g. prefilter_kept)"
+        )
     if len(ins) == 1:
         assert ins == {"items"}, f"{name}: its one manifest input must be called items, not {ins}"
     if not ins and len(outs - {"rejects"}) == 1:

@@ -12,6 +12,7 @@ from labelloop.components.core import active_learning as al
 from labelloop.components.core import versions
 from labelloop.components.core.manifest import content_id, read_jsonl, with_id, with_label, with_ml_use, write_jsonl
 from labelloop.components.core.registry import ModelRegistry
+from labelloop.components.core.sampling import resolve_strategy
 from labelloop.components.deploy_model import deploy_model
 from labelloop.components.get_artifact_uri import get_artifact_uri
 from labelloop.components.keep_champion import keep_champion
@@ -164,35 +165,62 @@ def test_get_artifact_uri_keep_champion_and_deploy_model(tmp_path, trained_model
     assert registry.alias("m", "serving") == version and served.serving_uri == registry.get("m", version).uri
 
 
-def test_build_run_report_writes_one_page_and_headline_metrics(tmp_path):
-    def metrics(name, values):
-        made = artifact(tmp_path, name, cls=dsl.Metrics)
+def test_build_run_report_renders_the_core_report_from_artifacts_and_stores(tmp_path):
+    import os
+    import sys
+    from pathlib import Path
+
+    from labelloop.components.core.annotation_store import AnnotationStore
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+    from run_report_data import build_scenario
+
+    scenario = build_scenario(str(tmp_path / "scenario"), digits=150)
+    given = scenario.inputs
+    store = AnnotationStore(str(tmp_path / "annotations"))
+    store.append_annotations(given.annotations)
+    for entry in given.ledger:
+        store.append_ledger(entry)
+
+    def metrics(name, values, cls=dsl.Metrics):
+        made = artifact(tmp_path, name, cls=cls)
         made.metadata.update(values)
         return made
 
-    split_report = artifact(tmp_path, "split.html", cls=dsl.HTML)
-    open(split_report.path, "w").write("<p>split table</p>")
-    evaluation_report = artifact(tmp_path, "eval.html", cls=dsl.HTML)
-    open(evaluation_report.path, "w").write("<p>confusion</p>")
-    final = artifact(tmp_path, "final", [item("a", label="x")])
-    final.metadata.update({"counts_by_label_source": {"human": 1}, "item_count": 1})
-    blessing = artifact(tmp_path, "blessing", cls=dsl.Artifact)
-    blessing.metadata["reasons"] = ["accuracy 0.9 >= 0.5"]
+    def dataset(name, path):
+        return dsl.Dataset(name=name, uri=path, metadata={})
+
+    blessing = metrics("blessing", {"reasons": list(given.gate_reasons)}, cls=dsl.Artifact)
     report, summary = artifact(tmp_path, "report.html", cls=dsl.HTML), artifact(tmp_path, "m", cls=dsl.Metrics)
+    config = json.dumps(
+        {"max_data_item_percentage": 30, "initial_batch_sample_percentage": 5, "following_batch_sample_percentage": 5}
+    )
     build_run_report.python_func(
-        import_stats=metrics("import", {"items_total": 3, "items_kept": 2}),
-        prefilter_stats=metrics("prefilter", {"kept": 1, "rejected_blurry": 1}),
-        split_report=split_report,
-        evaluation=metrics("evaluation", {"accuracy": 0.9}),
-        evaluation_report=evaluation_report,
-        machine_labels=metrics("machine", {"machine_labeled_items": 0}),
-        items=final,
-        blessed=True,
+        import_metrics=metrics("import", given.import_metrics),
+        import_rejects=dataset("import_rejects", given.import_rejects),
+        prefilter_metrics=metrics("prefilter", given.prefilter_metrics),
+        prefilter_kept=dataset("kept", given.prefilter_kept),
+        prefilter_rejects=dataset("rejects", given.prefilter_rejects),
+        evaluation=metrics("evaluation", given.evaluation),
+        classification_metrics=metrics("cm", given.classification_metrics, cls=dsl.ClassificationMetrics),
+        machine_labels=metrics("machine", given.machine_label_metrics),
+        items=dataset("final", given.dataset),
+        blessed=bool(given.blessed),
         blessing=blessing,
         champion_version="1",
         report=report,
         metrics=summary,
+        annotation_store_uri=str(tmp_path / "annotations"),
+        active_learning_config=config,
+        ground_truth_uri=os.path.join(scenario.folder, "raw", "ground_truth.jsonl"),
+        comparison_seeds=2,
     )
-    page = open(report.path).read()
-    assert "<h2>Promotion gate</h2>" in page and "split table" in page and "accuracy 0.9 &gt;= 0.5" in page
-    assert summary.metadata["blessed"] is True and summary.metadata["champion_version"] == "1"
+    page = open(report.path, encoding="utf-8").read()
+    assert "<iframe" not in page and str(tmp_path) not in page
+    assert page.count("<img") > 10 and page.count('src="data:image/') == page.count("<img")  # all embedded
+    assert 'id="learning"' in page and "Measured in this run" in page and "random sampling" in page
+    paid = sum(e.cost_usd for e in given.ledger)
+    assert summary.metadata["labeling spend (USD)"] == round(paid, 2)
+    assert summary.metadata["labels to reach it: random"] > 0
+    assert f"labels to reach it: {resolve_strategy('UNCERTAINTY')}" in summary.metadata  # the default, resolved
+    assert summary.metadata["blessed"] is given.blessed and summary.metadata["champion_version"] == "1"

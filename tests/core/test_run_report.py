@@ -1,10 +1,4 @@
-from labelloop.components.core.run_report import (
-    html_section,
-    markdown_section,
-    markdown_to_html,
-    metrics_section,
-    render_page,
-)
+from labelloop.components.core.run_report import markdown_page, markdown_to_html
 
 
 def test_markdown_subset_renders_tables_lists_and_escapes_html():
@@ -15,45 +9,9 @@ def test_markdown_subset_renders_tables_lists_and_escapes_html():
     assert "&lt;script&gt;" in out and "<script>" not in out
 
 
-def test_page_has_summary_then_sections_in_order():
-    page = render_page(
-        "Run",
-        {"items kept": 10, "accuracy": 0.91234, "blessed": True},
-        [
-            metrics_section("Import", {"valid": 10, "rejected": 2}),
-            markdown_section("Split", "| a | b |"),
-            html_section("Curve", "<p class='x'>hi</p>"),
-        ],
-    )
-    assert page.index("Import") < page.index("Split") < page.index("Curve")
-    assert "<td>0.9123</td>" in page and "<td>yes</td>" in page
-    assert 'srcdoc="&lt;p class=&#x27;x&#x27;&gt;hi&lt;/p&gt;"' in page
-
-
-def test_headline_puts_counts_spend_model_and_gate_first():
-    from labelloop.components.core.active_learning import RoundRecord
-    from labelloop.components.core.run_report import headline
-
-    rounds = [
-        RoundRecord(0, "cold_start", 10, 10, 0.5, 0.5, "accuracy", None),
-        RoundRecord(1, "margin", 5, 15, 0.25, 0.75, "accuracy", 0.8),
-    ]
-    out = headline(
-        {"items_total": 100, "items_rejected": 2},
-        {"rejected_blurry": 3, "rejected_near_duplicate": 4},
-        {"accuracy": 0.9, "other": 1},
-        {"machine_labeled_items": 7, "test_precision": 0.99},
-        {"item_count": 91, "counts_by_label_source": {"human": 30, "(none)": 61}},
-        rounds,
-        12.345,
-        False,
-        "FAIL change accuracy",
-        "3",
-    )
-    assert out["removed by prefilter"] == 7 and out["human labels bought (pool)"] == 15
-    assert out["items left unlabeled"] == 61 and out["items labeled by human"] == 30
-    assert out["labeling spend (USD)"] == 12.35 and out["test accuracy"] == 0.9 and "test other" not in out
-    assert (out["gate"], out["champion version"]) == ("refused", "3")
+def test_markdown_page_is_a_whole_page():
+    page = markdown_page("Import <x>", "| a | b |")
+    assert page.startswith("<!doctype html>") and "<h1>Import &lt;x&gt;</h1>" in page and "<th>a</th>" in page
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,3 +387,12 @@ def test_duplicate_groups_use_the_distance_and_choice_the_prefilter_recorded(tmp
     assert "kept: most pixels" in kept_tile
     assert "hash distance 5" in recorded and "correlation 0.930" in recorded
     assert "hash distance 0" in computed  # a mirrored copy: the flip-aware distance is 0
+
+
+def test_headline_counts_stored_as_floats_show_as_whole_numbers():
+    from labelloop.components.core.run_report import cards_html
+
+    page = cards_html(
+        {"machine-labeled items": 0.0, "raw items": 1920.0, "test accuracy": 0.88, "labels to reach it: random": 212.0}
+    )
+    assert re.findall(r'class="v">([^<]*)<', page) == ["0", "1,920", "0.880", "212"]

@@ -81,12 +81,34 @@ def tiny(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["compile"], ["run"], ["submit"], ["schedule"], ["list"], ["status"], ["versions"]]
+    "command",
+    [
+        [],
+        ["compile"],
+        ["run"],
+        ["submit"],
+        ["schedule"],
+        ["list"],
+        ["status"],
+        ["versions"],
+        ["demo"],
+        ["label-studio"],
+    ],
 )
-def test_every_command_has_help(command, capsys):
+def test_every_command_has_help_in_plain_text(command, capsys):
     code, _, _ = run_cli(*command, "--help")
     assert code == 0
-    assert "usage: labelloop" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "usage: labelloop" in text
+    assert "`" not in text, "help is plain text, not reStructuredText"
+
+
+def test_plain_text_drops_restructuredtext_markup():
+    from labelloop.pipelines.plain import plain_text
+
+    assert plain_text("The ``curate`` pipeline, see :func:`steps.finish` and `labelloop list`") == (
+        "The curate pipeline, see steps.finish and 'labelloop list'"
+    )
 
 
 def test_no_command_is_a_usage_error(capsys):
@@ -208,6 +230,7 @@ def test_list_shows_pipelines_with_their_summaries(tiny, env):
     code, out, _ = run_cli("list", environ=env)
     assert code == 0
     assert re.search(r"^cli-tiny +Tiny test pipeline: repeats a word into a text file\.$", out, re.M)
+    assert re.search(r"^curate +The curate pipeline: ", out, re.M) and "`" not in out
 
 
 def test_list_reports_a_broken_pipeline_instead_of_hiding_it(monkeypatch, tmp_path, env):
@@ -240,6 +263,58 @@ def test_run_local_runs_the_pipeline_and_prints_where_outputs_are(tiny, tmp_path
     assert Path(output_line.split(": ", 1)[1]).read_text() == "ABABAB"
     [run_dir] = root.iterdir()
     assert f"run folder: {run_dir}" in out
+    # quiet: one line per task, kfp.local's executor logs only in the run folder's log file
+    [task_line] = [line for line in out.splitlines() if line.startswith("  ✓")]
+    assert re.fullmatch(r"  ✓ repeat\s+done\s+\d+\.\ds", task_line)
+    assert "Executing task" not in out and "KFP Executor" not in out and len(out.splitlines()) <= 6
+    log = (run_dir / "labelloop.log").read_text()
+    assert f"log: {run_dir / 'labelloop.log'}" in out
+    assert "Executing task" in log and "finished with status" in log and "Wrote executor output file" in log
+
+
+def test_run_local_verbose_prints_the_logs_too(tiny, tmp_path, env):
+    argv = ["run", tiny, "--local", "--param", "word=ab", "--pipeline-root", str(tmp_path / "o")]
+    code, out, _ = run_cli(*argv, "--verbose", environ=env)
+    assert code == 0 and "Executing task" in out and "Wrote executor output file" in out
+    assert re.search(r"  ✓ repeat\s+done", out)
+
+
+def test_demo_prints_task_lines_summary_and_log(tiny, tmp_path, env, monkeypatch):
+    """`labelloop demo` around a quick stand-in pipeline: task lines, the summary with the saving, the log path."""
+    from kfp import local
+    from labelloop.pipelines import demo, discovery
+
+    pipeline = discovery.build(discovery.get(tiny), "local")
+    root = tmp_path / "demo" / "pipeline-root"
+
+    def plan(workdir, **_):
+        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+        return demo.DemoPlan(str(workdir), str(root), pipeline, {"word": "ab"})
+
+    summary = {
+        "raw items": 10,
+        "labeling spend (USD)": 3.5,
+        "human labels paid": 70,
+        "test accuracy": 0.9,
+        "target accuracy (random's final)": 0.85,
+        "labels to reach it: margin_cluster": 60.0,
+        "labels to reach it: random": 100.0,
+        "labels saved vs random (%)": 40.0,
+    }
+    monkeypatch.setattr(demo, "plan_demo", plan)
+    monkeypatch.setattr(
+        demo, "demo_result", lambda p, outputs: demo.DemoRun(p.workdir, str(tmp_path / "r.html"), summary)
+    )
+    code, out, err = run_cli("demo", "--workdir", str(tmp_path / "demo"), environ=env)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert re.fullmatch(r"  ✓ repeat\s+done\s+\d+\.\ds", lines[1])
+    assert re.search(r"labeling spend \(USD, ledger\) +3\.50\n", out)
+    assert "active learning (margin_cluster) needed 60 labels, random sampling 100, " in out
+    assert "to reach accuracy 0.850: 40% fewer labels" in out
+    assert "labels to reach it" not in out  # said once, in the sentence
+    [log_line] = [line for line in lines if line.strip().startswith("log ")]
+    assert log_line.split()[-1].endswith("labelloop.log") and "Executing task" in open(log_line.split()[-1]).read()
 
 
 def test_run_local_uses_the_local_root_from_the_environment(tiny, tmp_path, env):
@@ -279,14 +354,16 @@ def test_unknown_pipeline_lists_the_known_ones(tiny, env):
 
 def test_failing_local_run_exits_1_with_one_line_and_a_traceback_only_when_verbose(tiny, tmp_path, env):
     argv = ["run", tiny, "--local", "--param", "word=boom", "--pipeline-root", str(tmp_path / "o")]
-    code, _, err = run_cli(*argv, environ=env)
+    code, out, err = run_cli(*argv, environ=env)
     assert code == 1
-    assert err.startswith("labelloop run: error: RuntimeError: Pipeline 'cli-tiny' finished with status FAILURE")
-    assert "Inner task failed: 'repeat'" in err
-    assert "outputs and logs so far:" in err
-    assert "Traceback" not in err
+    assert err.startswith("labelloop run: error: task 'repeat' failed: ValueError: boom requested (full log: ")
+    [run_dir] = [p for p in (tmp_path / "o").iterdir() if p.is_dir()]
+    log = run_dir / "labelloop.log"
+    assert f"(full log: {log})" in err and "Traceback" not in err
+    assert "Traceback" in log.read_text() and "boom requested" in log.read_text()
+    assert "✗ repeat" in out and "FAILED" in out and "reason: ValueError: boom requested" in out
 
-    code, _, err = run_cli("--verbose", *argv, environ=env)
+    code, _, err = run_cli(*argv, "--verbose", environ=env)
     assert code == 1
     assert "Traceback" in err
 
@@ -582,3 +659,32 @@ def test_run_the_real_curate_pipeline_locally(tmp_path, env):
     [split] = [p for p in root.rglob("split") if p.is_file()]
     ids = [line["dataItemResourceLabels"]["labelloop_id"] for line in map(json.loads, split.read_text().splitlines())]
     assert len(ids) == len(set(ids)) == 30
+
+
+def test_label_studio_without_a_server_or_an_install_says_what_to_do(tmp_path, env):
+    code, _, err = run_cli("label-studio", "status", "--data-dir", str(tmp_path / "ls"), environ=env)
+    assert code == 1 and "no Label Studio was started with --data-dir" in err and "run start first" in err
+    missing = {**env, "LABELSTUDIO_VENV": str(tmp_path / "nowhere"), "PATH": str(tmp_path)}
+    from labelloop.pipelines import label_studio_cli
+
+    with pytest.raises(label_studio_cli.LabelStudioCliError, match=r"install-labelstudio\.sh"):
+        label_studio_cli.find_executable(missing, tmp_path)
+
+
+def test_label_studio_status_of_a_stopped_server_says_how_to_resume(tmp_path, env):
+    from labelloop.pipelines import label_studio_cli as lsc
+
+    data = tmp_path / "ls"
+    data.mkdir()
+    state = lsc.ServerState("http://127.0.0.1:9", 2**22 + 7, "t0k", "a@b.c", "pw", str(tmp_path), str(data), "ls.log")
+    lsc.write_state(data, state)
+    assert oct((data / lsc.STATE_FILE).stat().st_mode)[-3:] == "600"  # it holds the admin token
+    code, out, _ = run_cli("label-studio", "status", "--data-dir", str(data), environ=env)
+    assert code == 1 and "NOT running" in out and f"labelloop label-studio start --data-dir {data}" in out
+    code, out, _ = run_cli("label-studio", "stop", "--data-dir", str(data), environ=env)
+    assert code == 0 and "was not running" in out
+    assert state.env() == {
+        "LABEL_STUDIO_URL": "http://127.0.0.1:9",
+        "LABEL_STUDIO_API_KEY": "t0k",
+        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(tmp_path),
+    }
