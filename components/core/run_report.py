@@ -101,6 +101,7 @@ class ReportInputs:
         classes: Class names in their display order (from the labeling job or the model).
         ledger: The annotation store's ledger entries: the one source of what labeling cost.
         learning_runs: Round records per strategy and seed (active learning and random sampling).
+        pipeline_rounds: This pipeline's own round records (from the version store), for the headline.
         learning_note: How the learning curves were measured (shown under the chart).
         machine_label_metrics: ``apply_machine_labels``'s metrics (threshold, precisions, counts).
         evaluation: ``evaluate_model``'s metrics (scalars, ``<label>/precision|recall|f1``, test_items).
@@ -127,6 +128,7 @@ class ReportInputs:
     ledger: Sequence = ()
     learning_runs: Sequence[LearningRun] = ()
     learning_note: str = ""
+    pipeline_rounds: Sequence = ()
     machine_label_metrics: Mapping[str, object] = field(default_factory=dict)
     evaluation: Mapping[str, object] = field(default_factory=dict)
     classification_metrics: Mapping[str, object] = field(default_factory=dict)
@@ -437,6 +439,11 @@ def headline_figures(inputs: ReportInputs, facts: DatasetFacts) -> dict[str, obj
         "removed by prefilter": removed if pre else None,
         "items in final dataset": facts.items or None,
     }
+    if inputs.pipeline_rounds:
+        out["active-learning rounds"] = len(inputs.pipeline_rounds)
+        out["human labels bought (pool)"] = inputs.pipeline_rounds[-1].labels_total
+    for source, count in sorted(facts.sources.items()):
+        out["items left unlabeled" if source == "(unlabeled)" else f"items labeled by {source.strip('()')}"] = count
     if inputs.ledger:
         spend, labels = spend_from_ledger(inputs.ledger)
         out["human labels paid"] = labels
@@ -1094,6 +1101,11 @@ def inputs_from_run(
     runs: list[LearningRun] = []
     note = ""
     dataset = str(fields.get("dataset") or "")
+    own_rounds = (
+        active_learning.rounds_from_state(versions.read_state(store_uri, dataset_name).values)
+        if store_uri and dataset_name
+        else []
+    )
     if comparison_seeds > 0 and ground_truth_uri and active_learning_config and dataset:
         runs = strategy_comparison.comparison_runs(
             items_path=dataset,
@@ -1102,11 +1114,9 @@ def inputs_from_run(
             seeds=comparison_seeds,
         )
         note = COMPARISON_NOTE
-    elif store_uri and dataset_name:
-        records = active_learning.rounds_from_state(versions.read_state(store_uri, dataset_name).values)
-        if records:
-            runs = [LearningRun(records[-1].strategy, records)]
-            note = "This run's own rounds (no random-sampling run to compare with)."
+    elif own_rounds:
+        runs = [LearningRun(own_rounds[-1].strategy, own_rounds)]
+        note = "This run's own rounds (no random-sampling run to compare with)."
     return ReportInputs(
         annotations=annotations,
         ledger=ledger,
@@ -1114,6 +1124,7 @@ def inputs_from_run(
         classification_metrics=cm,
         learning_runs=tuple(runs),
         learning_note=note,
+        pipeline_rounds=tuple(own_rounds),
         **fields,
     )
 
