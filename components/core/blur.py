@@ -10,7 +10,10 @@ that is already soft nearly all of it does (score near 1).
   subject in front of a soft background is sharp, and a sharp photo of a soft subject (fog, a
   face, an upscaled frame) still has a few crisp edges; a blurred copy has none anywhere.
 * It is a ratio of differences, so contrast cancels out; flat areas have no strong edges, so a
-  large plain sky does not make a photo blurry, and a uniform image has no score at all.
+  large plain sky does not make a photo blurry.
+* Every image gets a score. When even the strongest steps are faint (a dim or hazy photo, or a
+  heavily blurred one) the image's contrast is stretched first and measured again; an image with
+  no variation at all (one gray level) scores 1.0: it shows nothing sharp.
 * The worst of the horizontal, vertical and both diagonal directions is kept, which catches motion
   blur (it leaves edges along the motion sharp).
 * It is measured on the working image (longer side 384 pixels, see :mod:`image_checks`), so blur
@@ -31,8 +34,12 @@ import numpy as np
 REBLUR_LENGTH = 3
 #: Share of the neighbour differences, the strongest, that the score is measured on.
 EDGE_SHARE = 0.005
-#: Strongest neighbour step (gray levels) below which an image has no edges to judge: no score.
+#: Strongest neighbour step (gray levels) below which an image is measured again with its contrast stretched.
 MIN_EDGE_STEP = 3
+#: Share of the darkest and of the brightest pixels left out when stretching a faint image's contrast.
+STRETCH_TAIL = 0.005
+#: Score of an image with no variation at all: nothing in it is sharp.
+NO_DETAIL_SCORE = 1.0
 #: Scores at or above this are blurry.
 DEFAULT_THRESHOLD = 0.86
 
@@ -53,13 +60,13 @@ def _neighbour_differences(image: np.ndarray, step: tuple[int, int]) -> np.ndarr
     return cv2.absdiff(image[dy:, : width + dx], image[: height - dy, -dx:])
 
 
-def _strong_edges(differences: np.ndarray, share: float) -> tuple[np.ndarray, float] | None:
+def _strong_edges(differences: np.ndarray, share: float, min_step: int) -> tuple[np.ndarray, float] | None:
     """Mask of the strongest ``share`` of ``differences`` (ties included) and their mean, or None
-    when even the strongest are below :data:`MIN_EDGE_STEP` (nothing to judge)."""
+    when even the strongest are below ``min_step``."""
     counts = cv2.calcHist([differences], [0], None, [256], [0, 256]).ravel()
     at_or_above = np.cumsum(counts[::-1])[::-1]  # at_or_above[v]: how many differences are >= v
     level = int(np.flatnonzero(at_or_above >= max(1.0, share * differences.size))[-1])
-    if level < MIN_EDGE_STEP:
+    if level < min_step:
         return None
     values = np.arange(level, 256)
     mean = float(values @ counts[level:]) / float(at_or_above[level])
@@ -72,27 +79,26 @@ def _as_uint8(gray: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
 
 
-def blur_score(gray: np.ndarray, reblur_length: int = REBLUR_LENGTH, edge_share: float = EDGE_SHARE) -> float | None:
-    """Blur score in [0, 1] (higher is blurrier), or None for an image with no edges to judge.
-
-    Args:
-        gray: 2-D grayscale working image (uint8, or float on the 0..255 scale).
-        reblur_length: Box filter length used to re-blur.
-        edge_share: Share of neighbour differences, the strongest, the score is measured on.
-
-    Returns:
-        The worst (largest) blur effect over four directions, or None when even its strongest edges are below
-        :data:`MIN_EDGE_STEP` (a flat or nearly flat image).
-    """
-    if gray.ndim != 2:
-        raise ValueError(f"blur_score needs a 2-D grayscale array, got shape {gray.shape}")
-    if min(gray.shape) <= reblur_length:
+def _stretched(image: np.ndarray) -> np.ndarray | None:
+    """The image with its gray levels stretched to 0..255 (tails of :data:`STRETCH_TAIL` clipped), or
+    None when it has a single gray level."""
+    counts = np.cumsum(cv2.calcHist([image], [0], None, [256], [0, 256]).ravel())
+    low = int(np.searchsorted(counts, STRETCH_TAIL * counts[-1], side="right"))
+    high = int(np.searchsorted(counts, (1 - STRETCH_TAIL) * counts[-1], side="left"))
+    if high <= low:
+        low, high = int(image.min()), int(image.max())
+    if high <= low:
         return None
-    image = np.ascontiguousarray(_as_uint8(gray))
+    alpha = 255.0 / (high - low)
+    return cv2.convertScaleAbs(image, alpha=alpha, beta=-low * alpha)
+
+
+def _directional_score(image: np.ndarray, reblur_length: int, edge_share: float, min_step: int) -> float | None:
+    """The worst blur effect over four directions; None when a direction's strongest steps are below ``min_step``."""
     worst = 0.0
     for kernel, step in _direction_kernels(reblur_length):
         original = _neighbour_differences(image, step)
-        edges = _strong_edges(original, edge_share)
+        edges = _strong_edges(original, edge_share, min_step)
         if edges is None:
             return None
         mask, original_mean = edges
@@ -101,6 +107,31 @@ def blur_score(gray: np.ndarray, reblur_length: int = REBLUR_LENGTH, edge_share:
     return worst
 
 
-def is_blurry(score: float | None, threshold: float = DEFAULT_THRESHOLD) -> bool:
-    """True when a score is at or above ``threshold``; flat images (None) are never blurry."""
-    return score is not None and score >= threshold
+def blur_score(gray: np.ndarray, reblur_length: int = REBLUR_LENGTH, edge_share: float = EDGE_SHARE) -> float:
+    """Blur score in [0, 1] (higher is blurrier) of any image.
+
+    Args:
+        gray: 2-D grayscale working image (uint8, or float on the 0..255 scale).
+        reblur_length: Box filter length used to re-blur.
+        edge_share: Share of neighbour differences, the strongest, the score is measured on.
+
+    Returns:
+        The worst (largest) blur effect over four directions. A faint image (strongest steps below
+        :data:`MIN_EDGE_STEP`) is measured with its contrast stretched; an image of one gray level,
+        or too small to re-blur, scores :data:`NO_DETAIL_SCORE`.
+    """
+    if gray.ndim != 2:
+        raise ValueError(f"blur_score needs a 2-D grayscale array, got shape {gray.shape}")
+    if min(gray.shape) <= reblur_length:
+        return NO_DETAIL_SCORE
+    image = np.ascontiguousarray(_as_uint8(gray))
+    score = _directional_score(image, reblur_length, edge_share, MIN_EDGE_STEP)
+    if score is None:
+        stretched = _stretched(image)
+        score = None if stretched is None else _directional_score(stretched, reblur_length, edge_share, 1)
+    return NO_DETAIL_SCORE if score is None else score
+
+
+def is_blurry(score: float, threshold: float = DEFAULT_THRESHOLD) -> bool:
+    """True when a score is at or above ``threshold``."""
+    return score >= threshold

@@ -63,6 +63,9 @@ class ImageView:
     height: int
     format: str
     gray: np.ndarray  # uint8, longer side <= DecodeLimits.working_side, EXIF orientation applied
+    #: Mean of the JPEG luminance quantization table (1 lossless-like .. 255 coarsest), from the
+    #: file header; 0.0 for formats without one (PNG, lossless files). Lower is less compressed.
+    quantization: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,23 @@ def decode_image(data: bytes, limits: DecodeLimits) -> ImageView | ImageRejectio
         return ImageRejection(
             CORRUPT, f"{image.format} data is damaged or truncated ({type(err).__name__}: {err}); re-export the file"
         )
-    return ImageView(width=width, height=height, format=str(image.format), gray=_apply_orientation(gray, image))
+    return ImageView(
+        width=width,
+        height=height,
+        format=str(image.format),
+        gray=_apply_orientation(gray, image),
+        quantization=jpeg_quantization(image),
+    )
+
+
+def jpeg_quantization(image: Image.Image) -> float:
+    """Mean of a JPEG's luminance quantization table (how coarsely it was compressed), 0.0 for
+    other formats or a header without tables."""
+    tables = getattr(image, "quantization", None)
+    if not tables:
+        return 0.0
+    luminance = tables.get(0) or next(iter(tables.values()))
+    return float(np.mean(luminance))
 
 
 def _open_header(data: bytes, limits: DecodeLimits) -> Image.Image | ImageRejection:

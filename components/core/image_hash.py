@@ -14,6 +14,12 @@ leaving out :data:`CROP_SHARE` of the width and height): a copy cropped by a few
 like one of them. The prefilter searches those corner hashes against every other image's own hash
 with a tighter threshold. All hashes come from one small preview (longer side
 :data:`PREVIEW_SIDE`), so the five cost about as much as one.
+
+A hash match is only a candidate. The fingerprint also keeps a :data:`SIGNATURE_SIDE` square
+thumbnail with its mean removed and unit norm (:func:`signature`); the prefilter confirms each
+candidate pair by the thumbnails' correlation (:func:`signature_correlation`, mirror-aware), a
+second check independent of the hash's bits: low-texture images whose hashes are noise, and
+different photos whose hashes happen to collide, correlate poorly.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ THUMBNAIL_SIDE = 32
 PREVIEW_SIDE = 128
 #: Share of the width and of the height that each corner crop leaves out.
 CROP_SHARE = 0.035
+#: Side of the normalised thumbnail that confirms a hash match.
+SIGNATURE_SIDE = 16
 #: Standard deviation (gray levels) of the 32x32 thumbnail below which an image is flat: its
 #: hash bits would be noise, so it takes no part in near-duplicate search.
 FLAT_STD = 2.0
@@ -96,20 +104,47 @@ def perceptual_hash(gray: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """An image's perceptual hash and the hashes of its four corner crops."""
+    """An image's perceptual hash, the hashes of its four corner crops and its signature thumbnail."""
 
     phash: int
     corner_hashes: tuple[int, ...]
+    signature: np.ndarray  # (SIGNATURE_SIDE**2,) float16, mean 0, norm 1
 
 
 def fingerprint(gray: np.ndarray) -> Fingerprint | None:
-    """The image's hash and corner-crop hashes, or None for a flat image (its bits would be noise)."""
+    """The image's hashes and signature, or None for a flat image (its bits would be noise)."""
     small = preview(gray)
     whole = thumbnail(small)
     if _is_flat_thumbnail(whole):
         return None
     hashes = _hash_thumbnails(np.stack([whole, *(thumbnail(crop) for crop in corner_crops(small))]))
-    return Fingerprint(hashes[0], tuple(hashes[1:]))
+    return Fingerprint(hashes[0], tuple(hashes[1:]), signature(whole))
+
+
+def signature(gray: np.ndarray) -> np.ndarray:
+    """The image as a :data:`SIGNATURE_SIDE` square thumbnail, flattened, mean 0 and norm 1 (float16).
+
+    Brightness and contrast cancel out; a flat image gives zeros (it correlates with nothing).
+    """
+    small = cv2.resize(
+        np.asarray(gray, np.float32), (SIGNATURE_SIDE, SIGNATURE_SIDE), interpolation=cv2.INTER_AREA
+    ).ravel()
+    centred = small - small.mean()
+    norm = float(np.linalg.norm(centred))
+    return (centred / norm if norm > 0 else centred).astype(np.float16)
+
+
+_MIRROR_ORDER = np.arange(SIGNATURE_SIDE**2).reshape(SIGNATURE_SIDE, SIGNATURE_SIDE)[:, ::-1].ravel()
+
+
+def signature_correlation(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Correlation of paired signatures (rows of two (k, SIGNATURE_SIDE**2) arrays), the larger of
+    as-is and with the second mirrored left-right: 1.0 for copies, near 0 for unrelated images."""
+    first = np.asarray(first, np.float32).reshape(-1, SIGNATURE_SIDE**2)
+    second = np.asarray(second, np.float32).reshape(-1, SIGNATURE_SIDE**2)
+    direct = np.einsum("ij,ij->i", first, second)
+    mirrored = np.einsum("ij,ij->i", first, second[:, _MIRROR_ORDER])
+    return np.maximum(direct, mirrored)
 
 
 def _two_dimensional(gray: np.ndarray) -> np.ndarray:

@@ -4,9 +4,16 @@ Two streaming passes over the manifest. Pass one reads each image (local path or
 decodes it safely at working size (:mod:`image_checks`) and keeps a few numbers per image: content
 hash, flip-aware perceptual hash (:mod:`image_hash`), blur score (:mod:`blur`), size; the work is
 spread over a pool of threads. Then duplicate groups are formed from identical content and
-from perceptual hashes within the Hamming threshold (:mod:`near_duplicates`, sub-quadratic), and
-each group keeps one representative: sharp before blurry, then the most pixels, then the earliest
-line. Pass two streams the manifest again and writes every item either to the kept manifest (with
+from perceptual hashes within the Hamming threshold (:mod:`near_duplicates`, sub-quadratic); each
+hash match is confirmed by a second, independent check (the correlation of small normalised
+thumbnails, :func:`image_hash.signature_correlation`) and every copy must be confirmed against the
+kept image itself, so a chain of matches cannot join distinct images. Each group keeps its best
+*usable* (not blurry) copy, so a blurry representative never takes its sharp copies with it; the
+best copy is the one with the most pixels, then the sharpest, then the least compressed (JPEG
+quantization from the file header), then the fewest clipped highlights, then the most bytes per
+pixel, then the earliest line (:func:`choose_representative`; ties within a small tolerance go on to
+the next criterion). The kept item records why it was chosen, each removed copy the kept id and
+its distances. Pass two streams the manifest again and writes every item either to the kept manifest (with
 its facts in the ``labelloop`` object) or to the rejects manifest with a reason code. Items that
 are not images (text) pass through untouched.
 """
@@ -20,6 +27,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from . import blur, image_checks, image_hash, manifest, near_duplicates
@@ -31,6 +39,18 @@ BLURRY = "blurry"
 MISSING_ID = "missing_id"
 INVALID_URI = "invalid_uri"
 DEFAULT_HAMMING_THRESHOLD = 8
+#: Thumbnail correlation (:func:`image_hash.signature_correlation`) at or above which a hash match is
+#: confirmed as a copy; corner-crop matches (copies cropped by a few percent, whose thumbnails are
+#: shifted) need :data:`MIN_CROP_CORRELATION`.
+MIN_CORRELATION = 0.9
+MIN_CROP_CORRELATION = 0.8
+#: Quality-order tolerances: blur scores this close, and bytes per pixel within this ratio, tie.
+SHARPNESS_TOLERANCE = 0.03
+BYTES_PER_PIXEL_TOLERANCE = 0.1
+#: Share of clipped (near-white) working pixels that counts as the same.
+CLIPPED_TOLERANCE = 0.002
+#: Gray level at or above which a working pixel counts as a clipped highlight.
+CLIPPED_LEVEL = 254
 #: Corner-crop hashes match another image's hash at this many bits fewer than ``hamming_threshold``
 #: (5 at the default 8): tighter, because each image brings four of them.
 CROP_THRESHOLD_MARGIN = 3
@@ -103,9 +123,13 @@ class ImageFacts:
     content: str = ""
     phash: int | None = None  # None for flat images: no near-duplicate search
     corner_hashes: tuple[int, ...] = ()
+    signature: np.ndarray | None = None
     width: int = 0
     height: int = 0
-    blur_score: float | None = None
+    blur_score: float = 0.0
+    quantization: float = 0.0
+    bytes_per_pixel: float = 0.0
+    clipped: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -155,9 +179,13 @@ def inspect_image(line: int, data: bytes, settings: PrefilterSettings) -> ImageF
         content=image_hash.content_hash(data),
         phash=None if hashes is None else hashes.phash,
         corner_hashes=() if hashes is None else hashes.corner_hashes,
+        signature=None if hashes is None else hashes.signature,
         width=view.width,
         height=view.height,
-        blur_score=None if hashes is None or not settings.blurry else blur.blur_score(view.gray),
+        blur_score=blur.blur_score(view.gray),
+        quantization=view.quantization,
+        bytes_per_pixel=len(data) / (view.width * view.height),
+        clipped=cv2.countNonZero(cv2.compare(view.gray, CLIPPED_LEVEL - 1, cv2.CMP_GT)) / view.gray.size,
     )
 
 
@@ -208,9 +236,24 @@ class _ImageTable:
     contents: np.ndarray
     phashes: np.ndarray
     corner_hashes: np.ndarray  # (images, 4); rows of flat images are zeros
+    signatures: np.ndarray  # (images, SIGNATURE_SIDE**2); rows of flat images are zeros
     hashable: np.ndarray
     pixels: np.ndarray
-    blur_scores: list[float | None]
+    blur_scores: np.ndarray
+    quantization: np.ndarray
+    bytes_per_pixel: np.ndarray
+    clipped: np.ndarray
+
+
+@dataclass(frozen=True)
+class CandidatePairs:
+    """Pairs (i, j) of image rows that may be copies, and how each was found (0 exact, 1 hash, 2 corner crop)."""
+
+    pairs: np.ndarray
+    kinds: np.ndarray
+
+
+_EXACT, _HASH, _CROP = 0, 1, 2
 
 
 def _chain_edges(labels: np.ndarray, members: np.ndarray) -> np.ndarray:
@@ -220,21 +263,29 @@ def _chain_edges(labels: np.ndarray, members: np.ndarray) -> np.ndarray:
     return np.stack([members[order][:-1][same], members[order][1:][same]], axis=1)
 
 
-def duplicate_groups(table: _ImageTable, settings: PrefilterSettings) -> np.ndarray:
-    """Group label per decodable image from identical content and near perceptual hashes."""
+def candidate_pairs(table: _ImageTable, settings: PrefilterSettings) -> CandidatePairs:
+    """Pairs that identical content, a near perceptual hash or a corner-crop hash put forward."""
     n = len(table.lines)
-    edges = [np.empty((0, 2), np.int64)]
+    parts, kinds = [np.empty((0, 2), np.int64)], [np.empty(0, np.int8)]
+
+    def add(pairs: np.ndarray, kind: int) -> None:
+        parts.append(pairs.astype(np.int64))
+        kinds.append(np.full(len(pairs), kind, np.int8))
+
     if settings.exact_duplicates and n:
-        edges.append(_chain_edges(np.unique(table.contents, return_inverse=True)[1], np.arange(n)))
+        add(_chain_edges(np.unique(table.contents, return_inverse=True)[1], np.arange(n)), _EXACT)
     if settings.near_duplicates and table.hashable.any():
         members = np.flatnonzero(table.hashable)
-        labels = near_duplicates.near_duplicate_groups(
-            table.phashes[members], settings.hamming_threshold, flip_mask=image_hash.MIRROR_MASK
+        unique, inverse = np.unique(table.phashes[members], return_inverse=True)
+        same_hash = _chain_edges(inverse, members)  # identical hashes: one search entry
+        found = near_duplicates.near_duplicate_pairs(
+            unique, settings.hamming_threshold, flip_mask=image_hash.MIRROR_MASK
         )
-        edges.append(_chain_edges(labels, members))
+        first = members[np.unique(inverse, return_index=True)[1]]  # one image row per unique hash
+        add(np.concatenate([same_hash, first[found].reshape(-1, 2)]), _HASH)
         if settings.crop_hamming_threshold is not None:
-            edges.append(_cropped_copy_edges(table, members, settings.crop_hamming_threshold))
-    return near_duplicates.groups_from_pairs(n, np.concatenate(edges))
+            add(_cropped_copy_edges(table, members, settings.crop_hamming_threshold), _CROP)
+    return CandidatePairs(np.concatenate(parts), np.concatenate(kinds))
 
 
 def _cropped_copy_edges(table: _ImageTable, members: np.ndarray, threshold: int) -> np.ndarray:
@@ -247,48 +298,186 @@ def _cropped_copy_edges(table: _ImageTable, members: np.ndarray, threshold: int)
     return np.stack([owners, others], axis=1)[owners != others]
 
 
+def confirmed(table: _ImageTable, pairs: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """Which candidate pairs the second check confirms: identical content always; a hash match when
+    the thumbnails correlate (:data:`MIN_CORRELATION`, :data:`MIN_CROP_CORRELATION` for crops)."""
+    if not len(pairs):
+        return np.zeros(0, bool)
+    correlation = image_hash.signature_correlation(table.signatures[pairs[:, 0]], table.signatures[pairs[:, 1]])
+    needed = np.where(kinds == _CROP, MIN_CROP_CORRELATION, MIN_CORRELATION)
+    same_content = table.contents[pairs[:, 0]] == table.contents[pairs[:, 1]]
+    return same_content | (correlation >= needed)
+
+
+def duplicate_groups(table: _ImageTable, settings: PrefilterSettings) -> np.ndarray:
+    """Group label per decodable image from confirmed candidate pairs (connected components)."""
+    candidates = candidate_pairs(table, settings)
+    keep = confirmed(table, candidates.pairs, candidates.kinds)
+    return near_duplicates.groups_from_pairs(len(table.lines), candidates.pairs[keep])
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The representative of a set of copies and the criteria that decided it, in order."""
+
+    representative: int
+    kept_because: tuple[str, ...]
+
+
+def choose_representative(members: list[int], table: _ImageTable) -> Choice:
+    """The best copy among ``members`` (image rows): the most pixels, then the sharpest, then the
+    least compressed, then the fewest clipped highlights, then the most bytes per pixel, then the
+    earliest line. Each criterion keeps the members that tie with the best within its tolerance;
+    ``kept_because`` names the criteria that removed a contender (``earliest line`` when a tie
+    remained to the end, ``only copy`` for a single member)."""
+    if len(members) == 1:
+        return Choice(members[0], ("only copy",))
+    criteria = [
+        ("most pixels", lambda m: -float(table.pixels[m]), 0.0),
+        ("sharpest", lambda m: float(table.blur_scores[m]), SHARPNESS_TOLERANCE),
+        ("least compressed", lambda m: float(table.quantization[m]), 0.0),
+        ("fewest clipped highlights", lambda m: float(table.clipped[m]), CLIPPED_TOLERANCE),
+        (
+            "most bytes per pixel",
+            lambda m: -float(np.log(max(table.bytes_per_pixel[m], 1e-9))),
+            BYTES_PER_PIXEL_TOLERANCE,
+        ),
+    ]
+    contenders, because = list(members), []
+    for name, value, tolerance in criteria:
+        best = min(value(m) for m in contenders)
+        remaining = [m for m in contenders if value(m) <= best + tolerance]
+        if len(remaining) < len(contenders):
+            because.append(name)
+        contenders = remaining
+        if len(contenders) == 1:
+            return Choice(contenders[0], tuple(because))
+    earliest = min(contenders, key=lambda m: int(table.lines[m]))
+    return Choice(earliest, (*because, "earliest line"))
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One resolved set of copies: its kept image (None when every member is blurry) and members."""
+
+    representative: int
+    members: list[int]
+    kept_because: tuple[str, ...]
+
+
+def _resolve_component(component: list[int], table: _ImageTable, blurry: np.ndarray) -> list[_Group]:
+    """Split one connected component into groups of copies of a kept image.
+
+    The best usable member is kept; a member joins its group only when it is a confirmed copy of
+    that kept image itself (same content, or thumbnails correlating at :data:`MIN_CROP_CORRELATION`),
+    so a chain A~B~C never makes C a copy of A. The rest is resolved again. Blurry members join the
+    group of the image they correlate with best (they are rejected as blurry either way).
+    """
+    usable = [m for m in component if not blurry[m]]
+    groups: list[_Group] = []
+    while usable:
+        choice = choose_representative(usable, table)
+        rep = choice.representative
+        others = [m for m in usable if m != rep]
+        close = _copies_of(rep, others, table)
+        members = [rep, *[m for m, is_copy in zip(others, close) if is_copy]]
+        groups.append(_Group(rep, members, choice.kept_because))
+        usable = [m for m, is_copy in zip(others, close) if not is_copy]
+    leftovers = [m for m in component if blurry[m]]
+    if not groups:
+        choice = choose_representative(leftovers, table)
+        return [_Group(choice.representative, leftovers, choice.kept_because)]
+    for member in leftovers:
+        reps = np.array([g.representative for g in groups])
+        scores = image_hash.signature_correlation(
+            np.repeat(table.signatures[[member]], len(reps), 0), table.signatures[reps]
+        )
+        groups[int(np.argmax(scores))].members.append(member)
+    return groups
+
+
+def _copies_of(rep: int, others: list[int], table: _ImageTable) -> np.ndarray:
+    if not others:
+        return np.zeros(0, bool)
+    others_array = np.array(others)
+    correlation = image_hash.signature_correlation(
+        np.repeat(table.signatures[[rep]], len(others), 0), table.signatures[others_array]
+    )
+    return (table.contents[others_array] == table.contents[rep]) | (correlation >= MIN_CROP_CORRELATION)
+
+
 def decide(table: _ImageTable, settings: PrefilterSettings) -> tuple[dict[int, Decision], int]:
     """Decision per image line, and how many duplicate groups (of two or more) there are."""
     if len(table.ids) == 0:
         return {}, 0
-    groups = duplicate_groups(table, settings)
-    blurry = [settings.blurry and blur.is_blurry(score, settings.blur_threshold) for score in table.blur_scores]
+    labels = duplicate_groups(table, settings)
+    blurry = settings.blurry & (table.blur_scores >= settings.blur_threshold)
     decisions: dict[int, Decision] = {}
-    order = np.lexsort((table.lines, -table.pixels, np.array(blurry, bool), groups))
-    boundaries = np.flatnonzero(np.diff(groups[order])) + 1
+    order = np.argsort(labels, kind="stable")
     multi = 0
-    for members in np.split(order, boundaries):
-        representative = int(members[0])
-        copies = [int(m) for m in members[1:]]
-        multi += bool(copies)
-        rep_id = table.ids[representative]
-        for member in members:
-            member = int(member)
-            facts = {
-                "duplicate_group": rep_id,
-                "blur_score": None if table.blur_scores[member] is None else round(table.blur_scores[member], 4),
-                "blurry": blurry[member],
-            }
-            if member == representative:
-                facts["duplicates"] = [table.ids[c] for c in copies]
-            decisions[int(table.lines[member])] = _member_decision(member, representative, table, blurry, facts)
+    for component in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):
+        for group in _resolve_component([int(m) for m in component], table, blurry):
+            multi += len(group.members) > 1
+            for member in group.members:
+                decisions[int(table.lines[member])] = _member_decision(member, group, table, blurry)
     return decisions, multi
 
 
-def _member_decision(member: int, representative: int, table: _ImageTable, blurry: list[bool], facts: dict) -> Decision:
-    rep_id = table.ids[representative]
-    if member != representative and table.contents[member] == table.contents[representative]:
-        return Decision(EXACT_DUPLICATE, f"byte-identical to {rep_id}, which is kept in its place", facts)
+def _member_decision(member: int, group: _Group, table: _ImageTable, blurry: np.ndarray) -> Decision:
+    rep = group.representative
+    rep_id = table.ids[rep]
+    facts = {
+        "duplicate_group": rep_id,
+        "blur_score": round(float(table.blur_scores[member]), 4),
+        "blurry": bool(blurry[member]),
+    }
+    if member == rep and not blurry[member]:
+        facts["duplicates"] = [table.ids[m] for m in group.members if m != rep]
+        if len(group.members) > 1:
+            facts["kept_because"] = list(group.kept_because)
+            facts["quality"] = _quality(member, table)
+        return Decision(None, "", facts)
+    if member != rep:
+        facts["kept_id"] = rep_id
+        facts.update(_distances(member, rep, table))
     if blurry[member]:
         score = facts["blur_score"]
         return Decision(BLURRY, f"blur score {score} is at or above the threshold; retake or drop the image", facts)
-    if member != representative:
-        return Decision(NEAR_DUPLICATE, f"near duplicate of {rep_id} (perceptual hash), which is kept", facts)
-    return Decision(None, "", facts)
+    if table.contents[member] == table.contents[rep]:
+        return Decision(EXACT_DUPLICATE, f"byte-identical to {rep_id}, which is kept in its place", facts)
+    return Decision(
+        NEAR_DUPLICATE,
+        f"near duplicate of {rep_id} (hash distance {facts['hash_distance']} bits, thumbnail correlation "
+        f"{facts['correlation']}), which is kept as the better copy",
+        facts,
+    )
+
+
+def _quality(member: int, table: _ImageTable) -> dict:
+    """The numbers the quality order compared, for the kept item."""
+    return {
+        "pixels": int(table.pixels[member]),
+        "blur_score": round(float(table.blur_scores[member]), 4),
+        "jpeg_quantization": round(float(table.quantization[member]), 2),
+        "clipped": round(float(table.clipped[member]), 4),
+        "bytes_per_pixel": round(float(table.bytes_per_pixel[member]), 4),
+    }
+
+
+def _distances(member: int, rep: int, table: _ImageTable) -> dict:
+    """Flip-aware hash distance (bits) and thumbnail correlation between a removed copy and the kept image."""
+    if not (table.hashable[member] and table.hashable[rep]):
+        return {"hash_distance": None, "correlation": None}
+    distance = image_hash.flip_aware_distance(int(table.phashes[member]), int(table.phashes[rep]))
+    correlation = image_hash.signature_correlation(table.signatures[member], table.signatures[rep])[0]
+    return {"hash_distance": distance, "correlation": round(float(correlation), 4)}
 
 
 # ---------------------------------------------------------------------------------------------
 # The two passes
+
+
+_NO_SIGNATURE = np.zeros(image_hash.SIGNATURE_SIDE**2, np.float16)
 
 
 def _image_uri(record: dict) -> str | None:
@@ -335,9 +524,15 @@ def _collect_facts(input_path: str, settings: PrefilterSettings) -> tuple[_Image
         contents=np.array([f.content for f in good], dtype="U32"),
         phashes=np.array([f.phash or 0 for f in good], np.uint64),
         corner_hashes=np.array([f.corner_hashes or (0,) * 4 for f in good], np.uint64).reshape(len(good), 4),
+        signatures=np.array(
+            [f.signature if f.signature is not None else _NO_SIGNATURE for f in good], np.float16
+        ).reshape(len(good), image_hash.SIGNATURE_SIDE**2),
         hashable=np.array([f.phash is not None for f in good], bool),
         pixels=np.array([f.width * f.height for f in good], np.int64),
-        blur_scores=[f.blur_score for f in good],
+        blur_scores=np.array([f.blur_score for f in good], np.float64),
+        quantization=np.array([f.quantization for f in good], np.float64),
+        bytes_per_pixel=np.array([f.bytes_per_pixel for f in good], np.float64),
+        clipped=np.array([f.clipped for f in good], np.float64),
     )
     return table, failed
 

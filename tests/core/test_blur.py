@@ -40,9 +40,9 @@ def test_large_flat_areas_do_not_make_a_sharp_image_blurry():
     assert not blur.is_blurry(blur.blur_score(canvas))
 
 
-def test_uniform_image_has_no_score_and_is_not_blurry():
-    assert blur.blur_score(np.full((288, 384), 17, np.uint8)) is None
-    assert not blur.is_blurry(None)
+def test_uniform_image_scores_as_having_nothing_sharp():
+    score = blur.blur_score(np.full((288, 384), 17, np.uint8))
+    assert score == blur.NO_DETAIL_SCORE and blur.is_blurry(score)
 
 
 def test_rejects_colour_arrays():
@@ -63,6 +63,25 @@ def test_score_is_measured_on_the_strongest_edges_only():
     assert abs(blur.blur_score(sharp) - blur.blur_score(noisy_soft_area)) < 0.1
 
 
-def test_nearly_flat_image_has_no_edges_to_judge():
+def test_smooth_ramp_has_nothing_sharp():
     gradient = np.tile(np.linspace(100, 110, 384), (288, 1))
-    assert blur.blur_score(gradient) is None
+    assert blur.blur_score(gradient) == blur.NO_DETAIL_SCORE
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_faint_images_are_scored_after_stretching_their_contrast(seed):
+    sharp = scene(seed).astype(np.float32)
+    faint = np.rint(sharp / 255 * 2 + 120).astype(np.uint8)  # strongest steps of 1-2 gray levels
+    assert not blur.is_blurry(blur.blur_score(faint))
+
+
+def test_every_image_gets_a_score_between_0_and_1():
+    rng = np.random.default_rng(0)
+    images = [
+        np.full((64, 64), 3, np.uint8),
+        rng.integers(0, 256, (40, 50), dtype=np.uint8),
+        np.zeros((3, 90), np.uint8),
+    ]
+    for image in images:
+        score = blur.blur_score(image)
+        assert isinstance(score, float) and 0.0 <= score <= 1.0

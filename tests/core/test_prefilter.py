@@ -76,6 +76,7 @@ EXPECTED_REJECTS = {
     "a_mirror": pf.NEAR_DUPLICATE,
     "a_blur": pf.BLURRY,
     "c_blur": pf.BLURRY,
+    "flat": pf.BLURRY,  # one gray level: nothing in it is sharp (score 1.0)
     "empty": image_checks.EMPTY_FILE,
     "truncated": image_checks.CORRUPT,
     "text": image_checks.NOT_AN_IMAGE,
@@ -100,10 +101,10 @@ def run(tmp_path, settings=SETTINGS):
 
 def test_every_item_is_kept_or_rejected_with_the_right_reason(tmp_path):
     result, kept, rejects = run(tmp_path)
-    assert set(kept) == {"a", "b", "flat", "words"}
+    assert set(kept) == {"a", "b", "words"}
     assert {r["id"]: r["reason_code"] for r in rejects} == EXPECTED_REJECTS
     assert result.items == len(kept) + len(rejects) == 17
-    assert result.kept == 4 and result.passed_through == 1 and result.images == 14
+    assert result.kept == 3 and result.passed_through == 1 and result.images == 14
     assert result.rejected == {
         code: list(EXPECTED_REJECTS.values()).count(code) for code in set(EXPECTED_REJECTS.values())
     }
@@ -122,7 +123,10 @@ def test_representative_records_its_group_and_removed_copies(tmp_path):
     assert "byte-identical to a" in by_id["a_copy"]["reason"]
     assert by_id["c_blur"]["record"]["labelloop"]["blur_score"] >= pf.blur.DEFAULT_THRESHOLD
     assert kept["b"]["labelloop"]["duplicates"] == [] and kept["b"]["labelloop"]["duplicate_group"] == "b"
-    assert kept["flat"]["labelloop"]["blur_score"] is None
+    assert by_id["flat"]["record"]["labelloop"]["blur_score"] == 1.0
+    assert facts["kept_because"] and set(facts["quality"]) >= {"pixels", "blur_score", "jpeg_quantization"}
+    assert by_id["a_mirror"]["record"]["labelloop"]["kept_id"] == "a"
+    assert by_id["a_mirror"]["record"]["labelloop"]["hash_distance"] <= pf.DEFAULT_HAMMING_THRESHOLD
     assert kept["words"] == {"textContent": "a caption", "dataItemResourceLabels": {"labelloop_id": "words"}}
     assert result.duplicate_groups == 1
 
