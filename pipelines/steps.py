@@ -190,7 +190,7 @@ def curate_steps(*, source_uri, settings: CurateSettings) -> CurateTasks:
         blur_threshold=settings.blur_threshold,
         min_width=settings.min_side,
         min_height=settings.min_side,
-    ).set_display_name("Drop duplicates, blurry and corrupt images (tables pass through)")
+    ).set_display_name("Drop duplicates, blurry and corrupt images")
     split_task = split_dataset(
         items=prefiltered.outputs["kept"],
         method=settings.split_method,
