@@ -18,6 +18,8 @@ def label_items(
     backend: str = "label_studio",
     ground_truth_uri: str = "",
     simulated_crowd: str = "{}",
+    label_studio_url: str = "",
+    label_studio_token_secret: str = "",
     max_items: int = 0,
     predictions: dsl.Input[dsl.Dataset] | None = None,
 ):
@@ -39,6 +41,11 @@ def label_items(
         ground_truth_uri: Simulated backend only: JSONL of {"id", "label"} the pipeline never reads.
         simulated_crowd: Simulated backend only: JSON crowd settings (nLabelers, accuracy, noise,
             nSpammers, seed).
+        label_studio_url: Label Studio backend: the server's URL (not secret); empty reads
+            ``LABEL_STUDIO_URL`` from the environment (local runs).
+        label_studio_token_secret: Label Studio backend: the Secret Manager secret version holding the
+            API token (``projects/P/secrets/S/versions/V``), read at run time with the step's service
+            account; empty reads ``LABEL_STUDIO_API_KEY`` from the environment (local runs).
         max_items: Most items to send to humans in this job (0: the spec's budget decides).
         predictions: Optional JSONL of {"id", "probabilities": {label: p}} from the current model,
             used as pre-annotations and to settle items a labeler confirms.
@@ -68,6 +75,8 @@ def label_items(
         ground_truth_uri=ground_truth_uri,
         simulated_crowd=simulated_crowd,
         model_version=model_version,
+        label_studio_url=label_studio_url,
+        label_studio_token_secret=label_studio_token_secret,
     )
     config = labeling_rounds.RoundsConfig(run_id=uuid.uuid4().hex[:12], max_items=max_items or None)
     outcome = labeling_output.run_job(lines, spec, source, store, config, probabilities)

@@ -41,6 +41,8 @@ def build_rounds(target: str, max_rounds: int):
         job_spec: str,
         labeling_backend: str,
         ground_truth_uri: str,
+        label_studio_url: str,
+        label_studio_token_secret: str,
         simulated_crowd: str,
         store_uri: str,
         annotation_store_uri: str,
@@ -54,6 +56,8 @@ def build_rounds(target: str, max_rounds: int):
             annotation_store_uri=annotation_store_uri,
             backend=labeling_backend,
             ground_truth_uri=ground_truth_uri,
+            label_studio_url=label_studio_url,
+            label_studio_token_secret=label_studio_token_secret,
             simulated_crowd=simulated_crowd,
             store_uri=store_uri,
             dataset_name=dataset_name,
@@ -102,6 +106,8 @@ def build_pipeline(target: str = "local", max_rounds: int = steps.MAX_ROUNDS):
         active_learning_config: str = steps.active_learning_config(max_rounds=max_rounds),
         labeling_backend: str = steps.LABELING_BACKEND,
         ground_truth_uri: str = "",
+        label_studio_url: str = "",
+        label_studio_token_secret: str = "",
         simulated_crowd: str = "{}",
         dataset_name: str = steps.DATASET_NAME,
         model_name: str = steps.MODEL_NAME,
@@ -135,6 +141,9 @@ def build_pipeline(target: str = "local", max_rounds: int = steps.MAX_ROUNDS):
                 may not exceed the rounds this compiled pipeline holds.
             labeling_backend: ``label_studio`` or ``simulated``.
             ground_truth_uri: Simulated backend only: hidden true labels, read by the crowd alone.
+            label_studio_url: Label Studio backend: the server's URL; empty reads LABEL_STUDIO_URL.
+            label_studio_token_secret: Label Studio backend: Secret Manager secret version with the
+                API token, read at run time; empty reads LABEL_STUDIO_API_KEY (local runs).
             simulated_crowd: Simulated backend only: crowd settings JSON.
             dataset_name: Name of the dataset in the version store.
             model_name: Name of the model in the registry.
@@ -170,6 +179,8 @@ def build_pipeline(target: str = "local", max_rounds: int = steps.MAX_ROUNDS):
             annotation_store_uri=annotation_store_uri,
             backend=labeling_backend,
             ground_truth_uri=ground_truth_uri,
+            label_studio_url=label_studio_url,
+            label_studio_token_secret=label_studio_token_secret,
             simulated_crowd=simulated_crowd,
             store_uri=store_uri,
             dataset_name=dataset_name,
@@ -229,6 +240,8 @@ def build_pipeline(target: str = "local", max_rounds: int = steps.MAX_ROUNDS):
             job_spec=labeling_job_spec,
             labeling_backend=labeling_backend,
             ground_truth_uri=ground_truth_uri,
+            label_studio_url=label_studio_url,
+            label_studio_token_secret=label_studio_token_secret,
             simulated_crowd=simulated_crowd,
             store_uri=store_uri,
             annotation_store_uri=annotation_store_uri,

@@ -34,6 +34,8 @@ def build_pipeline(target: str = "local"):
         active_learning_config: str = steps.ACTIVE_LEARNING_CONFIG,
         labeling_backend: str = steps.LABELING_BACKEND,
         ground_truth_uri: str = "",
+        label_studio_url: str = "",
+        label_studio_token_secret: str = "",
         simulated_crowd: str = "{}",
         round_budget_seconds: int = steps.ROUND_BUDGET_SECONDS,
         seed: int = steps.SEED,
@@ -53,6 +55,9 @@ def build_pipeline(target: str = "local"):
             active_learning_config: ActiveLearningConfig JSON (budget and stopping rules).
             labeling_backend: ``label_studio`` or ``simulated``.
             ground_truth_uri: Simulated backend only: hidden true labels.
+            label_studio_url: Label Studio backend: the server's URL; empty reads LABEL_STUDIO_URL.
+            label_studio_token_secret: Label Studio backend: Secret Manager secret version with the
+                API token, read at run time; empty reads LABEL_STUDIO_API_KEY (local runs).
             simulated_crowd: Simulated backend only: crowd settings JSON.
             round_budget_seconds: Training budget of this round's model.
             seed: Seed for every random choice.
@@ -68,6 +73,8 @@ def build_pipeline(target: str = "local"):
             annotation_store_uri=annotation_store_uri,
             backend=labeling_backend,
             ground_truth_uri=ground_truth_uri,
+            label_studio_url=label_studio_url,
+            label_studio_token_secret=label_studio_token_secret,
             simulated_crowd=simulated_crowd,
             store_uri=store_uri,
             dataset_name=dataset_name,

@@ -28,6 +28,8 @@ def label_new_items(
     labeling_job_spec: str,
     annotation_store_uri: str,
     ground_truth_uri: str,
+    label_studio_url: str,
+    label_studio_token_secret: str,
     simulated_crowd: str,
     store_uri: str,
     dataset_name: str,
@@ -40,6 +42,9 @@ def label_new_items(
         labeling_job_spec: DataLabelingJob JSON; its budget caps what a run may buy.
         annotation_store_uri: Where paid-for annotations persist; earlier labels are reused, not re-bought.
         ground_truth_uri: Simulated backend only: hidden true labels.
+        label_studio_url: Label Studio backend: the server's URL; empty reads LABEL_STUDIO_URL.
+        label_studio_token_secret: Label Studio backend: Secret Manager secret version with the
+            API token, read at run time; empty reads LABEL_STUDIO_API_KEY (local runs).
         simulated_crowd: Simulated backend only: crowd settings JSON.
         store_uri: Dataset version store.
         dataset_name: Dataset in the store.
@@ -49,6 +54,8 @@ def label_new_items(
         annotation_store_uri=annotation_store_uri,
         backend=labeling_backend,
         ground_truth_uri=ground_truth_uri,
+        label_studio_url=label_studio_url,
+        label_studio_token_secret=label_studio_token_secret,
         simulated_crowd=simulated_crowd,
         store_uri=store_uri,
         dataset_name=dataset_name,
@@ -88,6 +95,8 @@ def build_pipeline(target: str = "local"):
         labeling_backend: str = NO_LABELING,
         labeling_job_spec: str = "{}",
         ground_truth_uri: str = "",
+        label_studio_url: str = "",
+        label_studio_token_secret: str = "",
         simulated_crowd: str = "{}",
         allowed_labels: list = [],
         max_reject_rate: float = steps.MAX_REJECT_RATE,
@@ -115,6 +124,9 @@ def build_pipeline(target: str = "local"):
             labeling_backend: ``none`` (data arrives labeled), ``simulated`` or ``label_studio``.
             labeling_job_spec: DataLabelingJob JSON when labeling is on.
             ground_truth_uri: Simulated backend only: hidden true labels.
+            label_studio_url: Label Studio backend: the server's URL; empty reads LABEL_STUDIO_URL.
+            label_studio_token_secret: Label Studio backend: Secret Manager secret version with the
+                API token, read at run time; empty reads LABEL_STUDIO_API_KEY (local runs).
             simulated_crowd: Simulated backend only: crowd settings JSON.
             allowed_labels: Label set accepted at import; empty accepts any.
             max_reject_rate: Fail when more than this share of items is rejected.
@@ -145,6 +157,8 @@ def build_pipeline(target: str = "local"):
             annotation_store_uri=annotation_store_uri,
             backend=labeling_backend,
             ground_truth_uri=ground_truth_uri,
+            label_studio_url=label_studio_url,
+            label_studio_token_secret=label_studio_token_secret,
             simulated_crowd=simulated_crowd,
             store_uri=store_uri,
             dataset_name=dataset_name,
@@ -162,6 +176,8 @@ def build_pipeline(target: str = "local"):
             labeling_job_spec=labeling_job_spec,
             annotation_store_uri=annotation_store_uri,
             ground_truth_uri=ground_truth_uri,
+            label_studio_url=label_studio_url,
+            label_studio_token_secret=label_studio_token_secret,
             simulated_crowd=simulated_crowd,
             store_uri=store_uri,
             dataset_name=dataset_name,

@@ -135,6 +135,8 @@ class LabelingSettings:
     simulated_crowd: Any
     store_uri: Any
     dataset_name: Any
+    label_studio_url: Any = ""
+    label_studio_token_secret: Any = ""
 
 
 @dataclass(frozen=True)
@@ -447,6 +449,8 @@ def label_round(*, items, to_label, predictions, labeling: LabelingSettings, ste
             backend=labeling.backend,
             ground_truth_uri=labeling.ground_truth_uri,
             simulated_crowd=labeling.simulated_crowd,
+            label_studio_url=labeling.label_studio_url,
+            label_studio_token_secret=labeling.label_studio_token_secret,
             **optional,
         )
         .set_display_name(f"Label ({step})")

@@ -8,9 +8,20 @@ import json
 BACKENDS = ("simulated", "label_studio")
 
 
-def make_labeler(backend: str, spec, store, *, ground_truth_uri: str, simulated_crowd: str, model_version: str):
+def make_labeler(
+    backend: str,
+    spec,
+    store,
+    *,
+    ground_truth_uri: str,
+    simulated_crowd: str,
+    model_version: str,
+    label_studio_url: str = "",
+    label_studio_token_secret: str = "",
+):
     """The labeler for ``backend``: a simulated crowd answering from ``ground_truth_uri``, or Label Studio
-    (URL and token from LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY, never from parameters)."""
+    (its URL a parameter or LABEL_STUDIO_URL; its token from a Secret Manager version or LABEL_STUDIO_API_KEY,
+    never a parameter value)."""
     if backend == "simulated":
         from ..core.simulated_crowd import CrowdConfig
         from .labeler import SimulatedCrowdLabeler
@@ -21,5 +32,11 @@ def make_labeler(backend: str, spec, store, *, ground_truth_uri: str, simulated_
     if backend == "label_studio":
         from .label_studio import LabelStudioLabeler
 
-        return LabelStudioLabeler.from_env(spec, store, model_version=model_version or "labelloop-model")
+        return LabelStudioLabeler.from_env(
+            spec,
+            store,
+            model_version=model_version or "labelloop-model",
+            url=label_studio_url,
+            token_secret=label_studio_token_secret,
+        )
     raise ValueError(f"backend must be {' or '.join(repr(b) for b in BACKENDS)}, got {backend!r}")

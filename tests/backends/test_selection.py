@@ -33,3 +33,37 @@ def test_simulated_label_studio_and_unknown(tmp_path, monkeypatch):
         selection.make_labeler("label_studio", spec, store, ground_truth_uri="", simulated_crowd="{}", model_version="")
     with pytest.raises(ValueError, match="backend must be 'simulated' or 'label_studio', got 'mturk'"):
         selection.make_labeler("mturk", spec, store, ground_truth_uri="", simulated_crowd="{}", model_version="")
+
+
+def test_label_studio_url_and_token_secret_reach_the_backend(monkeypatch):
+    from labelloop.components.backends import label_studio, selection
+
+    seen = {}
+    monkeypatch.setattr(
+        label_studio.LabelStudioLabeler, "from_env", classmethod(lambda cls, spec, store, **kw: seen.update(kw))
+    )
+    selection.make_labeler(
+        "label_studio",
+        None,
+        None,
+        ground_truth_uri="",
+        simulated_crowd="{}",
+        model_version="m1",
+        label_studio_url="https://labels.example.com",
+        label_studio_token_secret="projects/p/secrets/ls-token/versions/latest",
+    )
+    assert seen == {
+        "model_version": "m1",
+        "url": "https://labels.example.com",
+        "token_secret": "projects/p/secrets/ls-token/versions/latest",
+    }
+
+
+def test_every_labeling_pipeline_takes_the_label_studio_url_and_token_secret():
+    import yaml
+    from labelloop.pipelines import compiling
+
+    for name in ("active-learning", "active-learning-round", "retrain"):
+        spec = yaml.safe_load(open(compiling.pipeline_path(name, "vertex")))
+        parameters = spec["root"]["inputDefinitions"]["parameters"]
+        assert {"label_studio_url", "label_studio_token_secret"} <= set(parameters), name
