@@ -292,6 +292,7 @@ def _table(signatures, *, pixels=None, contents=None):
         quantization=np.zeros(n),
         bytes_per_pixel=np.ones(n),
         clipped=np.zeros(n),
+        mean_gray=np.full(n, 100.0),
     )
 
 
@@ -329,7 +330,14 @@ def test_a_chain_a_b_c_does_not_merge_a_and_c():
 def test_kept_and_removed_records_carry_why_and_how_close(tmp_path):
     _, kept, rejects = run(tmp_path)
     facts = kept["a"]["labelloop"]
-    assert set(facts["quality"]) == {"pixels", "blur_score", "jpeg_quantization", "clipped", "bytes_per_pixel"}
+    assert set(facts["quality"]) == {
+        "pixels",
+        "blur_score",
+        "jpeg_quantization",
+        "clipped",
+        "mean_gray",
+        "bytes_per_pixel",
+    }
     assert isinstance(facts["kept_because"], list) and facts["kept_because"]
     by_id = {r["id"]: r["record"].get("labelloop", {}) for r in rejects if r["id"]}
     for copy in ("a_small", "a_mirror"):
@@ -338,3 +346,19 @@ def test_kept_and_removed_records_carry_why_and_how_close(tmp_path):
         assert by_id[copy]["correlation"] >= pf.MIN_CROP_CORRELATION
     assert by_id["a_copy"]["kept_id"] == "a" and by_id["a_copy"]["correlation"] >= 0.99
     assert "quality" not in by_id["a_small"] and "kept_because" not in by_id["a_small"]
+
+
+def test_the_original_wins_over_brightened_and_darkened_copies_listed_first(tmp_path):
+    from PIL import ImageEnhance
+
+    a = scene(23)
+
+    def toned(factor):
+        return jpeg(np.asarray(ImageEnhance.Brightness(Image.fromarray(a)).enhance(factor)))
+
+    files = {"a_bright": toned(1.15), "a_dark": toned(0.85), "a_bright2": toned(1.1), "a": jpeg(a)}
+    files["a_small"] = jpeg(cv2.resize(a, (240, 180), interpolation=cv2.INTER_AREA))
+    files["a_q70"] = jpeg(a, quality=70)
+    kept, rejects = run_files(tmp_path, files)
+    assert set(kept) == {"a"}, {k: v["labelloop"]["quality"] for k, v in kept.items()}
+    assert {r["record"]["labelloop"]["kept_id"] for r in rejects.values()} == {"a"}
