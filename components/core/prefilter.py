@@ -334,7 +334,8 @@ def choose_representative(members: list[int], table: _ImageTable) -> Choice:
     """The best copy among ``members`` (image rows): the most pixels, then the sharpest, then the
     least compressed, then the fewest clipped highlights, then the least shifted tone (mean gray level
     closest to the members' median, so brightened or darkened copies lose to the original when
-    most copies keep its tone), then the most bytes per pixel, then the earliest line. Each criterion keeps the members that tie with the best within its tolerance;
+    most copies keep its tone), then the most bytes per pixel, then the earliest line.
+    Each criterion keeps the members that tie with the best within its tolerance;
     ``kept_because`` names the criteria that removed a contender (``earliest line`` when a tie
     remained to the end, ``only copy`` for a single member)."""
     if len(members) == 1:
