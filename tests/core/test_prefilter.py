@@ -362,3 +362,19 @@ def test_the_original_wins_over_brightened_and_darkened_copies_listed_first(tmp_
     kept, rejects = run_files(tmp_path, files)
     assert set(kept) == {"a"}, {k: v["labelloop"]["quality"] for k, v in kept.items()}
     assert {r["record"]["labelloop"]["kept_id"] for r in rejects.values()} == {"a"}
+
+
+def test_a_blurry_representative_never_takes_its_usable_copies_down(tmp_path):
+    a = scene(24)
+    big_blurred = cv2.GaussianBlur(cv2.resize(a, (960, 720), interpolation=cv2.INTER_CUBIC), (0, 0), 8)
+    files = {"a_big_blur": jpeg(big_blurred), "a": jpeg(a), "a_q60": jpeg(a, quality=60)}
+    kept, rejects = run_files(tmp_path, files)
+    assert set(kept) == {"a"}
+    assert rejects["a_big_blur"]["reason_code"] == pf.BLURRY
+    assert rejects["a_q60"]["record"]["labelloop"]["kept_id"] == "a"
+
+
+def test_every_removed_duplicate_names_a_kept_image(tmp_path):
+    _, kept, rejects = run(tmp_path)
+    duplicates = [r for r in rejects if r["reason_code"] in (pf.EXACT_DUPLICATE, pf.NEAR_DUPLICATE)]
+    assert duplicates and all(r["record"]["labelloop"]["kept_id"] in kept for r in duplicates)
