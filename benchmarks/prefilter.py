@@ -301,8 +301,10 @@ def kept_copy_stats(truth: dict, names: list[str], kept: set[str], reasons: dict
         stats["groups"] += 1
         if "original" in kinds:
             stats["original"] += 1
-        elif kinds & {"exact", "flipped"}:
-            stats["exact or mirrored copy"] += 1
+        elif "exact" in kinds:
+            stats["byte-identical copy (the original's bytes)"] += 1
+        elif "flipped" in kinds:
+            stats["mirrored copy (same quality)"] += 1
         elif kinds and all(k.startswith("blur_") for k in kinds):
             stats["only a blurred copy"] += 1
         elif kinds:
