@@ -9,7 +9,7 @@ hash match is confirmed by a second, independent check (the correlation of small
 thumbnails, :func:`image_hash.signature_correlation`) and every copy must be confirmed against the
 kept image itself, so a chain of matches cannot join distinct images. Each group keeps its best
 *usable* (not blurry) copy, so a blurry representative never takes its sharp copies with it; the
-best copy is the one with the most pixels, then the sharpest, then the least compressed (JPEG
+best copy is the one with the most pixels, then the least shifted tone, then the sharpest, then the least compressed (JPEG
 quantization from the file header), then the fewest clipped highlights, then the most bytes per
 pixel, then the earliest line (:func:`choose_representative`; ties within a small tolerance go on to
 the next criterion). The kept item records why it was chosen, each removed copy the kept id and
@@ -331,10 +331,11 @@ class Choice:
 
 
 def choose_representative(members: list[int], table: _ImageTable) -> Choice:
-    """The best copy among ``members`` (image rows): the most pixels, then the sharpest, then the
-    least compressed, then the fewest clipped highlights, then the least shifted tone (mean gray level
-    closest to the members' median, so brightened or darkened copies lose to the original when
-    most copies keep its tone), then the most bytes per pixel, then the earliest line.
+    """The best copy among ``members`` (image rows): the most pixels, then the least shifted tone
+    (mean gray level closest to the members' median, so brightened or darkened copies lose to the
+    original when most copies keep its tone; it comes before sharpness because a brightness boost
+    raises contrast and so the sharpness score), then the sharpest, then the least compressed, then
+    the fewest clipped highlights, then the most bytes per pixel, then the earliest line.
     Each criterion keeps the members that tie with the best within its tolerance;
     ``kept_because`` names the criteria that removed a contender (``earliest line`` when a tie
     remained to the end, ``only copy`` for a single member)."""
@@ -343,10 +344,10 @@ def choose_representative(members: list[int], table: _ImageTable) -> Choice:
     tone = float(np.median(table.mean_gray[members]))
     criteria = [
         ("most pixels", lambda m: -float(table.pixels[m]), 0.0),
+        ("least shifted tone", lambda m: abs(float(np.log((table.mean_gray[m] + 1.0) / (tone + 1.0)))), TONE_TOLERANCE),
         ("sharpest", lambda m: float(table.blur_scores[m]), SHARPNESS_TOLERANCE),
         ("least compressed", lambda m: float(table.quantization[m]), 0.0),
         ("fewest clipped highlights", lambda m: float(table.clipped[m]), CLIPPED_TOLERANCE),
-        ("least shifted tone", lambda m: abs(float(np.log((table.mean_gray[m] + 1.0) / (tone + 1.0)))), TONE_TOLERANCE),
         (
             "most bytes per pixel",
             lambda m: -float(np.log(max(table.bytes_per_pixel[m], 1e-9))),
