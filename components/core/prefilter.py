@@ -12,7 +12,8 @@ kept image itself, so a chain of matches cannot join distinct images. Each group
 best copy is the one with the most pixels, then the least shifted tone, then the sharpest, then
 the least compressed (JPEG quantization from the file header), then the fewest clipped highlights,
 then the most bytes per pixel, then the earliest line (:func:`choose_representative`; ties
-within a small tolerance go on to the next criterion). The kept item records why it was chosen, each removed copy the kept id and
+within a small tolerance go on to the next criterion). The kept item records why it was chosen,
+each removed copy the kept id and
 its distances. Pass two streams the manifest again and writes every item either to the kept manifest (with
 its facts in the ``labelloop`` object) or to the rejects manifest with a reason code. Items that
 are not images (text) pass through untouched.
