@@ -103,7 +103,7 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
         step="prefilter_images",
     )
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    groups, blurry, scores, reasons = {}, {}, {}, {}
+    groups, blurry, scores, reasons, kept_ids = {}, {}, {}, {}, {}
     for record in manifest.read_jsonl(str(work / "kept.jsonl")):
         name = manifest.item_id(record)
         groups[name] = record["labelloop"]["duplicate_group"]
@@ -113,6 +113,8 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
         name = reject["id"]
         reasons[name] = reject["reason_code"]
         facts = reject["record"].get("labelloop") or {}
+        if reject["reason_code"] in (prefilter.EXACT_DUPLICATE, prefilter.NEAR_DUPLICATE):
+            kept_ids[name] = facts.get("kept_id")
         if "duplicate_group" in facts:
             groups[name] = facts["duplicate_group"]
             blurry[name] = facts["blurry"]
@@ -124,6 +126,7 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
         "blurry": blurry,
         "scores": scores,
         "reasons": reasons,
+        "kept_ids": kept_ids,
         "result": result,
     }
 
@@ -279,9 +282,12 @@ def million_hash_search(threshold: int, crop_threshold: int) -> MillionSearch:
 # ---------------------------------------------------------------------------------------------
 
 
-def kept_copy_stats(truth: dict, names: list[str], kept: set[str]) -> dict:
+def kept_copy_stats(truth: dict, names: list[str], kept: set[str], reasons: dict[str, str]) -> dict:
     """Which copy each planted group keeps: the original, an exact or mirrored copy (same quality),
-    a degraded copy, only a blurred one, or nothing although it had a usable member (an empty group)."""
+    a degraded copy, only a blurred one, or nothing. A group that keeps nothing is "lost to a rejected
+    representative" when one of its members was removed as a duplicate (data loss), and "every member
+    rejected on its own" when each was rejected for its own reason (blur, corrupt: a blur false flag,
+    not a duplicate-resolution loss)."""
     groups: dict[str, list[str]] = collections.defaultdict(list)
     for name in names:
         if truth[name]["group"]:
@@ -295,14 +301,20 @@ def kept_copy_stats(truth: dict, names: list[str], kept: set[str]) -> dict:
         stats["groups"] += 1
         if "original" in kinds:
             stats["original"] += 1
-        elif kinds & {"exact", "flipped"}:
-            stats["exact or mirrored copy"] += 1
+        elif "exact" in kinds:
+            stats["byte-identical copy (the original's bytes)"] += 1
+        elif "flipped" in kinds:
+            stats["mirrored copy (same quality)"] += 1
         elif kinds and all(k.startswith("blur_") for k in kinds):
             stats["only a blurred copy"] += 1
         elif kinds:
             stats["degraded copy: " + ",".join(sorted(kinds))] += 1
+        elif any(reasons.get(n) in (prefilter.EXACT_DUPLICATE, prefilter.NEAR_DUPLICATE) for n in members):
+            stats["empty: lost to a rejected representative"] += 1
         elif usable:
-            stats["empty (usable member, nothing kept)"] += 1
+            stats["empty: every member rejected on its own (a truly sharp one among them)"] += 1
+        else:
+            stats["empty: every member truly unusable"] += 1
     return dict(stats)
 
 
@@ -358,14 +370,21 @@ def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders:
         recalls.append(f"{kind} {precision_recall(our_pairs, subset)[1]:.3f}")
     print("    recall by copy kind: " + ", ".join(recalls))
     kept = {n for n in names if n in ours["groups"] and n not in ours["reasons"]}
-    stats = kept_copy_stats(truth, names, kept)
+    stats = kept_copy_stats(truth, names, kept, ours["reasons"])
     groups = stats.pop("groups", 0)
     print(
         f"  which copy is kept, of {groups} planted groups: original {stats.get('original', 0)} "
         f"({stats.get('original', 0) / max(groups, 1):.1%}); "
         + "; ".join(f"{k} {v}" for k, v in sorted(stats.items()) if k != "original")
     )
-    print(f"    empty groups: {stats.get('empty (usable member, nothing kept)', 0)} (target 0)")
+    orphaned = sum(kept_id not in kept for kept_id in ours["kept_ids"].values())
+    on_own = stats.get("empty: every member rejected on its own (a truly sharp one among them)", 0)
+    print(
+        f"    groups that lost a usable member to a rejected representative: "
+        f"{stats.get('empty: lost to a rejected representative', 0)} (target 0); duplicates removed in favour "
+        f"of an image that is not kept: {orphaned} (target 0); groups whose every member was rejected on its "
+        f"own (blur false flags): {on_own}"
+    )
     unscored = sum(ours["scores"].get(n) is None for n in clean if n in ours["scores"])
     default = prefilter.blur.DEFAULT_THRESHOLD
     print(

@@ -9,10 +9,11 @@ hash match is confirmed by a second, independent check (the correlation of small
 thumbnails, :func:`image_hash.signature_correlation`) and every copy must be confirmed against the
 kept image itself, so a chain of matches cannot join distinct images. Each group keeps its best
 *usable* (not blurry) copy, so a blurry representative never takes its sharp copies with it; the
-best copy is the one with the most pixels, then the sharpest, then the least compressed (JPEG
-quantization from the file header), then the fewest clipped highlights, then the most bytes per
-pixel, then the earliest line (:func:`choose_representative`; ties within a small tolerance go on to
-the next criterion). The kept item records why it was chosen, each removed copy the kept id and
+best copy is the one with the most pixels, then the least shifted tone, then the sharpest, then
+the least compressed (JPEG quantization from the file header), then the fewest clipped highlights,
+then the most bytes per pixel, then the earliest line (:func:`choose_representative`; ties
+within a small tolerance go on to the next criterion). The kept item records why it was chosen,
+each removed copy the kept id and
 its distances. Pass two streams the manifest again and writes every item either to the kept manifest (with
 its facts in the ``labelloop`` object) or to the rejects manifest with a reason code. Items that
 are not images (text) pass through untouched.
@@ -49,6 +50,9 @@ SHARPNESS_TOLERANCE = 0.03
 BYTES_PER_PIXEL_TOLERANCE = 0.1
 #: Share of clipped (near-white) working pixels that counts as the same.
 CLIPPED_TOLERANCE = 0.002
+#: Tone shift (absolute log ratio of a copy's mean gray level to the group's median) that counts as
+#: the same tone: 0.03 is about 3 %, below the brightness changes copies are made with.
+TONE_TOLERANCE = 0.03
 #: Gray level at or above which a working pixel counts as a clipped highlight.
 CLIPPED_LEVEL = 254
 #: Corner-crop hashes match another image's hash at this many bits fewer than ``hamming_threshold``
@@ -130,6 +134,7 @@ class ImageFacts:
     quantization: float = 0.0
     bytes_per_pixel: float = 0.0
     clipped: float = 0.0
+    mean_gray: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,7 @@ def inspect_image(line: int, data: bytes, settings: PrefilterSettings) -> ImageF
         quantization=view.quantization,
         bytes_per_pixel=len(data) / (view.width * view.height),
         clipped=cv2.countNonZero(cv2.compare(view.gray, CLIPPED_LEVEL - 1, cv2.CMP_GT)) / view.gray.size,
+        mean_gray=float(cv2.mean(view.gray)[0]),
     )
 
 
@@ -243,6 +249,7 @@ class _ImageTable:
     quantization: np.ndarray
     bytes_per_pixel: np.ndarray
     clipped: np.ndarray
+    mean_gray: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -325,15 +332,20 @@ class Choice:
 
 
 def choose_representative(members: list[int], table: _ImageTable) -> Choice:
-    """The best copy among ``members`` (image rows): the most pixels, then the sharpest, then the
-    least compressed, then the fewest clipped highlights, then the most bytes per pixel, then the
-    earliest line. Each criterion keeps the members that tie with the best within its tolerance;
+    """The best copy among ``members`` (image rows): the most pixels, then the least shifted tone
+    (mean gray level closest to the members' median, so brightened or darkened copies lose to the
+    original when most copies keep its tone; it comes before sharpness because a brightness boost
+    raises contrast and so the sharpness score), then the sharpest, then the least compressed, then
+    the fewest clipped highlights, then the most bytes per pixel, then the earliest line.
+    Each criterion keeps the members that tie with the best within its tolerance;
     ``kept_because`` names the criteria that removed a contender (``earliest line`` when a tie
     remained to the end, ``only copy`` for a single member)."""
     if len(members) == 1:
         return Choice(members[0], ("only copy",))
+    tone = float(np.median(table.mean_gray[members]))
     criteria = [
         ("most pixels", lambda m: -float(table.pixels[m]), 0.0),
+        ("least shifted tone", lambda m: abs(float(np.log((table.mean_gray[m] + 1.0) / (tone + 1.0)))), TONE_TOLERANCE),
         ("sharpest", lambda m: float(table.blur_scores[m]), SHARPNESS_TOLERANCE),
         ("least compressed", lambda m: float(table.quantization[m]), 0.0),
         ("fewest clipped highlights", lambda m: float(table.clipped[m]), CLIPPED_TOLERANCE),
@@ -460,6 +472,7 @@ def _quality(member: int, table: _ImageTable) -> dict:
         "blur_score": round(float(table.blur_scores[member]), 4),
         "jpeg_quantization": round(float(table.quantization[member]), 2),
         "clipped": round(float(table.clipped[member]), 4),
+        "mean_gray": round(float(table.mean_gray[member]), 2),
         "bytes_per_pixel": round(float(table.bytes_per_pixel[member]), 4),
     }
 
@@ -533,6 +546,7 @@ def _collect_facts(input_path: str, settings: PrefilterSettings) -> tuple[_Image
         quantization=np.array([f.quantization for f in good], np.float64),
         bytes_per_pixel=np.array([f.bytes_per_pixel for f in good], np.float64),
         clipped=np.array([f.clipped for f in good], np.float64),
+        mean_gray=np.array([f.mean_gray for f in good], np.float64),
     )
     return table, failed
 

@@ -233,3 +233,148 @@ def test_a_table_passes_through_unchanged_with_every_row_counted(tmp_path):
     assert kept.read_bytes() == table.read_bytes()
     assert rejects.read_text() == ""
     assert (result.items, result.kept, result.passed_through, result.images, result.rejected) == (3, 3, 3, 0, {})
+
+
+# ---------------------------------------------------------------------------------------------
+# Quality order, second check and chains
+
+
+def run_files(tmp_path, files, settings=None):
+    """Prefilter ``files`` (name -> bytes, in manifest order); returns kept records and rejects by id."""
+    records = []
+    for name, data in files.items():
+        (tmp_path / f"{name}.img").write_bytes(data)
+        records.append(mf.with_id({"imageGcsUri": str(tmp_path / f"{name}.img")}, name))
+    mf.write_jsonl(str(tmp_path / "items"), records)
+    settings = settings or pf.PrefilterSettings(workers=1)
+    pf.prefilter_manifest(
+        str(tmp_path / "items"), str(tmp_path / "kept"), str(tmp_path / "rejects"), settings, step=STEP
+    )
+    kept = {mf.record_name(r): r for r in mf.read_jsonl(str(tmp_path / "kept"))}
+    return kept, {r["id"]: r for r in mf.read_jsonl(str(tmp_path / "rejects"))}
+
+
+def test_a_slightly_blurred_copy_listed_first_never_makes_the_sharp_original_lose(tmp_path):
+    a = scene(21)
+    softened = cv2.GaussianBlur(a, (0, 0), 1.2)
+    kept, rejects = run_files(tmp_path, {"a_soft": jpeg(softened), "a": jpeg(a)})
+    assert set(kept) == {"a"}
+    assert rejects["a_soft"]["record"]["labelloop"]["kept_id"] == "a"
+    assert "sharpest" in kept["a"]["labelloop"]["kept_because"]
+
+
+def test_lower_jpeg_quality_loses_to_higher_whatever_the_order(tmp_path):
+    a = scene(22)
+    kept, rejects = run_files(tmp_path, {"a_q40": jpeg(a, quality=40), "a_q95": jpeg(a, quality=95)})
+    assert set(kept) == {"a_q95"} and rejects["a_q40"]["reason_code"] == pf.NEAR_DUPLICATE
+    low = pf.image_checks.jpeg_quantization(Image.open(io.BytesIO(jpeg(a, quality=40))))
+    assert 0 < kept["a_q95"]["labelloop"]["quality"]["jpeg_quantization"] < low
+
+
+def _unit(vector):
+    vector = vector - vector.mean()
+    return vector / np.linalg.norm(vector)
+
+
+def _table(signatures, *, pixels=None, contents=None):
+    """An image table over hand-made thumbnail signatures (everything else equal)."""
+    n = len(signatures)
+    return pf._ImageTable(
+        lines=np.arange(n),
+        ids=[f"i{k}" for k in range(n)],
+        contents=np.array(contents if contents is not None else [f"c{k}" for k in range(n)]),
+        phashes=np.zeros(n, np.uint64),
+        corner_hashes=np.zeros((n, 4), np.uint64),
+        signatures=np.array(signatures, np.float32),
+        hashable=np.ones(n, bool),
+        pixels=np.array(pixels if pixels is not None else [1000] * n),
+        blur_scores=np.full(n, 0.5),
+        quantization=np.zeros(n),
+        bytes_per_pixel=np.ones(n),
+        clipped=np.zeros(n),
+        mean_gray=np.full(n, 100.0),
+    )
+
+
+def test_second_check_rejects_a_hash_match_whose_thumbnails_do_not_correlate():
+    rng = np.random.default_rng(5)
+    side = pf.image_hash.SIGNATURE_SIDE
+    # two low-texture thumbnails: faint, unrelated ripples (their hashes may well coincide)
+    first = _unit(rng.normal(0, 1, side * side))
+    second = _unit(rng.normal(0, 1, side * side))
+    table = _table([first, second, first])
+    pairs = np.array([[0, 1], [0, 2]])
+    assert pf.confirmed(table, pairs, np.array([pf._HASH, pf._HASH])).tolist() == [False, True]
+    # byte-identical content is confirmed whatever the thumbnails say
+    same = _table([first, second], contents=["x", "x"])
+    assert pf.confirmed(same, pairs[:1], np.array([pf._EXACT])).tolist() == [True]
+
+
+def test_a_chain_a_b_c_does_not_merge_a_and_c():
+    rng = np.random.default_rng(7)
+    side = pf.image_hash.SIGNATURE_SIDE
+    e1 = _unit(rng.normal(0, 1, side * side))
+    e2 = _unit(rng.normal(0, 1, side * side))
+    e2 = _unit(e2 - (e2 @ e1) * e1)
+    angle = np.arccos(0.65)  # A and C correlate at 0.65, B sits halfway (about 0.91 to each)
+    a, c = e1, np.cos(angle) * e1 + np.sin(angle) * e2
+    b = _unit(a + c)
+    table = _table([a, b, c], pixels=[3000, 2000, 1000])
+    corr = pf.image_hash.signature_correlation
+    assert corr(a, b)[0] >= pf.MIN_CORRELATION and corr(b, c)[0] >= pf.MIN_CORRELATION
+    assert corr(a, c)[0] < pf.MIN_CROP_CORRELATION
+    groups = pf._resolve_component([0, 1, 2], table, np.zeros(3, bool))
+    assert [(g.representative, sorted(g.members)) for g in groups] == [(0, [0, 1]), (2, [2])]
+
+
+def test_kept_and_removed_records_carry_why_and_how_close(tmp_path):
+    _, kept, rejects = run(tmp_path)
+    facts = kept["a"]["labelloop"]
+    assert set(facts["quality"]) == {
+        "pixels",
+        "blur_score",
+        "jpeg_quantization",
+        "clipped",
+        "mean_gray",
+        "bytes_per_pixel",
+    }
+    assert isinstance(facts["kept_because"], list) and facts["kept_because"]
+    by_id = {r["id"]: r["record"].get("labelloop", {}) for r in rejects if r["id"]}
+    for copy in ("a_small", "a_mirror"):
+        assert by_id[copy]["kept_id"] == "a"
+        assert 0 <= by_id[copy]["hash_distance"] <= pf.DEFAULT_HAMMING_THRESHOLD
+        assert by_id[copy]["correlation"] >= pf.MIN_CROP_CORRELATION
+    assert by_id["a_copy"]["kept_id"] == "a" and by_id["a_copy"]["correlation"] >= 0.99
+    assert "quality" not in by_id["a_small"] and "kept_because" not in by_id["a_small"]
+
+
+def test_the_original_wins_over_brightened_and_darkened_copies_listed_first(tmp_path):
+    from PIL import ImageEnhance
+
+    a = scene(23)
+
+    def toned(factor):
+        return jpeg(np.asarray(ImageEnhance.Brightness(Image.fromarray(a)).enhance(factor)))
+
+    files = {"a_bright": toned(1.15), "a_dark": toned(0.85), "a_bright2": toned(1.1), "a": jpeg(a)}
+    files["a_small"] = jpeg(cv2.resize(a, (240, 180), interpolation=cv2.INTER_AREA))
+    files["a_q70"] = jpeg(a, quality=70)
+    kept, rejects = run_files(tmp_path, files)
+    assert set(kept) == {"a"}, {k: v["labelloop"]["quality"] for k, v in kept.items()}
+    assert {r["record"]["labelloop"]["kept_id"] for r in rejects.values()} == {"a"}
+
+
+def test_a_blurry_representative_never_takes_its_usable_copies_down(tmp_path):
+    a = scene(24)
+    big_blurred = cv2.GaussianBlur(cv2.resize(a, (960, 720), interpolation=cv2.INTER_CUBIC), (0, 0), 8)
+    files = {"a_big_blur": jpeg(big_blurred), "a": jpeg(a), "a_q60": jpeg(a, quality=60)}
+    kept, rejects = run_files(tmp_path, files)
+    assert set(kept) == {"a"}
+    assert rejects["a_big_blur"]["reason_code"] == pf.BLURRY
+    assert rejects["a_q60"]["record"]["labelloop"]["kept_id"] == "a"
+
+
+def test_every_removed_duplicate_names_a_kept_image(tmp_path):
+    _, kept, rejects = run(tmp_path)
+    duplicates = [r for r in rejects if r["reason_code"] in (pf.EXACT_DUPLICATE, pf.NEAR_DUPLICATE)]
+    assert duplicates and all(r["record"]["labelloop"]["kept_id"] in kept for r in duplicates)
