@@ -308,14 +308,34 @@ def _record_problem(record: dict) -> tuple[str, str] | None:
     return None
 
 
+def inspectable_uri(record: dict) -> str | None:
+    """The image URI pass one reads for this record, or None (not an image, or rejected before reading)."""
+    uri = _image_uri(record)
+    return uri if uri is not None and _record_problem(record) is None else None
+
+
+def image_table(good: list[ImageFacts], ids: dict[int, str]) -> _ImageTable:
+    """The table of the decodable images' facts (``good``, in line order); ``ids`` maps line to item id."""
+    return _ImageTable(
+        lines=np.array([f.line for f in good], np.int64),
+        ids=[ids[f.line] for f in good],
+        contents=np.array([f.content for f in good], dtype="U32"),
+        phashes=np.array([f.phash or 0 for f in good], np.uint64),
+        corner_hashes=np.array([f.corner_hashes or (0,) * 4 for f in good], np.uint64).reshape(len(good), 4),
+        hashable=np.array([f.phash is not None for f in good], bool),
+        pixels=np.array([f.width * f.height for f in good], np.int64),
+        blur_scores=[f.blur_score for f in good],
+    )
+
+
 def _collect_facts(input_path: str, settings: PrefilterSettings) -> tuple[_ImageTable, dict[int, ImageFacts]]:
     """Pass one: facts per image line; rejected images are returned separately by line."""
     ids: dict[int, str] = {}
 
     def tasks() -> Iterator[tuple[int, str]]:
         for line in manifest.read_lines(input_path):
-            uri = _image_uri(line.record)
-            if uri is not None and _record_problem(line.record) is None:
+            uri = inspectable_uri(line.record)
+            if uri is not None:
                 ids[line.number] = manifest.item_id(line.record)
                 yield line.number, uri
 
@@ -326,17 +346,7 @@ def _collect_facts(input_path: str, settings: PrefilterSettings) -> tuple[_Image
             good.append(facts)
         else:
             failed[facts.line] = facts
-    table = _ImageTable(
-        lines=np.array([f.line for f in good], np.int64),
-        ids=[ids[f.line] for f in good],
-        contents=np.array([f.content for f in good], dtype="U32"),
-        phashes=np.array([f.phash or 0 for f in good], np.uint64),
-        corner_hashes=np.array([f.corner_hashes or (0,) * 4 for f in good], np.uint64).reshape(len(good), 4),
-        hashable=np.array([f.phash is not None for f in good], bool),
-        pixels=np.array([f.width * f.height for f in good], np.int64),
-        blur_scores=[f.blur_score for f in good],
-    )
-    return table, failed
+    return image_table(good, ids), failed
 
 
 def prefilter_manifest(
@@ -355,6 +365,21 @@ def prefilter_manifest(
         A :class:`PrefilterResult`; every input item is counted as kept or rejected.
     """
     table, failed = _collect_facts(input_path, settings)
+    return write_decisions(input_path, kept_path, rejects_path, table, failed, settings, step=step)
+
+
+def write_decisions(
+    input_path: str,
+    kept_path: str,
+    rejects_path: str,
+    table: _ImageTable,
+    failed: dict[int, ImageFacts],
+    settings: PrefilterSettings,
+    *,
+    step: str,
+) -> PrefilterResult:
+    """Pass two: decide over pass one's ``table`` (and ``failed`` images) and write kept and rejects
+    in the manifest's order. The sharded prefilter calls it with the facts of every shard."""
     decisions, groups = decide(table, settings)
     items = kept = images = passed = 0
     with manifest.RejectsWriter(rejects_path, step) as rejects, manifest.atomic_writer(kept_path) as out:
