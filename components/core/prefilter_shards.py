@@ -26,11 +26,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import manifest, prefilter, shards
+from . import image_checks, manifest, prefilter, shards
 
 FORMAT = 1
 _SCHEMA_KEY = "__schema__"
 _IDS_KEY = "__ids__"
+
+
+def settings_from(
+    *,
+    hamming_threshold: int,
+    blur_threshold: float,
+    min_width: int,
+    min_height: int,
+    max_pixels: int,
+    check_exact_duplicates: bool,
+    check_near_duplicates: bool,
+    check_cropped_copies: bool,
+    check_blur: bool,
+    workers: int = 0,
+) -> prefilter.PrefilterSettings:
+    """The prefilter settings from the flat parameters the shard and merge components share."""
+    return prefilter.PrefilterSettings(
+        limits=image_checks.DecodeLimits(min_width=min_width, min_height=min_height, max_pixels=max_pixels),
+        hamming_threshold=hamming_threshold,
+        blur_threshold=blur_threshold,
+        exact_duplicates=check_exact_duplicates,
+        near_duplicates=check_near_duplicates,
+        cropped_copies=check_cropped_copies,
+        blurry=check_blur,
+        workers=workers,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
