@@ -25,6 +25,15 @@ MAX_SHARDS = 1000
 
 
 @dataclass(frozen=True)
+class ShardItem:
+    """One item of a shard: its line number and position in the source manifest, and the record."""
+
+    number: int
+    position: int
+    record: dict
+
+
+@dataclass(frozen=True)
 class ShardPlan:
     """How a manifest was split: the shard numbers and the items in each."""
 
@@ -89,11 +98,11 @@ def split_manifest(input_path: str, folder: str, *, shards: int = 0, shard_size:
             (stack.enter_context(open(records, "wb")), stack.enter_context(open(lines, "w")))
             for records, lines in (shard_paths(folder, shard) for shard in range(count))
         ]
-        for line in manifest.read_lines(input_path):
+        for position, line in enumerate(manifest.read_lines(input_path)):
             shard = _line_shard(line.record, line.number, count)
             records, lines = outputs[shard]
             records.write(manifest.dumps(line.record))
-            lines.write(f"{line.number}\n")
+            lines.write(f"{line.number}\t{position}\n")
             counts[shard] += 1
     plan = ShardPlan(list(range(count)), counts)
     with open(os.path.join(folder, INDEX_FILE), "w") as handle:
@@ -101,16 +110,16 @@ def split_manifest(input_path: str, folder: str, *, shards: int = 0, shard_size:
     return plan
 
 
-def read_shard(folder: str, shard: int) -> list[manifest.Line]:
-    """One shard's items as :class:`manifest.Line` objects carrying their SOURCE line numbers."""
+def read_shard(folder: str, shard: int) -> list[ShardItem]:
+    """One shard's items with their SOURCE line numbers and positions, in the source's order."""
     records_path, lines_path = shard_paths(folder, shard)
     if not os.path.exists(records_path):
         raise FileNotFoundError(f"{records_path}: no shard {shard} in {folder}; was it written by shard_items?")
     with open(lines_path) as handle:
-        numbers = [int(text) for text in handle]
+        numbers = [tuple(int(value) for value in text.split("\t")) for text in handle]
     records = [line.record for line in manifest.read_lines(records_path)]
     if len(records) != len(numbers):
         raise ValueError(
             f"{records_path} has {len(records)} items but {lines_path} {len(numbers)} line numbers; re-run shard_items"
         )
-    return [manifest.Line(number, record) for number, record in zip(numbers, records)]
+    return [ShardItem(number, position, record) for (number, position), record in zip(numbers, records)]
