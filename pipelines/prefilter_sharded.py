@@ -15,19 +15,8 @@ from kfp import dsl
 from ..components.merge_prefilter_shards import merge_prefilter_shards
 from ..components.prefilter_shard import prefilter_shard
 from ..components.shard_items import shard_items
+from ._sharding import DEFAULT_PARALLELISM, size_machine
 from ._targets import check_target
-
-#: Shard tasks running at once (0: no limit). Vertex runs at most this many custom machines at a time.
-DEFAULT_PARALLELISM = 32
-
-
-def _machine(task, target: str, *, cpu, memory) -> None:
-    """Size the task's machine on Vertex (CPU and memory limits pick the machine type, see
-    https://cloud.google.com/vertex-ai/docs/pipelines/machine-types). Locally the limits would do
-    nothing, and kfp 2.17's local runner cannot resolve a pipeline parameter given to them inside a
-    ParallelFor, so the local target leaves them out."""
-    if target == "vertex":
-        task.set_cpu_limit(cpu).set_memory_limit(memory)
 
 
 def build_pipeline(target: str = "local", *, parallelism: int = DEFAULT_PARALLELISM):
@@ -62,10 +51,10 @@ def build_pipeline(target: str = "local", *, parallelism: int = DEFAULT_PARALLEL
             inspected = prefilter_shard(shards=split.outputs["shards"], shard=shard, **settings).set_display_name(
                 "Inspect one shard's images"
             )
-            _machine(inspected, target, cpu=shard_cpu, memory=shard_memory)
+            size_machine(inspected, target, cpu=shard_cpu, memory=shard_memory)
         merged = merge_prefilter_shards(
             items=items.output, facts=dsl.Collected(inspected.outputs["facts"]), **settings
         ).set_display_name("Find duplicates across shards")
-        _machine(merged, target, cpu=merge_cpu, memory=merge_memory)
+        size_machine(merged, target, cpu=merge_cpu, memory=merge_memory)
 
     return prefilter_sharded

@@ -184,7 +184,7 @@ def write_shard_facts(path: str, shard_facts: ShardFacts) -> None:
     columns, schema = facts_columns(shard_facts.facts)
     header = {"format": FORMAT, "shard": shard_facts.shard, "shards": shard_facts.shards, "fields": schema}
     buffer = io.BytesIO()
-    np.savez(
+    np.savez_compressed(
         buffer,
         **columns,
         **{_SCHEMA_KEY: np.array(json.dumps(header)), _IDS_KEY: np.array(shard_facts.ids, dtype=str)},

@@ -179,7 +179,7 @@ def _check_complete(parts: Sequence[Candidates]) -> None:
 def pool_shard_candidates(
     folder: str,
     shard: int,
-    predictions: sampling.Predictions,
+    predictions: sampling.Predictions | None,
     settings: SelectionSettings,
     *,
     embeddings: tuple[tuple[str, ...], np.ndarray] | None = None,
@@ -209,6 +209,8 @@ def pool_shard_candidates(
     positions = np.array([item.position for item in items], np.int64)
     probabilities = np.zeros((len(ids), 2), np.float32)
     if settings.strategy != "random":
+        if predictions is None:
+            raise ValueError(f"strategy {settings.strategy!r} needs predictions for the pool; give the shard a model")
         probabilities = _rows(ids, predictions.ids, predictions.probabilities, what="prediction")
     vectors = None if embeddings is None else _rows(ids, *embeddings, what="embedding")
     return shard_candidates(
@@ -236,7 +238,7 @@ def write_candidates(path: str, candidates: Candidates) -> None:
     if candidates.embeddings is not None:
         arrays["embeddings"] = candidates.embeddings
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez_compressed(buffer, **arrays)
     with manifest.atomic_writer(path) as handle:
         handle.write(buffer.getvalue())
 

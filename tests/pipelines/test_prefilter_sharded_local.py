@@ -15,6 +15,21 @@ from labelloop.pipelines.prefilter_sharded import build_pipeline
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def trained_digits(tmp_path):
+    """An unlabeled pool of digits and a quick model trained on other digits (path, model path, model)."""
+    from labelloop.components.core import model_io, sample_data, train
+
+    data = sample_data.load_digits_images()
+    labeled = sample_data.write_image_manifest(
+        data.images[:200], list(data.labels[:200]), str(tmp_path / "labeled"), ml_uses=sample_data.assign_ml_uses(200)
+    )
+    model = train.fit_quick(train.examples_from_manifest(labeled, "image_classification"))
+    model_io.save_model(str(tmp_path / "model"), model, dataset_version="dv1")
+    unlabeled = sample_data.write_image_manifest(data.images[200:500], [None] * 300, str(tmp_path / "pool"))
+    return unlabeled, str(tmp_path / "model"), model
+
+
 def test_sharded_pipeline_matches_the_unsharded_prefilter(tmp_path):
     data = make_demo_data(str(tmp_path / "data"), limit=60, near_duplicates=8, blurred=4)
     names = sorted(os.listdir(data.images_dir))
@@ -57,3 +72,34 @@ def test_vertex_target_compiles_with_task_resources_and_parallelism(tmp_path):
         "shard_cpu",
         "merge_memory",
     }
+
+
+def test_sharded_selection_pipeline_matches_select_items(tmp_path, trained_digits):
+    pool_path, model_path, loaded = trained_digits
+    from labelloop.components.core import sampling, train
+    from labelloop.pipelines.select_sharded import build_pipeline as select_pipeline
+
+    work = tmp_path / "pred"
+    work.mkdir()
+    with mf.RejectsWriter(str(work / "rejects"), "x") as rejects:
+        train.predict_manifest(
+            loaded, pool_path, str(work / "p.jsonl"), str(work / "probabilities.npy"), str(work / "ids.txt"), rejects
+        )
+    sampling.select_from_manifest(
+        pool_path,
+        str(tmp_path / "selected"),
+        str(tmp_path / "remaining"),
+        strategy="margin",
+        k=30,
+        seed=3,
+        predictions=sampling.read_predictions(str(work)),
+    )
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+    select_pipeline("local", parallelism=2)(
+        pool_uri=pool_path, model_uri=model_path, strategy="margin", batch_size=30, seed=3, shard_count=3
+    )
+    root = tmp_path / "root"
+    assert len(list(root.rglob("select-shard-candidates*/candidates"))) == 3
+    for name in ("selected", "remaining"):
+        produced = next(root.rglob(f"merge-selection/{name}"))
+        assert open(produced, "rb").read() == open(tmp_path / name, "rb").read()
