@@ -138,7 +138,7 @@ def build_chain(merges: int):
         labeled = dsl.importer(artifact_uri=labeled_uri, artifact_class=dsl.Dataset)
         current = split_dataset(items=manifest.output, method="random").outputs["split"]
         for _ in range(merges):
-            current = merge_labels(dataset=current, labeled=labeled.output).outputs["merged"]
+            current = merge_labels(items=current, labeled=labeled.output).outputs["merged"]
         get_artifact_uri(artifact=current)
 
     return overhead_chain
@@ -302,17 +302,15 @@ def run_work(inputs: Inputs, merges: int, folder: str) -> dict[str, float]:
         lambda: split_dataset.python_func(
             items=items,
             split=split,
-            stats=artifact(dsl.Metrics, folder, "stats"),
-            report=artifact(dsl.Markdown, folder, "report"),
+            metrics=artifact(dsl.Metrics, folder, "metrics"),
+            report=artifact(dsl.HTML, folder, "report"),
             method="random",
         ),
     )
     current = split
     for index in range(merges):
         merged = artifact(dsl.Dataset, folder, f"merged-{index}")
-        timed(
-            "merge_labels", lambda c=current, m=merged: merge_labels.python_func(dataset=c, labeled=labeled, merged=m)
-        )
+        timed("merge_labels", lambda c=current, m=merged: merge_labels.python_func(items=c, labeled=labeled, merged=m))
         current = merged
     timed("get_artifact_uri", lambda: get_artifact_uri.python_func(artifact=current))
     return dict(seconds)

@@ -11,8 +11,8 @@ def apply_machine_labels(
     labeled: dsl.Input[dsl.Dataset],
     predictions: dsl.Input[dsl.Dataset],
     machine_labeled: dsl.Output[dsl.Dataset],
-    unlabeled: dsl.Output[dsl.Dataset],
-    report: dsl.Output[dsl.Metrics],
+    remaining: dsl.Output[dsl.Dataset],
+    metrics: dsl.Output[dsl.Metrics],
     model_version: str,
     target_precision: float = 0.98,
     confidence_level: float = 0.95,
@@ -27,15 +27,16 @@ def apply_machine_labels(
         labeled: Manifest holding the human-labeled validation and test items.
         predictions: The predict step's output (``probabilities.npy`` + ``ids.txt`` +
             ``classes.txt``, or predictions JSONL) for the pool and the labeled items.
-        model_version: Version of the model that predicted; stored on every machine label.
+        model_version: Identity of the model that predicted (its registry version or artifact URI);
+            stored on every machine label as its lineage.
         target_precision: Precision the machine labels must reach, e.g. 0.98.
         confidence_level: Confidence of the lower bound: 0.90, 0.95 or 0.99.
 
     Returns:
         machine_labeled: Pool items labeled with ``labelloop_source=machine``, their confidence
             and the model version.
-        unlabeled: Pool items below the threshold, still for humans.
-        report: Threshold, validation precision and bound, counts, and test precision.
+        remaining: Pool items below the threshold, still for humans.
+        metrics: Threshold, validation precision and bound, counts, and test precision.
     """
     import math
 
@@ -46,7 +47,7 @@ def apply_machine_labels(
         labeled.path,
         predictions.path,
         machine_labeled.path,
-        unlabeled.path,
+        remaining.path,
         target_precision=target_precision,
         confidence_level=confidence_level,
         model_version=model_version,
@@ -64,8 +65,8 @@ def apply_machine_labels(
         "test_items_above_threshold": test.accepted,
     }
     for name, value in figures.items():
-        report.log_metric(name, value)
+        metrics.log_metric(name, value)
     machine_labeled.metadata.update(
-        {"model_version": model_version, "items": summary.machine_labeled, "reason": choice.reason}
+        {"model_version": model_version, "item_count": summary.machine_labeled, "reason": choice.reason}
     )
-    unlabeled.metadata.update({"items": summary.still_unlabeled})
+    remaining.metadata.update({"item_count": summary.still_unlabeled})

@@ -9,16 +9,16 @@ from ._base import BASE_IMAGE
 def build_run_report(
     import_stats: dsl.Input[dsl.Metrics],
     prefilter_stats: dsl.Input[dsl.Metrics],
-    split_report: dsl.Input[dsl.Markdown],
+    split_report: dsl.Input[dsl.HTML],
     evaluation: dsl.Input[dsl.Metrics],
     evaluation_report: dsl.Input[dsl.HTML],
     machine_labels: dsl.Input[dsl.Metrics],
-    final_dataset: dsl.Input[dsl.Dataset],
+    items: dsl.Input[dsl.Dataset],
     blessed: bool,
     blessing: dsl.Input[dsl.Artifact],
     champion_version: str,
     report: dsl.Output[dsl.HTML],
-    summary: dsl.Output[dsl.Metrics],
+    metrics: dsl.Output[dsl.Metrics],
     store_uri: str = "",
     dataset_name: str = "",
     annotation_store_uri: str = "",
@@ -28,11 +28,11 @@ def build_run_report(
     Args:
         import_stats: Metrics of ``import_dataset`` (items kept and rejected by reason).
         prefilter_stats: Metrics of ``prefilter_images`` (duplicates, blurry, corrupt).
-        split_report: Markdown label distribution per split from ``split_dataset``.
+        split_report: HTML label distribution per split from ``split_dataset``.
         evaluation: Test-split metrics of the final model.
         evaluation_report: HTML evaluation report of the final model (confusion matrix, ROC).
         machine_labels: Metrics of ``apply_machine_labels``.
-        final_dataset: The final dataset version (its metadata holds the counts by label source).
+        items: The final dataset version (its metadata holds the counts by label source).
         blessed: Whether the promotion gate blessed the final model.
         blessing: The gate's blessing report (a reason per threshold in its metadata).
         champion_version: The registry's champion version after the gate.
@@ -42,7 +42,7 @@ def build_run_report(
 
     Returns:
         report: The run report (self-contained HTML).
-        summary: The headline figures as Metrics.
+        metrics: The headline figures as Metrics.
     """
     from labelloop.components.core import active_learning, learning_curve_report, run_report, versions
     from labelloop.components.core.annotation_store import AnnotationStore
@@ -55,7 +55,7 @@ def build_run_report(
         prefilter_stats.metadata,
         evaluation.metadata,
         machine_labels.metadata,
-        final_dataset.metadata,
+        items.metadata,
         rounds,
         spend,
         blessed,
@@ -65,7 +65,7 @@ def build_run_report(
     sections = [
         run_report.metrics_section("Import and validation", import_stats.metadata),
         run_report.metrics_section("Prefilter: duplicates, blur, corrupt files", prefilter_stats.metadata),
-        run_report.markdown_section("Split", open(split_report.path, encoding="utf-8").read()),
+        run_report.html_section("Split", open(split_report.path, encoding="utf-8").read()),
     ]
     if rounds:
         curve = learning_curve_report.render_html(rounds)
@@ -79,6 +79,6 @@ def build_run_report(
         handle.write(run_report.render_page("labelloop run report", headline, sections))
     for name, value in headline.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            summary.log_metric(name, value)
-    summary.metadata["blessed"] = blessed
-    summary.metadata["champion_version"] = champion_version
+            metrics.log_metric(name, value)
+    metrics.metadata["blessed"] = blessed
+    metrics.metadata["champion_version"] = champion_version

@@ -11,7 +11,7 @@ from ._base import BASE_IMAGE
 def checkout_dataset(
     store_uri: str,
     dataset_name: str,
-    dataset: dsl.Output[dsl.Dataset],
+    items: dsl.Output[dsl.Dataset],
     version_id: str = "latest",
 ) -> NamedTuple("Outputs", version_id=str, item_count=int):
     """Restores a dataset version (by default the latest) from the version store.
@@ -22,7 +22,7 @@ def checkout_dataset(
         version_id: Version to restore, or ``latest``.
 
     Returns:
-        dataset: The version's manifest, verified against its content hash.
+        items: The version's manifest, verified against its content hash.
         version_id: The id of the restored version.
         item_count: Items in it.
     """
@@ -30,8 +30,6 @@ def checkout_dataset(
 
     from labelloop.components.core import versions
 
-    version = versions.get_version(store_uri, dataset_name, version_id, restore_to=dataset.path)
-    dataset.metadata.update(
-        {"dataset": dataset_name, "version_id": version.version_id, "item_count": version.item_count}
-    )
+    version = versions.get_version(store_uri, dataset_name, version_id, restore_to=items.path)
+    items.metadata.update({"dataset": dataset_name, "version_id": version.version_id, "item_count": version.item_count})
     return namedtuple("Outputs", "version_id item_count")(version.version_id, version.item_count)

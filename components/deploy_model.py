@@ -1,12 +1,16 @@
 """KFP component: mark a registered model version as the one being served (local target)."""
 
+from typing import NamedTuple
+
 from kfp import dsl
 
 from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
-def deploy_model(registry_uri: str, model_name: str, version: str, serving_alias: str = "serving") -> str:
+def deploy_model(registry_uri: str, model_name: str, version: str, serving_alias: str = "serving") -> NamedTuple(
+    "Outputs", serving_uri=str
+):
     """Moves the ``serving`` alias to ``version`` so local serving picks it up; on Vertex the train
     pipeline deploys with GCPC's EndpointCreateOp/ModelDeployOp instead.
 
@@ -17,10 +21,12 @@ def deploy_model(registry_uri: str, model_name: str, version: str, serving_alias
         serving_alias: Alias that serving reads.
 
     Returns:
-        Output: The URI of the served version's folder.
+        serving_uri: The URI of the served version's folder.
     """
+    from collections import namedtuple
+
     from labelloop.components.core.registry import ModelRegistry
 
     registry = ModelRegistry(registry_uri)
     registry.set_alias(model_name, serving_alias, version, reason="deploy_model")
-    return registry.get(model_name, version).uri
+    return namedtuple("Outputs", "serving_uri")(registry.get(model_name, version).uri)

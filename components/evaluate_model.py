@@ -8,7 +8,7 @@ from ._base import BASE_IMAGE
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def evaluate_model(
     model: dsl.Input[dsl.Model],
-    dataset: dsl.Input[dsl.Dataset],
+    items: dsl.Input[dsl.Dataset],
     metrics: dsl.Output[dsl.Metrics],
     classification_metrics: dsl.Output[dsl.ClassificationMetrics],
     report: dsl.Output[dsl.HTML],
@@ -21,7 +21,7 @@ def evaluate_model(
 
     Args:
         model: A model folder written by ``train_model``.
-        dataset: The labeled, split manifest (or table) the model was trained from.
+        items: The labeled, split manifest (or table) the model was trained from.
         target_column: Tabular tasks: the column to predict.
 
     Returns:
@@ -36,7 +36,7 @@ def evaluate_model(
 
     loaded = model_io.load_model(model.path)
     task = loaded.model.task
-    examples = train.load_examples(dataset.path, task, target_column=target_column, spec=loaded.model.spec)
+    examples = train.load_examples(items.path, task, target_column=target_column, spec=loaded.model.spec)
     scored = train.score_split([loaded.model], examples.test)
     if train.is_regression(task):
         evaluation = met.evaluate_regressor(scored.y, scored.scores[0])

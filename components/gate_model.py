@@ -8,7 +8,7 @@ from ._base import BASE_IMAGE
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def gate_model(
     challenger: dsl.Input[dsl.Model],
-    dataset: dsl.Input[dsl.Dataset],
+    items: dsl.Input[dsl.Dataset],
     blessing: dsl.Output[dsl.Artifact],
     gate_config: str = (
         '{"value_thresholds": {"accuracy": {"lower_bound": 0.5}}, "change_thresholds": {"accuracy": {"absolute": 0.0}}}'
@@ -27,7 +27,7 @@ def gate_model(
 
     Args:
         challenger: The newly trained model.
-        dataset: The labeled, split manifest (or table); its ``ml_use=test`` items score both models.
+        items: The labeled, split manifest (or table); its ``ml_use=test`` items score both models.
         gate_config: JSON with ``value_thresholds``, ``change_thresholds``, ``confidence``,
             ``resamples`` and ``seed`` (see ``labelloop.components.core.gate``).
         registry_uri: Model registry (folder or ``gs://``) holding the champion; empty for none.
@@ -39,22 +39,22 @@ def gate_model(
     Returns:
         blessing: JSON blessing report: decision, each threshold's result and reason (also in
             its metadata as ``reasons``).
-        Output: Whether the challenger may be promoted (a single bool output, because
-            kfp.local cannot resolve a NamedTuple field in a ``dsl.If`` condition).
+        Output: Whether the challenger may be promoted (``blessed``). Deliberately the single
+            unnamed output: registration is guarded by ``dsl.If(task.output == True)``, and kfp
+            2.17's local orchestrator resolves a condition's task output only when it is named
+            ``Output`` (a NamedTuple field is left unresolved and the guarded step never runs).
     """
     import json
 
-    from labelloop.components.core import gate, model_io, train
-    from labelloop.components.core.registry import ModelRegistry
+    from labelloop.components.core import gate, model_io, registry, train
 
     config = gate.parse_config(json.loads(gate_config))
     new = model_io.load_model(challenger.path)
-    champion_uri = champion.path if champion is not None else ""
-    if not champion_uri and registry_uri and model_name:
-        holder = ModelRegistry(registry_uri).resolve(model_name, champion_alias)
-        champion_uri = holder.uri if holder is not None else ""
+    champion_uri = registry.champion_uri(
+        registry_uri, model_name, champion_alias, explicit_uri=champion.path if champion is not None else ""
+    )
     models = [new.model] + ([model_io.load_model(champion_uri).model] if champion_uri else [])
-    examples = train.load_examples(dataset.path, new.model.task, target_column=target_column, spec=new.model.spec)
+    examples = train.load_examples(items.path, new.model.task, target_column=target_column, spec=new.model.spec)
     scored = train.score_split(models, examples.test)
     decision = gate.decide(
         config, scored.y, scored.scores[0], scored.scores[1] if champion_uri else None, new.model.task

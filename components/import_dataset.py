@@ -12,8 +12,8 @@ def import_dataset(
     data_type: str,
     items: dsl.Output[dsl.Dataset],
     rejects: dsl.Output[dsl.Dataset],
-    stats: dsl.Output[dsl.Metrics],
-    report: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+    report: dsl.Output[dsl.HTML],
     target_column: str = "",
     weight_column: str = "",
     allowed_labels: list = [],
@@ -45,10 +45,10 @@ def import_dataset(
         items: The valid items: JSONL in the Vertex import schema with dataItemResourceLabels.labelloop_id,
             or (tabular) the table in its source format with a labelloop_id column.
         rejects: JSONL, one line per rejected item: step, line, id, reason_code, reason, record.
-        stats: Counts: items_total/kept/rejected, reject_rate, label_<name>, split_<ml_use>, rejects_<code>.
-        report: A readable Markdown summary of the same, with dataset-level findings.
+        metrics: Counts: items_total/kept/rejected, reject_rate, label_<name>, split_<ml_use>, rejects_<code>.
+        report: A readable HTML summary of the same, with dataset-level findings.
     """
-    from labelloop.components.core import import_data
+    from labelloop.components.core import import_data, run_report
 
     options = import_data.options_from(
         source_uri,
@@ -63,12 +63,12 @@ def import_dataset(
         label_count_severity=label_count_severity,
     )
     result = import_data.import_items(options, items.path, rejects.path, step="import_dataset")
-    items.metadata.update({"format": result.output_format, "data_type": data_type, "count": result.kept})
-    rejects.metadata.update({"format": "jsonl", "count": result.rejected})
+    items.metadata.update({"format": result.output_format, "data_type": data_type, "item_count": result.kept})
+    rejects.metadata.update({"format": "jsonl", "item_count": result.rejected})
     for name, value in import_data.metrics_of(result).items():
-        stats.log_metric(name, value)
+        metrics.log_metric(name, value)
     with open(report.path, "w", encoding="utf-8") as handle:
-        handle.write(import_data.render_report(result, max_reject_rate))
+        handle.write(run_report.markdown_page("Import", import_data.render_report(result, max_reject_rate)))
     failure = import_data.failure_summary(result, max_reject_rate)
     if failure:
         raise import_data.ImportFailed(failure)

@@ -7,7 +7,7 @@ from ._base import BASE_IMAGE
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def label_items(
-    manifest: dsl.Input[dsl.Dataset],
+    items: dsl.Input[dsl.Dataset],
     job_spec: str,
     annotation_store_uri: str,
     labeled: dsl.Output[dsl.Dataset],
@@ -15,7 +15,7 @@ def label_items(
     rejects: dsl.Output[dsl.Dataset],
     report: dsl.Output[dsl.HTML],
     metrics: dsl.Output[dsl.Metrics],
-    backend: str = "simulated",
+    backend: str = "label_studio",
     ground_truth_uri: str = "",
     simulated_crowd: str = "{}",
     max_items: int = 0,
@@ -30,12 +30,12 @@ def label_items(
     variables LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY, never from parameters.
 
     Args:
-        manifest: JSONL items to label (Vertex import schema with labelloop ids), in priority order.
+        items: JSONL items to label (Vertex import schema with labelloop ids), in priority order.
         job_spec: DataLabelingJob JSON (displayName, labelerCount, instructionUri, inputsSchemaUri,
             inputs.annotationSpecs, ...) plus labelloop settings (budget, price, timeout) under "labelloop".
         annotation_store_uri: Persistent folder or gs:// prefix holding the annotations and ledger
             across rounds and re-runs.
-        backend: "simulated" (a simulated crowd answering from ground truth) or "label_studio".
+        backend: "label_studio" (people) or "simulated" (a simulated crowd answering from ground truth).
         ground_truth_uri: Simulated backend only: JSONL of {"id", "label"} the pipeline never reads.
         simulated_crowd: Simulated backend only: JSON crowd settings (nLabelers, accuracy, noise,
             nSpammers, seed).
@@ -50,42 +50,37 @@ def label_items(
         report: HTML quality report: agreement, labelers, confusion vs consensus, review list, spend.
         metrics: Agreement, kappa, alpha, spend (currentSpend), progress, labels bought this run.
     """
-    import json
     import uuid
 
-    from labelloop.components.backends import labeler as labelers
-    from labelloop.components.core import annotation_store, labeling_job, labeling_output, labeling_rounds
-    from labelloop.components.core import manifest as items
-    from labelloop.components.core.simulated_crowd import CrowdConfig
+    from labelloop.components.backends import selection
+    from labelloop.components.core import annotation_store, labeling_job, labeling_output, labeling_rounds, manifest
 
     spec = labeling_job.parse_job_spec(job_spec)
     store = annotation_store.AnnotationStore(annotation_store_uri)
-    lines = list(items.read_lines(manifest.path))
+    lines = list(manifest.read_lines(items.path))
     probabilities, model_version = (
         labeling_output.read_predictions(predictions.path, spec.annotation_specs) if predictions else ({}, "")
     )
-    if backend == "simulated":
-        source = labelers.SimulatedCrowdLabeler.from_files(
-            spec, ground_truth_uri, CrowdConfig.from_dict(json.loads(simulated_crowd))
-        )
-    elif backend == "label_studio":
-        from labelloop.components.backends import label_studio
-
-        source = label_studio.LabelStudioLabeler.from_env(spec, store, model_version=model_version or "labelloop-model")
-    else:
-        raise ValueError(f"backend must be 'simulated' or 'label_studio', got {backend!r}")
+    source = selection.make_labeler(
+        backend,
+        spec,
+        store,
+        ground_truth_uri=ground_truth_uri,
+        simulated_crowd=simulated_crowd,
+        model_version=model_version,
+    )
     config = labeling_rounds.RoundsConfig(run_id=uuid.uuid4().hex[:12], max_items=max_items or None)
     outcome = labeling_output.run_job(lines, spec, source, store, config, probabilities)
 
-    items.write_jsonl(labeled.path, outcome.labeled)
-    items.write_jsonl(annotations.path, outcome.raw_annotations)
-    with items.RejectsWriter(rejects.path, step="label_items") as writer:
+    manifest.write_jsonl(labeled.path, outcome.labeled)
+    manifest.write_jsonl(annotations.path, outcome.raw_annotations)
+    with manifest.RejectsWriter(rejects.path, step="label_items") as writer:
         for rejected in outcome.rejects:
             writer.reject(rejected.record, rejected.reason_code, rejected.reason, line=rejected.line)
-    with items.atomic_writer(report.path) as handle:
+    with manifest.atomic_writer(report.path) as handle:
         handle.write(outcome.report_html.encode("utf-8"))
     for name, value in outcome.metrics.items():
         metrics.log_metric(name, value)
     labeled.metadata.update(
-        {"labelingJob": outcome.resource, "items": len(outcome.labeled), "rejected": len(outcome.rejects)}
+        {"labelingJob": outcome.resource, "item_count": len(outcome.labeled), "rejected": len(outcome.rejects)}
     )

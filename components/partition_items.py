@@ -9,14 +9,14 @@ from ._base import BASE_IMAGE
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def partition_items(
-    dataset: dsl.Input[dsl.Dataset],
+    items: dsl.Input[dsl.Dataset],
     pool: dsl.Output[dsl.Dataset],
     evaluation_pending: dsl.Output[dsl.Dataset],
 ) -> NamedTuple("Outputs", total=int, labeled=int, pool_size=int, evaluation_pending_size=int):
     """Finds the items that still need a label, by what they are for.
 
     Args:
-        dataset: Manifest with ``ml_use`` set on every item.
+        items: Manifest with ``ml_use`` set on every item.
 
     Returns:
         pool: Unlabeled training items: what active learning picks from.
@@ -31,8 +31,8 @@ def partition_items(
 
     from labelloop.components.core.pools import partition_manifest
 
-    counts = partition_manifest(dataset.path, pool.path, evaluation_pending.path)
-    pool.metadata["items"] = counts.pool
-    evaluation_pending.metadata["items"] = counts.evaluation_pending
+    counts = partition_manifest(items.path, pool.path, evaluation_pending.path)
+    pool.metadata["item_count"] = counts.pool
+    evaluation_pending.metadata["item_count"] = counts.evaluation_pending
     outputs = namedtuple("Outputs", "total labeled pool_size evaluation_pending_size")
     return outputs(counts.total, counts.labeled, counts.pool, counts.evaluation_pending)

@@ -8,7 +8,7 @@ from ._base import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
-def plan_labeling(config_json: str, total_items: int) -> NamedTuple(
+def plan_labeling(config_json: str, total_items: int, rounds_in_graph: int = 0) -> NamedTuple(
     "Outputs", initial_batch_size=int, human_label_budget=int, strategy=str, max_rounds=int
 ):
     """Validates the active-learning config and works out the budget in items.
@@ -17,6 +17,8 @@ def plan_labeling(config_json: str, total_items: int) -> NamedTuple(
         config_json: ActiveLearningConfig as JSON (DataLabelingJob's ``activeLearningConfig`` form
             or labelloop's snake_case form).
         total_items: Items in the dataset, which the percentages refer to.
+        rounds_in_graph: Rounds the compiled pipeline holds (the cold start included); a config
+            asking for more is refused before any label is bought. 0: no limit.
 
     Returns:
         initial_batch_size: Items in the cold-start batch.
@@ -27,10 +29,9 @@ def plan_labeling(config_json: str, total_items: int) -> NamedTuple(
     import json
     from collections import namedtuple
 
-    from labelloop.components.core import active_learning as al
+    from labelloop.components.core import active_learning, round_decisions
 
-    config = al.config_from_dict(json.loads(config_json))
+    config = active_learning.config_from_dict(json.loads(config_json))
+    plan = round_decisions.plan_labeling(config, total_items, rounds_in_graph=rounds_in_graph)
     outputs = namedtuple("Outputs", "initial_batch_size human_label_budget strategy max_rounds")
-    budget = al.human_label_budget(config, total_items)
-    first = min(al.planned_batch_size(config, total_items, 0), budget)
-    return outputs(first, budget, config.strategy, config.max_rounds)
+    return outputs(plan.initial_batch_size, plan.human_label_budget, plan.strategy, plan.max_rounds)

@@ -10,7 +10,7 @@ def prefilter_images(
     items: dsl.Input[dsl.Dataset],
     kept: dsl.Output[dsl.Dataset],
     rejects: dsl.Output[dsl.Dataset],
-    stats: dsl.Output[dsl.Metrics],
+    metrics: dsl.Output[dsl.Metrics],
     hamming_threshold: int = 8,
     blur_threshold: float = 0.86,
     min_width: int = 32,
@@ -50,7 +50,7 @@ def prefilter_images(
             ``blurry``, ``corrupt``, ``empty_file``, ``not_an_image``, ``decompression_bomb``,
             ``too_small``, ``unreadable``, ``missing_id``, ``invalid_uri``) and a reason naming
             the representative it duplicates.
-        stats: Item counts per outcome and the thresholds used.
+        metrics: Item counts per outcome and the thresholds used.
     """
     from labelloop.components.core import image_checks
     from labelloop.components.core import prefilter as core
@@ -66,9 +66,11 @@ def prefilter_images(
         workers=workers,
     )
     result = core.prefilter_manifest(items.path, kept.path, rejects.path, settings, step="prefilter_images")
-    kept.metadata.update({"counts": result.summary(), **result.thresholds})
-    rejects.metadata.update({"counts": dict(sorted(result.rejected.items()))})
+    kept.metadata.update({"item_count": result.kept, "outcomes": result.summary(), **result.thresholds})
+    rejects.metadata.update(
+        {"item_count": sum(result.rejected.values()), "counts_by_reason": dict(sorted(result.rejected.items()))}
+    )
     for name, value in result.summary().items():
-        stats.log_metric(name, value)
+        metrics.log_metric(name, value)
     for name in ("hamming_threshold", "blur_threshold", "min_width", "min_height", "max_pixels"):
-        stats.log_metric(name, result.thresholds[name])
+        metrics.log_metric(name, result.thresholds[name])

@@ -1,5 +1,7 @@
 """KFP component: register a blessed model as a new immutable version and promote it."""
 
+from typing import NamedTuple
+
 from kfp import dsl
 
 from ._base import BASE_IMAGE
@@ -14,7 +16,7 @@ def register_model(
     dataset_version: str = "",
     pipeline_run: str = "{{$.pipeline_job_name}}",
     blessing: dsl.Input[dsl.Artifact] = None,
-) -> str:
+) -> NamedTuple("Outputs", version=str):
     """Copies the model into the registry as a new version and moves ``alias`` to it atomically.
 
     The previous holder of ``alias`` keeps the ``previous`` alias, so a rollback is one alias move.
@@ -29,9 +31,10 @@ def register_model(
         blessing: The gate's blessing report; registration is refused unless it says blessed.
 
     Returns:
-        Output: The new version id.
+        version: The new version id.
     """
     import json
+    from collections import namedtuple
 
     from labelloop.components.core import model_io
     from labelloop.components.core.registry import ModelRegistry, RegistryError
@@ -57,4 +60,4 @@ def register_model(
         },
     )
     registry.promote(model_name, version.version, alias=alias, reason=f"registered by {pipeline_run}")
-    return version.version
+    return namedtuple("Outputs", "version")(version.version)

@@ -7,7 +7,7 @@ from ._base import BASE_IMAGE
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def select_items(
-    pool: dsl.Input[dsl.Dataset],
+    items: dsl.Input[dsl.Dataset],
     selected: dsl.Output[dsl.Dataset],
     remaining: dsl.Output[dsl.Dataset],
     predictions: dsl.Input[dsl.Dataset] = None,
@@ -21,7 +21,7 @@ def select_items(
     """Splits the unlabeled pool into the batch to send to humans and the rest.
 
     Args:
-        pool: Manifest (JSONL) of unlabeled items.
+        items: Manifest (JSONL) of the unlabeled pool.
         predictions: The predict step's output for the pool (folder with ``probabilities.npy``,
             ``ids.txt`` and ``classes.txt``, or predictions JSONL). Absent: a cold start.
         embeddings: Optional folder with ``embeddings.npy`` + ``ids.txt``; used by ``kcenter``,
@@ -42,7 +42,7 @@ def select_items(
     from labelloop.components.core import sampling
 
     result = sampling.select_from_manifest(
-        pool.path,
+        items.path,
         selected.path,
         remaining.path,
         strategy=strategy,
@@ -54,5 +54,5 @@ def select_items(
         stratify_field=stratify_field,
     )
     facts = {"strategy": result.strategy, "requested": result.requested, "exhausted": result.exhausted}
-    selected.metadata.update({**facts, "items": result.selected})
-    remaining.metadata.update({**facts, "items": result.remaining})
+    selected.metadata.update({**facts, "item_count": result.selected})
+    remaining.metadata.update({**facts, "item_count": result.remaining})

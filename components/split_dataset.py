@@ -9,8 +9,8 @@ from ._base import BASE_IMAGE
 def split_dataset(
     items: dsl.Input[dsl.Dataset],
     split: dsl.Output[dsl.Dataset],
-    stats: dsl.Output[dsl.Metrics],
-    report: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+    report: dsl.Output[dsl.HTML],
     method: str = "stratified",
     training_fraction: float = 0.8,
     validation_fraction: float = 0.1,
@@ -41,9 +41,10 @@ def split_dataset(
     Returns:
         split: The same items, each with ``aiplatform.googleapis.com/ml_use`` set (tables: an
             ``ml_use`` column, in the input's format).
-        stats: Item counts per split and the split settings.
-        report: Markdown table of the label distribution per split.
+        metrics: Item counts per split and the split settings.
+        report: HTML table of the label distribution per split.
     """
+    from labelloop.components.core import run_report
     from labelloop.components.core import split as core
 
     spec = core.SplitSpec(
@@ -58,9 +59,17 @@ def split_dataset(
         result = core.split_manifest(items.path, split.path, spec)
     else:
         result = core.split_table(items.path, split.path, spec, target_column=target_column)
-    split.metadata.update({"method": method, "seed": seed, "counts": result.summary(), "groups": result.groups})
+    split.metadata.update(
+        {
+            "method": method,
+            "seed": seed,
+            "item_count": sum(result.summary().values()),
+            "counts_by_split": result.summary(),
+            "groups": result.groups,
+        }
+    )
     for name, count in result.summary().items():
-        stats.log_metric(f"{name}_items", count)
-    stats.log_metric("duplicate_groups", result.groups)
+        metrics.log_metric(f"{name}_items", count)
+    metrics.log_metric("duplicate_groups", result.groups)
     with open(report.path, "w") as handle:
-        handle.write(f"# Split ({method}, seed {seed})\n\n{core.distribution_table(result)}\n")
+        handle.write(run_report.markdown_page(f"Split ({method}, seed {seed})", core.distribution_table(result)))

@@ -7,7 +7,7 @@ from ._base import BASE_IMAGE
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def train_model(
-    dataset: dsl.Input[dsl.Dataset],
+    items: dsl.Input[dsl.Dataset],
     model: dsl.Output[dsl.Model],
     metrics: dsl.Output[dsl.Metrics],
     task: str,
@@ -27,7 +27,7 @@ def train_model(
     ``budget_milli_node_hours``.
 
     Args:
-        dataset: Labeled, split manifest (JSONL) or, for tabular tasks, a CSV/Parquet table with an
+        items: Labeled, split manifest (JSONL) or, for tabular tasks, a CSV/Parquet table with an
             ``ml_use`` column.
         task: ``image_classification``, ``image_multilabel``, ``text_classification``,
             ``tabular_classification`` or ``tabular_regression``.
@@ -57,7 +57,7 @@ def train_model(
         start_from = {"family": base.model.family, "params": base.model.params}
         extra_labels, spec = base.model.labels, base.model.spec
     examples = train.load_examples(
-        dataset.path, task, target_column=target_column, spec=spec, machine_label_weight=machine_label_weight
+        items.path, task, target_column=target_column, spec=spec, machine_label_weight=machine_label_weight
     )
     result = train.search(
         examples, budget_seconds=budget_seconds, seed=seed, extra_labels=extra_labels, start_from=start_from

@@ -10,7 +10,7 @@ from ._base import BASE_IMAGE
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def version_dataset(
-    manifest: Input[Dataset],
+    items: Input[Dataset],
     store_uri: str,
     dataset_name: str,
     description: str,
@@ -24,7 +24,7 @@ def version_dataset(
     version and makes it the dataset's latest again.
 
     Args:
-        manifest: JSONL manifest in the Vertex AI import schema (every item with a labelloop id).
+        items: JSONL manifest in the Vertex AI import schema (every item with a labelloop id).
         store_uri: Version store root: a local folder or a gs:// prefix.
         dataset_name: Dataset to add the version to (letters, digits, '_', '.', '-').
         description: What changed in this version, for people reading the version list.
@@ -42,7 +42,7 @@ def version_dataset(
     created = versions.create_version(
         store_uri,
         dataset_name,
-        manifest.path,
+        items.path,
         description=description,
         pipeline_run=pipeline_run,
         producing_step=producing_step,

@@ -12,8 +12,8 @@ week of human labeling is a week of runs. Start from a dataset created by ``acti
 from kfp import dsl
 
 from ..components.checkout_dataset import checkout_dataset
+from . import steps
 from ._targets import check_target
-from .active_learning import DEFAULT_CONFIG, add_round
 
 
 def build_pipeline(target: str = "local"):
@@ -28,15 +28,16 @@ def build_pipeline(target: str = "local"):
         dataset_name: str,
         annotation_store_uri: str,
         labeling_job_spec: str,
-        batch_size: int = 100,
+        batch_size: int = steps.BATCH_SIZE,
         task: str = "image_classification",
-        strategy: str = "UNCERTAINTY",
-        active_learning_config: str = DEFAULT_CONFIG,
-        labeling_backend: str = "label_studio",
+        strategy: str = steps.STRATEGY,
+        active_learning_config: str = steps.ACTIVE_LEARNING_CONFIG,
+        labeling_backend: str = steps.LABELING_BACKEND,
         ground_truth_uri: str = "",
         simulated_crowd: str = "{}",
-        round_budget_seconds: int = 60,
-        seed: int = 0,
+        round_budget_seconds: int = steps.ROUND_BUDGET_SECONDS,
+        seed: int = steps.SEED,
+        location: str = steps.LOCATION,
     ):
         """Run one labeling round on the newest version of a dataset.
 
@@ -54,26 +55,39 @@ def build_pipeline(target: str = "local"):
             simulated_crowd: Simulated backend only: crowd settings JSON.
             round_budget_seconds: Training budget of this round's model.
             seed: Seed for every random choice.
+            location: Vertex target only: region of the training custom job.
         """
         current = (
             checkout_dataset(store_uri=store_uri, dataset_name=dataset_name)
             .set_display_name("Check out the newest version")
             .set_caching_options(False)
         )
-        settings = dict(
-            task=task,
-            strategy=strategy,
-            config=active_learning_config,
+        labeling = steps.LabelingSettings(
             job_spec=labeling_job_spec,
-            labeling_backend=labeling_backend,
+            annotation_store_uri=annotation_store_uri,
+            backend=labeling_backend,
             ground_truth_uri=ground_truth_uri,
             simulated_crowd=simulated_crowd,
             store_uri=store_uri,
-            annotation_store_uri=annotation_store_uri,
             dataset_name=dataset_name,
+        )
+        settings = steps.RoundSettings(
+            target=target,
+            labeling=labeling,
+            task=task,
+            strategy=strategy,
+            config=active_learning_config,
             round_budget_seconds=round_budget_seconds,
             seed=seed,
+            location=location,
         )
-        add_round(target, 1, 1, current.outputs["dataset"], batch_size, None, settings)
+        steps.add_round(
+            settings=settings,
+            index=1,
+            depth=1,
+            items=current.outputs["items"],
+            batch_size=batch_size,
+            previous_rounds=None,
+        )
 
     return active_learning_round

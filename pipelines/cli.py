@@ -209,7 +209,12 @@ def _add_demo(commands) -> None:
         "and print a summary and the path of the HTML run report.",
     )
     command.add_argument("--workdir", default="runs/demo", help="where data and outputs go (default: runs/demo)")
-    command.add_argument("--rounds", type=int, default=4, help="active-learning rounds to unroll (default: 4)")
+    command.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="labeling rounds, the cold start included: the graph size and the config's max_rounds (default: 5)",
+    )
     command.add_argument("--seed", type=int, default=0, help="seed for the data and every random choice")
     command.set_defaults(handler=cmd_demo)
 
@@ -218,7 +223,7 @@ def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) 
     from . import demo
 
     print(f"labelloop demo: writing data and running the active-learning pipeline in {args.workdir} ...", file=out)
-    run = demo.run_demo(args.workdir, seed=args.seed, max_rounds=args.rounds)
+    run = demo.run_demo(args.workdir, seed=args.seed, max_rounds=args.rounds or demo.DEMO_ROUNDS)
     print(demo.format_summary(run), file=out)
     return 0
 
@@ -256,7 +261,7 @@ def main(
 
 
 def _describe(error: Exception) -> tuple[int, str]:
-    from .registry import UnknownPipelineError
+    from .discovery import UnknownPipelineError
 
     if isinstance(error, (ConfigError, UnknownPipelineError)):
         return EXIT_USAGE, str(error)
@@ -320,11 +325,11 @@ def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
 
 def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
     """Run a pipeline with kfp.local and print where its outputs are."""
-    from . import registry
+    from . import discovery
 
     settings = load_settings({"local_root": args.pipeline_root}, environ, config_file=args.config)
-    info = registry.get(args.pipeline)
-    pipeline = registry.build(info, "local")
+    info = discovery.get(args.pipeline)
+    pipeline = discovery.build(info, "local")
     arguments = typed_parameters(parse_pairs(args.param, "--param"), _parameters_of(pipeline), info.name)
     root = Path(settings.get("local_root")).resolve()
     print(f"running {info.name} locally; outputs under {root}", file=out, flush=True)
@@ -392,10 +397,10 @@ def _vertex_target(settings: Settings, *, need_root: bool):
 
 
 def _run_request(args: argparse.Namespace, settings: Settings, target: str, workdir: str):
-    from . import registry
+    from . import discovery
     from .submit import PIPELINE_LABEL, RunRequest, compiled_template, load_template
 
-    name = registry.get(args.pipeline).name
+    name = discovery.get(args.pipeline).name
     template = compiled_template(name, target, args.template, workdir)
     parameters = typed_parameters(parse_pairs(args.param, "--param"), spec_parameters(load_template(template)), name)
     labels = {PIPELINE_LABEL: name, **settings.labels}
@@ -474,9 +479,9 @@ def cmd_list(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) 
                 file=out,
             )
         return EXIT_OK
-    from . import registry
+    from . import discovery
 
-    pipelines = registry.discover()
+    pipelines = discovery.discover()
     width = max((len(name) for name in pipelines), default=0)
     for info in pipelines.values():
         summary = f"(cannot load: {info.error})" if info.error else info.summary

@@ -18,8 +18,9 @@ from kfp.dsl.base_component import BaseComponent
 
 from .. import components as components_package
 from .. import pipelines as pipelines_package
+from . import discovery
+from ._targets import TARGETS
 
-TARGETS = ("local", "vertex")
 COMPONENTS_DIR = (
     Path(components_package.__file__).resolve().parent / "compiled"
 )  # resolve(): through the editable link tree
@@ -40,15 +41,12 @@ def discover_components() -> dict[str, BaseComponent]:
 
 
 def discover_pipelines() -> dict[str, object]:
-    """Every pipeline module (one defining ``build_pipeline(target)``), by pipeline name."""
-    found = {}
-    for info in pkgutil.iter_modules(pipelines_package.__path__):
-        if info.ispkg or info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"labelloop.pipelines.{info.name}")
-        if callable(getattr(module, "build_pipeline", None)):
-            found[info.name.replace("_", "-")] = module
-    return dict(sorted(found.items()))
+    """Every pipeline module (one defining ``build_pipeline(target)``), by pipeline name (see ``discovery``)."""
+    pipelines = discovery.discover()
+    broken = [f"{info.name}: {info.error}" for info in pipelines.values() if info.error]
+    if broken:
+        raise discovery.PipelineImportError("pipeline module(s) cannot be read: " + "; ".join(broken))
+    return {name: importlib.import_module(info.module) for name, info in sorted(pipelines.items())}
 
 
 def component_path(name: str, root: Path = COMPONENTS_DIR) -> Path:

@@ -32,7 +32,11 @@ def labeling_job_spec(labels: list[str], *, labeler_count: int = 3, price_usd: f
     )
 
 
-def active_learning_config(strategy: str = "UNCERTAINTY") -> str:
+#: Labeling rounds of the demo (the cold start included): the graph's size and the config's max_rounds.
+DEMO_ROUNDS = 5
+
+
+def active_learning_config(strategy: str = "UNCERTAINTY", *, max_rounds: int = DEMO_ROUNDS) -> str:
     """The demo's ActiveLearningConfig: 12% of items for humans, in 2% + 2.5% batches."""
     return json.dumps(
         {
@@ -40,7 +44,7 @@ def active_learning_config(strategy: str = "UNCERTAINTY") -> str:
             "initial_batch_sample_percentage": 2,
             "following_batch_sample_percentage": 2.5,
             "sample_strategy": strategy,
-            "max_rounds": 5,
+            "max_rounds": max_rounds,
             "plateau_rounds": 0,
             "cost_per_label": 0.05,
         }
@@ -60,7 +64,7 @@ def run_demo(
     workdir: str = "runs/demo",
     *,
     seed: int = 0,
-    max_rounds: int = 4,
+    max_rounds: int = DEMO_ROUNDS,
     limit: int | None = None,
     round_budget_seconds: int = 6,
     final_budget_seconds: int = 30,
@@ -71,7 +75,8 @@ def run_demo(
     With ``compare_random`` the same pipeline runs a second time with random sampling (its own
     version store, annotations and registry), so the summary sets the default strategy's test
     accuracy beside random sampling's at the same label budget, measured in the same run.
-    ``limit`` uses only the first digits and fewer planted copies (for quick tests).
+    ``limit`` uses only the first digits and fewer planted copies (for quick tests). ``max_rounds``
+    sizes both the compiled graph and the config's ``max_rounds`` (the cold start included).
     """
     from kfp import local
 
@@ -93,7 +98,7 @@ def run_demo(
             store_uri=os.path.join(state, "versions"),
             annotation_store_uri=os.path.join(state, "annotations"),
             registry_uri=os.path.join(workdir, "registry" if name == "default" else f"registry-{name}"),
-            active_learning_config=active_learning_config(strategy),
+            active_learning_config=active_learning_config(strategy, max_rounds=max_rounds),
             labeling_backend="simulated",
             ground_truth_uri=data.ground_truth,
             simulated_crowd=json.dumps(CROWD),
@@ -106,9 +111,9 @@ def run_demo(
         )
 
     outputs = run("UNCERTAINTY", "default")
-    summary = dict(outputs.outputs["summary"].metadata)
+    summary = dict(outputs.outputs["metrics"].metadata)
     if compare_random:
-        baseline = dict(run("random", "random").outputs["summary"].metadata)
+        baseline = dict(run("random", "random").outputs["metrics"].metadata)
         summary["random sampling: human labels (pool)"] = baseline.get("human labels bought (pool)")
         summary["random sampling: test accuracy"] = baseline.get("test accuracy")
     return DemoRun(workdir, outputs.outputs["report"].path, summary)

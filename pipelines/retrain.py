@@ -1,7 +1,8 @@
 """The ``retrain`` pipeline: the recurring one.
 
     curate new data ─▶ version ─▶ (label the new unlabeled items) ─▶ check out newest version
-                    ─▶ train ─▶ evaluate ─▶ gate against the champion ─▶ promote (─▶ deploy on Vertex)
+                    ─▶ train ─▶ evaluate ─▶ gate against the champion ─▶ promote and serve
+                       (on Vertex: AutoML and deploy)
 
 Schedule it (``labelloop schedule retrain --cron "0 3 * * 1" --max-concurrent 1``). Re-imported items
 keep their content ids, and labels bought earlier stay in the annotation store, so a run only pays
@@ -13,17 +14,17 @@ from kfp import dsl
 from ..components.checkout_dataset import checkout_dataset
 from ..components.get_artifact_uri import get_artifact_uri
 from ..components.partition_items import partition_items
-from ..components.train_model import train_model
-from ..components.version_dataset import version_dataset
-from ._targets import LOCAL_SCHEMES, VERTEX_SCHEMES, check_target
-from .active_learning import RUN, label_round
-from .curate import curate_steps
-from .train import DEFAULT_GATE, add_vertex_training, gated_registration
+from . import steps
+from ._targets import check_target
+
+#: Retraining is scheduled: by default it buys no labels (data arrives labeled), unlike the
+#: labeling pipelines whose default is ``steps.LABELING_BACKEND``.
+NO_LABELING = "none"
 
 
 @dsl.pipeline(name="label-new-items", description="Label a dataset's unlabeled items unless labeling is off.")
 def label_new_items(
-    dataset: dsl.Input[dsl.Dataset],
+    items: dsl.Input[dsl.Dataset],
     labeling_backend: str,
     labeling_job_spec: str,
     annotation_store_uri: str,
@@ -35,7 +36,7 @@ def label_new_items(
     """Label every unlabeled item (evaluation items, then the rest) and store a new version.
 
     Args:
-        dataset: The newly versioned dataset.
+        items: The newly versioned dataset.
         labeling_backend: ``label_studio``, ``simulated``, or ``none`` to skip labeling.
         labeling_job_spec: DataLabelingJob JSON; its budget caps what a run may buy.
         annotation_store_uri: Where paid-for annotations persist; earlier labels are reused, not re-bought.
@@ -44,21 +45,31 @@ def label_new_items(
         store_uri: Dataset version store.
         dataset_name: Dataset in the store.
     """
-    settings = dict(
+    labeling = steps.LabelingSettings(
         job_spec=labeling_job_spec,
         annotation_store_uri=annotation_store_uri,
-        labeling_backend=labeling_backend,
+        backend=labeling_backend,
         ground_truth_uri=ground_truth_uri,
         simulated_crowd=simulated_crowd,
         store_uri=store_uri,
         dataset_name=dataset_name,
     )
-    with dsl.If(labeling_backend != "none", name="labeling-on"):
-        parts = partition_items(dataset=dataset).set_display_name("Find unlabeled items")
-        _, evaluation = label_round(
-            dataset, parts.outputs["evaluation_pending"], None, settings, "new evaluation items"
+    with dsl.If(labeling_backend != NO_LABELING, name="labeling-on"):
+        parts = partition_items(items=items).set_display_name("Find unlabeled items")
+        _, evaluation = steps.label_round(
+            items=items,
+            to_label=parts.outputs["evaluation_pending"],
+            predictions=None,
+            labeling=labeling,
+            step="new evaluation items",
         )
-        label_round(evaluation.outputs["versioned"], parts.outputs["pool"], None, settings, "new training items")
+        steps.label_round(
+            items=evaluation.outputs["versioned"],
+            to_label=parts.outputs["pool"],
+            predictions=None,
+            labeling=labeling,
+            step="new training items",
+        )
 
 
 def build_pipeline(target: str = "local"):
@@ -73,23 +84,23 @@ def build_pipeline(target: str = "local"):
         annotation_store_uri: str = "",
         data_type: str = "image",
         task: str = "image_classification",
-        dataset_name: str = "labelloop-dataset",
-        model_name: str = "labelloop-model",
-        labeling_backend: str = "none",
+        dataset_name: str = steps.DATASET_NAME,
+        model_name: str = steps.MODEL_NAME,
+        labeling_backend: str = NO_LABELING,
         labeling_job_spec: str = "{}",
         ground_truth_uri: str = "",
         simulated_crowd: str = "{}",
         allowed_labels: list = [],
-        max_reject_rate: float = 0.1,
-        hamming_threshold: int = 8,
-        blur_threshold: float = 0.86,
-        min_side: int = 32,
-        budget_seconds: int = 120,
-        gate_config: str = DEFAULT_GATE,
-        seed: int = 0,
+        max_reject_rate: float = steps.MAX_REJECT_RATE,
+        hamming_threshold: int = steps.HAMMING_THRESHOLD,
+        blur_threshold: float = steps.BLUR_THRESHOLD,
+        min_side: int = steps.MIN_SIDE,
+        budget_seconds: int = steps.BUDGET_SECONDS,
+        gate_config: str = steps.GATE_CONFIG,
+        seed: int = steps.SEED,
         project: str = "",
-        location: str = "us-central1",
-        budget_milli_node_hours: int = 8000,
+        location: str = steps.LOCATION,
+        budget_milli_node_hours: int = steps.BUDGET_MILLI_NODE_HOURS,
     ):
         """Retrain on the newest data and promote the model only when the gate blesses it.
 
@@ -118,37 +129,37 @@ def build_pipeline(target: str = "local"):
             location: Vertex target only: region.
             budget_milli_node_hours: Vertex target only: AutoML training budget.
         """
-        curated = curate_steps(
-            source_uri,
-            data_type,
-            "auto",
-            allowed_labels,
-            max_reject_rate,
-            0,
-            hamming_threshold,
-            blur_threshold,
-            min_side,
-            "stratified",
-            0.8,
-            0.1,
-            0.1,
-            seed,
-            LOCAL_SCHEMES if target == "local" else VERTEX_SCHEMES,
+        curated = steps.curate_steps(
+            source_uri=source_uri,
+            settings=steps.CurateSettings(
+                data_type=data_type,
+                allowed_labels=allowed_labels,
+                allowed_uri_schemes=steps.schemes(target),
+                max_reject_rate=max_reject_rate,
+                hamming_threshold=hamming_threshold,
+                blur_threshold=blur_threshold,
+                min_side=min_side,
+                seed=seed,
+            ),
         )
-        versioned = (
-            version_dataset(
-                manifest=curated.split.outputs["split"],
-                store_uri=store_uri,
-                dataset_name=dataset_name,
-                description="retrain import",
-                pipeline_run=RUN,
-                producing_step="curate",
-            )
-            .set_display_name("Version new data")
-            .set_caching_options(False)
+        labeling = steps.LabelingSettings(
+            job_spec=labeling_job_spec,
+            annotation_store_uri=annotation_store_uri,
+            backend=labeling_backend,
+            ground_truth_uri=ground_truth_uri,
+            simulated_crowd=simulated_crowd,
+            store_uri=store_uri,
+            dataset_name=dataset_name,
+        )
+        versioned = steps.version_step(
+            items=curated.split.outputs["split"],
+            labeling=labeling,
+            description="retrain import",
+            step="curate",
+            display_name="Version new data",
         )
         labeled = label_new_items(
-            dataset=versioned.outputs["versioned"],
+            items=versioned.outputs["versioned"],
             labeling_backend=labeling_backend,
             labeling_job_spec=labeling_job_spec,
             annotation_store_uri=annotation_store_uri,
@@ -163,30 +174,36 @@ def build_pipeline(target: str = "local"):
             .after(labeled)
             .set_caching_options(False)
         )
-        dataset, version = newest.outputs["dataset"], newest.outputs["version_id"]
+        items, version = newest.outputs["items"], newest.outputs["version_id"]
+        registry = steps.RegistrySettings(gate_config=gate_config, registry_uri=registry_uri, model_name=model_name)
         if target == "local":
-            trained = train_model(
-                dataset=dataset, task=task, budget_seconds=budget_seconds, dataset_version=version, seed=seed
-            ).set_display_name("Train (local AutoML)")
-            gated_registration(
-                trained.outputs["model"], dataset, task, "", gate_config, registry_uri, model_name, version
+            trained = steps.train_step(
+                target=target,
+                items=items,
+                task=task,
+                budget_seconds=budget_seconds,
+                seed=seed,
+                name="Train (local AutoML)",
+                location=location,
+                dataset_version=version,
+            )
+            steps.gated_registration(
+                model=trained.outputs["model"], items=items, registry=registry, dataset_version=version
             )
         else:
-            uri = get_artifact_uri(artifact=dataset).set_display_name("Dataset URI")
-            add_vertex_training(
-                dataset,
-                uri.output,
-                task,
-                "",
-                budget_seconds,
-                gate_config,
-                registry_uri,
-                model_name,
-                version,
-                seed,
-                project,
-                location,
-                budget_milli_node_hours,
+            uri = get_artifact_uri(artifact=items).set_display_name("Dataset URI")
+            steps.add_vertex_training(
+                items=items,
+                items_uri=uri.outputs["uri"],
+                task=task,
+                target_column="",
+                budget_seconds=budget_seconds,
+                registry=registry,
+                dataset_version=version,
+                seed=seed,
+                project=project,
+                location=location,
+                budget_milli_node_hours=budget_milli_node_hours,
             )
 
     return retrain

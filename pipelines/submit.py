@@ -145,16 +145,16 @@ def compiled_template(name: str, target: str, explicit: str | None, workdir: str
         if not path.is_file():
             raise ConfigError(f"--template {explicit} does not exist")
         return path
-    from . import compiling, registry
+    from . import compiling, discovery
 
-    info = registry.get(name)
+    info = discovery.get(name)
     packaged = compiling.pipeline_path(info.name, target)
     if packaged.is_file():
         return packaged
     from kfp import compiler
 
     fresh = Path(workdir) / f"{info.name}.{target}.yaml"
-    compiler.Compiler().compile(registry.build(info, target), str(fresh))
+    compiler.Compiler().compile(discovery.build(info, target), str(fresh))
     return fresh
 
 

@@ -1,1 +1,1 @@
-"""Small interfaces with a local and a cloud implementation: labeler, trainer, registry, storage."""
+"""Labeling backends behind one small interface (simulated crowd, Label Studio) and the choice between them."""

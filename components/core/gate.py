@@ -215,3 +215,10 @@ def decide(
         else:
             checks.append(check_change(threshold, y, challenger, champion, function, config))
     return GateDecision(all(c.passed for c in checks), tuple(checks), champion is not None)
+
+
+#: The promotion gate's default: accuracy at least 0.5, and a confident improvement over the champion.
+DEFAULT_CONFIG = {
+    "value_thresholds": {"accuracy": {"lower_bound": 0.5}},
+    "change_thresholds": {"accuracy": {"absolute": 0.0}},
+}

@@ -183,3 +183,14 @@ class ModelRegistry:
         if old is not None and old != version and previous_alias:
             self.set_alias(model, previous_alias, old, reason=f"replaced by {version} as {alias}")
         return self.set_alias(model, alias, version, reason=reason)
+
+
+def champion_uri(registry_uri: str, model_name: str, alias: str, *, explicit_uri: str = "") -> str:
+    """The champion to compare a challenger with: ``explicit_uri`` if given, else the model ``alias``
+    points at in the registry, else "" (no champion yet, or no registry)."""
+    if explicit_uri:
+        return explicit_uri
+    if not (registry_uri and model_name):
+        return ""
+    holder = ModelRegistry(registry_uri).resolve(model_name, alias)
+    return holder.uri if holder is not None else ""

@@ -149,7 +149,7 @@ def test_three_annotators_end_to_end_then_rerun_resumes_without_duplicates(ls_en
     try:
         out = artifacts(tmp_path / "run1")
         label_items.python_func(
-            manifest=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
+            items=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
             job_spec=spec_json,
             annotation_store_uri=str(tmp_path / "store"),
             backend="label_studio",
@@ -169,7 +169,7 @@ def test_three_annotators_end_to_end_then_rerun_resumes_without_duplicates(ls_en
     # re-run: the project is found again, nothing imported twice, nothing bought twice
     again = artifacts(tmp_path / "run2")
     label_items.python_func(
-        manifest=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
+        items=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
         job_spec=spec_json,
         annotation_store_uri=str(tmp_path / "store"),
         backend="label_studio",
@@ -399,7 +399,7 @@ def test_server_down_leaves_no_outputs_and_no_annotations(tmp_path, monkeypatch)
     out = artifacts(tmp_path / "out")
     with pytest.raises(ls.LabelStudioUnavailable, match="ConnectionError.*check that Label Studio is running"):
         label_items.python_func(
-            manifest=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
+            items=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
             job_spec=text_job("down"),
             annotation_store_uri=str(tmp_path / "store"),
             backend="label_studio",

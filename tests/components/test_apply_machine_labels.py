@@ -41,8 +41,8 @@ def digits_setup(tmp_path):
 def run(tmp_path, **overrides):
     outputs = {
         "machine_labeled": artifact(tmp_path, "machine"),
-        "unlabeled": artifact(tmp_path, "rest"),
-        "report": artifact(tmp_path, "report", dsl.Metrics),
+        "remaining": artifact(tmp_path, "rest"),
+        "metrics": artifact(tmp_path, "report", dsl.Metrics),
     }
     apply_machine_labels.python_func(
         pool=artifact(tmp_path, "pool"),
@@ -59,9 +59,9 @@ def run(tmp_path, **overrides):
 def test_confident_items_get_marked_machine_labels_with_measured_precision(tmp_path):
     truth = digits_setup(tmp_path)
     out = run(tmp_path)
-    metrics = out["report"].metadata
+    metrics = out["metrics"].metadata
     machine = list(manifest.read_jsonl(out["machine_labeled"].path))
-    rest = list(manifest.read_jsonl(out["unlabeled"].path))
+    rest = list(manifest.read_jsonl(out["remaining"].path))
     assert len(machine) + len(rest) == 297 and len(machine) > 150  # most of the pool, not all of it
     assert all(
         manifest.label_source_of(r) == "machine" and manifest.extra_of(r)["model_version"] == "digits-lr-1"
@@ -78,8 +78,8 @@ def test_confident_items_get_marked_machine_labels_with_measured_precision(tmp_p
 def test_an_unreachable_target_labels_nothing(tmp_path):
     digits_setup(tmp_path)
     out = run(tmp_path, target_precision=0.9999)
-    assert out["report"].metadata["machine_labeled_items"] == 0
-    assert len(list(manifest.read_jsonl(out["unlabeled"].path))) == 297
+    assert out["metrics"].metadata["machine_labeled_items"] == 0
+    assert len(list(manifest.read_jsonl(out["remaining"].path))) == 297
 
 
 def test_missing_class_names_and_predictions_are_errors(tmp_path):

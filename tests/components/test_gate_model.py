@@ -22,7 +22,7 @@ def test_gate_model_against_registry_champion(tmp_path, trained_model):
     blessing = dsl.Artifact(name="b", uri=str(tmp_path / "b.json"), metadata={})
     first = gate_model.python_func(
         challenger=good,
-        dataset=dataset,
+        items=dataset,
         blessing=blessing,
         gate_config=CONFIG,
         registry_uri=registry,
@@ -33,7 +33,7 @@ def test_gate_model_against_registry_champion(tmp_path, trained_model):
     ModelRegistry(registry).promote("digits", version)
     second = gate_model.python_func(
         challenger=weak,
-        dataset=dataset,
+        items=dataset,
         blessing=blessing,
         gate_config=CONFIG,
         registry_uri=registry,

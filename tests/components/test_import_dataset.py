@@ -15,8 +15,8 @@ def artifacts(tmp_path) -> dict:
     return {
         "items": dsl.Dataset(name="items", uri=str(tmp_path / "out" / "items"), metadata={}),
         "rejects": dsl.Dataset(name="rejects", uri=str(tmp_path / "out" / "rejects"), metadata={}),
-        "stats": dsl.Metrics(name="stats", uri=str(tmp_path / "out" / "stats"), metadata={}),
-        "report": dsl.Markdown(name="report", uri=str(tmp_path / "out" / "report.md"), metadata={}),
+        "metrics": dsl.Metrics(name="metrics", uri=str(tmp_path / "out" / "metrics"), metadata={}),
+        "report": dsl.HTML(name="report", uri=str(tmp_path / "out" / "report.html"), metadata={}),
     }
 
 
@@ -52,11 +52,11 @@ def test_python_func_writes_items_rejects_metrics_and_report(tmp_path):
     )
     items = list(manifest.read_jsonl(outs["items"].path))
     assert len(items) == 4 and all(len(manifest.item_id(i)) == 32 for i in items)
-    assert outs["items"].metadata == {"format": "jsonl", "data_type": "image", "count": 4}
-    assert outs["rejects"].metadata["count"] == 0 and open(outs["rejects"].path).read() == ""
-    assert outs["stats"].metadata["items_kept"] == 4 and outs["stats"].metadata["label_cat"] == 2
+    assert outs["items"].metadata == {"format": "jsonl", "data_type": "image", "item_count": 4}
+    assert outs["rejects"].metadata["item_count"] == 0 and open(outs["rejects"].path).read() == ""
+    assert outs["metrics"].metadata["items_kept"] == 4 and outs["metrics"].metadata["label_cat"] == 2
     report = open(outs["report"].path).read()
-    assert "**OK**" in report and "| `dog` | 2 |" in report
+    assert "<b>OK</b>" in report and "<td><code>dog</code></td><td>2</td>" in report
 
 
 def test_python_func_fails_after_writing_rejects_and_report(tmp_path):
@@ -73,8 +73,8 @@ def test_python_func_fails_after_writing_rejects_and_report(tmp_path):
     rejects = list(manifest.read_jsonl(outs["rejects"].path))
     assert [(r["line"], r["reason_code"]) for r in rejects] == [(5, "invalid_json"), (6, "invalid_json")]
     assert {r["step"] for r in rejects} == {"import_dataset"}  # the component names itself; core takes it
-    assert "**FAILED**" in open(outs["report"].path).read()
-    assert outs["stats"].metadata["items_rejected"] == 2
+    assert "<b>FAILED</b>" in open(outs["report"].path).read()
+    assert outs["metrics"].metadata["items_rejected"] == 2
 
 
 @pytest.fixture
@@ -95,8 +95,8 @@ def test_local_run_of_the_task(tmp_path, local_runner):
         min_items_per_label=1,
     )
     assert (
-        task.outputs["stats"].metadata["items_kept"] == 4
-        and task.outputs["stats"].metadata["rejects_invalid_json"] == 1
+        task.outputs["metrics"].metadata["items_kept"] == 4
+        and task.outputs["metrics"].metadata["rejects_invalid_json"] == 1
     )
     assert len(open(task.outputs["items"].path).read().splitlines()) == 4
     assert task.outputs["items"].metadata["format"] == "jsonl"
@@ -114,4 +114,4 @@ def test_local_run_reads_gs_through_the_emulator(tmp_path, gcs_prefix, local_run
     )
     items = [json.loads(line) for line in open(task.outputs["items"].path)]
     assert sorted(i["imageGcsUri"] for i in items) == [f"{gcs_prefix}/imgs/cat/a.png", f"{gcs_prefix}/imgs/dog/b.png"]
-    assert task.outputs["stats"].metadata["label_cat"] == 1
+    assert task.outputs["metrics"].metadata["label_cat"] == 1

@@ -55,7 +55,8 @@ def run(tmp_path, name, spec, **kwargs):
         "report": dsl.HTML(name="report", uri=str(out / "report.html"), metadata={}),
         "metrics": dsl.Metrics(name="metrics", uri=str(out / "metrics.json"), metadata={}),
     }
-    kwargs.setdefault("manifest", dsl.Dataset(name="items", uri=str(tmp_path / "items.jsonl"), metadata={}))
+    kwargs.setdefault("backend", "simulated")
+    kwargs.setdefault("items", dsl.Dataset(name="items", uri=str(tmp_path / "items.jsonl"), metadata={}))
     kwargs.setdefault("ground_truth_uri", str(tmp_path / "truth.jsonl"))
     kwargs.setdefault("annotation_store_uri", str(tmp_path / "store"))
     kwargs.setdefault("simulated_crowd", json.dumps({"nLabelers": 5, "seed": 1}))
@@ -152,7 +153,7 @@ def test_bad_items_go_to_rejects_with_a_reason(tmp_path, data):
     tmp_path, records, _ = data
     bad = [{"imageGcsUri": "gs://b/no-id.jpg"}, {"textContent": "hi", "dataItemResourceLabels": {"labelloop_id": "t1"}}]
     m.write_jsonl(str(tmp_path / "mixed.jsonl"), records[:5] + bad)
-    out = run(tmp_path, "run1", job(), manifest=dsl.Dataset(name="x", uri=str(tmp_path / "mixed.jsonl"), metadata={}))
+    out = run(tmp_path, "run1", job(), items=dsl.Dataset(name="x", uri=str(tmp_path / "mixed.jsonl"), metadata={}))
     rejects = list(m.read_jsonl(out["rejects"].path))
     assert [(r["line"], r["reason_code"]) for r in rejects] == [(6, "no_id"), (7, "wrong_content")]
     assert {r["step"] for r in rejects} == {"label_items"}
@@ -191,9 +192,10 @@ def test_runs_in_a_local_pipeline(data):
     def labeling(items_uri: str, truth_uri: str, store_uri: str, spec: str):
         items = dsl.importer(artifact_uri=items_uri, artifact_class=dsl.Dataset)
         label_items(
-            manifest=items.output,
+            items=items.output,
             job_spec=spec,
             annotation_store_uri=store_uri,
+            backend="simulated",
             ground_truth_uri=truth_uri,
             simulated_crowd=json.dumps({"nLabelers": 5}),
         )

@@ -17,14 +17,14 @@ def test_predict_writes_aligned_outputs_and_rejects_unreadable(tmp_path, trained
     manifest.write_jsonl(pool, records[:20] + [broken] + records[20:])
     out = {k: dsl.Dataset(name=k, uri=str(tmp_path / k), metadata={}) for k in ("predictions", "rejects")}
     scores = dsl.Artifact(name="scores", uri=str(tmp_path / "scores"), metadata={})
-    stats = dsl.Metrics(name="stats", uri=str(tmp_path / "stats"), metadata={})
+    stats = dsl.Metrics(name="metrics", uri=str(tmp_path / "stats"), metadata={})
     predict.python_func(
         model=model,
-        dataset=dsl.Dataset(name="p", uri=pool, metadata={}),
+        items=dsl.Dataset(name="p", uri=pool, metadata={}),
         predictions=out["predictions"],
         scores=scores,
         rejects=out["rejects"],
-        stats=stats,
+        metrics=stats,
         chunk_size=7,
     )
     lines = list(manifest.read_jsonl(out["predictions"].path))

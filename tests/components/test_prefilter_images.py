@@ -49,7 +49,7 @@ def test_python_func_writes_kept_rejects_and_stats(tmp_path):
     write_items(tmp_path)
     outputs = {
         name: artifact(cls, tmp_path, name)
-        for name, cls in (("kept", dsl.Dataset), ("rejects", dsl.Dataset), ("stats", dsl.Metrics))
+        for name, cls in (("kept", dsl.Dataset), ("rejects", dsl.Dataset), ("metrics", dsl.Metrics))
     }
     prefilter_images.python_func(items=artifact(dsl.Dataset, tmp_path, "items"), workers=1, **outputs)
     kept = {mf.item_id(r): r for r in mf.read_jsonl(outputs["kept"].path)}
@@ -58,10 +58,10 @@ def test_python_func_writes_kept_rejects_and_stats(tmp_path):
     assert set(kept) == {"a", "c", "t"}
     assert rejects == {"a_half": "near_duplicate", "b_blurry": "blurry", "broken": "corrupt"}
     assert kept["a"]["labelloop"]["duplicates"] == ["a_half"]
-    stats = outputs["stats"].metadata
+    stats = outputs["metrics"].metadata
     assert stats["items"] == 6 and stats["kept"] == 3 and stats["rejected_blurry"] == 1
     assert stats["hamming_threshold"] == 8 and stats["blur_threshold"] == 0.86
-    assert outputs["rejects"].metadata["counts"] == {"blurry": 1, "corrupt": 1, "near_duplicate": 1}
+    assert outputs["rejects"].metadata["counts_by_reason"] == {"blurry": 1, "corrupt": 1, "near_duplicate": 1}
 
 
 def test_component_defaults_are_the_core_defaults():

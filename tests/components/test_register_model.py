@@ -16,7 +16,7 @@ def test_register_blessed_and_refuse_unblessed(tmp_path, trained_model):
     registry = str(tmp_path / "registry")
     version = register_model.python_func(
         model=model, registry_uri=registry, model_name="digits", pipeline_run="run-1", blessing=blessing
-    )
+    ).version
     reg = ModelRegistry(registry)
     assert reg.alias("digits", "champion") == version == "1"
     assert (

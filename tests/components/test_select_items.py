@@ -40,7 +40,7 @@ def test_margin_picks_the_expected_items_and_keeps_everything_else(tmp_path):
     )
     selected, remaining = artifact(tmp_path, "selected"), artifact(tmp_path, "remaining")
     select_items.python_func(
-        pool=artifact(tmp_path, "pool"),
+        items=artifact(tmp_path, "pool"),
         predictions=artifact(tmp_path, "pred"),
         embeddings=None,
         selected=selected,
@@ -56,14 +56,14 @@ def test_margin_picks_the_expected_items_and_keeps_everything_else(tmp_path):
     assert {manifest.item_id(r): manifest.extra_of(r)["selection_rank"] for r in chosen} == {"id3": 0, "id1": 1}
     assert ids_of(remaining.path) == ["id0", "id2", "id4"]
     assert chosen[0]["keep"] in (1, 3)  # unknown fields carried through
-    assert selected.metadata["items"] == 2 and not selected.metadata["exhausted"]
+    assert selected.metadata["item_count"] == 2 and not selected.metadata["exhausted"]
 
 
 def test_cold_start_without_predictions_and_an_exhausted_pool(tmp_path):
     write_pool(tmp_path / "pool", 3)
     selected, remaining = artifact(tmp_path, "selected"), artifact(tmp_path, "remaining")
     select_items.python_func(
-        pool=artifact(tmp_path, "pool"),
+        items=artifact(tmp_path, "pool"),
         predictions=None,
         embeddings=None,
         selected=selected,
@@ -85,7 +85,7 @@ def test_bad_inputs_fail_with_the_item_named(tmp_path):
     )
     with pytest.raises(ValueError, match="pool:2: item id1 is already labeled"):
         select_items.python_func(
-            pool=artifact(tmp_path, "pool"),
+            items=artifact(tmp_path, "pool"),
             selected=artifact(tmp_path, "s"),
             remaining=artifact(tmp_path, "r"),
             **common,
@@ -95,7 +95,7 @@ def test_bad_inputs_fail_with_the_item_named(tmp_path):
     common["predictions"] = artifact(tmp_path, "pred")
     with pytest.raises(KeyError, match=r"1 pool item\(s\) have no prediction, e.g. \['id2'\]"):
         select_items.python_func(
-            pool=artifact(tmp_path, "pool"),
+            items=artifact(tmp_path, "pool"),
             selected=artifact(tmp_path, "s"),
             remaining=artifact(tmp_path, "r"),
             **common,
@@ -103,7 +103,7 @@ def test_bad_inputs_fail_with_the_item_named(tmp_path):
     write_predictions(tmp_path / "pred", ["id0", "id1", "id2"], [[1, 0, 0], [0.5, 0.6, 0], [0.2, 0.2, 0.6]])
     with pytest.raises(ValueError, match="probabilities of item 'id1'"):
         select_items.python_func(
-            pool=artifact(tmp_path, "pool"),
+            items=artifact(tmp_path, "pool"),
             selected=artifact(tmp_path, "s"),
             remaining=artifact(tmp_path, "r"),
             **common,
@@ -139,10 +139,10 @@ def test_kfp_local_run(tmp_path):
     def two_rounds() -> dsl.Dataset:
         made = make_pool()
         first = select_items(
-            pool=made.outputs["pool"], predictions=made.outputs["predictions"], batch_size=2, strategy="margin"
+            items=made.outputs["pool"], predictions=made.outputs["predictions"], batch_size=2, strategy="margin"
         )
         second = select_items(
-            pool=first.outputs["remaining"], predictions=made.outputs["predictions"], batch_size=1, strategy="margin"
+            items=first.outputs["remaining"], predictions=made.outputs["predictions"], batch_size=1, strategy="margin"
         )
         return second.outputs["selected"]
 

@@ -11,7 +11,7 @@ def artifact(cls, tmp_path, name):
 def run(tmp_path, **params):
     outputs = {
         name: artifact(cls, tmp_path, name)
-        for name, cls in (("split", dsl.Dataset), ("stats", dsl.Metrics), ("report", dsl.Markdown))
+        for name, cls in (("split", dsl.Dataset), ("metrics", dsl.Metrics), ("report", dsl.HTML))
     }
     split_dataset.python_func(items=artifact(dsl.Dataset, tmp_path, "items"), **outputs, **params)
     return outputs
@@ -24,9 +24,9 @@ def test_splits_a_manifest_and_reports_counts(tmp_path):
     mf.write_jsonl(str(tmp_path / "items"), records)
     out = run(tmp_path, method="random", seed=1)
     assert [mf.ml_use_of(r) for r in mf.read_jsonl(out["split"].path)].count("training") == 16
-    assert out["stats"].metadata["training_items"] == 16
-    assert out["split"].metadata["counts"] == {"training": 16, "validation": 2, "test": 2}
-    assert "| x | 8 | 1 | 1 |" in open(out["report"].path).read()
+    assert out["metrics"].metadata["training_items"] == 16
+    assert out["split"].metadata["counts_by_split"] == {"training": 16, "validation": 2, "test": 2}
+    assert "<td>x</td><td>8</td><td>1</td><td>1</td>" in open(out["report"].path).read()
 
 
 def test_splits_a_csv_table(tmp_path):

@@ -21,7 +21,7 @@ def test_train_model_writes_model_and_accounting(tmp_path):
     model = dsl.Model(name="model", uri=str(tmp_path / "model"), metadata={})
     metrics = dsl.Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata={})
     train_model.python_func(
-        dataset=dsl.Dataset(name="d", uri=path, metadata={}),
+        items=dsl.Dataset(name="d", uri=path, metadata={}),
         model=model,
         metrics=metrics,
         task="image_classification",
@@ -37,7 +37,7 @@ def test_train_model_writes_model_and_accounting(tmp_path):
     assert len(model_io.load_model(model.path).model.labels) == 10
     warm = dsl.Model(name="warm", uri=str(tmp_path / "warm"), metadata={})
     train_model.python_func(
-        dataset=dsl.Dataset(name="d", uri=path, metadata={}),
+        items=dsl.Dataset(name="d", uri=path, metadata={}),
         model=warm,
         metrics=dsl.Metrics(name="m", uri=str(tmp_path / "m2"), metadata={}),
         task="image_classification",
@@ -52,7 +52,7 @@ def test_tabular_without_target_column_is_refused(tmp_path):
     csv = sample_data.write_tabular_csv(wine.frame, str(tmp_path / "w.csv"), ml_uses=sample_data.assign_ml_uses(178))
     with pytest.raises(ValueError, match="needs target_column"):
         train_model.python_func(
-            dataset=dsl.Dataset(name="d", uri=csv, metadata={}),
+            items=dsl.Dataset(name="d", uri=csv, metadata={}),
             model=dsl.Model(name="m", uri=str(tmp_path / "m"), metadata={}),
             metrics=dsl.Metrics(name="x", uri=str(tmp_path / "x"), metadata={}),
             task="tabular_classification",

@@ -30,7 +30,7 @@ def test_creates_a_version_and_outputs_the_versioned_manifest(tmp_path):
     versioned = dataset_artifact(tmp_path, "out")
 
     out = version_dataset.python_func(
-        manifest=manifest,
+        items=manifest,
         store_uri=store,
         dataset_name="reviews",
         description="first",
@@ -52,14 +52,14 @@ def test_creates_a_version_and_outputs_the_versioned_manifest(tmp_path):
 def test_second_version_names_its_parent_and_rerun_is_idempotent(tmp_path):
     store = str(tmp_path / "store")
     first = version_dataset.python_func(
-        manifest=dataset_artifact(tmp_path, "in1", items("a")),
+        items=dataset_artifact(tmp_path, "in1", items("a")),
         store_uri=store,
         dataset_name="reviews",
         description="",
         versioned=dataset_artifact(tmp_path, "o1"),
     )
     second = version_dataset.python_func(
-        manifest=dataset_artifact(tmp_path, "in2", items("a", "b")),
+        items=dataset_artifact(tmp_path, "in2", items("a", "b")),
         store_uri=store,
         dataset_name="reviews",
         description="",
@@ -67,7 +67,7 @@ def test_second_version_names_its_parent_and_rerun_is_idempotent(tmp_path):
     )
     again_out = dataset_artifact(tmp_path, "o3")
     again = version_dataset.python_func(
-        manifest=dataset_artifact(tmp_path, "in3", items("a", "b")),
+        items=dataset_artifact(tmp_path, "in3", items("a", "b")),
         store_uri=store,
         dataset_name="reviews",
         description="",
@@ -86,7 +86,7 @@ def test_bad_manifest_fails_with_the_line_and_writes_no_output(tmp_path):
     versioned = dataset_artifact(tmp_path, "out")
     with pytest.raises(ManifestError, match=r"in:2: not valid JSON"):
         version_dataset.python_func(
-            manifest=manifest,
+            items=manifest,
             store_uri=str(tmp_path / "s"),
             dataset_name="reviews",
             description="",
@@ -114,7 +114,7 @@ def test_runs_in_a_local_pipeline_and_records_the_run_name(tmp_path):
     def demo(store_uri: str):
         made = _write_manifest()
         version_dataset(
-            manifest=made.outputs["out"],
+            items=made.outputs["out"],
             store_uri=store_uri,
             dataset_name="demo",
             description="from a pipeline",

@@ -39,5 +39,5 @@ def test_local_run_registers_a_blessed_model(tmp_path):
         dataset_version="dv1",
     )
     reg = ModelRegistry(registry)
-    assert reg.alias("digits", "champion") == "1"
+    assert reg.alias("digits", "champion") == "1" and reg.alias("digits", "serving") == "1"  # deploy_model ran
     assert reg.get("digits", "1").lineage["dataset_version"] == "dv1"

@@ -1,13 +1,26 @@
 """Vertex-target building blocks for pipelines: plain functions that add GCPC tasks.
 
-Not components: each function must be called inside a ``@dsl.pipeline`` body and returns the GCPC
-task it added. The local target never calls these.
+Not components and not a pipeline: each function must be called inside a ``@dsl.pipeline`` body
+and returns the GCPC task it added. The local target never calls these.
 """
 
-from .backends.trainer import MIN_MILLI_NODE_HOURS
+#: Vertex AutoML training minimums (milli node hours); see
+#: https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.trainingPipelines
+MIN_MILLI_NODE_HOURS = {"automl_image": 8000, "automl_tabular": 1000}
+#: The region every Vertex step runs in unless the pipeline's ``location`` parameter says otherwise.
+DEFAULT_LOCATION = "us-central1"
+#: Vertex fills in the run's own project.
+RUN_PROJECT = "{{$.pipeline_google_cloud_project_id}}"
+#: Vertex AI import schemas for the manifests labelloop writes.
+IMPORT_SCHEMAS = {
+    "image": "gs://google-cloud-aiplatform/schema/dataset/ioformat/image_classification_single_label_io_format_1.0.0.yaml",
+    "image_multilabel": "gs://google-cloud-aiplatform/schema/dataset/ioformat/image_classification_multi_label_io_format_1.0.0.yaml",
+    "text": "gs://google-cloud-aiplatform/schema/dataset/ioformat/text_classification_single_label_io_format_1.0.0.yaml",
+}
 
 
 def add_automl_image_training(
+    *,
     project,
     location,
     dataset,
@@ -33,6 +46,7 @@ def add_automl_image_training(
 
 
 def add_automl_tabular_training(
+    *,
     project,
     location,
     dataset,
@@ -58,11 +72,11 @@ def add_automl_tabular_training(
     )
 
 
-def add_custom_training_job(project, location, machine_type: str = "n1-standard-8", **train_inputs):
+def add_custom_training_job(*, project, location, machine_type: str = "n1-standard-8", **train_inputs):
     """Our ``train_model`` component run as a Vertex custom job (text, and whatever AutoML lacks)."""
     from google_cloud_pipeline_components.v1.custom_job import create_custom_training_job_from_component
 
-    from .train_model import train_model
+    from ..components.train_model import train_model
 
     job = create_custom_training_job_from_component(
         train_model, display_name="labelloop-train", machine_type=machine_type
@@ -70,35 +84,7 @@ def add_custom_training_job(project, location, machine_type: str = "n1-standard-
     return job(project=project, location=location, **train_inputs)
 
 
-def add_batch_prediction(project, location, model, gcs_source_uris, gcs_destination_prefix, job_display_name):
-    """Vertex batch prediction over JSONL instances."""
-    from google_cloud_pipeline_components.v1.batch_predict_job import ModelBatchPredictOp
-
-    return ModelBatchPredictOp(
-        project=project,
-        location=location,
-        model=model,
-        job_display_name=job_display_name,
-        gcs_source_uris=gcs_source_uris,
-        instances_format="jsonl",
-        gcs_destination_output_uri_prefix=gcs_destination_prefix,
-    )
-
-
-def add_model_upload(project, location, display_name, unmanaged_container_model, version_aliases=("champion",)):
-    """Upload a model to Vertex Model Registry with version aliases."""
-    from google_cloud_pipeline_components.v1.model import ModelUploadOp
-
-    return ModelUploadOp(
-        project=project,
-        location=location,
-        display_name=display_name,
-        unmanaged_container_model=unmanaged_container_model,
-        version_aliases=list(version_aliases),
-    )
-
-
-def add_endpoint_deployment(project, location, model, endpoint_display_name, machine_type: str = "n1-standard-4"):
+def add_endpoint_deployment(*, project, location, model, endpoint_display_name, machine_type: str = "n1-standard-4"):
     """Create an endpoint and deploy ``model`` to it; returns the deploy task."""
     from google_cloud_pipeline_components.v1.endpoint import EndpointCreateOp, ModelDeployOp
 

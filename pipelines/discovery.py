@@ -1,7 +1,9 @@
 """Finds the pipelines: every module in ``labelloop.pipelines`` that defines ``build_pipeline(target)``.
 
 A pipeline's name is its module name with ``_`` written as ``-`` (``active_learning`` →
-``active-learning``), the same names ``compiling.py`` gives the compiled YAMLs.
+``active-learning``). The one pipeline discovery: ``compiling.py`` (compile, ``--check``), the CLI
+and the tests all use it. (Named ``discovery`` so it is not confused with the model registry,
+``components/core/registry.py``.)
 
 Modules are first read as source (``ast``) so listing pipelines imports only pipeline modules,
 never the CLI or the Vertex SDK; a pipeline module that fails to import is listed with its error
@@ -18,8 +20,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ._targets import TARGETS
+
 PACKAGE = "labelloop.pipelines"
-TARGETS = ("local", "vertex")
 
 
 class UnknownPipelineError(LookupError):

@@ -1,0 +1,567 @@
+"""Steps shared by the pipelines, and the one place their defaults are defined.
+
+Pipelines import this module, never each other (``tests/test_import_graph.py``). Every function
+here adds tasks to the enclosing ``@dsl.pipeline`` body and takes keyword-only arguments; the
+settings that travel together are frozen dataclasses. A default that is a core decision (reject
+rate, blur and hash thresholds, split, gate) is read from the core; the rest are pipeline
+decisions defined once below. ``tests/pipelines/test_defaults.py`` checks that pipelines,
+components and core agree for every shared parameter name.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from kfp import dsl
+
+from ..components.apply_machine_labels import apply_machine_labels
+from ..components.build_run_report import build_run_report
+from ..components.core import active_learning as al
+from ..components.core import blur, gate, image_checks, import_data, prefilter, split
+from ..components.deploy_model import deploy_model
+from ..components.evaluate_model import evaluate_model
+from ..components.gate_model import gate_model
+from ..components.get_artifact_uri import get_artifact_uri
+from ..components.import_dataset import import_dataset
+from ..components.keep_champion import keep_champion
+from ..components.label_items import label_items
+from ..components.merge_labels import merge_labels
+from ..components.partition_items import partition_items
+from ..components.predict import predict
+from ..components.prefilter_images import prefilter_images
+from ..components.record_round import record_round
+from ..components.register_model import register_model
+from ..components.select_items import select_items
+from ..components.split_dataset import split_dataset
+from ..components.train_model import train_model
+from ..components.version_dataset import version_dataset
+from . import vertex
+from ._targets import LOCAL_SCHEMES, VERTEX_SCHEMES
+
+RUN = dsl.PIPELINE_JOB_NAME_PLACEHOLDER
+
+# ---------------------------------------------------------------------------------------------
+# Defaults: core decisions read from the core, pipeline decisions defined here, once.
+
+MAX_REJECT_RATE = import_data.ImportOptions.max_reject_rate
+MIN_ITEMS_PER_LABEL = import_data.ImportOptions.min_items_per_label
+HAMMING_THRESHOLD = prefilter.DEFAULT_HAMMING_THRESHOLD
+BLUR_THRESHOLD = blur.DEFAULT_THRESHOLD
+MIN_SIDE = image_checks.DecodeLimits.min_width
+SPLIT_METHOD = split.SplitSpec.method
+TRAINING_FRACTION, VALIDATION_FRACTION, TEST_FRACTION = split.SplitSpec.fractions
+SEED = split.SplitSpec.seed
+STRATEGY = al.ActiveLearningConfig.sample_strategy
+GATE_CONFIG = json.dumps(gate.DEFAULT_CONFIG)
+
+#: Search budget of a trained model (the train_model component's default), in seconds.
+BUDGET_SECONDS = 120
+#: Search budget of each active-learning round's model, in seconds.
+ROUND_BUDGET_SECONDS = 60
+#: Search budget of the active-learning pipeline's final model, in seconds.
+FINAL_BUDGET_SECONDS = 60
+#: Human labeling backend: ``label_studio`` (people) or ``simulated`` (a crowd answering from ground truth).
+LABELING_BACKEND = "label_studio"
+#: Items a single active-learning round sends to humans (active-learning-round, select_items).
+BATCH_SIZE = 100
+TARGET_PRECISION = 0.98
+DATASET_NAME = "labelloop-dataset"
+MODEL_NAME = "labelloop-model"
+LOCATION = vertex.DEFAULT_LOCATION
+BUDGET_MILLI_NODE_HOURS = vertex.MIN_MILLI_NODE_HOURS["automl_image"]
+#: Labeling rounds (the cold start included) the active-learning graph holds and its default
+#: config allows: the one value behind both the unroll depth and ``max_rounds``.
+MAX_ROUNDS = 6
+
+
+def active_learning_config(*, max_rounds: int = MAX_ROUNDS, **overrides: Any) -> str:
+    """The default ActiveLearningConfig JSON, with ``max_rounds`` equal to what the graph holds."""
+    config = {
+        "max_data_item_percentage": 30,
+        "initial_batch_sample_percentage": 3,
+        "following_batch_sample_percentage": 4,
+        "sample_strategy": STRATEGY,
+        "max_rounds": max_rounds,
+        "plateau_rounds": 3,
+        "cost_per_label": 0.05,
+    }
+    return json.dumps({**config, **overrides})
+
+
+ACTIVE_LEARNING_CONFIG = active_learning_config()
+
+
+def schemes(target: str) -> list:
+    """URI schemes items may use on ``target``."""
+    return LOCAL_SCHEMES if target == "local" else VERTEX_SCHEMES
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings that travel together (their fields hold pipeline channels or constants)
+
+
+@dataclass(frozen=True)
+class CurateSettings:
+    """What import → prefilter → split needs besides the source."""
+
+    data_type: Any
+    allowed_labels: Any
+    allowed_uri_schemes: list
+    source_format: Any = "auto"
+    max_reject_rate: Any = MAX_REJECT_RATE
+    min_items_per_label: Any = MIN_ITEMS_PER_LABEL
+    hamming_threshold: Any = HAMMING_THRESHOLD
+    blur_threshold: Any = BLUR_THRESHOLD
+    min_side: Any = MIN_SIDE
+    split_method: Any = SPLIT_METHOD
+    training_fraction: Any = TRAINING_FRACTION
+    validation_fraction: Any = VALIDATION_FRACTION
+    test_fraction: Any = TEST_FRACTION
+    seed: Any = SEED
+
+
+@dataclass(frozen=True)
+class LabelingSettings:
+    """Where labels are bought and where the labeled versions go."""
+
+    job_spec: Any
+    annotation_store_uri: Any
+    backend: Any
+    ground_truth_uri: Any
+    simulated_crowd: Any
+    store_uri: Any
+    dataset_name: Any
+
+
+@dataclass(frozen=True)
+class RoundSettings:
+    """One active-learning round's training and selection settings, beside its labeling."""
+
+    target: str
+    labeling: LabelingSettings
+    task: Any
+    strategy: Any
+    config: Any
+    round_budget_seconds: Any
+    seed: Any
+    location: Any
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """The promotion gate and the registry a blessed model goes to."""
+
+    gate_config: Any
+    registry_uri: Any
+    model_name: Any
+
+
+class CurateTasks(NamedTuple):
+    """The curate tasks, for pipelines that build on them."""
+
+    imported: object
+    prefiltered: object
+    split: object
+
+
+# ---------------------------------------------------------------------------------------------
+# Curate
+
+
+def curate_steps(*, source_uri, settings: CurateSettings) -> CurateTasks:
+    """Add import → prefilter → split to the enclosing pipeline."""
+    imported = import_dataset(
+        source_uri=source_uri,
+        source_format=settings.source_format,
+        data_type=settings.data_type,
+        allowed_labels=settings.allowed_labels,
+        max_reject_rate=settings.max_reject_rate,
+        min_items_per_label=settings.min_items_per_label,
+        allowed_uri_schemes=settings.allowed_uri_schemes,
+    ).set_display_name("Import and validate")
+    prefiltered = prefilter_images(
+        items=imported.outputs["items"],
+        hamming_threshold=settings.hamming_threshold,
+        blur_threshold=settings.blur_threshold,
+        min_width=settings.min_side,
+        min_height=settings.min_side,
+    ).set_display_name("Drop duplicates, blurry and corrupt images")
+    split_task = split_dataset(
+        items=prefiltered.outputs["kept"],
+        method=settings.split_method,
+        training_fraction=settings.training_fraction,
+        validation_fraction=settings.validation_fraction,
+        test_fraction=settings.test_fraction,
+        seed=settings.seed,
+    ).set_display_name("Split into training / validation / test")
+    return CurateTasks(imported, prefiltered, split_task)
+
+
+def version_step(*, items, labeling: LabelingSettings, description: str, step: str, display_name: str):
+    """Store ``items`` as a new version of the dataset (never cached: the store is outside KFP)."""
+    return (
+        version_dataset(
+            items=items,
+            store_uri=labeling.store_uri,
+            dataset_name=labeling.dataset_name,
+            description=description,
+            pipeline_run=RUN,
+            producing_step=step,
+        )
+        .set_display_name(display_name)
+        .set_caching_options(False)
+    )
+
+
+def create_vertex_dataset(*, items, data_type, display_name, location):
+    """Add GCPC's dataset-create op for the manifest's data type (image or text) to the pipeline."""
+    from google_cloud_pipeline_components.v1.dataset import ImageDatasetCreateOp, TextDatasetCreateOp
+
+    uri = get_artifact_uri(artifact=items).set_display_name("Manifest URI")
+    with dsl.If(data_type == "image", name="image-dataset"):
+        ImageDatasetCreateOp(
+            display_name=display_name,
+            location=location,
+            gcs_source=uri.outputs["uri"],
+            import_schema_uri=vertex.IMPORT_SCHEMAS["image"],
+        ).set_display_name("Create Vertex image dataset")
+    with dsl.If(data_type == "text", name="text-dataset"):
+        TextDatasetCreateOp(
+            display_name=display_name,
+            location=location,
+            gcs_source=uri.outputs["uri"],
+            import_schema_uri=vertex.IMPORT_SCHEMAS["text"],
+        ).set_display_name("Create Vertex text dataset")
+
+
+# ---------------------------------------------------------------------------------------------
+# Train, gate, register
+
+
+def train_step(
+    *, target: str, items, task, budget_seconds, seed, name: str, location, dataset_version="", target_column=""
+):
+    """Train with the local AutoML trainer, or the same component as a Vertex custom job in ``location``."""
+    inputs = dict(items=items, task=task, budget_seconds=budget_seconds, seed=seed, dataset_version=dataset_version)
+    if target_column != "":
+        inputs["target_column"] = target_column
+    if target == "local":
+        trained = train_model(**inputs)
+    else:
+        trained = vertex.add_custom_training_job(project=vertex.RUN_PROJECT, location=location, **inputs)
+    return trained.set_display_name(name)
+
+
+@dsl.pipeline(name="gate-and-register", description="Evaluate a model, gate it, register it when blessed.")
+def gate_and_register(
+    model: dsl.Input[dsl.Model],
+    items: dsl.Input[dsl.Dataset],
+    gate_config: str,
+    registry_uri: str,
+    model_name: str,
+    dataset_version: str,
+    target_column: str = "",
+) -> NamedTuple(
+    "Outputs", champion_version=str, blessed=bool, blessing=dsl.Artifact, metrics=dsl.Metrics, report=dsl.HTML
+):
+    """evaluate → gate → register and serve when blessed (else keep the champion).
+
+    A sub-pipeline of its own: its If/Else then stays apart from other pipelines' condition groups
+    (KFP 2.17 mis-wires an If/Else beside a nested sub-pipeline otherwise).
+
+    Args:
+        model: The challenger, trained by ``train_model``.
+        items: Labeled, split manifest; its test split scores challenger and champion alike.
+        gate_config: JSON thresholds of the promotion gate.
+        registry_uri: Model registry folder or ``gs://`` prefix.
+        model_name: Registered model name.
+        dataset_version: Version id of the training data (lineage).
+        target_column: Tabular tasks: the column to predict.
+
+    Returns:
+        champion_version: The champion after the gate: the new version when blessed, else the old one.
+        blessed: Whether the gate blessed the challenger.
+        blessing: The gate's report, a reason per threshold.
+        metrics: Test-split metrics of the challenger.
+        report: HTML evaluation report of the challenger.
+    """
+    evaluation = evaluate_model(model=model, items=items, target_column=target_column).set_display_name(
+        "Evaluate on test split"
+    )
+    verdict = gate_model(
+        challenger=model,
+        items=items,
+        gate_config=gate_config,
+        registry_uri=registry_uri,
+        model_name=model_name,
+        target_column=target_column,
+    ).set_display_name("Promotion gate")
+    with dsl.If(verdict.outputs["Output"] == True, name="blessed"):
+        registered = register_model(
+            model=model,
+            registry_uri=registry_uri,
+            model_name=model_name,
+            dataset_version=dataset_version,
+            blessing=verdict.outputs["blessing"],
+        ).set_display_name("Register and promote")
+        deploy_model(
+            registry_uri=registry_uri, model_name=model_name, version=registered.outputs["version"]
+        ).set_display_name("Serve the new champion")
+    with dsl.Else(name="refused"):
+        kept = keep_champion(registry_uri=registry_uri, model_name=model_name).set_display_name("Keep the champion")
+    outputs = NamedTuple(
+        "Outputs", champion_version=str, blessed=bool, blessing=dsl.Artifact, metrics=dsl.Metrics, report=dsl.HTML
+    )
+    return outputs(
+        dsl.OneOf(registered.outputs["version"], kept.outputs["version"]),
+        verdict.outputs["Output"],
+        verdict.outputs["blessing"],
+        evaluation.outputs["metrics"],
+        evaluation.outputs["report"],
+    )
+
+
+def gated_registration(*, model, items, registry: RegistrySettings, dataset_version, target_column=""):
+    """Add the gate-and-register sub-pipeline for ``model``; returns its task."""
+    return gate_and_register(
+        model=model,
+        items=items,
+        gate_config=registry.gate_config,
+        registry_uri=registry.registry_uri,
+        model_name=registry.model_name,
+        dataset_version=dataset_version,
+        target_column=target_column,
+    ).set_display_name("Evaluate, gate, register")
+
+
+def add_vertex_training(
+    *,
+    items,
+    items_uri,
+    task,
+    target_column,
+    budget_seconds,
+    registry: RegistrySettings,
+    dataset_version,
+    seed,
+    project,
+    location,
+    budget_milli_node_hours,
+):
+    """Vertex branches: AutoML image / AutoML tabular / custom job of our trainer for text."""
+    from google_cloud_pipeline_components.v1.dataset import ImageDatasetCreateOp, TabularDatasetCreateOp
+
+    model_name = registry.model_name
+    automl = dict(project=project, location=location, display_name=model_name, version_aliases=("challenger",))
+    automl_budget = dict(budget_milli_node_hours=budget_milli_node_hours)
+    for kind, multi_label in (("image_classification", False), ("image_multilabel", True)):
+        name = "automl-image-multilabel" if multi_label else "automl-image"
+        with dsl.If(task == kind, name=name):
+            images = ImageDatasetCreateOp(
+                project=project,
+                location=location,
+                display_name=model_name,
+                gcs_source=items_uri,
+                import_schema_uri=vertex.IMPORT_SCHEMAS["image_multilabel" if multi_label else "image"],
+            )
+            trained = vertex.add_automl_image_training(
+                dataset=images.outputs["dataset"], multi_label=multi_label, **automl, **automl_budget
+            )
+            if not multi_label:
+                vertex.add_endpoint_deployment(
+                    project=project,
+                    location=location,
+                    model=trained.outputs["model"],
+                    endpoint_display_name=f"{model_name}-endpoint",
+                )
+    for kind, regression in (("tabular_classification", False), ("tabular_regression", True)):
+        with dsl.If(task == kind, name=f"automl-{kind.replace('_', '-')}"):
+            table = TabularDatasetCreateOp(
+                project=project, location=location, display_name=model_name, gcs_source=items_uri
+            )
+            vertex.add_automl_tabular_training(
+                dataset=table.outputs["dataset"],
+                target_column=target_column,
+                regression=regression,
+                **automl,
+                **automl_budget,
+            )
+    with dsl.If(task == "text_classification", name="custom-job-text"):
+        trained = vertex.add_custom_training_job(
+            project=project,
+            location=location,
+            items=items,
+            task=task,
+            target_column=target_column,
+            budget_seconds=budget_seconds,
+            dataset_version=dataset_version,
+            seed=seed,
+        )
+        gated_registration(
+            model=trained.outputs["model"],
+            items=items,
+            registry=registry,
+            dataset_version=dataset_version,
+            target_column=target_column,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Label
+
+
+def label_round(*, items, to_label, predictions, labeling: LabelingSettings, step: str):
+    """label ─▶ merge ─▶ version: buys labels for ``to_label`` and stores the new dataset version."""
+    optional = {"predictions": predictions} if predictions is not None else {}
+    labeled = (
+        label_items(
+            items=to_label,
+            job_spec=labeling.job_spec,
+            annotation_store_uri=labeling.annotation_store_uri,
+            backend=labeling.backend,
+            ground_truth_uri=labeling.ground_truth_uri,
+            simulated_crowd=labeling.simulated_crowd,
+            **optional,
+        )
+        .set_display_name(f"Label ({step})")
+        .set_caching_options(False)
+    )
+    merged = merge_labels(items=items, labeled=labeled.outputs["labeled"]).set_display_name(f"Merge labels ({step})")
+    version = version_step(
+        items=merged.outputs["merged"],
+        labeling=labeling,
+        description=f"labels from {step}",
+        step=step,
+        display_name=f"Version dataset ({step})",
+    )
+    return labeled, version
+
+
+def add_round(*, settings: RoundSettings, index: int, depth: int, items, batch_size, previous_rounds):
+    """One round, and inside its stop guard, the next one (up to ``depth``)."""
+    step = f"round {index}"
+    labeling = settings.labeling
+    trained = train_step(
+        target=settings.target,
+        items=items,
+        task=settings.task,
+        budget_seconds=settings.round_budget_seconds,
+        seed=settings.seed,
+        name=f"Train ({step})",
+        location=settings.location,
+    )
+    model = trained.outputs["model"]
+    evaluated = evaluate_model(model=model, items=items).set_display_name(f"Evaluate ({step})")
+    parts = partition_items(items=items).set_display_name(f"Find the pool ({step})")
+    scored = predict(model=model, items=parts.outputs["pool"]).set_display_name(f"Predict pool ({step})")
+    chosen = select_items(
+        items=parts.outputs["pool"],
+        predictions=scored.outputs["predictions"],
+        strategy=settings.strategy,
+        batch_size=batch_size,
+        seed=settings.seed,
+        labeled_count=parts.outputs["labeled"],
+    ).set_display_name(f"Select items ({step})")
+    _, version = label_round(
+        items=items,
+        to_label=chosen.outputs["selected"],
+        predictions=scored.outputs["predictions"],
+        labeling=labeling,
+        step=step,
+    )
+    history = {"previous_rounds": previous_rounds} if previous_rounds is not None else {}  # else: from the store
+    record = (
+        record_round(
+            selected=chosen.outputs["selected"],
+            config_json=settings.config,
+            total_items=parts.outputs["total"],
+            remaining=chosen.outputs["remaining"],
+            strategy=settings.strategy,
+            evaluation=evaluated.outputs["metrics"],
+            store_uri=labeling.store_uri,
+            dataset_name=labeling.dataset_name,
+            **history,
+        )
+        .set_display_name(f"Record round {index}")
+        .after(version)
+        .set_caching_options(False)
+    )
+    if index < depth:
+        with dsl.If(record.outputs["Output"] > 0):
+            add_round(
+                settings=settings,
+                index=index + 1,
+                depth=depth,
+                items=version.outputs["versioned"],
+                batch_size=record.outputs["Output"],
+                previous_rounds=record.outputs["rounds"],
+            )
+    return record
+
+
+def finish(
+    *,
+    target: str,
+    curated: CurateTasks,
+    final,
+    task,
+    budget_seconds,
+    registry: RegistrySettings,
+    target_precision,
+    labeling: LabelingSettings,
+    seed,
+    location,
+):
+    """Final model on every human label, its gate, machine labels for the confident rest, the report."""
+    items = final.outputs["items"]
+    trained = train_step(
+        target=target,
+        items=items,
+        task=task,
+        budget_seconds=budget_seconds,
+        seed=seed,
+        name="Train final model",
+        location=location,
+        dataset_version=final.outputs["version_id"],
+    )
+    model = trained.outputs["model"]
+    gated = gated_registration(model=model, items=items, registry=registry, dataset_version=final.outputs["version_id"])
+    parts = partition_items(items=items).set_display_name("Find unlabeled rest")
+    scored = predict(model=model, items=items).set_display_name("Predict every item")
+    predicted_by = get_artifact_uri(artifact=model).set_display_name("Final model URI")
+    machine = apply_machine_labels(
+        pool=parts.outputs["pool"],
+        labeled=items,
+        predictions=scored.outputs["predictions"],
+        model_version=predicted_by.outputs["uri"],  # the model that predicted, not the dataset version
+        target_precision=target_precision,
+    ).set_display_name("Machine-label the confident rest")
+    merged = merge_labels(items=items, labeled=machine.outputs["machine_labeled"]).set_display_name(
+        "Merge machine labels"
+    )
+    version = version_step(
+        items=merged.outputs["merged"],
+        labeling=labeling,
+        description="human + machine labels",
+        step="machine labels",
+        display_name="Version final dataset",
+    )
+    return (
+        build_run_report(
+            import_stats=curated.imported.outputs["metrics"],
+            prefilter_stats=curated.prefiltered.outputs["metrics"],
+            split_report=curated.split.outputs["report"],
+            evaluation=gated.outputs["metrics"],
+            evaluation_report=gated.outputs["report"],
+            machine_labels=machine.outputs["metrics"],
+            items=version.outputs["versioned"],
+            blessed=gated.outputs["blessed"],
+            blessing=gated.outputs["blessing"],
+            champion_version=gated.outputs["champion_version"],
+            store_uri=labeling.store_uri,
+            dataset_name=labeling.dataset_name,
+            annotation_store_uri=labeling.annotation_store_uri,
+        )
+        .set_display_name("Run report")
+        .set_caching_options(False)
+    )
