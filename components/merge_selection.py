@@ -7,11 +7,11 @@ from ._base import BASE_IMAGE
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def merge_selection(
-    pool: dsl.Input[dsl.Dataset],
+    items: dsl.Input[dsl.Dataset],
     candidates: dsl.Input[list[dsl.Artifact]],
     selected: dsl.Output[dsl.Dataset],
     remaining: dsl.Output[dsl.Dataset],
-    strategy: str = "margin",
+    strategy: str = "UNCERTAINTY",
     batch_size: int = 100,
     seed: int = 0,
     labeled_count: int = 0,
@@ -19,7 +19,7 @@ def merge_selection(
     """Chooses the batch from all shards' candidates and splits the pool as ``select_items`` does.
 
     Args:
-        pool: The manifest of unlabeled items that ``shard_items`` split.
+        items: The pool: the manifest of unlabeled items that ``shard_items`` split.
         candidates: Every shard's ``select_shard_candidates`` output (``dsl.Collected``).
         strategy: As given to ``select_shard_candidates``.
         batch_size: How many items to choose.
@@ -36,7 +36,7 @@ def merge_selection(
     settings = core.SelectionSettings(strategy, batch_size, seed=seed, labeled_count=labeled_count)
     parts = [core.read_candidates(part.path) for part in candidates]
     selection, _ = core.merge_candidates(parts, settings)
-    result = core.write_selection(pool.path, selected.path, remaining.path, selection)
+    result = core.write_selection(items.path, selected.path, remaining.path, selection)
     facts = {"strategy": result.strategy, "requested": result.requested, "exhausted": result.exhausted}
     selected.metadata.update({**facts, "item_count": result.selected, "shard_count": len(parts)})
     remaining.metadata.update({**facts, "item_count": result.remaining})

@@ -12,7 +12,7 @@ def select_shard_candidates(
     shard: int,
     candidates: dsl.Output[dsl.Artifact],
     rejects: dsl.Output[dsl.Dataset],
-    strategy: str = "margin",
+    strategy: str = "UNCERTAINTY",
     batch_size: int = 100,
     seed: int = 0,
     labeled_count: int = 0,
@@ -25,8 +25,9 @@ def select_shard_candidates(
         shards: The folder ``shard_items`` wrote from the pool.
         shard: Which shard (one of ``shard_items``' numbers).
         strategy: ``margin``, ``least_confidence``, ``entropy`` (the merge returns exactly the
-            unsharded batch), ``margin_cluster`` (the same candidate set; see
-            ``core/sharded_selection.py``) or ``random``; ``kcenter`` does not shard.
+            unsharded batch), ``UNCERTAINTY``/``margin_cluster`` (clustered over the unsharded
+            candidate set; see ``core/sharded_selection.py``) or ``random``; ``kcenter`` does not
+            shard.
         batch_size: The whole batch's size (each shard keeps at most this many, plus ties).
         seed: As in ``select_items``: seeds tie-breaks and clustering.
         labeled_count: As in ``select_items``.

@@ -26,7 +26,7 @@ def build_pipeline(target: str = "local", *, parallelism: int = DEFAULT_PARALLEL
     def select_sharded(
         pool_uri: str,
         model_uri: str,
-        strategy: str = "margin",
+        strategy: str = "UNCERTAINTY",
         batch_size: int = 100,
         seed: int = 0,
         labeled_count: int = 0,
@@ -48,7 +48,7 @@ def build_pipeline(target: str = "local", *, parallelism: int = DEFAULT_PARALLEL
             ).set_display_name("Predict one shard, keep its candidates")
             size_machine(found, target, cpu=shard_cpu, memory=shard_memory)
         merge_selection(
-            pool=pool.output, candidates=dsl.Collected(found.outputs["candidates"]), **settings
+            items=pool.output, candidates=dsl.Collected(found.outputs["candidates"]), **settings
         ).set_display_name("Choose the batch")
 
     return select_sharded
