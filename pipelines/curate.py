@@ -2,6 +2,13 @@
 
     import_dataset ─▶ prefilter_images ─▶ split_dataset (─▶ get_artifact_uri ─▶ Vertex dataset create)
 
+With ``sharded=True`` the prefilter's per-image work fans out over shards instead (issue 18):
+
+    import_dataset ─▶ shard_items ─▶ ParallelFor: prefilter_shard ─▶ merge_prefilter_shards ─▶ split_dataset …
+
+and the kept items are identical, so the split is too. Use it when one task would take hours
+(about 500 images/s per 2 cores: from a few million images on); ``docs/scale-out.md`` sizes it.
+
 The local target stops at the split manifest; the vertex target also creates a Vertex AI managed
 dataset from it with GCPC's dataset-create op.
 """
@@ -12,8 +19,9 @@ from . import steps
 from ._targets import check_target
 
 
-def build_pipeline(target: str = "local"):
-    """The curate pipeline for ``target`` (``local`` or ``vertex``)."""
+def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARALLELISM):
+    """The curate pipeline for ``target`` (``local`` or ``vertex``); ``parallelism`` caps the shard
+    tasks running at once on the sharded path."""
     check_target(target)
 
     @dsl.pipeline(
@@ -36,6 +44,11 @@ def build_pipeline(target: str = "local"):
         seed: int = steps.SEED,
         dataset_display_name: str = "labelloop-curated",
         location: str = steps.LOCATION,
+        sharded: bool = False,
+        shard_count: int = steps.SHARD_COUNT,
+        shard_size: int = 0,
+        shard_cpu: str = steps.SHARD_CPU,
+        shard_memory: str = steps.SHARD_MEMORY,
     ):
         """Curate raw data into a split manifest.
 
@@ -57,6 +70,11 @@ def build_pipeline(target: str = "local"):
             seed: Seed for every random choice.
             dataset_display_name: Vertex target only: display name of the managed dataset.
             location: Vertex target only: region of the managed dataset.
+            sharded: Prefilter in shards over many tasks (same kept items; for millions of images).
+            shard_count: Sharded only: number of shards (0 to size them by ``shard_size``).
+            shard_size: Sharded only: most items per shard, when ``shard_count`` is 0.
+            shard_cpu: Sharded, Vertex only: CPU limit of each shard task (picks its machine).
+            shard_memory: Sharded, Vertex only: memory limit of each shard task, e.g. ``16G``.
         """
         settings = steps.CurateSettings(
             data_type=data_type,
@@ -74,13 +92,33 @@ def build_pipeline(target: str = "local"):
             test_fraction=test_fraction,
             seed=seed,
         )
-        tasks = steps.curate_steps(source_uri=source_uri, settings=settings)
-        if target == "vertex":
-            steps.create_vertex_dataset(
-                items=tasks.split.outputs["split"],
-                data_type=data_type,
-                display_name=dataset_display_name,
-                location=location,
+
+        def split_and_register(kept):
+            split = steps.split_step(items=kept, settings=settings)
+            if target == "vertex":
+                steps.create_vertex_dataset(
+                    items=split.outputs["split"],
+                    data_type=data_type,
+                    display_name=dataset_display_name,
+                    location=location,
+                )
+
+        imported = steps.import_step(source_uri=source_uri, settings=settings)
+        with dsl.If(sharded == False, name="whole"):  # a pipeline channel: == builds the condition
+            prefiltered = steps.prefilter_step(items=imported.outputs["items"], settings=settings)
+            split_and_register(prefiltered.outputs["kept"])
+        with dsl.Else(name="sharded"):
+            sharding = steps.ShardSettings(
+                target=target,
+                shard_count=shard_count,
+                shard_size=shard_size,
+                cpu=shard_cpu,
+                memory=shard_memory,
+                parallelism=parallelism,
             )
+            merged = steps.sharded_prefilter_steps(
+                items=imported.outputs["items"], settings=settings, sharding=sharding
+            )
+            split_and_register(merged.outputs["kept"])
 
     return curate

@@ -12,14 +12,11 @@ at once is fixed when the pipeline is built (KFP compiles ``parallelism`` into t
 
 from kfp import dsl
 
-from ..components.merge_prefilter_shards import merge_prefilter_shards
-from ..components.prefilter_shard import prefilter_shard
-from ..components.shard_items import shard_items
-from ._sharding import DEFAULT_PARALLELISM, size_machine
+from . import steps
 from ._targets import check_target
 
 
-def build_pipeline(target: str = "local", *, parallelism: int = DEFAULT_PARALLELISM):
+def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARALLELISM):
     """The pipeline for ``target``; ``parallelism`` caps the shard tasks running at once."""
     check_target(target)
 
@@ -29,32 +26,35 @@ def build_pipeline(target: str = "local", *, parallelism: int = DEFAULT_PARALLEL
     )
     def prefilter_sharded(
         items_uri: str,
-        shard_count: int = 8,
+        shard_count: int = steps.SHARD_COUNT,
         shard_size: int = 0,
-        shard_cpu: str = "4",
-        shard_memory: str = "16G",
+        shard_cpu: str = steps.SHARD_CPU,
+        shard_memory: str = steps.SHARD_MEMORY,
         merge_cpu: str = "8",
         merge_memory: str = "32G",
-        hamming_threshold: int = 8,
-        blur_threshold: float = 0.86,
-        min_side: int = 32,
+        hamming_threshold: int = steps.HAMMING_THRESHOLD,
+        blur_threshold: float = steps.BLUR_THRESHOLD,
+        min_side: int = steps.MIN_SIDE,
     ):
         """Prefilter the manifest at ``items_uri`` in shards (``shard_count``, or ``shard_size`` items each)."""
-        settings = dict(
-            hamming_threshold=hamming_threshold, blur_threshold=blur_threshold, min_width=min_side, min_height=min_side
+        settings = steps.CurateSettings(
+            data_type="image",
+            allowed_labels=[],
+            allowed_uri_schemes=steps.schemes(target),
+            hamming_threshold=hamming_threshold,
+            blur_threshold=blur_threshold,
+            min_side=min_side,
+        )
+        sharding = steps.ShardSettings(
+            target=target,
+            shard_count=shard_count,
+            shard_size=shard_size,
+            cpu=shard_cpu,
+            memory=shard_memory,
+            parallelism=parallelism,
         )
         items = dsl.importer(artifact_uri=items_uri, artifact_class=dsl.Dataset).set_display_name("Manifest")
-        split = shard_items(items=items.output, shard_count=shard_count, shard_size=shard_size).set_display_name(
-            "Split into shards"
-        )
-        with dsl.ParallelFor(split.outputs["Output"], parallelism=parallelism, name="shards") as shard:
-            inspected = prefilter_shard(shards=split.outputs["shards"], shard=shard, **settings).set_display_name(
-                "Inspect one shard's images"
-            )
-            size_machine(inspected, target, cpu=shard_cpu, memory=shard_memory)
-        merged = merge_prefilter_shards(
-            items=items.output, facts=dsl.Collected(inspected.outputs["facts"]), **settings
-        ).set_display_name("Find duplicates across shards")
-        size_machine(merged, target, cpu=merge_cpu, memory=merge_memory)
+        merged = steps.sharded_prefilter_steps(items=items.output, settings=settings, sharding=sharding)
+        steps.size_machine(merged, target, cpu=merge_cpu, memory=merge_memory)
 
     return prefilter_sharded

@@ -13,12 +13,11 @@ from kfp import dsl
 
 from ..components.merge_selection import merge_selection
 from ..components.select_shard_candidates import select_shard_candidates
-from ..components.shard_items import shard_items
-from ._sharding import DEFAULT_PARALLELISM, size_machine
+from . import steps
 from ._targets import check_target
 
 
-def build_pipeline(target: str = "local", *, parallelism: int = DEFAULT_PARALLELISM):
+def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARALLELISM):
     """The pipeline for ``target``; ``parallelism`` caps the shard tasks running at once."""
     check_target(target)
 
@@ -26,27 +25,26 @@ def build_pipeline(target: str = "local", *, parallelism: int = DEFAULT_PARALLEL
     def select_sharded(
         pool_uri: str,
         model_uri: str,
-        strategy: str = "UNCERTAINTY",
-        batch_size: int = 100,
-        seed: int = 0,
+        strategy: str = steps.STRATEGY,
+        batch_size: int = steps.BATCH_SIZE,
+        seed: int = steps.SEED,
         labeled_count: int = 0,
-        shard_count: int = 8,
+        shard_count: int = steps.SHARD_COUNT,
         shard_size: int = 0,
-        shard_cpu: str = "4",
-        shard_memory: str = "16G",
+        shard_cpu: str = steps.SHARD_CPU,
+        shard_memory: str = steps.SHARD_MEMORY,
     ):
         """Select ``batch_size`` items of the pool at ``pool_uri`` with the model at ``model_uri``."""
         settings = dict(strategy=strategy, batch_size=batch_size, seed=seed, labeled_count=labeled_count)
         pool = dsl.importer(artifact_uri=pool_uri, artifact_class=dsl.Dataset).set_display_name("Pool")
         model = dsl.importer(artifact_uri=model_uri, artifact_class=dsl.Model).set_display_name("Model")
-        split = shard_items(items=pool.output, shard_count=shard_count, shard_size=shard_size).set_display_name(
-            "Split the pool into shards"
-        )
+        sharding = steps.ShardSettings(target=target, shard_count=shard_count, shard_size=shard_size)
+        split = steps.shard_step(items=pool.output, sharding=sharding, display_name="Split the pool into shards")
         with dsl.ParallelFor(split.outputs["Output"], parallelism=parallelism, name="shards") as shard:
             found = select_shard_candidates(
                 model=model.output, shards=split.outputs["shards"], shard=shard, **settings
             ).set_display_name("Predict one shard, keep its candidates")
-            size_machine(found, target, cpu=shard_cpu, memory=shard_memory)
+            steps.size_machine(found, target, cpu=shard_cpu, memory=shard_memory)
         merge_selection(
             items=pool.output, candidates=dsl.Collected(found.outputs["candidates"]), **settings
         ).set_display_name("Choose the batch")

@@ -103,3 +103,19 @@ def test_sharded_selection_pipeline_matches_select_items(tmp_path, trained_digit
     for name in ("selected", "remaining"):
         produced = next(root.rglob(f"merge-selection/{name}"))
         assert open(produced, "rb").read() == open(tmp_path / name, "rb").read()
+
+
+def test_curate_sharded_gives_the_same_split_as_curate_whole(tmp_path):
+    from labelloop.components.core.demo_data import make_demo_data as demo
+    from labelloop.pipelines.curate import build_pipeline as curate
+
+    data = demo(str(tmp_path / "data"), limit=80, near_duplicates=8, blurred=4)
+    splits = {}
+    for sharded in (False, True):
+        root = tmp_path / f"root-{sharded}"
+        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+        curate("local", parallelism=2)(source_uri=data.images_dir, hamming_threshold=6, sharded=sharded, shard_count=3)
+        (split,) = list(root.rglob("split-dataset*/split"))  # only the branch asked for ran
+        splits[sharded] = open(split, "rb").read()
+        assert bool(list(root.rglob("merge-prefilter-shards/kept"))) == sharded
+    assert splits[True] == splits[False] and splits[True].count(b"\n") >= 80
