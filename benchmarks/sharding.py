@@ -33,6 +33,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -51,10 +52,44 @@ def load() -> str:
 
 
 def peak_rss_mb() -> tuple[float, float]:
-    """Peak resident memory of this process and of its largest child (worker processes), MB."""
+    """Peak resident memory of this process, and the peak sum over it and all its descendants
+    (the search's worker processes start from a fork server, so RUSAGE_CHILDREN misses them), MB."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return own, children
+    return own, max(own, TreeSampler.peak_mb)
+
+
+class TreeSampler(threading.Thread):
+    """Samples the resident memory of this process and its descendants (from /proc) every 50 ms."""
+
+    peak_mb = 0.0
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+
+    @staticmethod
+    def tree_rss_mb() -> float:
+        parents: dict[int, int] = {}
+        rss: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as handle:
+                        fields = handle.read().rsplit(")", 1)[1].split()
+                    parents[int(entry)], rss[int(entry)] = int(fields[1]), int(fields[21])
+                except (OSError, IndexError, ValueError):
+                    continue
+        tree, frontier = {os.getpid()}, [os.getpid()]
+        while frontier:
+            parent = frontier.pop()
+            children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+            tree.update(children)
+            frontier += children
+        return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def run(self) -> None:
+        while True:
+            TreeSampler.peak_mb = max(TreeSampler.peak_mb, self.tree_rss_mb())
+            time.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +227,7 @@ def search_child(n: int) -> dict:
         "planted_found": float(found.mean()),
         "groups_of_two_or_more": int((np.bincount(groups) >= 2).sum()),
         "peak_rss_mb": own,
-        "peak_worker_rss_mb": children,
+        "peak_tree_rss_mb": children,
         "load": load(),
     }
 
@@ -245,7 +280,7 @@ def merge_child(n: int, count: int, work: pathlib.Path) -> dict:
         "kept": result.kept,
         "facts_mb": facts_mb,
         "peak_rss_mb": own,
-        "peak_worker_rss_mb": children,
+        "peak_tree_rss_mb": children,
         "load": load(),
     }
 
@@ -269,6 +304,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        TreeSampler().start()
         kind, n, count, work = args.child[0], int(args.child[1]), int(args.child[2]), pathlib.Path(args.child[3])
         children = {"search": lambda: search_child(n), "setup": lambda: merge_setup_child(n, count, work)}
         print(json.dumps(children.get(kind, lambda: merge_child(n, count, work))()))
@@ -294,7 +330,7 @@ def main() -> None:
         print(
             f"global search, {n:,} images (exact + near + 4 corner-crop queries each): {f['search_s']:.1f} s "
             f"(+ {f['build_s']:.1f} s synthesising the table), peak RSS {f['peak_rss_mb']:.0f} MB "
-            f"(worker processes {f['peak_worker_rss_mb']:.0f} MB); planted copies found "
+            f"(with its worker processes {f['peak_tree_rss_mb']:.0f} MB); planted copies found "
             f"{f['planted_found']:.4f} of {f['planted_copies']:,}; {f['load']}"
         )
     for n in args.full_merge_sizes:
@@ -307,7 +343,7 @@ def main() -> None:
             continue
         print(
             f"whole merge step (10 facts files, {f['facts_mb']:.0f} MB -> kept/rejects), {n:,} images: "
-            f"{f['merge_s']:.1f} s, peak RSS {f['peak_rss_mb']:.0f} MB (workers {f['peak_worker_rss_mb']:.0f} MB); "
+            f"{f['merge_s']:.1f} s, peak RSS {f['peak_rss_mb']:.0f} MB (with workers {f['peak_tree_rss_mb']:.0f} MB); "
             f"{f['load']}"
         )
     print("target at 10,000,000: merge <= 60 s and <= 2048 MB on 2 cores")
