@@ -49,6 +49,8 @@ def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARA
         shard_size: int = 0,
         shard_cpu: str = steps.SHARD_CPU,
         shard_memory: str = steps.SHARD_MEMORY,
+        merge_cpu: str = steps.MERGE_CPU,
+        merge_memory: str = steps.MERGE_MEMORY,
     ):
         """Curate raw data into a split manifest.
 
@@ -75,6 +77,8 @@ def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARA
             shard_size: Sharded only: most items per shard, when ``shard_count`` is 0.
             shard_cpu: Sharded, Vertex only: CPU limit of each shard task (picks its machine).
             shard_memory: Sharded, Vertex only: memory limit of each shard task, e.g. ``16G``.
+            merge_cpu: Sharded, Vertex only: CPU limit of the task that merges the shards.
+            merge_memory: Sharded, Vertex only: its memory limit (about 1.75 GB per million images).
         """
         settings = steps.CurateSettings(
             data_type=data_type,
@@ -115,6 +119,8 @@ def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARA
                 cpu=shard_cpu,
                 memory=shard_memory,
                 parallelism=parallelism,
+                merge_cpu=merge_cpu,
+                merge_memory=merge_memory,
             )
             merged = steps.sharded_prefilter_steps(
                 items=imported.outputs["items"], settings=settings, sharding=sharding

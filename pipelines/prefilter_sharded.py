@@ -30,8 +30,8 @@ def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARA
         shard_size: int = 0,
         shard_cpu: str = steps.SHARD_CPU,
         shard_memory: str = steps.SHARD_MEMORY,
-        merge_cpu: str = "8",
-        merge_memory: str = "32G",
+        merge_cpu: str = steps.MERGE_CPU,
+        merge_memory: str = steps.MERGE_MEMORY,
         hamming_threshold: int = steps.HAMMING_THRESHOLD,
         blur_threshold: float = steps.BLUR_THRESHOLD,
         min_side: int = steps.MIN_SIDE,
@@ -52,9 +52,10 @@ def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARA
             cpu=shard_cpu,
             memory=shard_memory,
             parallelism=parallelism,
+            merge_cpu=merge_cpu,
+            merge_memory=merge_memory,
         )
         items = dsl.importer(artifact_uri=items_uri, artifact_class=dsl.Dataset).set_display_name("Manifest")
-        merged = steps.sharded_prefilter_steps(items=items.output, settings=settings, sharding=sharding)
-        steps.size_machine(merged, target, cpu=merge_cpu, memory=merge_memory)
+        steps.sharded_prefilter_steps(items=items.output, settings=settings, sharding=sharding)
 
     return prefilter_sharded

@@ -80,6 +80,9 @@ SHARD_COUNT = 8
 SHARD_CPU = "4"
 SHARD_MEMORY = "16G"
 SHARD_PARALLELISM = 32
+#: The merge task after a fan-out: enough for a few million images (docs/scale-out.md sizes it for more).
+MERGE_CPU = "8"
+MERGE_MEMORY = "32G"
 
 
 def active_learning_config(*, max_rounds: int = MAX_ROUNDS, **overrides: Any) -> str:
@@ -179,6 +182,8 @@ class ShardSettings:
     cpu: Any = SHARD_CPU
     memory: Any = SHARD_MEMORY
     parallelism: int = SHARD_PARALLELISM
+    merge_cpu: Any = MERGE_CPU
+    merge_memory: Any = MERGE_MEMORY
 
 
 class CurateTasks(NamedTuple):
@@ -267,9 +272,11 @@ def sharded_prefilter_steps(*, items, settings: CurateSettings, sharding: ShardS
             "Inspect one shard's images"
         )
         size_machine(inspected, sharding.target, cpu=sharding.cpu, memory=sharding.memory)
-    return merge_prefilter_shards(
+    merged = merge_prefilter_shards(
         items=items, facts=dsl.Collected(inspected.outputs["facts"]), **thresholds
     ).set_display_name("Find duplicates across shards")
+    size_machine(merged, sharding.target, cpu=sharding.merge_cpu, memory=sharding.merge_memory)
+    return merged
 
 
 def version_step(*, items, labeling: LabelingSettings, description: str, step: str, display_name: str):
