@@ -191,19 +191,44 @@ def synthetic_columns(n: int, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def synthetic_table(columns: dict[str, np.ndarray]):
-    """The prefilter's image table over synthetic columns (fields it lacks get neutral values)."""
+    """The prefilter's image table over synthetic columns.
+
+    The table's layout is taken from :func:`prefilter.image_table` on one sample image, so fields the
+    prefilter adds are filled too: per-image vectors (e.g. thumbnail signatures) with random rows that
+    planted copies share with their original, other new columns with zeros.
+    """
     n = len(columns["phashes"])
-    values = {
+    sample = prefilter.image_table(
+        [
+            prefilter.ImageFacts(
+                1, content="0" * 32, phash=1, corner_hashes=(1, 2, 3, 4), width=8, height=8, blur_score=0.5
+            )
+        ],
+        {1: "sample"},
+    )
+    given = {
         "lines": np.arange(1, n + 1, dtype=np.int64),
         "ids": columns["contents"],  # an id per row, indexed like a list
         **{name: columns[name] for name in ("contents", "phashes", "corner_hashes", "hashable", "pixels")},
-        "blur_scores": columns["blur_scores"].tolist(),
+        "blur_scores": columns["blur_scores"],
     }
-    fields = {field.name for field in dataclasses.fields(prefilter._ImageTable)}
-    missing = fields - set(values)
-    if missing:
-        raise SystemExit(f"the prefilter's image table has new fields {sorted(missing)}; extend synthetic_table")
-    return prefilter._ImageTable(**{name: values[name] for name in fields})
+    rng = np.random.default_rng(1)
+    copies = np.flatnonzero(columns["planted"] >= 0)
+    values = {}
+    for field in dataclasses.fields(prefilter._ImageTable):
+        like = getattr(sample, field.name)
+        if field.name in given:
+            value = given[field.name]
+            values[field.name] = value.tolist() if isinstance(like, list) and field.name != "ids" else value
+        elif isinstance(like, np.ndarray) and like.ndim == 2:
+            rows = rng.standard_normal((n, like.shape[1])).astype(like.dtype)
+            rows[copies] = rows[columns["planted"][copies]]
+            values[field.name] = rows
+        elif isinstance(like, np.ndarray):
+            values[field.name] = np.zeros(n, like.dtype)
+        else:
+            raise SystemExit(f"the prefilter's image table has a field {field.name!r} this benchmark cannot fill")
+    return prefilter._ImageTable(**values)
 
 
 def search_child(n: int) -> dict:
