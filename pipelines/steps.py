@@ -198,10 +198,14 @@ class CurateTasks(NamedTuple):
 # Curate
 
 
-def curate_steps(*, source_uri, settings: CurateSettings) -> CurateTasks:
-    """Add import → prefilter → split to the enclosing pipeline."""
+def curate_steps(*, source_uri, settings: CurateSettings, sharding: ShardSettings | None = None) -> CurateTasks:
+    """Add import → prefilter → split to the enclosing pipeline; with ``sharding`` the prefilter fans
+    out over shards (same kept items; ``prefiltered`` is then the merge task, with the same outputs)."""
     imported = import_step(source_uri=source_uri, settings=settings)
-    prefiltered = prefilter_step(items=imported.outputs["items"], settings=settings)
+    if sharding is None:
+        prefiltered = prefilter_step(items=imported.outputs["items"], settings=settings)
+    else:
+        prefiltered = sharded_prefilter_steps(items=imported.outputs["items"], settings=settings, sharding=sharding)
     return CurateTasks(imported, prefiltered, split_step(items=prefiltered.outputs["kept"], settings=settings))
 
 

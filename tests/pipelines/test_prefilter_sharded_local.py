@@ -119,3 +119,24 @@ def test_curate_sharded_gives_the_same_split_as_curate_whole(tmp_path):
         splits[sharded] = open(split, "rb").read()
         assert bool(list(root.rglob("merge-prefilter-shards/kept"))) == sharded
     assert splits[True] == splits[False] and splits[True].count(b"\n") >= 80
+
+
+@pytest.mark.parametrize("name", ["active_learning", "retrain"])
+def test_active_learning_and_retrain_build_with_a_sharded_prefilter(tmp_path, name):
+    import importlib
+
+    from labelloop.pipelines import steps
+
+    module = importlib.import_module(f"labelloop.pipelines.{name}")
+    for target in ("local", "vertex"):
+        sharding = steps.ShardSettings(target=target, shard_count=50, cpu="8", memory="32G", parallelism=7)
+        path = tmp_path / f"{name}-{target}.yaml"
+        compiler.Compiler().compile(module.build_pipeline(target, sharding=sharding), str(path))
+        spec = yaml.safe_load(path.read_text())
+        dags = [spec["root"], *spec["components"].values()]
+        loops = [t for d in dags for t in d.get("dag", {}).get("tasks", {}).values() if "iteratorPolicy" in t]
+        assert [loop["iteratorPolicy"]["parallelismLimit"] for loop in loops] == [7]
+        assert "exec-merge-prefilter-shards" in spec["deploymentSpec"]["executors"]
+        assert "exec-prefilter-images" not in spec["deploymentSpec"]["executors"]
+        resources = spec["deploymentSpec"]["executors"]["exec-prefilter-shard"]["container"].get("resources", {})
+        assert (resources.get("resourceCpuLimit") == "8") == (target == "vertex")
