@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: help demo test test-fast lint compile check bench
+.PHONY: help demo test test-fast lint compile check bench image fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,12 @@ lint: ## ruff: lint and format check (the rules are in pyproject.toml)
 
 test-fast: ## run the tests without the slow end-to-end ones (assumes `make test` ran once)
 	@$(VENV)/bin/python -m pytest -m "not slow"
+
+image: ## build the components' image with podman (offline base; `make test` does it too)
+	@bash .ci/container.sh
+
+fuzz: ## property-based fuzzing of manifest and CSV parsing, many more examples than CI runs
+	@LABELLOOP_FUZZ_PROFILE=fuzz $(VENV)/bin/python -m pytest tests/badinput/test_fuzz.py -q
 
 compile: ## compile every component and pipeline to YAML
 	@$(VENV)/bin/python compile.py

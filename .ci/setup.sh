@@ -53,4 +53,8 @@ fi
 if [ "$purpose" = test ] && [ -f .ci/install-labelstudio.sh ]; then
   bash .ci/install-labelstudio.sh
 fi
+if [ "$purpose" = test ] && [ "${LABELLOOP_CONTAINER:-}" != skip ]; then
+  # The components' image, for tests/test_container.py (podman; cached between runs).
+  bash .ci/container.sh
+fi
 echo "setup: ready ($purpose)"

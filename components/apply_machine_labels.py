@@ -19,8 +19,9 @@ def apply_machine_labels(
 ):
     """Labels the rest by machine where validation shows the target precision is reached.
 
-    The threshold is the smallest top-1 confidence whose validation precision, as a Wilson lower
-    bound, reaches ``target_precision``; the precision actually reached is measured on test.
+    Each predicted class gets its own top-1 confidence threshold, chosen on the validation items
+    so that the precision of everything accepted, as a one-sided Clopper–Pearson lower bound,
+    reaches ``target_precision``; the precision actually reached is measured on test.
 
     Args:
         pool: Manifest of the items humans did not label.
@@ -36,7 +37,7 @@ def apply_machine_labels(
         machine_labeled: Pool items labeled with ``labelloop_source=machine``, their confidence
             and the model version.
         remaining: Pool items below the threshold, still for humans.
-        metrics: Threshold, validation precision and bound, counts, and test precision.
+        metrics: Lowest class threshold, validation precision and bound, counts, and test precision.
     """
     import math
 

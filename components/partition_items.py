@@ -12,7 +12,7 @@ def partition_items(
     items: dsl.Input[dsl.Dataset],
     pool: dsl.Output[dsl.Dataset],
     evaluation_pending: dsl.Output[dsl.Dataset],
-) -> NamedTuple("Outputs", total=int, labeled=int, pool_size=int, evaluation_pending_size=int):
+) -> NamedTuple("Outputs", total=int, labeled=int, pool_size=int, evaluation_pending_size=int, pool_labeled=int):
     """Finds the items that still need a label, by what they are for.
 
     Args:
@@ -26,6 +26,8 @@ def partition_items(
         labeled: Items that already have a label.
         pool_size: Items in ``pool``.
         evaluation_pending_size: Items in ``evaluation_pending``.
+        pool_labeled: Labeled items outside validation/test: the labels bought on the pool (what
+            ``select_items``' ``labeled_count`` should get; ``labeled`` also counts evaluation items).
     """
     from collections import namedtuple
 
@@ -34,5 +36,5 @@ def partition_items(
     counts = partition_manifest(items.path, pool.path, evaluation_pending.path)
     pool.metadata["item_count"] = counts.pool
     evaluation_pending.metadata["item_count"] = counts.evaluation_pending
-    outputs = namedtuple("Outputs", "total labeled pool_size evaluation_pending_size")
-    return outputs(counts.total, counts.labeled, counts.pool, counts.evaluation_pending)
+    outputs = namedtuple("Outputs", "total labeled pool_size evaluation_pending_size pool_labeled")
+    return outputs(counts.total, counts.labeled, counts.pool, counts.evaluation_pending, counts.labeled_pool)

@@ -24,14 +24,17 @@ def select_items(
         items: Manifest (JSONL) of the unlabeled pool.
         predictions: The predict step's output for the pool (folder with ``probabilities.npy``,
             ``ids.txt`` and ``classes.txt``, or predictions JSONL). Absent: a cold start.
-        embeddings: Optional folder with ``embeddings.npy`` + ``ids.txt``; used by ``kcenter``,
-            by ``margin_cluster``'s diversity step and by the cold start's clustering.
-        strategy: ``UNCERTAINTY`` (= margin with a k-means diversity step while few labels exist),
-            ``margin``, ``least_confidence``, ``entropy``, ``random``, ``kcenter`` or
+        embeddings: Optional folder with ``embeddings.npy`` + ``ids.txt`` (e.g. the model's feature
+            space); used by ``kcenter``, by the diversity step of ``margin_diverse`` and
+            ``margin_cluster`` and by the cold start's clustering.
+        strategy: ``UNCERTAINTY`` (= ``margin_diverse``: margin with a k-means step on the
+            embeddings while fewer than 10 batches of pool labels exist; plain margin without
+            embeddings), ``margin``, ``least_confidence``, ``entropy``, ``random``, ``kcenter`` or
             ``margin_cluster``.
         batch_size: How many items to choose; a smaller pool is taken whole.
-        seed: Seeds tie-breaks, random draws and clustering.
-        labeled_count: Human labels bought so far (decides when diversity stops paying).
+        seed: The run's seed; each round draws a fresh one from it and ``labeled_count``.
+        labeled_count: Human labels bought on the pool so far, evaluation items not counted
+            (decides when diversity stops paying, and keys the round's seed).
         stratify_field: Cold start without embeddings: a ``labelloop`` field whose values are
             sampled in proportion (e.g. ``source``); empty for plain random.
 

@@ -30,7 +30,7 @@ from .config import (
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _EPILOG = """configuration: flags > environment (LABELLOOP_PROJECT or GOOGLE_CLOUD_PROJECT, LABELLOOP_LOCATION,
-LABELLOOP_PIPELINE_ROOT, LABELLOOP_SERVICE_ACCOUNT, LABELLOOP_STORE, ...) > config file
+LABELLOOP_PIPELINE_ROOT, LABELLOOP_SERVICE_ACCOUNT, LABELLOOP_STORE, LABELLOOP_IMAGE, ...) > config file
 (--config, $LABELLOOP_CONFIG or ~/.config/labelloop/config.toml) > defaults."""
 
 
@@ -105,6 +105,11 @@ def _add_compile(commands) -> None:
     command.add_argument("--out", help="write DIR/components and DIR/pipelines, not the package's compiled/ folders")
     command.add_argument(
         "--check", action="store_true", help="only check the compiled YAMLs are current (exit 1 if not)"
+    )
+    command.add_argument(
+        "--image",
+        help="container image the components run in: REGISTRY/PATH:TAG or REGISTRY/PATH@sha256:DIGEST "
+        "($LABELLOOP_IMAGE, config key image; default: the package-version tag)",
     )
     command.set_defaults(handler=cmd_compile)
 
@@ -290,6 +295,7 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str], labels: Sequ
         "kfp_host",
         "kfp_experiment",
         "store",
+        "image",
     )
     flags = {name: getattr(args, name, None) for name in names}
     return load_settings(flags, environ, config_file=args.config, flag_labels=parse_pairs(labels, "--label"))
@@ -303,9 +309,9 @@ def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     """Compile every component and pipeline, or with ``--check`` report stale YAMLs."""
     from . import compiling
 
-    dirs = {}
+    dirs = {"image": compile_image(args, environ)}
     if args.out:
-        dirs = {"components_dir": Path(args.out) / "components", "pipelines_dir": Path(args.out) / "pipelines"}
+        dirs |= {"components_dir": Path(args.out) / "components", "pipelines_dir": Path(args.out) / "pipelines"}
     if args.check:
         problems = compiling.stale(**dirs)
         for problem in problems:
@@ -315,8 +321,24 @@ def cmd_compile(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     written = compiling.compile_all(**dirs)
     for path in written:
         print(path, file=out)
-    print(f"compiled {len(written)} file(s)", file=out)
+    print(
+        f"compiled {len(written)} file(s); components run {dirs['image'] or compiling.images.DEFAULT_IMAGE}", file=out
+    )
     return EXIT_OK
+
+
+def compile_image(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """The components' image: --image > $LABELLOOP_IMAGE > config key ``image`` > None (the default), checked."""
+    from .images import ImageError, check_image
+
+    settings = load_settings({"image": getattr(args, "image", None)}, environ, config_file=args.config)
+    image = settings.get("image")
+    if image is None:
+        return None
+    try:
+        return check_image(image)
+    except ImageError as err:
+        raise ConfigError(f"{err} (from {settings.sources['image']})") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,6 +424,10 @@ def _run_request(args: argparse.Namespace, settings: Settings, target: str, work
 
     name = discovery.get(args.pipeline).name
     template = compiled_template(name, target, args.template, workdir)
+    if settings.get("image"):  # $LABELLOOP_IMAGE or the config file: the same image compile would write
+        from .images import check_image, template_with_image
+
+        template = template_with_image(template, check_image(settings.get("image")), workdir)
     parameters = typed_parameters(parse_pairs(args.param, "--param"), spec_parameters(load_template(template)), name)
     labels = {PIPELINE_LABEL: name, **settings.labels}
     return RunRequest(str(template), args.display_name or name, parameters, labels, args.cache)

@@ -18,7 +18,7 @@ from kfp.dsl.base_component import BaseComponent
 
 from .. import components as components_package
 from .. import pipelines as pipelines_package
-from . import discovery
+from . import discovery, images
 from ._targets import TARGETS
 
 COMPONENTS_DIR = (
@@ -57,8 +57,13 @@ def pipeline_path(name: str, target: str, root: Path = PIPELINES_DIR) -> Path:
     return root / f"{name}.{target}.yaml"
 
 
-def compile_all(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES_DIR) -> list[Path]:
-    """Compile every component and every pipeline (per target); returns the files written."""
+def compile_all(
+    components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES_DIR, *, image: str | None = None
+) -> list[Path]:
+    """Compile every component and every pipeline (per target); returns the files written.
+
+    ``image``: the container image labelloop's steps run in (default: the package-version tag); see images.py.
+    """
     written = []
     components_dir.mkdir(parents=True, exist_ok=True)
     pipelines_dir.mkdir(parents=True, exist_ok=True)
@@ -71,6 +76,9 @@ def compile_all(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIP
             path = pipeline_path(name, target, pipelines_dir)
             compiler.Compiler().compile(module.build_pipeline(target), str(path))
             written.append(path)
+    if image and image != images.DEFAULT_IMAGE:
+        for path in written:
+            images.rewrite_yaml_image(path, image)
     return written
 
 
@@ -88,11 +96,13 @@ def _comparable(text: str) -> list[str]:
     return sorted(lines)
 
 
-def stale(components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES_DIR) -> list[str]:
+def stale(
+    components_dir: Path = COMPONENTS_DIR, pipelines_dir: Path = PIPELINES_DIR, *, image: str | None = None
+) -> list[str]:
     """Describe every committed YAML that differs from a fresh compile (empty when all are current)."""
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = compile_all(Path(tmp) / "components", Path(tmp) / "pipelines")
+        fresh = compile_all(Path(tmp) / "components", Path(tmp) / "pipelines", image=image)
         for new in fresh:
             committed = (components_dir if new.parent.name == "components" else pipelines_dir) / new.name
             if not committed.exists():

@@ -8,6 +8,7 @@ The config file is ``--config FILE``, else ``$LABELLOOP_CONFIG``, else
     pipeline_root = "gs://my-bucket/pipeline-root"
     service_account = "pipelines@my-project.iam.gserviceaccount.com"
     store = "gs://my-bucket/dataset-versions"
+    image = "us-docker.pkg.dev/my-project/my-repo/labelloop@sha256:..."  # components' image, used by compile
 
     [labels]
     team = "vision"
@@ -50,6 +51,7 @@ SETTINGS = {
     "kfp_experiment": Setting("--kfp-experiment", ("LABELLOOP_KFP_EXPERIMENT",), "kfp_experiment", "labelloop"),
     "store": Setting("--store", ("LABELLOOP_STORE",), "store"),
     "local_root": Setting("--pipeline-root", ("LABELLOOP_LOCAL_ROOT",), "local_root", "local_outputs"),
+    "image": Setting("--image", ("LABELLOOP_IMAGE",), "image"),
 }
 _LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")

@@ -546,7 +546,7 @@ def add_round(*, settings: RoundSettings, index: int, depth: int, items, batch_s
         strategy=settings.strategy,
         batch_size=batch_size,
         seed=settings.seed,
-        labeled_count=parts.outputs["labeled"],
+        labeled_count=parts.outputs["pool_labeled"],
     ).set_display_name(f"Select items ({step})")
     _, version = label_round(
         items=items,

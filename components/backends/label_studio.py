@@ -8,9 +8,12 @@ the current model's predictions ride along as pre-annotations. Local files are s
 Studio's local-files storage (they must sit in a subfolder of
 ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``); ``gs://`` images go through a GCS import storage.
 
-The server and token come from ``LABEL_STUDIO_URL`` and ``LABEL_STUDIO_API_KEY`` (a legacy token,
-or a personal access token that is exchanged for short-lived access tokens) and never from
-component parameters, so they never land in compiled pipeline YAML. Every call retries
+The server is the ``url`` parameter, else ``LABEL_STUDIO_URL``. The token (a legacy token, or a
+personal access token that is exchanged for short-lived access tokens) is read at run time from a
+Secret Manager secret version named by the ``token_secret`` parameter, with the step's own
+credentials (on Vertex, the pipeline's service account, which needs
+``roles/secretmanager.secretAccessor`` on that secret), else from ``LABEL_STUDIO_API_KEY`` (local
+runs); the token itself is never a component parameter, so it never lands in compiled pipeline YAML. Every call retries
 connection errors, timeouts, 429 and 5xx with exponential backoff, then fails with a message that
 says what to check.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +41,9 @@ from ..core.labeling_rounds import Delivered, LabelTask
 URL_ENV = "LABEL_STUDIO_URL"
 KEY_ENV = "LABEL_STUDIO_API_KEY"
 FILES_ROOT_ENV = "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
+#: Secret Manager API endpoint override (tests, private endpoints); ``http(s)://`` uses REST.
+SECRET_MANAGER_ENDPOINT_ENV = "LABELLOOP_SECRET_MANAGER_ENDPOINT"
+SECRET_VERSION = re.compile(r"^projects/[^/\s]+/secrets/[A-Za-z0-9_-]{1,255}/versions/(?:[1-9][0-9]*|latest)$")
 STATE_NAME = "label_studio"
 MAX_TITLE = 50  # Label Studio's limit on project titles
 IMPORT_BATCH = 250
@@ -49,6 +56,101 @@ class LabelStudioError(RuntimeError):
 
 class LabelStudioUnavailable(LabelStudioError):
     """Label Studio could not be reached (or kept failing) after every retry."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the server and its token come from
+
+
+def label_studio_connection(
+    *,
+    url: str = "",
+    token_secret: str = "",
+    environ: Mapping[str, str] = os.environ,
+    read_secret: Callable[[str], str] | None = None,
+) -> tuple[str, str]:
+    """``(server URL, token)``: the URL from ``url`` else ``LABEL_STUDIO_URL``; the token from the Secret
+    Manager secret version ``token_secret`` (read at run time) else ``LABEL_STUDIO_API_KEY``.
+
+    Raises:
+        LabelStudioError: the URL or the token is missing, or the secret cannot be read.
+    """
+    url = (url or environ.get(URL_ENV, "")).strip().rstrip("/")
+    if token_secret.strip():
+        token = (read_secret or read_secret_version)(token_secret.strip()).strip()
+        source = f"secret {token_secret.strip()}"
+    else:
+        token, source = environ.get(KEY_ENV, "").strip(), f"${KEY_ENV}"
+    if not url or not token:
+        missing = "no server URL" if not url else f"no token ({source} is empty)"
+        raise LabelStudioError(
+            f"backend 'label_studio' has {missing}: for local runs set {URL_ENV} and {KEY_ENV} on the step; "
+            "on Vertex give the server URL and the token's Secret Manager version "
+            "(projects/PROJECT/secrets/NAME/versions/VERSION) as the step's label_studio_url and "
+            "label_studio_token_secret"
+        )
+    return url, token
+
+
+def read_secret_version(
+    name: str, *, api_endpoint: str | None = None, credentials: Any = None, environ: Mapping[str, str] = os.environ
+) -> str:
+    """The UTF-8 payload of a Secret Manager secret version, read with the step's credentials.
+
+    ``name`` is ``projects/PROJECT/secrets/SECRET/versions/VERSION`` (a number or ``latest``). Credentials are
+    Application Default Credentials unless given: on Vertex AI Pipelines the run's service account, which
+    needs ``roles/secretmanager.secretAccessor`` on the secret. The payload's CRC32C is checked when the API
+    sends one. ``api_endpoint`` (else ``$LABELLOOP_SECRET_MANAGER_ENDPOINT``) redirects the client; an
+    ``http(s)://`` endpoint is spoken to over REST. See
+    https://cloud.google.com/secret-manager/docs/access-secret-version
+    """
+    if not SECRET_VERSION.match(name):
+        raise LabelStudioError(
+            f"label_studio_token_secret {name!r} is not a secret version resource name; give "
+            "projects/PROJECT/secrets/SECRET/versions/VERSION (VERSION a number or 'latest')"
+        )
+    from google.api_core import exceptions as google_errors
+    from google.cloud import secretmanager
+
+    client = _secret_manager_client(api_endpoint or environ.get(SECRET_MANAGER_ENDPOINT_ENV) or None, credentials)
+    try:
+        response = client.access_secret_version(request=secretmanager.AccessSecretVersionRequest(name=name))
+    except (google_errors.NotFound, google_errors.Forbidden) as err:  # PermissionDenied is a Forbidden
+        raise LabelStudioError(
+            f"cannot read secret version {name}: {err.message}; check that it exists and is enabled and that the "
+            "step's service account has roles/secretmanager.secretAccessor on the secret"
+        ) from None
+    except google_errors.GoogleAPICallError as err:
+        raise LabelStudioError(f"Secret Manager refused to read {name}: {err}") from None
+    data = response.payload.data
+    if response.payload.data_crc32c and _crc32c(data) != response.payload.data_crc32c:
+        raise LabelStudioError(f"secret version {name}: the payload's CRC32C does not match (corrupted in transit)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LabelStudioError(
+            f"secret version {name} is not UTF-8 text; store the Label Studio token as text"
+        ) from None
+
+
+def _secret_manager_client(api_endpoint: str | None, credentials: Any) -> Any:
+    from google.api_core.client_options import ClientOptions
+    from google.cloud import secretmanager
+
+    if not api_endpoint:
+        return secretmanager.SecretManagerServiceClient(credentials=credentials)
+    rest = bool(re.match(r"^https?://", api_endpoint))
+    return secretmanager.SecretManagerServiceClient(
+        credentials=credentials,
+        transport="rest" if rest else None,
+        client_options=ClientOptions(api_endpoint=api_endpoint),
+    )
+
+
+def _crc32c(data: bytes) -> int:
+    import google_crc32c
+
+    return int(google_crc32c.value(data))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,15 +182,21 @@ class LabelStudioClient:
     _access: str | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ, retry: RetryPolicy | None = None) -> LabelStudioClient:
-        """A client for ``LABEL_STUDIO_URL`` with ``LABEL_STUDIO_API_KEY``; raises if either is unset."""
-        url, key = environ.get(URL_ENV, "").strip(), environ.get(KEY_ENV, "").strip()
-        if not url or not key:
-            raise LabelStudioError(
-                f"backend 'label_studio' needs the environment variables {URL_ENV} and {KEY_ENV} "
-                "(set them on the pipeline step, e.g. from a Kubernetes/Secret Manager secret)"
-            )
-        return cls(url.rstrip("/"), key, retry or RetryPolicy())
+    def from_env(
+        cls,
+        environ: Mapping[str, str] = os.environ,
+        retry: RetryPolicy | None = None,
+        *,
+        url: str = "",
+        token_secret: str = "",
+        read_secret: Callable[[str], str] | None = None,
+    ) -> LabelStudioClient:
+        """A client for ``url`` (else ``LABEL_STUDIO_URL``) with the token from ``token_secret`` (a Secret
+        Manager secret version) or else ``LABEL_STUDIO_API_KEY``; raises if either is missing."""
+        url, key = label_studio_connection(
+            url=url, token_secret=token_secret, environ=environ, read_secret=read_secret or read_secret_version
+        )
+        return cls(url, key, retry or RetryPolicy())
 
     def call(self, method: str, path: str, *, json: Any = None, params: Mapping | None = None) -> Any:
         """Send one request, retrying transient failures; returns the decoded JSON body (or None)."""
@@ -281,10 +389,14 @@ class LabelStudioLabeler:
         *,
         model_version: str,
         environ: Mapping[str, str] = os.environ,
+        url: str = "",
+        token_secret: str = "",
+        read_secret: Callable[[str], str] | None = None,
     ) -> LabelStudioLabeler:
-        """The backend for ``LABEL_STUDIO_URL``/``LABEL_STUDIO_API_KEY`` and local files under
+        """The backend for the server ``url`` (else ``LABEL_STUDIO_URL``) with the token from the Secret Manager
+        version ``token_secret`` (else ``LABEL_STUDIO_API_KEY``), and local files under
         ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``."""
-        client = LabelStudioClient.from_env(environ)
+        client = LabelStudioClient.from_env(environ, url=url, token_secret=token_secret, read_secret=read_secret)
         return cls(spec, store, client, files_root=environ.get(FILES_ROOT_ENV) or None, model_version=model_version)
 
     # -- project -------------------------------------------------------------------------------

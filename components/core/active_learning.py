@@ -16,6 +16,7 @@ labelloop adds stopping rules (budget exhausted, pool exhausted, target metric r
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 
@@ -387,3 +388,138 @@ def labels_to_reach(curve: LearningCurve, target: float) -> int | None:
         if value >= target:
             return labels
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing strategies over seeds (what a report shows: curves with their spread, labels saved)
+
+
+@dataclass(frozen=True)
+class CurveBand:
+    """One strategy's learning curve over several seeds: mean and spread at each label count.
+
+    The curves are step functions (a run's metric holds until its next evaluated round), read on
+    the union of the runs' label counts from the point every run has a value.
+    """
+
+    strategy: str
+    labels: tuple[int, ...]
+    mean: tuple[float, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    std: tuple[float, ...]
+    runs: int
+
+
+def _value_at(curve: LearningCurve, labels: int) -> float | None:
+    """The curve's metric after its last evaluated round with at most ``labels`` labels."""
+    value = None
+    for n, metric in zip(curve.labels, curve.metric):
+        if n > labels:
+            break
+        value = metric
+    return value
+
+
+def curve_band(curves: Sequence[LearningCurve], strategy: str = "") -> CurveBand:
+    """Mean, min, max and standard deviation of several runs' curves (one per seed)."""
+    curves = [c for c in curves if c.labels]
+    if not curves:
+        raise ValueError("curve_band needs at least one curve with an evaluated round")
+    start = max(c.labels[0] for c in curves)
+    grid = sorted({n for c in curves for n in c.labels if n >= start})
+    stacked = [[_value_at(c, n) for c in curves] for n in grid]
+    values = [tuple(float(v) for v in row) for row in stacked]
+    return CurveBand(
+        strategy or curves[0].strategy,
+        tuple(grid),
+        tuple(statistics.fmean(v) for v in values),
+        tuple(min(v) for v in values),
+        tuple(max(v) for v in values),
+        tuple(statistics.pstdev(v) for v in values),
+        len(curves),
+    )
+
+
+@dataclass(frozen=True)
+class LabelSaving:
+    """Labels each strategy needed to reach the same metric, per seed and on the mean curves.
+
+    Attributes:
+        target: the metric both had to reach.
+        strategy / baseline: the names compared (e.g. ``margin_diverse`` vs ``random``).
+        labels: labels the strategy's mean curve needed (None: never reached).
+        baseline_labels: labels the baseline's mean curve needed (None: never reached).
+        per_seed: ``(strategy labels, baseline labels)`` per seed, paired in the order given.
+    """
+
+    target: float
+    strategy: str
+    baseline: str
+    labels: int | None
+    baseline_labels: int | None
+    per_seed: tuple[tuple[int | None, int | None], ...]
+
+    @property
+    def saving(self) -> float | None:
+        """Share of the baseline's labels saved (None when either never reached the target)."""
+        if self.labels is None or not self.baseline_labels:
+            return None
+        return 1 - self.labels / self.baseline_labels
+
+    def sentence(self, metric_name: str = "accuracy") -> str:
+        """One line for a summary: who needed how many labels to reach the target."""
+        if self.labels is None:
+            return f"{self.strategy} did not reach {metric_name} {self.target:.4f} within its labels"
+        if self.baseline_labels is None:
+            return (
+                f"{self.strategy} reached {metric_name} {self.target:.4f} with {self.labels} labels; "
+                f"{self.baseline} did not reach it within its labels"
+            )
+        return (
+            f"{self.strategy} reached {metric_name} {self.target:.4f} with {self.labels} labels, "
+            f"{self.baseline} needed {self.baseline_labels} ({self.saving:.0%} fewer labels)"
+        )
+
+
+def label_saving(
+    strategy_runs: Sequence[Sequence[RoundRecord]],
+    baseline_runs: Sequence[Sequence[RoundRecord]],
+    *,
+    target: float | None = None,
+    fraction_of_baseline_best: float = 1.0,
+) -> tuple[LabelSaving, CurveBand, CurveBand]:
+    """Compare two strategies' round records over seeds (e.g. active learning vs random sampling).
+
+    Args:
+        strategy_runs: one list of round records per seed for the strategy.
+        baseline_runs: the same for the baseline (same seeds, same order).
+        target: the metric to reach; default ``fraction_of_baseline_best`` times the best value
+            the baseline's mean curve reached (so the baseline reaches it by construction).
+        fraction_of_baseline_best: see ``target``.
+
+    Returns:
+        ``(saving, strategy band, baseline band)``: the bands are the learning curves with their
+        spread, ready to plot from the same run.
+    """
+    if not strategy_runs or not baseline_runs:
+        raise ValueError("label_saving needs at least one run of each strategy")
+    strategy_curves = [learning_curve(r) for r in strategy_runs]
+    baseline_curves = [learning_curve(r) for r in baseline_runs]
+    band = curve_band(strategy_curves)
+    baseline_band = curve_band(baseline_curves)
+    if target is None:
+        target = fraction_of_baseline_best * max(baseline_band.mean)
+    mean_curve = LearningCurve(band.strategy, band.labels, band.mean)
+    baseline_mean = LearningCurve(baseline_band.strategy, baseline_band.labels, baseline_band.mean)
+    saving = LabelSaving(
+        float(target),
+        band.strategy,
+        baseline_band.strategy,
+        labels_to_reach(mean_curve, target),
+        labels_to_reach(baseline_mean, target),
+        tuple(
+            (labels_to_reach(a, target), labels_to_reach(b, target)) for a, b in zip(strategy_curves, baseline_curves)
+        ),
+    )
+    return saving, band, baseline_band

@@ -8,6 +8,10 @@ DataLabelingJob default) asks every item for ``labelerCount`` labels at once.
 
 :func:`plan_round` turns what each item still wants into one round of requests that fits the
 budget (items and dollars), in the order the items were given (the selection's priority).
+
+With ``stop_probability`` set, the stop rule is a posterior instead of a vote margin
+(:func:`labels_wanted_posterior`): the model's full probabilities are the prior, so a fairly sure
+model plus one agreeing labeler settles an item, and an unsure one asks for more labels.
 """
 
 from __future__ import annotations
@@ -25,12 +29,22 @@ class RedundancyPolicy:
     adaptive: bool = True
     required_margin: int = 2
     confident_probability: float = 0.9
+    stop_probability: float | None = None
+    labeler_accuracy: float = 0.75
+    model_trust: float = 0.9
 
     def __post_init__(self):
         if self.max_labels < 1:
             raise ValueError(f"max_labels (labelerCount) must be at least 1, got {self.max_labels}")
         if self.required_margin < 1:
             raise ValueError(f"required_margin must be at least 1, got {self.required_margin}")
+        if self.stop_probability is not None and not 0 < self.stop_probability < 1:
+            raise ValueError(f"stop_probability must be in (0, 1), got {self.stop_probability}")
+        if not 0 < self.labeler_accuracy < 1 or not 0 <= self.model_trust < 1:
+            raise ValueError(
+                f"labeler_accuracy must be in (0, 1) and model_trust in [0, 1), "
+                f"got {self.labeler_accuracy}, {self.model_trust}"
+            )
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,57 @@ def labels_wanted(answers: Sequence[Hashable], policy: RedundancyPolicy, model: 
     ranked = sorted(votes.values(), reverse=True) + [0]
     settled = ranked[0] - ranked[1] >= policy.required_margin
     return have if settled else have + 1
+
+
+def answer_posterior(
+    answers: Sequence[Hashable],
+    classes: Sequence[Hashable],
+    policy: RedundancyPolicy,
+    model_probabilities: Mapping[str, float] | None = None,
+) -> dict:
+    """P(true class | answers so far), the model's probabilities as the prior.
+
+    Each answer is right with ``labeler_accuracy`` and otherwise any other class alike; the prior
+    is ``model_trust`` times the model's probabilities plus the rest spread evenly (a wrong but sure
+    model cannot veto the labelers), or even without a model.
+    """
+    k = len(classes)
+    if k < 2:
+        raise ValueError("the posterior needs at least two classes")
+    if model_probabilities:
+        prior = {
+            c: policy.model_trust * float(model_probabilities.get(c, 0.0)) + (1 - policy.model_trust) / k
+            for c in classes
+        }
+    else:
+        prior = {c: 1.0 / k for c in classes}
+    wrong = (1 - policy.labeler_accuracy) / (k - 1)
+    votes = Counter(answers)
+    weight = {c: prior[c] * policy.labeler_accuracy ** votes[c] * wrong ** (len(answers) - votes[c]) for c in classes}
+    total = sum(weight.values())
+    return {c: w / total for c, w in weight.items()}
+
+
+def labels_wanted_posterior(
+    answers: Sequence[Hashable],
+    policy: RedundancyPolicy,
+    classes: Sequence[Hashable],
+    model_probabilities: Mapping[str, float] | None = None,
+) -> int:
+    """Like :func:`labels_wanted`, but an item is settled once its top class's posterior reaches
+    ``stop_probability`` (:func:`answer_posterior`): one labeler agreeing with a fairly sure model
+    settles it, two agreeing labelers usually do, a split buys the next label."""
+    if policy.stop_probability is None:
+        raise ValueError("labels_wanted_posterior needs a policy with stop_probability set")
+    have = len(answers)
+    if not policy.adaptive:
+        return max(have, policy.max_labels)
+    if have >= policy.max_labels:
+        return have
+    if have == 0:
+        return 1
+    posterior = answer_posterior(answers, classes, policy, model_probabilities)
+    return have if max(posterior.values()) >= policy.stop_probability else have + 1
 
 
 @dataclass(frozen=True)

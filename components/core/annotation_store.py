@@ -5,12 +5,19 @@ and a re-run reads them back instead of buying them again. The store is a folder
 ``gs://``) that outlives pipeline runs:
 
     <store>/annotations/part-<time>-<random>.jsonl   one line per annotation, never rewritten
-    <store>/ledger/part-<time>-<random>.jsonl        one line per labeling round
+    <store>/ledger/part-<time>-<random>.jsonl        one line per labeling round: what it asked for
     <store>/state/<name>.json                        small backend facts (e.g. the Label Studio project)
 
 Appending writes a new part file atomically (local: rename; GCS: an object appears only when its
 upload completes), so a crash leaves either a whole part or none. Annotations are keyed by
 ``(item_id, labeler_id)``: the first stored wins and later duplicates are never written.
+
+Spend is journaled with the annotations themselves: each stored annotation carries its cost, run
+and round, in the same atomic part that stores it. A round's ledger entry (:meth:`load_ledger`)
+takes what the round *asked for* from its ledger line and what it *delivered and cost* from the
+annotations stored for it, so a kill between storing a round's annotations and writing its ledger
+line (or in the middle of either) can never leave spend unrecorded or counted twice: the ledger's
+total is always the cost of the stored annotations, to the nano-dollar.
 """
 
 from __future__ import annotations
@@ -111,19 +118,31 @@ class AnnotationStore:
         return tuple(new)
 
     def spent_usd(self) -> float:
-        """Total cost of every stored annotation."""
-        return float(sum(a.cost_usd for a in self.load_annotations()))
+        """Total cost of every stored annotation (the ledger's total, see :meth:`load_ledger`)."""
+        return _usd(sum(_nano_usd(a.cost_usd) for a in self.load_annotations()))
 
     # -- ledger --------------------------------------------------------------------------------
 
     def append_ledger(self, entry: LedgerEntry) -> None:
+        """Record what a round asked for; its delivered count and cost are read from the stored annotations."""
         self._write_part("ledger", [asdict(entry)])
 
     def load_ledger(self) -> tuple[LedgerEntry, ...]:
-        entries = []
+        """One entry per ``(run_id, round)`` that asked for labels or stored any.
+
+        ``labels_delivered`` and ``cost_usd`` count the annotations stored for the round (the spend
+        journal); ``labels_requested`` / ``items_requested`` come from the round's ledger lines, or,
+        for a round killed before its line was written, from what it delivered.
+        """
+        asked: dict[tuple[str, int], list[LedgerEntry]] = {}
         for path in self._parts("ledger"):
             for line in manifest.read_lines(path):
-                entries.append(_ledger_from(line.record, f"{path}:{line.number}"))
+                entry = _ledger_from(line.record, f"{path}:{line.number}")
+                asked.setdefault((entry.run_id, entry.round), []).append(entry)
+        paid: dict[tuple[str, int], list[StoredAnnotation]] = {}
+        for annotation in self.load_annotations():
+            paid.setdefault((annotation.run_id, annotation.round), []).append(annotation)
+        entries = [_round_entry(key, asked.get(key, []), paid.get(key, [])) for key in {**asked, **paid}]
         return tuple(sorted(entries, key=lambda e: (e.created_at, e.run_id, e.round)))
 
     # -- backend state -------------------------------------------------------------------------
@@ -161,6 +180,29 @@ class AnnotationStore:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         name = f"part-{stamp}-{time.time_ns() % 10**9:09d}-{uuid.uuid4().hex[:8]}.jsonl"
         manifest.write_jsonl(self._url(self._path(folder, name)), records)
+
+
+def _nano_usd(cost: float) -> int:
+    """A cost in whole nano-dollars: sums of these are exact, whatever their order."""
+    return round(float(cost) * 1e9)
+
+
+def _usd(nano: int) -> float:
+    return nano / 1e9
+
+
+def _round_entry(key: tuple[str, int], asked: list[LedgerEntry], paid: list[StoredAnnotation]) -> LedgerEntry:
+    run_id, round_number = key
+    stamps = [e.created_at for e in asked] or [a.created_at for a in paid]
+    return LedgerEntry(
+        run_id=run_id,
+        round=round_number,
+        labels_requested=sum(e.labels_requested for e in asked) if asked else len(paid),
+        labels_delivered=len(paid),
+        cost_usd=_usd(sum(_nano_usd(a.cost_usd) for a in paid)),
+        items_requested=sum(e.items_requested for e in asked) if asked else len({a.item_id for a in paid}),
+        created_at=min(stamps) if stamps else "",
+    )
 
 
 def _annotation_from(record: dict, where: str) -> StoredAnnotation:

@@ -13,7 +13,7 @@ Annotations come in as ``(item_id, labeler_id, label)`` triples and are turned i
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -521,8 +521,13 @@ def summarize(
     *,
     method: str = "dawid_skene",
     review_threshold: float = 0.34,
+    model_answers: Mapping[str, str] | None = None,
 ) -> QualitySummary:
     """Consensus and quality for ``(item_id, labeler_id, value)`` annotations of one task kind.
+
+    ``model_answers`` (single-label only): the model's top class per item joins the consensus as one
+    more labeler (:data:`MODEL_LABELER`), whose confusion matrix Dawid–Skene estimates like anyone's;
+    agreement, labeler quality, review flags and label counts stay about the humans only.
 
     Single-label uses ``method``; multi-label votes per label and spans per exact span, and both
     measure agreement on the binary decisions (labeler marked it or not) over every candidate any
@@ -535,15 +540,17 @@ def summarize(
         nan = float("nan")
         return QualitySummary(kind, method, {}, nan, nan, nan, (), tuple(classes), None)
     if kind == "single_label":
-        return _summarize_single(annotations, classes, method, review_threshold)
+        return _summarize_single(annotations, classes, method, review_threshold, model_answers)
     if kind == "boxes":
         return _summarize_boxes(annotations, classes, review_threshold)
     return _summarize_sets(kind, annotations, classes, review_threshold)
 
 
-def _summarize_single(annotations, classes, method, review_threshold) -> QualitySummary:
+def _summarize_single(annotations, classes, method, review_threshold, model_answers=None) -> QualitySummary:
     matrix = build_matrix(((item, label, labeler) for item, label, labeler in annotations), classes)
     result = consensus(matrix, method)
+    if model_answers:
+        result = _with_model_consensus(annotations, classes, method, matrix, model_answers)
     flagged = {flag.item_id for flag in items_needing_review(matrix, result, max_disagreement=review_threshold)}
     per_item = matrix.labels_per_item()
     items = {
@@ -563,6 +570,21 @@ def _summarize_single(annotations, classes, method, review_threshold) -> Quality
         tuple(classes),
         confusion_vs_consensus(matrix, result),
     )
+
+
+MODEL_LABELER = "__model__"
+
+
+def _with_model_consensus(annotations, classes, method, matrix: AnnotationMatrix, model_answers) -> Consensus:
+    """The consensus of the humans plus the model as one more labeler, rows in ``matrix``'s item order."""
+    humans = set(matrix.item_ids)
+    extra = [(item, MODEL_LABELER, label) for item, label in model_answers.items() if item in humans]
+    joint = build_matrix(list(annotations) + extra, classes)  # humans first: same items and labelers, model last
+    result = consensus(joint, method)
+    if joint.item_ids != matrix.item_ids or joint.labeler_ids[: len(matrix.labeler_ids)] != matrix.labeler_ids:
+        raise ConsensusError("internal: the model's answers changed the item or labeler order")
+    confusions = None if result.confusions is None else result.confusions[: len(matrix.labeler_ids)]
+    return replace(result, confusions=confusions)
 
 
 def _summarize_sets(kind, annotations, classes, review_threshold) -> QualitySummary:

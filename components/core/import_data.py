@@ -137,14 +137,32 @@ def _carried_id(record: dict) -> str | None:
 def _content_problem(field_name: str, read: sources.FileRead) -> tuple[str, str] | None:
     if read.code:
         return read.code, read.reason
-    if field_name == "imageGcsUri" and sources.sniff_image_format(read.data) is None:
-        return "not_an_image", f"{read.uri} does not start like a PNG/JPEG/GIF/BMP/ICO image; is it corrupt?"
+    if field_name == "imageGcsUri":
+        found = sources.sniff_image_format(read.data)
+        if found is None:
+            return "not_an_image", f"{read.uri} does not start like a PNG/JPEG/GIF/BMP/ICO image; is it corrupt?"
+        if found not in sources.VERTEX_IMPORT_FORMATS:
+            return "unsupported_image_format", (
+                f"{read.uri} holds {found.upper()} bytes, which Vertex does not import (it imports "
+                f"{', '.join(f.upper() for f in sources.VERTEX_IMPORT_FORMATS)}); convert it, e.g. to PNG"
+            )
     if field_name == "textGcsUri":
         try:
             read.data.decode("utf-8")
         except UnicodeDecodeError as err:
             return "not_utf8", f"{read.uri} is not UTF-8 text ({err}); Vertex requires UTF-8"
     return None
+
+
+def _id_problem(carried: str | None, actual: str) -> tuple[str, str] | None:
+    """A carried id that is not the content's: paid labels are keyed by id, so it is never kept."""
+    if carried is None or carried == actual:
+        return None
+    return "id_mismatch", (
+        f"{manifest.ID_KEY} {str(carried)[:80]!r} is not this content's id {actual!r}: the content changed since "
+        f"it was imported, or the id was edited; remove {manifest.ID_KEY} to import it as new content (its "
+        "labels then need buying again), or restore the original content"
+    )
 
 
 def _with_id_line(pending: _Pending, item_id: str) -> bytes:
@@ -158,38 +176,36 @@ def _with_id_line(pending: _Pending, item_id: str) -> bytes:
     return manifest.dumps(manifest.with_id(pending.record, item_id))
 
 
-def _resolve_batch(batch: list[_Pending]) -> list[tuple[_Pending, str | None, tuple[str, str] | None]]:
-    """``(pending, id, problem)`` for each record: files listed or read in one go for the batch."""
-    to_read, to_list = [], []
+def _resolve_batch(
+    batch: list[_Pending], reader: sources.FileReader
+) -> list[tuple[_Pending, str | None, tuple[str, str] | None]]:
+    """``(pending, id, problem)`` for each record: every file read (bounded) in one go for the batch,
+    and a carried id checked against the content."""
+    to_read = []
     for pending in batch:
         field_name, value = manifest.content_of(pending.record)
         if field_name != "textContent":
-            (to_list if _carried_id(pending.record) else to_read).append(value)
-    reads = {r.uri: r for r in sources.read_files(to_read)} if to_read else {}
-    sizes = sources.file_sizes(to_list) if to_list else {}
+            to_read.append(value)
+    reads = {r.uri: r for r in reader.read(to_read)} if to_read else {}
     out = []
     for pending in batch:
         field_name, value = manifest.content_of(pending.record)
         carried = _carried_id(pending.record)
         if field_name == "textContent":
-            out.append((pending, carried or manifest.content_id(value), None))
-        elif carried:
-            size = sizes.get(value)
-            problem = None
-            if size is None:
-                problem = ("file_not_found", f"{value} does not exist; fix the URI or upload the file")
-            elif size == 0:
-                problem = ("empty_file", f"{value} is empty")
-            out.append((pending, carried, problem))
-        else:
-            read = reads[value]
-            problem = _content_problem(field_name, read)
-            out.append((pending, None if problem else manifest.content_id(read.data), problem))
+            actual = manifest.content_id(value)
+            out.append((pending, actual, _id_problem(carried, actual)))
+            continue
+        read = reads[value]
+        problem = _content_problem(field_name, read)
+        actual = None if problem else manifest.content_id(read.data)
+        out.append((pending, actual, problem or _id_problem(carried, actual)))
     return out
 
 
-def _emit(batch: list[_Pending], out, rejects: manifest.RejectsWriter, tally: _Tally) -> None:
-    for pending, item_id, problem in _resolve_batch(batch):
+def _emit(
+    batch: list[_Pending], out, rejects: manifest.RejectsWriter, tally: _Tally, reader: sources.FileReader
+) -> None:
+    for pending, item_id, problem in _resolve_batch(batch, reader):
         if problem:
             rejects.reject(pending.record, *problem, line=pending.line)
             continue
@@ -202,6 +218,7 @@ def _emit(batch: list[_Pending], out, rejects: manifest.RejectsWriter, tally: _T
 
 
 def _import_jsonl(options: ImportOptions, rules: validate.Rules, out, rejects, tally: _Tally) -> None:
+    reader = sources.FileReader()
     with manifest.open_file(options.source_uri, "rb") as handle:
         for block in validate.check_manifest(handle, rules):
             for problem in block.problems:
@@ -216,13 +233,13 @@ def _import_jsonl(options: ImportOptions, rules: validate.Rules, out, rejects, t
             tally.total += len(block.accepted) + len(block.problems)
             pending = []
             for number, raw in block.kept_lines():
-                record, problem = validate.parse_line(raw)
-                if problem:  # the screen accepted a line orjson refuses (e.g. an integer over 64 bits)
+                record, problem = validate.parse_line(raw, check_keys=False)  # checked by check_manifest
+                if problem:  # the screen accepted a line orjson refuses
                     rejects.reject(raw.decode("utf-8", "replace"), *problem, line=number)
                 else:
                     pending.append(_Pending(number, raw, record))
             for batch in sources.batched(pending, options.read_batch):
-                _emit(batch, out, rejects, tally)
+                _emit(batch, out, rejects, tally, reader)
 
 
 def _folder_items(options: ImportOptions, rules: validate.Rules, rejects, tally: _Tally) -> Iterator[_Pending]:
@@ -245,8 +262,9 @@ def _folder_items(options: ImportOptions, rules: validate.Rules, rejects, tally:
 def _import_image_folder(options: ImportOptions, rules: validate.Rules, out, rejects, tally: _Tally) -> None:
     if options.data_type != "image":
         raise validate.ValidationError(f"an image folder imports as data_type 'image', not {options.data_type!r}")
+    reader = sources.FileReader()
     for batch in sources.batched(_folder_items(options, rules, rejects, tally), options.read_batch):
-        _emit(batch, out, rejects, tally)
+        _emit(batch, out, rejects, tally, reader)
 
 
 def _import_table(options: ImportOptions, fmt: str, items_path: str, rejects, tally: _Tally) -> list:
@@ -271,6 +289,15 @@ def _import_table(options: ImportOptions, fmt: str, items_path: str, rejects, ta
     tally.labels = stats.label_counts if rules.target_column else {"(none)": stats.kept} if stats.kept else {}
     tally.splits = stats.split_counts
     return tabular.dataset_issues(stats)
+
+
+def _reject_every_row(options: ImportOptions, fmt: str, rejects, tally: _Tally, reason: str) -> None:
+    """Account for each row of a table whose columns cannot be imported: one ``bad_columns`` reject each."""
+    _, batches = sources.iter_table_batches(options.source_uri, fmt)
+    tally.total = tally.kept = 0
+    for row, values in tabular.rows_of(batches):
+        rejects.reject(values, "bad_columns", f"row {row}: {reason}", line=row)
+        tally.total += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +329,9 @@ def import_items(options: ImportOptions, items_path: str, rejects_path: str, *, 
                 issues += _import_table(options, fmt, items_path, rejects, tally)
             except tabular.TabularSchemaError as err:
                 manifest.write_jsonl(items_path, [])
-                issues.append(validate.DatasetIssue("bad_columns", str(err), "error"))
+                message = f"the table's columns break Vertex's rules, so no row was imported: {err}"
+                issues.append(validate.DatasetIssue("bad_columns", message, "error"))
+                _reject_every_row(options, fmt, rejects, tally, f"not imported: {err}")
             output_format = fmt
         else:
             if options.data_type == "tabular":
@@ -342,7 +371,8 @@ def import_items(options: ImportOptions, items_path: str, rejects_path: str, *, 
 def failure_summary(result: ImportResult, max_reject_rate: float) -> str | None:
     """Why the import must fail, as one paragraph naming the top reject reasons; None when it passes."""
     reasons = []
-    if result.kept == 0:
+    schema_failed = any(issue.code == "bad_columns" for issue in result.issues)
+    if result.kept == 0 and not schema_failed:
         reasons.append(f"nothing valid remains of {result.total:,} input item(s)")
     elif result.reject_rate > max_reject_rate:
         reasons.append(

@@ -140,6 +140,9 @@ class AdaptiveSettings:
     enabled: bool = True
     required_margin: int = 2
     confident_probability: float = 0.9
+    stop_probability: float | None = None
+    labeler_accuracy: float = 0.75
+    model_in_consensus: bool = False
 
 
 @dataclass(frozen=True)
@@ -405,11 +408,33 @@ def _budget(raw: Any, active_learning: Mapping) -> Budget:
 def _adaptive(raw: Any) -> AdaptiveSettings:
     if not isinstance(raw, Mapping):
         raise LabelingJobSpecError(f"labelloop.adaptive must be an object, got {raw!r}")
-    _check_known_fields(raw, ("enabled", "requiredMargin", "confidentProbability"), "labelloop.adaptive.")
+    _check_known_fields(
+        raw,
+        (
+            "enabled",
+            "requiredMargin",
+            "confidentProbability",
+            "stopProbability",
+            "labelerAccuracy",
+            "modelInConsensus",
+        ),
+        "labelloop.adaptive.",
+    )
     enabled = raw.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise LabelingJobSpecError(f"labelloop.adaptive.enabled must be true or false, got {enabled!r}")
+    in_consensus = raw.get("modelInConsensus", False)
+    for name, flag in (("enabled", enabled), ("modelInConsensus", in_consensus)):
+        if not isinstance(flag, bool):
+            raise LabelingJobSpecError(f"labelloop.adaptive.{name} must be true or false, got {flag!r}")
+    stop = raw.get("stopProbability")
+    for name, value in (("stopProbability", stop), ("labelerAccuracy", raw.get("labelerAccuracy", 0.75))):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1):
+            raise LabelingJobSpecError(
+                f"labelloop.adaptive.{name} must be a number strictly between 0 and 1, got {value!r}"
+            )
     return AdaptiveSettings(
+        stop_probability=None if stop is None else _fraction(stop, "labelloop.adaptive.stopProbability"),
+        labeler_accuracy=_fraction(raw.get("labelerAccuracy", 0.75), "labelloop.adaptive.labelerAccuracy"),
+        model_in_consensus=in_consensus,
         enabled=enabled,
         required_margin=_positive_int(raw.get("requiredMargin", 2), "labelloop.adaptive.requiredMargin"),
         confident_probability=_fraction(

@@ -192,6 +192,7 @@ def run_job(
         spec.annotation_specs,
         method=spec.consensus_method,
         review_threshold=spec.review_threshold,
+        model_answers=model_answers(spec, predictions),
     )
     labeled = [_output_record(record, item_id, summary, rounds, spec) for item_id, record in items]
     status = _status(unique, summary, rounds)
@@ -201,6 +202,13 @@ def run_job(
         f"Labeling report: {spec.display_name}", _report_sections(spec, summary, rounds, metrics, resource)
     )
     return JobOutcome(labeled, rejects, [_raw(a) for a in rounds.annotations], metrics, resource, report)
+
+
+def model_answers(spec: LabelingJobSpec, predictions) -> dict[str, str] | None:
+    """The model's top class per item, for consensus when ``modelInConsensus`` is on (single-label only)."""
+    if not (spec.adaptive.model_in_consensus and predictions and spec.task_type.is_single_label):
+        return None
+    return {item_id: max(p.items(), key=lambda kv: (kv[1], kv[0]))[0] for item_id, p in predictions.items() if p}
 
 
 def _output_record(record, item_id, summary, rounds, spec) -> dict:

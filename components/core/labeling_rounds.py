@@ -108,12 +108,7 @@ def run_rounds(
     for round_number in range(1, config.max_rounds + 1):
         answers = _answers_by_item(stored.values(), records)
         wants = [
-            (
-                i,
-                len(answers.get(i, ())),
-                adaptive.labels_wanted(answers.get(i, ()), policy, _model_vote(spec, predictions.get(i), policy)),
-            )
-            for i in order
+            (i, len(answers.get(i, ())), _wanted(spec, policy, answers.get(i, ()), predictions.get(i))) for i in order
         ]
         spent = float(sum(a.cost_usd for a in stored.values()))
         plan = adaptive.plan_round(
@@ -184,8 +179,20 @@ def _policy(spec: LabelingJobSpec) -> adaptive.RedundancyPolicy:
         TaskType.TEXT_ENTITY_SPANS,
     )
     return adaptive.RedundancyPolicy(
-        spec.labeler_count, adaptive_ok, spec.adaptive.required_margin, spec.adaptive.confident_probability
+        spec.labeler_count,
+        adaptive_ok,
+        spec.adaptive.required_margin,
+        spec.adaptive.confident_probability,
+        stop_probability=spec.adaptive.stop_probability,
+        labeler_accuracy=spec.adaptive.labeler_accuracy,
     )
+
+
+def _wanted(spec: LabelingJobSpec, policy: adaptive.RedundancyPolicy, answers, probabilities) -> int:
+    """Labels an item should end with: the posterior rule when ``stopProbability`` is set (single-label), else votes."""
+    if policy.stop_probability is not None and spec.task_type.is_single_label:
+        return adaptive.labels_wanted_posterior(answers, policy, spec.annotation_specs, probabilities)
+    return adaptive.labels_wanted(answers, policy, _model_vote(spec, probabilities, policy))
 
 
 def _model_vote(spec: LabelingJobSpec, probabilities, policy):

@@ -6,6 +6,14 @@ the target. The lower bound keeps a small validation split from overclaiming: 20
 a Wilson 95% lower bound of 0.84, not 1.0. Pool items at or above the threshold get the predicted
 label, marked ``source=machine`` with the confidence and model version; the rest stay unlabeled.
 The precision actually reached is then measured on the held-out test split.
+
+Per-class thresholds (:func:`choose_class_thresholds`, what :func:`apply_to_manifests` uses): a
+model is rarely equally sure of every class, so one global threshold either lets a hard class's
+errors through or refuses an easy class's sure items. Each predicted class gets its own threshold,
+the largest confidence prefix whose smoothed precision reaches a common level; the level is the
+lowest whose *overall* accepted validation precision has a one-sided Clopper–Pearson (exact) lower
+bound at or above the target. Coverage is reported beside it (SageMaker Ground Truth's automated
+labeling works the same way: a threshold on validation items, then the confident rest by machine).
 """
 
 from __future__ import annotations
@@ -34,6 +42,19 @@ def wilson_lower_bound(correct: np.ndarray | int, total: np.ndarray | int, confi
         spread = z * np.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
         bound = (centre - spread) / (1 + z * z / total)
     return np.where(total > 0, bound, 0.0)
+
+
+def clopper_pearson_lower_bound(correct, total, confidence_level: float = 0.95):
+    """One-sided exact (Clopper–Pearson) lower bound of a proportion (vectorised; 0 where nothing is correct)."""
+    from scipy.stats import beta
+
+    if not 0 < confidence_level < 1:
+        raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}")
+    correct = np.asarray(correct, dtype=np.float64)
+    total = np.asarray(total, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = beta.ppf(1 - confidence_level, correct, total - correct + 1)
+    return np.where((total > 0) & (correct > 0), np.nan_to_num(bound), 0.0)
 
 
 @dataclass(frozen=True)
@@ -144,6 +165,139 @@ def measure_precision(
     return PrecisionCheck(count, len(confidence), precision, float(wilson_lower_bound(hits, count, confidence_level)))
 
 
+@dataclass(frozen=True)
+class ClassThresholds:
+    """Per-class confidence thresholds for machine labels and what validation says about them.
+
+    Attributes:
+        thresholds: predicted class -> minimum confidence (``inf``: never machine-labeled).
+        target_precision: the precision asked for.
+        validation_precision: observed precision of the validation items the thresholds accept.
+        precision_lower_bound: its one-sided Clopper–Pearson lower bound (>= target when found).
+        validation_accepted: validation items accepted.
+        validation_items: validation items considered.
+        reason: a sentence on the outcome.
+    """
+
+    thresholds: dict
+    target_precision: float
+    validation_precision: float
+    precision_lower_bound: float
+    validation_accepted: int
+    validation_items: int
+    reason: str
+
+    @property
+    def threshold(self) -> float:
+        """The lowest class threshold (``inf`` when no class is machine-labeled), for one-number reports."""
+        return min(self.thresholds.values(), default=math.inf)
+
+    @property
+    def found(self) -> bool:
+        return math.isfinite(self.threshold)
+
+    @property
+    def validation_coverage(self) -> float:
+        return self.validation_accepted / self.validation_items if self.validation_items else 0.0
+
+    def threshold_of(self, label: str) -> float:
+        return self.thresholds.get(label, math.inf)
+
+
+def _class_prefixes(confidence: np.ndarray, correct: np.ndarray):
+    """Per class: confidences sorted high to low, cumulative hits and counts at each run end."""
+    order = np.argsort(-confidence, kind="stable")
+    conf, hits = confidence[order], np.cumsum(correct[order])
+    counts = np.arange(1, len(conf) + 1)
+    ends = np.r_[conf[1:] != conf[:-1], True] if len(conf) else np.zeros(0, bool)
+    return conf[ends], hits[ends], counts[ends]
+
+
+def choose_class_thresholds(
+    confidence: np.ndarray,
+    predicted: Sequence[str],
+    correct: np.ndarray,
+    *,
+    target_precision: float = 0.98,
+    confidence_level: float = 0.95,
+    levels: int = 251,
+) -> ClassThresholds:
+    """Per-class thresholds whose accepted validation items reach ``target_precision`` with a lower bound.
+
+    For a level ``l``, class ``c``'s threshold is the lowest confidence whose prefix (items predicted
+    ``c`` at or above it) has smoothed precision ``hits / (count + 1)`` >= ``l`` (the +1 keeps a tiny
+    perfect prefix from counting as certain). Of ``levels`` levels from 0.5 to 1, the one accepting
+    the most validation items whose *overall* one-sided Clopper–Pearson bound reaches the target
+    wins: the guarantee is on all machine labels together, a class's own level may sit below it. (Choosing among
+    levels on the same items makes the bound slightly optimistic; the
+    test split measures the precision independently.)
+    """
+    if not 0 < target_precision < 1:
+        raise ValueError(f"target_precision must be in (0, 1), got {target_precision!r}")
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    predicted = np.asarray(predicted, dtype=object)
+    if not (confidence.shape == correct.shape == predicted.shape) or confidence.ndim != 1:
+        raise ValueError("confidence, predicted and correct must be equal-length vectors")
+    n = len(confidence)
+    names = sorted(set(predicted.tolist()))
+    prefixes = {c: _class_prefixes(confidence[predicted == c], correct[predicted == c]) for c in names}
+    best = None
+    for level in np.linspace(0.5, 1.0, levels):
+        chosen, hits, count = {}, 0, 0
+        for c, (conf, h, k) in prefixes.items():
+            ok = np.flatnonzero(h / (k + 1.0) >= level)
+            if len(ok):
+                j = int(ok[-1])
+                chosen[c], hits, count = float(conf[j]), hits + int(h[j]), count + int(k[j])
+        bound = float(clopper_pearson_lower_bound(hits, count, confidence_level))
+        if count and bound >= target_precision and (best is None or count > best[2]):
+            best = (chosen, hits, count, bound)
+    if best is None:
+        return ClassThresholds(
+            {},
+            target_precision,
+            0.0,
+            0.0,
+            0,
+            n,
+            f"no per-class thresholds reach a precision lower bound of {target_precision} on {n} validation "
+            "items; label more validation items, improve the model or lower the target",
+        )
+    chosen, hits, count, bound = best
+    return ClassThresholds(
+        {c: chosen.get(c, math.inf) for c in names},
+        target_precision,
+        hits / count,
+        bound,
+        count,
+        n,
+        f"{count} of {n} validation items accepted by per-class thresholds, precision {hits / count:.4f} "
+        f"(one-sided {confidence_level:.0%} Clopper-Pearson lower bound {bound:.4f} >= {target_precision})",
+    )
+
+
+def accepted_by(confidence: np.ndarray, predicted: Sequence[str], choice) -> np.ndarray:
+    """Which items a threshold choice (global :class:`ThresholdChoice` or :class:`ClassThresholds`) accepts."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    if isinstance(choice, ClassThresholds):
+        limits = np.asarray([choice.threshold_of(str(c)) for c in predicted], dtype=np.float64)
+        return confidence >= limits
+    return confidence >= choice.threshold
+
+
+def measure_precision_of(
+    confidence: np.ndarray, predicted: Sequence[str], correct: np.ndarray, choice, *, confidence_level: float = 0.95
+) -> PrecisionCheck:
+    """Precision, Wilson lower bound and coverage of what ``choice`` accepts among held-out labeled items."""
+    accepted = accepted_by(confidence, predicted, choice)
+    count = int(accepted.sum())
+    hits = int(np.asarray(correct, dtype=bool)[accepted].sum())
+    return PrecisionCheck(
+        count, len(accepted), hits / count if count else 0.0, float(wilson_lower_bound(hits, count, confidence_level))
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Applying to manifests
 
@@ -154,6 +308,7 @@ class HeldOut:
 
     confidence: np.ndarray
     correct: np.ndarray
+    predicted: tuple[str, ...] = ()
 
 
 def held_out_scores(
@@ -164,7 +319,7 @@ def held_out_scores(
     Raises:
         KeyError: when a labeled item of the split has no prediction (naming the item).
     """
-    confidence, correct = [], []
+    confidence, correct, predicted = [], [], []
     for record in records:
         if manifest.ml_use_of(record) != split:
             continue
@@ -178,7 +333,8 @@ def held_out_scores(
         top = int(np.argmax(row))
         confidence.append(float(row[top]))
         correct.append(classes[top] == label)
-    return HeldOut(np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=bool))
+        predicted.append(classes[top])
+    return HeldOut(np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=bool), tuple(predicted))
 
 
 def machine_label(
@@ -186,12 +342,13 @@ def machine_label(
     probabilities_by_id: dict[str, np.ndarray],
     classes: Sequence[str],
     *,
-    threshold: float,
+    threshold: float | ClassThresholds,
     model_version: str,
 ) -> Iterator[tuple[bool, dict]]:
     """Yield ``(machine_labeled, record)`` for each unlabeled pool record, in input order.
 
-    Records at or above ``threshold`` come back labeled with ``source=machine``, their confidence
+    Records at or above ``threshold`` (one number, or per predicted class) come back labeled with
+    ``source=machine``, their confidence
     and ``model_version``; the rest come back untouched (still for humans).
 
     Raises:
@@ -206,7 +363,8 @@ def machine_label(
             raise KeyError(f"pool item {rid} (record {number}) has no prediction; run predict over the whole pool")
         row = probabilities_by_id[rid]
         top = int(np.argmax(row))
-        if row[top] >= threshold:
+        limit = threshold.threshold_of(classes[top]) if isinstance(threshold, ClassThresholds) else threshold
+        if row[top] >= limit:
             yield (
                 True,
                 manifest.with_label(
@@ -225,7 +383,7 @@ def machine_label(
 class MachineLabelSummary:
     """What :func:`apply_to_manifests` decided and measured."""
 
-    choice: ThresholdChoice
+    choice: ThresholdChoice | ClassThresholds
     test: PrecisionCheck
     machine_labeled: int
     still_unlabeled: int
@@ -241,10 +399,13 @@ def apply_to_manifests(
     target_precision: float,
     confidence_level: float,
     model_version: str,
+    per_class: bool = True,
 ) -> MachineLabelSummary:
-    """Choose the threshold on validation, machine-label the pool, measure precision on test.
+    """Choose the threshold(s) on validation, machine-label the pool, measure precision on test.
 
-    ``labeled_path`` holds the human-labeled validation and test items; ``predictions_path`` the
+    ``per_class`` (default) chooses :func:`choose_class_thresholds`, else one global
+    :func:`choose_threshold`. ``labeled_path`` holds the human-labeled validation and test items;
+    ``predictions_path`` the
     predict step's output covering them and the pool.
     """
     from .sampling import read_predictions
@@ -256,17 +417,31 @@ def apply_to_manifests(
         )
     by_id = {rid: predictions.probabilities[i] for i, rid in enumerate(predictions.ids)}
     validation = held_out_scores(manifest.read_jsonl(labeled_path), "validation", by_id, predictions.classes)
-    choice = choose_threshold(
-        validation.confidence, validation.correct, target_precision=target_precision, confidence_level=confidence_level
-    )
+    if per_class:
+        choice = choose_class_thresholds(
+            validation.confidence,
+            validation.predicted,
+            validation.correct,
+            target_precision=target_precision,
+            confidence_level=confidence_level,
+        )
+    else:
+        choice = choose_threshold(
+            validation.confidence,
+            validation.correct,
+            target_precision=target_precision,
+            confidence_level=confidence_level,
+        )
     test = held_out_scores(manifest.read_jsonl(labeled_path), "test", by_id, predictions.classes)
-    check = measure_precision(test.confidence, test.correct, choice.threshold, confidence_level=confidence_level)
+    check = measure_precision_of(
+        test.confidence, test.predicted, test.correct, choice, confidence_level=confidence_level
+    )
     outcome = list(
         machine_label(
             manifest.read_jsonl(pool_path),
             by_id,
             predictions.classes,
-            threshold=choice.threshold,
+            threshold=choice if per_class else choice.threshold,
             model_version=model_version,
         )
     )

@@ -8,7 +8,9 @@ untouched.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -21,6 +23,10 @@ ML_USE_KEY = "aiplatform.googleapis.com/ml_use"
 ID_KEY = "labelloop_id"
 SOURCE_KEY = "labelloop_source"
 ML_USES = ("training", "validation", "test")
+BOM = b"\xef\xbb\xbf"
+#: A run of 19+ digits may be an integer beyond 64 bits, which orjson reads as a float (losing
+#: digits); such lines are read by the standard library, which keeps every integer exact.
+_LONG_DIGITS_RE = re.compile(rb"\d{19}")
 URI_FIELDS = ("imageGcsUri", "textGcsUri")
 CONTENT_FIELDS = ("imageGcsUri", "textGcsUri", "textContent")
 
@@ -204,6 +210,8 @@ def read_lines(path: str) -> Iterator[Line]:
     """
     with open_file(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(BOM)
             if raw.strip():
                 yield Line(number, parse_line(raw, path, number))
 
@@ -211,7 +219,7 @@ def read_lines(path: str) -> Iterator[Line]:
 def parse_line(raw: bytes, path: str, number: int) -> dict:
     """One manifest line as a dict; a ManifestError names ``path`` and ``number`` otherwise."""
     try:
-        record = orjson.loads(raw)
+        record = loads(raw)
     except orjson.JSONDecodeError as err:
         raise ManifestError(f"{path}:{number}: not valid JSON ({err}); fix or remove the line") from None
     if not isinstance(record, dict):
@@ -224,9 +232,35 @@ def read_jsonl(path: str) -> Iterator[dict]:
     return (line.record for line in read_lines(path))
 
 
+def loads(raw: bytes | str) -> Any:
+    """One JSON value, with integers beyond 64 bits kept exact (orjson would make them floats).
+
+    Raises:
+        orjson.JSONDecodeError: when ``raw`` is not valid JSON (a subclass of ``ValueError``).
+    """
+    value = orjson.loads(raw)
+    data = raw.encode() if isinstance(raw, str) else raw
+    if _LONG_DIGITS_RE.search(data):
+        return json.loads(data)  # orjson accepted it, so it holds no NaN and is not too deep
+    return value
+
+
 def dumps(record: dict) -> bytes:
-    """One JSONL line (with its newline)."""
-    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
+    """One JSONL line (with its newline); integers beyond 64 bits are written digit for digit."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError as err:  # orjson: an integer beyond 64 bits, or nesting deeper than 255 levels
+        if "64-bit" not in str(err) and "Recursion" not in str(err):
+            raise
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_plain)
+        return text.encode() + b"\n"
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as plain Python values, for the standard library's JSON writer."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 @contextmanager

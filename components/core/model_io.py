@@ -4,8 +4,11 @@ A model folder holds ``model.skops`` (the fitted scikit-learn pipeline, in skops
 never unpickled; text vocabularies are stored beside it as one string, see
 :func:`_detached_vocabularies`) and ``metadata.json`` (task, label set, feature spec, training
 data version, metrics, library versions and the SHA-256 of ``model.skops``). Loading refuses a
-file whose checksum differs from its metadata, or that contains any type outside
-:data:`ALLOWED_PREFIXES` and :data:`ALLOWED_NAMES`."""
+file whose checksum differs from its metadata, or that names any type skops does not trust by
+default and :data:`ALLOWED_NAMES` does not list exactly. The check runs before skops constructs
+anything, so a file rooted at ``builtins.exec`` (or any other callable) is refused unexecuted, and
+every way a file can fail to load (not a zip, broken JSON, a pickle renamed) is a
+:class:`ModelFileError` naming the file."""
 
 from __future__ import annotations
 
@@ -26,12 +29,23 @@ MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 #: 2: the payload is ``{"estimator": ..., "vocabularies": {...}}``; 1: the estimator alone.
 FORMAT_VERSION = 2
-#: Types a model file may contain: scikit-learn, numpy and scipy objects ...
-ALLOWED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.")
-#: ... and these exact names: the search's ensemble, and ``functools.partial``, which boosting with
-#: categorical features keeps (around scikit-learn's ``check_array``). skops lists a partial's
-#: function as a type of its own, so a partial of anything outside the allow-list is still refused.
-ALLOWED_NAMES = ("labelloop.components.core.train.models.SoftVotingEnsemble", "functools.partial")
+#: The exact names a model file may hold beyond the types skops trusts by default (its own list of
+#: scikit-learn estimators and plain containers). No prefixes: ``builtins.*`` or ``numpy.*`` would
+#: admit ``builtins.exec`` or ``numpy.load``, which skops *calls* while loading. The list is what
+#: every family :mod:`.train` fits leaves in a file: tree and boosting internals, the SVM's
+#: calibration, the search's ensemble, and ``functools.partial`` around ``check_array``, which
+#: boosting with categorical features keeps (skops lists a partial's function as a type of its
+#: own, so a partial of anything else is still refused).
+ALLOWED_NAMES = (
+    "labelloop.components.core.train.models.SoftVotingEnsemble",
+    "functools.partial",
+    "numpy.dtype",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    "sklearn.utils.validation.check_array",
+)
 #: Where allowed types lived when older model files were saved: each old name is checked as its new
 #: one, and still resolves (``train`` re-exports ``SoftVotingEnsemble``, which moved into ``train.models``).
 RENAMED_TYPES = {
@@ -105,20 +119,35 @@ def read_metadata(folder: str) -> dict:
     path = _join(folder, METADATA_FILE)
     try:
         with manifest.open_file(path, "rb") as handle:
-            return orjson.loads(handle.read())
+            meta = orjson.loads(handle.read())
     except FileNotFoundError:
         raise ModelFileError(f"{path} not found; is {folder} a model saved by labelloop's train_model?") from None
+    except (orjson.JSONDecodeError, OSError) as err:
+        raise ModelFileError(f"{path} is not readable JSON ({err}); re-save the model with train_model") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path} holds a {type(meta).__name__}, not a JSON object; re-save the model")
+    return meta
 
 
-def untrusted_types(data: bytes) -> list[str]:
-    """Types in a skops payload outside :data:`ALLOWED_PREFIXES` and :data:`ALLOWED_NAMES`."""
+def untrusted_types(data: bytes, *, path: str = MODEL_FILE) -> list[str]:
+    """Types in a skops payload that neither skops' defaults nor :data:`ALLOWED_NAMES` trust.
+
+    skops reads only the file's schema here; nothing is constructed.
+    """
     import skops.io
 
-    return [
-        t
-        for t in skops.io.get_untrusted_types(data=data)
-        if not t.startswith(ALLOWED_PREFIXES) and RENAMED_TYPES.get(t, t) not in ALLOWED_NAMES
-    ]
+    try:
+        found = skops.io.get_untrusted_types(data=data)
+    except Exception as err:  # noqa: BLE001 - skops raises whatever its zip or JSON reader raises: all mean "not a model"
+        raise _unreadable(path, err) from None
+    return [t for t in found if RENAMED_TYPES.get(t, t) not in ALLOWED_NAMES]
+
+
+def _unreadable(path: str, err: Exception) -> ModelFileError:
+    return ModelFileError(
+        f"{path} is not a skops model file ({type(err).__name__}: {str(err)[:200]}); "
+        "re-save the model with train_model (pickles are never loaded)"
+    )
 
 
 def load_model(folder: str) -> LoadedModel:
@@ -138,23 +167,31 @@ def load_model(folder: str) -> LoadedModel:
         raise ModelFileError(f"{path} not found; the model folder is incomplete") from None
     if hashlib.sha256(data).hexdigest() != meta.get("model_sha256"):
         raise ModelFileError(f"{path} does not match the checksum in its metadata; the file was changed or corrupted")
-    refused = untrusted_types(data)
+    refused = untrusted_types(data, path=path)
     if refused:
         raise ModelFileError(
-            f"{path} contains types outside the allow-list {ALLOWED_PREFIXES + ALLOWED_NAMES}: "
+            f"{path} contains types outside the allow-list (skops' defaults and {', '.join(ALLOWED_NAMES)}): "
             f"{refused}; refusing to load"
         )
-    trusted = skops.io.get_untrusted_types(data=data)
-    payload = skops.io.loads(data, trusted=trusted)
+    try:
+        # Only the exact names of ALLOWED_NAMES (and their old paths) are trusted, never the file's own list.
+        payload = skops.io.loads(data, trusted=[*ALLOWED_NAMES, *RENAMED_TYPES])
+    except Exception as err:  # noqa: BLE001 - a schema that passed the audit can still be malformed
+        raise _unreadable(path, err) from None
     estimator = _with_vocabularies(payload) if meta.get("format_version", 1) >= 2 else payload
-    model = TrainedModel(
-        estimator=estimator,
-        task=check_task(meta["task"]),
-        labels=tuple(meta["labels"]),
-        spec=feats.FeatureSpec.from_dict(meta["feature_spec"]),
-        family=meta.get("family", ""),
-        params=meta.get("params", {}),
-    )
+    if not callable(getattr(estimator, "predict", None)):
+        raise ModelFileError(f"{path} holds a {type(estimator).__name__}, not a fitted model; re-save the model")
+    try:
+        model = TrainedModel(
+            estimator=estimator,
+            task=check_task(meta["task"]),
+            labels=tuple(meta["labels"]),
+            spec=feats.FeatureSpec.from_dict(meta["feature_spec"]),
+            family=meta.get("family", ""),
+            params=meta.get("params", {}),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(f"{_join(folder, METADATA_FILE)} lacks or garbles {err}; re-save the model") from None
     return LoadedModel(model, meta)
 
 
@@ -203,8 +240,11 @@ def _with_vocabularies(payload) -> object:
     if not isinstance(payload, dict) or "estimator" not in payload:
         raise ModelFileError("model.skops does not hold the estimator its metadata's format_version promises")
     estimator = payload["estimator"]
+    vocabularies = payload.get("vocabularies", {})
+    if not isinstance(vocabularies, dict) or not all(isinstance(v, str) for v in vocabularies.values()):
+        raise ModelFileError("model.skops stores vocabularies that are not a map of strings; re-save the model")
     vectorizers = _vectorizers(estimator)
-    for name, joined in payload.get("vocabularies", {}).items():
+    for name, joined in vocabularies.items():
         if name not in vectorizers:
             raise ModelFileError(f"model.skops stores a vocabulary for {name!r}, which the estimator lacks")
         terms = joined.split(_TERM_SEPARATOR) if joined else []

@@ -15,21 +15,25 @@ class Partition:
     labeled: int
     pool: int
     evaluation_pending: int
+    labeled_pool: int = 0  # labeled training items: the labels active learning bought on the pool
 
 
 def partition_manifest(source: str, pool: str, evaluation_pending: str) -> Partition:
     """Write the unlabeled training items (the pool) and the unlabeled validation/test items.
 
     Unlabeled items without a split count as pool: they can only ever be training data.
-    Every item is counted once, so ``labeled + pool + evaluation_pending == total``.
+    Every item is counted once, so ``labeled + pool + evaluation_pending == total``;
+    ``labeled_pool`` is the labeled items outside validation/test (what the sampling switch counts).
     """
-    labeled = 0
+    labeled = labeled_pool = 0
 
     def unlabeled(wanted: str):
-        nonlocal labeled
+        nonlocal labeled, labeled_pool
         for record in mf.read_jsonl(source):
             if mf.labels_of(record):
-                labeled += wanted == "pool"  # counted once, on the first pass
+                if wanted == "pool":  # counted once, on the first pass
+                    labeled += 1
+                    labeled_pool += mf.ml_use_of(record) not in ("validation", "test")
                 continue
             kind = "evaluation" if mf.ml_use_of(record) in ("validation", "test") else "pool"
             if kind == wanted:
@@ -37,4 +41,4 @@ def partition_manifest(source: str, pool: str, evaluation_pending: str) -> Parti
 
     pool_count = mf.write_jsonl(pool, unlabeled("pool"))
     evaluation_count = mf.write_jsonl(evaluation_pending, unlabeled("evaluation"))
-    return Partition(labeled + pool_count + evaluation_count, labeled, pool_count, evaluation_count)
+    return Partition(labeled + pool_count + evaluation_count, labeled, pool_count, evaluation_count, labeled_pool)

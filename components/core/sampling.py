@@ -11,10 +11,15 @@ pool order) and returns pool positions, most informative first:
   everything labeled or already picked, so a batch covers the pool instead of one corner of it;
 * ``margin_cluster`` — margin with a diversity step: the ``candidate_factor * k`` smallest-margin
   items are clustered into ``k`` groups (k-means on embeddings) and the smallest-margin item of each
-  group is taken, so a batch is not ``k`` copies of the same confusion.
+  group is taken, so a batch is not ``k`` copies of the same confusion;
+* ``margin_diverse`` — the default: ``margin_cluster`` on the model's feature space (embeddings)
+  while few labels are bought on the pool, plain margin afterwards; how long the diversity step
+  lasts and how wide its candidate set is follow the batch size (:func:`diversity_plan`). Without
+  embeddings it is plain margin: clustering probability vectors cost labels in the benchmark.
 
 ``UNCERTAINTY`` (DataLabelingJob's only ``sampleStrategy``) maps to :data:`DEFAULT_UNCERTAINTY`,
-the strategy that needed the fewest labels in ``benchmarks/label_efficiency.py``.
+chosen by ``benchmarks/label_efficiency.py``. Each round should draw a fresh seed from the run's
+seed (:func:`round_seed`), so k-means and tie-breaks do not repeat the same draw every round.
 
 The uncertainty scores are computed in cache-sized chunks (each chunk transposed once so the
 top-2 pass runs over contiguous class columns) and the top-k is kept incrementally: a chunk only
@@ -30,22 +35,24 @@ embeddings, a seeded random sample stratified by any known grouping (proportiona
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 UNCERTAINTY_STRATEGIES = ("least_confidence", "margin", "entropy")
-DIVERSITY_STRATEGIES = ("kcenter", "margin_cluster")
+DIVERSITY_STRATEGIES = ("kcenter", "margin_cluster", "margin_diverse")
 STRATEGIES = (*UNCERTAINTY_STRATEGIES, "random", *DIVERSITY_STRATEGIES)
 #: What DataLabelingJob's ``UNCERTAINTY`` means here (chosen by benchmarks/label_efficiency.py).
-DEFAULT_UNCERTAINTY = "margin_cluster"
+DEFAULT_UNCERTAINTY = "margin_diverse"
 ALIASES = {"uncertainty": DEFAULT_UNCERTAINTY, "sample_strategy_unspecified": DEFAULT_UNCERTAINTY}
 DEFAULT_CHUNK_ROWS = 16384
 #: margin_cluster clusters this many times the batch size of smallest-margin candidates.
 DEFAULT_CANDIDATE_FACTOR = 5
 #: margin_cluster stops clustering once this many batches' worth of items are labeled.
 DEFAULT_DIVERSITY_HORIZON = 20.0
+#: margin_diverse clusters while fewer than this many batches of pool labels are bought.
+DEFAULT_DIVERSE_HORIZON = 10.0
 PROBABILITY_TOLERANCE = 1e-3
 
 
@@ -87,29 +94,41 @@ def resolve_strategy(name: str) -> str:
 # Validation
 
 
-def check_probabilities(probabilities: np.ndarray, ids: list[str] | tuple[str, ...] | None = None) -> None:
+def check_probabilities(
+    probabilities: np.ndarray, ids: list[str] | tuple[str, ...] | None = None, *, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> None:
     """Raise ValueError naming the first bad row unless every row is a probability distribution.
+
+    One cache-sized chunk at a time (the selection's chunk size), in the array's own float type:
+    the chunk's min and max and its row sums (a matrix-vector product) are all it takes, so the
+    check costs about one pass over the data, like the selection itself
+    (``benchmarks/selection_speed.py`` prints both). NaN fails every comparison, so it is caught too.
 
     Args:
         probabilities: ``N x C`` array of predicted class probabilities.
         ids: item ids in row order, used to name a bad row.
+        chunk_rows: rows per chunk.
     """
     if probabilities.ndim != 2 or probabilities.shape[1] < 2:
         raise ValueError(f"probabilities must be an N x C array with C >= 2, got shape {probabilities.shape}")
     if ids is not None and len(ids) != len(probabilities):
         raise ValueError(f"{len(ids)} ids for {len(probabilities)} probability rows; they must match one to one")
-    for start in range(0, len(probabilities), 1 << 20):
-        block = np.asarray(probabilities[start : start + (1 << 20)], dtype=np.float64)
-        bad = ~np.isfinite(block).all(axis=1)
-        bad |= (block < -PROBABILITY_TOLERANCE).any(axis=1) | (block > 1 + PROBABILITY_TOLERANCE).any(axis=1)
-        bad |= np.abs(block.sum(axis=1) - 1.0) > PROBABILITY_TOLERANCE
-        if bad.any():
-            row = start + int(np.flatnonzero(bad)[0])
-            name = f"item {ids[row]!r}" if ids is not None else f"row {row}"
-            raise ValueError(
-                f"probabilities of {name} (row {row}) are not a distribution: "
-                f"{np.asarray(probabilities[row]).tolist()}; re-run prediction with a softmax/predict_proba output"
-            )
+    dtype = probabilities.dtype if probabilities.dtype in (np.float32, np.float64) else np.float64
+    ones = np.ones(probabilities.shape[1], dtype=dtype)
+    low, high = -PROBABILITY_TOLERANCE, 1 + PROBABILITY_TOLERANCE
+    for start in range(0, len(probabilities), chunk_rows):
+        block = np.asarray(probabilities[start : start + chunk_rows], dtype=dtype)
+        total = block @ ones
+        if block.min() >= low and block.max() <= high and np.abs(total - 1.0).max() <= PROBABILITY_TOLERANCE:
+            continue
+        bad = ~np.isfinite(block).all(axis=1) | (block < low).any(axis=1) | (block > high).any(axis=1)
+        bad |= ~(np.abs(total - 1.0) <= PROBABILITY_TOLERANCE)
+        row = start + int(np.flatnonzero(bad)[0])
+        name = f"item {ids[row]!r}" if ids is not None else f"row {row}"
+        raise ValueError(
+            f"probabilities of {name} (row {row}) are not a distribution: "
+            f"{np.asarray(probabilities[row]).tolist()}; re-run prediction with a softmax/predict_proba output"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,12 +341,13 @@ def margin_cluster(
     candidate_factor: int = DEFAULT_CANDIDATE_FACTOR,
     seed: int = 0,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    embed: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Selection:
-    """Margin sampling with a diversity step (the default for ``UNCERTAINTY``).
+    """Margin sampling with a diversity step.
 
     Takes the ``candidate_factor * k`` smallest-margin rows, clusters them into ``k`` groups by
-    k-means on ``embeddings`` (the probabilities when none are given) and keeps the smallest-margin
-    row of each group, so near-identical confusions fill one slot, not the whole batch.
+    k-means on ``embeddings`` (else on ``embed(candidate rows)``, else on the probabilities) and
+    keeps the smallest-margin row of each group, so near-identical confusions fill one slot, not the whole batch.
 
     Returns:
         The chosen rows, most uncertain first; ``scores`` are ``1 - margin``.
@@ -339,8 +359,11 @@ def margin_cluster(
     )
     if len(candidates.indices) <= k:
         return Selection(candidates.indices, candidates.scores, "margin_cluster", k, n)
-    space = probabilities if embeddings is None else embeddings
-    points = _standardize(np.asarray(space[candidates.indices], dtype=np.float64))
+    if embeddings is None and embed is not None:
+        points = _standardize(np.asarray(embed(candidates.indices), dtype=np.float64))
+    else:
+        space = probabilities if embeddings is None else embeddings
+        points = _standardize(np.asarray(space[candidates.indices], dtype=np.float64))
     groups, _ = _kmeans_labels(points, k, seed)
     # candidates are sorted most-uncertain first, so the first row of each group is its best
     _, first = np.unique(groups, return_index=True)
@@ -349,6 +372,96 @@ def margin_cluster(
         rest = np.setdiff1d(np.arange(len(candidates.indices)), chosen)[: k - len(chosen)]
         chosen = np.sort(np.concatenate((chosen, rest)))
     return Selection(candidates.indices[chosen], candidates.scores[chosen], "margin_cluster", k, n)
+
+
+def round_seed(seed: int, round_key: int) -> int:
+    """A fresh seed for one round, derived from the run's ``seed`` and a per-round key.
+
+    The key is anything that changes every round and is the same on a re-run (the round index, or
+    the labels bought so far), so every round's k-means and tie-breaks draw anew while a re-run of
+    the same round reproduces its choice exactly.
+    """
+    mixed = tie_break_keys(np.asarray([round_key], dtype=np.int64), int(seed))[0]
+    return int(mixed >> np.uint64(33))  # 31 bits: valid for numpy and scikit-learn random states
+
+
+@dataclass(frozen=True)
+class DiversityPlan:
+    """How ``margin_diverse`` chooses one batch.
+
+    Attributes:
+        candidate_factor: the batch clusters this many times ``k`` smallest-margin candidates;
+            1 means plain margin (no diversity step).
+        reason: a sentence saying why.
+    """
+
+    candidate_factor: int
+    reason: str
+
+
+def diversity_plan(
+    *,
+    k: int,
+    pool_labels: int,
+    has_embeddings: bool,
+    candidate_factor: int = DEFAULT_CANDIDATE_FACTOR,
+    horizon: float = DEFAULT_DIVERSE_HORIZON,
+) -> DiversityPlan:
+    """The diversity step for a batch of ``k`` once ``pool_labels`` labels are bought on the pool.
+
+    Diversity pays while a batch is large next to what the model has seen: ``k`` smallest-margin
+    items then crowd into a few confusions. The step runs while ``pool_labels < horizon * k`` (so
+    a batch 2.5x bigger keeps it 2.5x longer in labels) and only on embeddings; evaluation items
+    must not count in ``pool_labels``, they never were candidates.
+    """
+    if not has_embeddings:
+        return DiversityPlan(1, "no embeddings: plain margin (clustering probability vectors costs labels)")
+    if candidate_factor <= 1 or k <= 1:
+        return DiversityPlan(1, f"candidate factor {candidate_factor}, batch {k}: nothing to diversify")
+    if pool_labels >= horizon * k:
+        return DiversityPlan(1, f"{pool_labels} pool labels >= {horizon:g} batches of {k}: plain margin")
+    return DiversityPlan(
+        int(candidate_factor), f"{pool_labels} pool labels < {horizon:g} batches of {k}: cluster {candidate_factor}k"
+    )
+
+
+def margin_diverse(
+    probabilities: np.ndarray,
+    k: int,
+    *,
+    embeddings: np.ndarray | None,
+    pool_labels: int,
+    seed: int = 0,
+    candidate_factor: int = DEFAULT_CANDIDATE_FACTOR,
+    horizon: float = DEFAULT_DIVERSE_HORIZON,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    embed: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Selection:
+    """The default strategy: :func:`margin_cluster` on embeddings while :func:`diversity_plan` says so, else margin.
+
+    Without an ``embeddings`` array, ``embed(pool rows) -> features`` (if given) featurizes just the
+    clustered candidates, so a pipeline without an embedding step still clusters on features.
+    """
+    plan = diversity_plan(
+        k=k,
+        pool_labels=pool_labels,
+        has_embeddings=embeddings is not None or embed is not None,
+        candidate_factor=candidate_factor,
+        horizon=horizon,
+    )
+    if plan.candidate_factor <= 1:
+        chosen = top_k_uncertain(probabilities, k, "margin", seed=seed, chunk_rows=chunk_rows)
+    else:
+        chosen = margin_cluster(
+            probabilities,
+            k,
+            embeddings=embeddings,
+            candidate_factor=plan.candidate_factor,
+            seed=seed,
+            chunk_rows=chunk_rows,
+            embed=embed,
+        )
+    return Selection(chosen.indices, chosen.scores, "margin_diverse", k, len(probabilities))
 
 
 def _standardize(points: np.ndarray) -> np.ndarray:
@@ -374,7 +487,8 @@ def select(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     candidate_factor: int | None = None,
     labeled_count: int | None = None,
-    diversity_horizon: float = DEFAULT_DIVERSITY_HORIZON,
+    diversity_horizon: float | None = None,
+    embed: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Selection:
     """Choose ``k`` pool rows with ``strategy``; the one entry point components call.
 
@@ -391,10 +505,14 @@ def select(
         chunk_rows: rows per chunk for the uncertainty pass.
         candidate_factor: ``margin_cluster`` clusters the ``candidate_factor * k`` smallest
             margins (default :data:`DEFAULT_CANDIDATE_FACTOR`).
-        labeled_count: labels bought so far (default: rows of ``labeled_embeddings``, else 0).
-        diversity_horizon: ``margin_cluster`` applies its diversity step only while fewer than
-            ``diversity_horizon * k`` items are labeled; after that one batch barely moves the
-            model, redundancy stops costing labels and plain margin needs fewer.
+        labeled_count: labels bought on the pool so far, evaluation items not counted (default:
+            rows of ``labeled_embeddings``, else 0).
+        diversity_horizon: ``margin_cluster``/``margin_diverse`` apply their diversity step only
+            while fewer than ``diversity_horizon * k`` pool items are labeled (defaults
+            :data:`DEFAULT_DIVERSITY_HORIZON` / :data:`DEFAULT_DIVERSE_HORIZON`); after that one
+            batch barely moves the model, redundancy stops costing labels and plain margin needs fewer.
+        embed: ``pool rows -> features`` for ``margin_diverse`` when no ``embeddings`` are given
+            (only the clustered candidates are featurized).
     """
     strategy = resolve_strategy(strategy)
     if strategy == "random":
@@ -411,11 +529,24 @@ def select(
         )
     if embeddings is not None and len(embeddings) != len(probabilities):
         raise ValueError(f"{len(embeddings)} embedding rows for {len(probabilities)} probability rows; they must match")
+    if labeled_count is None:
+        labeled_count = 0 if labeled_embeddings is None else len(labeled_embeddings)
+    if strategy == "margin_diverse":
+        return margin_diverse(
+            probabilities,
+            k,
+            embeddings=embeddings,
+            pool_labels=labeled_count,
+            seed=seed,
+            candidate_factor=DEFAULT_CANDIDATE_FACTOR if candidate_factor is None else candidate_factor,
+            horizon=DEFAULT_DIVERSE_HORIZON if diversity_horizon is None else diversity_horizon,
+            chunk_rows=chunk_rows,
+            embed=embed,
+        )
     if strategy == "margin_cluster":
         factor = DEFAULT_CANDIDATE_FACTOR if candidate_factor is None else candidate_factor
-        if labeled_count is None:
-            labeled_count = 0 if labeled_embeddings is None else len(labeled_embeddings)
-        if labeled_count >= diversity_horizon * k:
+        horizon = DEFAULT_DIVERSITY_HORIZON if diversity_horizon is None else diversity_horizon
+        if labeled_count >= horizon * k:
             factor = 1
         return margin_cluster(
             probabilities, k, embeddings=embeddings, candidate_factor=factor, seed=seed, chunk_rows=chunk_rows
@@ -618,7 +749,9 @@ def select_from_manifest(
 
     With ``predictions`` the strategy runs on their rows for the pool's items; without them this is
     a cold start (:func:`cold_start_sample`: clusters of ``embeddings``, else groups of the
-    ``labelloop.<stratify_field>`` value, else random). Every pool item lands in exactly one output;
+    ``labelloop.<stratify_field>`` value, else random). The strategy runs with a fresh seed per round,
+    :func:`round_seed` of ``seed`` and ``labeled_count`` (labels bought on the pool so far, which
+    grows every round). Every pool item lands in exactly one output;
     chosen items carry ``labelloop.selection_{strategy,rank,score}``.
 
     Raises:
@@ -635,7 +768,13 @@ def select_from_manifest(
         probabilities = _rows_for(ids, predictions.ids, predictions.probabilities, what="prediction")
         check_probabilities(probabilities, ids)
         chosen = select(
-            strategy, k, probabilities=probabilities, embeddings=vectors, labeled_count=labeled_count, seed=seed
+            strategy,
+            k,
+            probabilities=probabilities,
+            embeddings=vectors,
+            labeled_count=labeled_count,
+            seed=round_seed(seed, labeled_count),
+            embed=None if vectors is not None else candidate_embedder(pool_path),
         )
     rank = {int(row): (i, float(score)) for i, (row, score) in enumerate(zip(chosen.indices, chosen.scores))}
 
@@ -652,6 +791,46 @@ def select_from_manifest(
     n_selected = manifest.write_jsonl(selected_path, split(True))
     n_remaining = manifest.write_jsonl(remaining_path, split(False))
     return ManifestSelection(chosen.strategy, k, n_selected, n_remaining, chosen.exhausted)
+
+
+def candidate_embedder(pool_path: str, *, image_size: int = 32) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``pool rows -> features`` for a pool manifest without an embedding step, or None (no image/text).
+
+    Images: the fixed image featurizer the models use (``features.image_features``: HOG + pixels),
+    so clusters live in the model's input feature space. Text: TF-IDF fitted on the candidates'
+    texts, reduced by truncated SVD (unsupervised). Only the first record is read up front; the
+    manifest is read when (if) the strategy asks for features, and only the rows asked for are loaded.
+    """
+    from . import manifest
+
+    first = next(iter(manifest.read_jsonl(pool_path)), None)
+    kind = manifest.content_of(first)[0] if first is not None else ""
+    if kind not in ("imageGcsUri", "textContent", "textGcsUri"):
+        return None
+
+    def records_at(rows: np.ndarray) -> list[dict]:
+        wanted = {int(r) for r in rows}
+        found = {i: record for i, record in enumerate(manifest.read_jsonl(pool_path)) if i in wanted}
+        return [found[int(r)] for r in rows]
+
+    def embed(rows: np.ndarray) -> np.ndarray:
+        records = records_at(rows)
+        if kind == "imageGcsUri":
+            from . import features as feats
+
+            uris = [manifest.content_of(r)[1] for r in records]
+            spec = feats.image_spec_for(uris[:16], image_size=image_size)
+            return feats.image_features([feats.read_image(u, spec) for u in uris], spec)
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        from .train import text_of
+
+        tfidf = TfidfVectorizer(sublinear_tf=True).fit_transform([text_of(r) for r in records])
+        dims = max(1, min(50, tfidf.shape[0] - 1, tfidf.shape[1] - 1))
+        return TruncatedSVD(n_components=dims, random_state=0).fit_transform(tfidf)
+
+    return embed
 
 
 def _pool_ids_and_groups(pool_path: str, stratify_field: str) -> tuple[list[str], list[str] | None]:

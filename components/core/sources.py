@@ -8,10 +8,13 @@ when a ``gs://`` path is used.
 
 from __future__ import annotations
 
+import os
 import posixpath
+import re
+import stat
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # fsspec is imported where it is used: it costs a component ~0.2 s of start-up
@@ -27,6 +30,13 @@ _SUFFIX_FORMATS = {
     ".pq": "parquet",
 }
 DEFAULT_READ_BATCH = 64
+#: The most bytes read from one item file: Vertex takes image files up to 30 MB
+#: (https://cloud.google.com/vertex-ai/docs/image-data/classification/prepare-data); a larger
+#: file (or a link to ``/dev/zero``) is one ``file_too_large`` reject, read no further.
+MAX_FILE_BYTES = 30_000_000
+#: Formats Vertex *imports* for image datasets: PNG, JPEG, GIF, BMP, ICO. TIFF and WEBP are output
+#: formats only (https://cloud.google.com/vertex-ai/docs/image-data/classification/prepare-data).
+VERTEX_IMPORT_FORMATS = ("png", "jpeg", "gif", "bmp", "ico")
 
 _IMAGE_SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -92,6 +102,8 @@ def detect_format(source_uri: str, source_format: str = "auto") -> str:
     if not fs.exists(path):
         raise SourceError(f"source {source_uri!r} does not exist; check the path and your access to it")
     is_dir = fs.isdir(path)
+    if not is_dir:
+        _require_regular_file(source_uri, fs, path)
     if source_format != "auto":
         if (source_format == "image_folder") != is_dir:
             kind = "a folder" if is_dir else "a file"
@@ -106,6 +118,19 @@ def detect_format(source_uri: str, source_format: str = "auto") -> str:
             f"({', '.join(SOURCE_FORMATS[1:])})"
         )
     return _SUFFIX_FORMATS[suffix]
+
+
+def _require_regular_file(source_uri: str, fs, path: str) -> None:
+    """A local source must be a regular file: a FIFO would hang the import and ``/dev/zero`` never ends."""
+    protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
+    if protocol not in ("file", "local"):
+        return
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise SourceError(
+            f"source {source_uri!r} is a {_file_kind(mode)}, not a regular file; copy the data to a file and "
+            "import that"
+        )
 
 
 def list_image_folder(root_uri: str) -> list[FolderImage]:
@@ -163,25 +188,136 @@ def file_sizes(uris: Iterable[str]) -> dict[str, int | None]:
     return sizes
 
 
-def read_files(uris: list[str]) -> list[FileRead]:
-    """Read every URI's bytes, concurrently where the filesystem can; failures become reject codes.
+def read_files(uris: list[str], *, max_bytes: int = MAX_FILE_BYTES) -> list[FileRead]:
+    """Read every URI's bytes (see :class:`FileReader`); failures become reject codes."""
+    return FileReader(max_bytes=max_bytes).read(uris)
 
-    Uses ``cat_ranges`` (not ``cat``) so names holding glob characters such as ``[`` are read as is.
+
+@dataclass
+class FileReader:
+    """Reads item files for one import: only regular files, at most ``max_bytes`` each, and a
+    missing ``gs://`` bucket is found once (one request) instead of once per item with retries.
+
+    Local files are opened non-blocking and checked with ``fstat`` on the open descriptor before a
+    byte is read, so a FIFO named ``x.jpg`` cannot hang the import and a link to ``/dev/zero`` is
+    refused, not read. ``gs://`` objects are read concurrently (gcsfs' ``cat_ranges``, which also
+    reads names holding glob characters such as ``[`` as is), each only up to ``max_bytes + 1``.
     """
-    groups, filesystems = _group_by_folder(uris)
-    by_fs: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for (protocol, _), members in groups.items():
-        by_fs[protocol].extend(members)
-    by_uri: dict[str, FileRead] = {}
-    for protocol, members in by_fs.items():
-        paths = [path for _, path in members]
-        results = filesystems[protocol].cat_ranges(paths, None, None, on_error="return")
-        for (uri, _), result in zip(members, results):
-            by_uri[uri] = _file_read(uri, result)
-    return [by_uri[uri] for uri in uris]
+
+    max_bytes: int = MAX_FILE_BYTES
+    #: bucket -> None (readable) or ``(code, reason)`` that every object in it gets.
+    buckets: dict[str, tuple[str, str] | None] = field(default_factory=dict)
+
+    def read(self, uris: list[str]) -> list[FileRead]:
+        by_uri: dict[str, FileRead] = {}
+        remote: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for uri in dict.fromkeys(uris):
+            protocol, path = split_uri(uri)
+            if protocol == "file":
+                by_uri[uri] = read_local_file(uri, path, self.max_bytes)
+                continue
+            problem = self._bucket_problem(protocol, path.split("/", 1)[0])
+            if problem:
+                by_uri[uri] = FileRead(uri, None, problem[0], f"{uri}: {problem[1]}")
+            else:
+                remote[protocol].append((uri, path))
+        for protocol, members in remote.items():
+            import fsspec
+
+            paths = [path for _, path in members]
+            results = fsspec.filesystem(protocol).cat_ranges(
+                paths, [0] * len(paths), [self.max_bytes + 1] * len(paths), on_error="return"
+            )
+            for (uri, _), result in zip(members, results):
+                by_uri[uri] = _file_read(uri, result, self.max_bytes)
+        return [by_uri[uri] for uri in uris]
+
+    def _bucket_problem(self, protocol: str, bucket: str) -> tuple[str, str] | None:
+        """Whether ``bucket`` can hold readable objects, asked once per import.
+
+        Only a definite answer counts: "not found" rejects its items at once, and an error that is
+        not about permission (network, DNS) too, since each item's read would meet it again after
+        its own retries. A permission error on the bucket itself is not final (object reads may
+        still be allowed), so those items are read one by one.
+        """
+        key = f"{protocol}://{bucket}"
+        if key not in self.buckets:
+            import fsspec
+
+            try:
+                fsspec.filesystem(protocol).info(bucket)
+                self.buckets[key] = None
+            except FileNotFoundError:
+                self.buckets[key] = (
+                    "bucket_not_found",
+                    f"bucket {key} does not exist; fix the bucket name or create it",
+                )
+            except PermissionError:
+                self.buckets[key] = None
+            except Exception as err:  # noqa: BLE001 - any other failure would repeat for every item
+                self.buckets[key] = (
+                    "unreadable",
+                    f"bucket {key} cannot be reached ({type(err).__name__}: {str(err)[:200]}); check access",
+                )
+        return self.buckets[key]
 
 
-def _file_read(uri: str, result: bytes | Exception) -> FileRead:
+def read_local_file(uri: str, path: str, max_bytes: int = MAX_FILE_BYTES) -> FileRead:
+    """One local file's bytes; only a regular file, never more than ``max_bytes + 1`` bytes read."""
+    path = os.path.expanduser(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return FileRead(uri, None, "file_not_found", f"{uri} does not exist; fix the URI or upload the file")
+    except OSError as err:
+        return FileRead(uri, None, "unreadable", f"{uri} could not be opened ({type(err).__name__}: {err})")
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            return FileRead(uri, None, "file_not_found", f"{uri} is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            return FileRead(
+                uri,
+                None,
+                "not_a_regular_file",
+                f"{uri} is a {_file_kind(info.st_mode)}, not a regular file; only regular files are imported",
+            )
+        if info.st_size > max_bytes:
+            return _too_large(uri, max_bytes)
+        os.set_blocking(fd, True)
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return _file_read(uri, b"".join(chunks), max_bytes)
+    except OSError as err:
+        return FileRead(uri, None, "unreadable", f"{uri} could not be read ({type(err).__name__}: {err})")
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def _too_large(uri: str, max_bytes: int) -> FileRead:
+    return FileRead(
+        uri, None, "file_too_large", f"{uri} is larger than {max_bytes:,} bytes, the most an item file may hold"
+    )
+
+
+def _file_read(uri: str, result: bytes | Exception, max_bytes: int = MAX_FILE_BYTES) -> FileRead:
     if isinstance(result, FileNotFoundError):
         return FileRead(uri, None, "file_not_found", f"{uri} does not exist; fix the URI or upload the file")
     if isinstance(result, IsADirectoryError):
@@ -190,6 +326,8 @@ def _file_read(uri: str, result: bytes | Exception) -> FileRead:
         return FileRead(uri, None, "unreadable", f"{uri} could not be read ({type(result).__name__}: {result})")
     if not result:
         return FileRead(uri, None, "empty_file", f"{uri} is empty")
+    if len(result) > max_bytes:
+        return _too_large(uri, max_bytes)
     return FileRead(uri, result)
 
 
@@ -215,11 +353,28 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
+@dataclass(frozen=True)
+class TableChunk:
+    """One batch of a table's readable rows, their row numbers and the rows that could not be read.
+
+    Attributes:
+        batch: the rows read, every CSV column as UTF-8 text.
+        rows: the 1-based data row number (header excluded) of each row of ``batch``.
+        unreadable: ``(row, code, reason, values)`` of each row dropped while reading (a ragged or
+            non-UTF-8 row), so a malformed row is one reject, not the end of the import.
+    """
+
+    batch: object  # pyarrow.RecordBatch
+    rows: object  # numpy array of int64
+    unreadable: tuple[tuple[int, str, str, dict], ...] = ()
+
+
 def iter_table_batches(source_uri: str, source_format: str, batch_rows: int = 65_536):
     """Stream a CSV (every column read as text, empty = null) or Parquet file as Arrow record batches.
 
     Returns:
-        ``(schema, batches)``: the file's schema and an iterator of ``pyarrow.RecordBatch``.
+        ``(schema, batches)``: the file's schema and an iterator of ``pyarrow.RecordBatch`` (Parquet)
+        or :class:`TableChunk` (CSV, whose malformed rows are reported, not raised).
     """
     import pyarrow as pa
     import pyarrow.csv as pa_csv
@@ -227,21 +382,195 @@ def iter_table_batches(source_uri: str, source_format: str, batch_rows: int = 65
 
     from .manifest import open_file
 
-    handle = open_file(source_uri, "rb")
-    if source_format == "parquet":
-        parquet = pq.ParquetFile(handle)
-        return parquet.schema_arrow, _closing(parquet.iter_batches(batch_size=batch_rows), handle)
-    if source_format != "csv":
+    if source_format not in ("csv", "parquet"):
         raise SourceError(f"tabular sources are csv or parquet, got {source_format!r}")
+    if source_format == "parquet":
+        handle = open_file(source_uri, "rb")
+        try:
+            parquet = pq.ParquetFile(handle)
+        except (pa.ArrowException, OSError) as err:
+            handle.close()
+            raise SourceError(f"{source_uri} is not a readable Parquet file ({err}); re-export it") from None
+        return parquet.schema_arrow, _closing(_parquet_batches(parquet, source_uri, batch_rows), handle)
     names = _csv_header(source_uri)
+    skipped: list[tuple[int | None, int, int, str]] = []
+
+    def on_invalid_row(row) -> str:
+        skipped.append((row.number, row.expected_columns, row.actual_columns, row.text))
+        return "skip"
+
+    handle = Utf8Marked(open_file(source_uri, "rb"))
+    # Single-threaded: the reader then numbers the rows it skips (it cannot when parsing in
+    # parallel), and streaming one block at a time is as fast (the file is read in order anyway).
     reader = pa_csv.open_csv(
         handle,
-        read_options=pa_csv.ReadOptions(block_size=8 << 20),
+        read_options=pa_csv.ReadOptions(block_size=8 << 20, use_threads=False),
+        parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid_row, newlines_in_values=True),
         convert_options=pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in names}, strings_can_be_null=True
         ),
     )
-    return reader.schema, _closing(reader, handle)
+    schema = pa.schema([pa.field(name, pa.string()) for name in reader.schema.names])
+    return schema, _closing(_csv_chunks(reader, schema, skipped), handle)
+
+
+def _parquet_batches(parquet, source_uri: str, batch_rows: int) -> Iterator:
+    """The file's record batches; a corrupt page is a SourceError naming the file, not a bare Arrow error."""
+    import pyarrow as pa
+
+    try:
+        yield from parquet.iter_batches(batch_size=batch_rows)
+    except (pa.ArrowException, OSError) as err:
+        raise SourceError(
+            f"{source_uri}: a Parquet page cannot be read ({err}); the file is corrupt, re-export it"
+        ) from None
+
+
+def _csv_chunks(reader, schema, skipped: list) -> Iterator[TableChunk]:
+    """Each block of the CSV as a :class:`TableChunk`: ragged rows (skipped by the reader) and rows
+    that are not UTF-8 become ``unreadable`` entries with their data row numbers."""
+    import numpy as np
+
+    done, seen = 0, 0  # data rows accounted for so far; entries of ``skipped`` handled so far
+    for batch in reader:
+        fresh, seen = skipped[seen:], len(skipped)
+        span = np.arange(done + 1, done + batch.num_rows + len(fresh) + 1, dtype=np.int64)
+        ragged = {}
+        for number, expected, actual, text in fresh:
+            row = number - 1 if number else None  # the reader counts the header as record 1
+            if row is None or row not in span or row in ragged:
+                row = next(int(r) for r in span[::-1] if int(r) not in ragged)  # unnumbered: placed last
+            ragged[row] = (expected, actual, text)
+        rows = span[~np.isin(span, np.fromiter(ragged, dtype=np.int64, count=len(ragged)))]
+        unreadable = [
+            (row, "bad_row", _ragged_reason(row, expected, actual, text), {"text": text[:10_000]})
+            for row, (expected, actual, text) in ragged.items()
+        ]
+        batch, rows, not_utf8 = _as_text(batch, rows, schema)
+        done = int(span[-1]) if len(span) else done
+        yield TableChunk(batch, rows, tuple(sorted(unreadable + not_utf8, key=lambda entry: entry[0])))
+    if len(skipped) > seen:  # rows skipped after the last batch (the reader yields no empty batch)
+        import pyarrow as pa
+
+        empty = pa.RecordBatch.from_arrays([pa.array([], pa.string()) for _ in schema.names], schema=schema)
+        yield _tail_chunk(empty, done, skipped[seen:])
+
+
+def _tail_chunk(empty, done: int, fresh: list) -> TableChunk:
+    """A chunk of no rows carrying the ragged rows the reader skipped after its last batch."""
+    import numpy as np
+
+    unreadable = []
+    for offset, (number, expected, actual, text) in enumerate(fresh, start=1):
+        row = number - 1 if number else done + offset
+        unreadable.append((row, "bad_row", _ragged_reason(row, expected, actual, text), {"text": text[:10_000]}))
+    return TableChunk(empty, np.zeros(0, dtype=np.int64), tuple(unreadable))
+
+
+def _ragged_reason(row: int, expected: int, actual: int, text: str) -> str:
+    marked = " and bytes that are not UTF-8" if NOT_UTF8_MARK in text else ""
+    return (
+        f"row {row} has {actual} field(s){marked} where the header has {expected}; quote values holding commas "
+        "or newlines, or fix the row"
+    )
+
+
+def _as_text(batch, rows, schema):
+    """``batch`` less the rows holding bytes that were not UTF-8 (marked by :class:`Utf8Marked`)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    bad = np.zeros(batch.num_rows, dtype=bool)
+    where: dict[int, str] = {}
+    for index, name in enumerate(batch.schema.names):
+        marked = pc.fill_null(pc.match_substring(batch.column(index), NOT_UTF8_MARK), False)
+        hits = np.asarray(marked.to_numpy(zero_copy_only=False), dtype=bool) & ~bad
+        for position in np.flatnonzero(hits).tolist():
+            where[position] = name
+        bad |= hits
+    unreadable = []
+    for position in sorted(where):
+        row = int(rows[position])
+        values = {n: batch.column(i)[position].as_py() for i, n in enumerate(batch.schema.names)}
+        unreadable.append(
+            (
+                row,
+                "not_utf8",
+                f"row {row}: column {where[position]!r} is not UTF-8 text; save the file as UTF-8",
+                values,
+            )
+        )
+    if bad.any():
+        batch, rows = batch.filter(pa.array(~bad)), rows[~bad]
+    return pa.RecordBatch.from_arrays(list(batch.columns), schema=schema), rows, unreadable
+
+
+#: What :class:`Utf8Marked` puts in place of each byte that is not UTF-8: a Unicode noncharacter,
+#: which text meant for interchange never holds, so a marked value is a value that was not UTF-8.
+NOT_UTF8_MARK = "\ufdd0"
+
+
+class Utf8Marked:
+    """A binary file whose bytes that are not UTF-8 are each replaced by :data:`NOT_UTF8_MARK`.
+
+    Arrow's CSV reader fails the whole file on a skipped (ragged) row that is not UTF-8, before the
+    row handler sees it; with the bytes marked, such a row is one reject like any other. Clean
+    chunks pass through untouched (one C-speed decode to check them).
+    """
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._carry = b""  # the start of a UTF-8 sequence the next chunk finishes
+        self._out = b""  # marked bytes not returned yet
+        self._eof = False
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        """At most ``size`` marked bytes (all that is left when ``size`` is negative)."""
+        while (size is None or size < 0 or len(self._out) < size) and not self._eof:
+            chunk = self._handle.read(1 << 20 if size is None or size < 0 else max(size, 1 << 16))
+            if not chunk:
+                self._eof = True
+                self._out += _marked(self._carry)
+                self._carry = b""
+                break
+            data, self._carry = _split_incomplete_tail(self._carry + chunk)
+            self._out += _marked(data)
+        if size is None or size < 0:
+            out, self._out = self._out, b""
+        else:
+            out, self._out = self._out[:size], self._out[size:]
+        return out
+
+    def close(self) -> None:
+        self.closed = True
+        self._handle.close()
+
+
+_ESCAPED_BYTE_RE = re.compile("[\udc80-\udcff]")
+
+
+def _marked(data: bytes) -> bytes:
+    """``data`` with each byte that is not UTF-8 replaced by :data:`NOT_UTF8_MARK`."""
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="surrogateescape")
+        return _ESCAPED_BYTE_RE.sub(NOT_UTF8_MARK, text).encode("utf-8")
+
+
+def _split_incomplete_tail(data: bytes) -> tuple[bytes, bytes]:
+    """``data`` cut before a UTF-8 sequence its last bytes start but do not finish (kept for the next read)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return data, b""
+        if byte >= 0xC0:  # a lead byte: how long its sequence is
+            length = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return (data[:-back], data[-back:]) if length > back else (data, b"")
+    return data, b""
 
 
 def _csv_header(source_uri: str) -> list[str]:
@@ -251,10 +580,16 @@ def _csv_header(source_uri: str) -> list[str]:
     from .manifest import open_file
 
     with open_file(source_uri, "rb") as handle:
-        first = handle.readline().decode("utf-8-sig")
-    if not first.strip():
+        first = handle.read(1 << 20).split(b"\n", 1)[0]  # bounded: a file without newlines is not read whole
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SourceError(
+            f"{source_uri}: the header line is not UTF-8 (byte {err.start}); save the file as UTF-8"
+        ) from None
+    if not text.strip():
         raise SourceError(f"{source_uri} has no header line; the first line must name the columns")
-    return next(csv.reader(io.StringIO(first)))
+    return next(csv.reader(io.StringIO(text)))
 
 
 def _closing(batches, handle) -> Iterator:

@@ -127,6 +127,7 @@ def assign_splits(keys: Sequence[ItemKey], spec: SplitSpec) -> SplitResult:
     if not keys:
         raise SplitError("nothing to split: the manifest has no items")
     groups = _groups(keys)
+    _check_enough_groups(groups, spec)
     if spec.method == "ml_use":
         group_split = _from_ml_use(groups)
     elif spec.method == "chronological":
@@ -137,12 +138,50 @@ def assign_splits(keys: Sequence[ItemKey], spec: SplitSpec) -> SplitResult:
         group_split = _stratified(groups, spec.fractions, spec.seed)
     else:
         group_split = _by_fractions(sorted(groups), groups, spec.fractions, np.random.default_rng(spec.seed))
+    if spec.method != "ml_use":  # with ml_use the items' own values are the caller's choice
+        _check_no_empty_split(group_split, groups, spec)
     assignment = {key.id: group_split[key.group] for key in keys}
     counts: dict[str, dict[str, int]] = {split: {} for split in mf.ML_USES}
     for key in keys:
         per_label = counts[assignment[key.id]]
         per_label[key.label] = per_label.get(key.label, 0) + 1
     return SplitResult(assignment, {s: dict(sorted(c.items())) for s, c in counts.items()}, len(groups), spec)
+
+
+def _wanted_splits(spec: SplitSpec) -> list[str]:
+    """The splits ``spec`` asks to be non-empty: those with a fraction above 0 (kfold: its folds' validation too)."""
+    if spec.method == "kfold":
+        return ["training", "validation"] + (["test"] if spec.fractions[2] > 0 else [])
+    return [split for split, fraction in zip(mf.ML_USES, spec.fractions) if fraction > 0]
+
+
+def _check_enough_groups(groups: dict[str, list[ItemKey]], spec: SplitSpec) -> None:
+    """Fail early, and say why, when there are fewer groups than non-empty splits wanted."""
+    if spec.method == "ml_use":
+        return
+    wanted = _wanted_splits(spec)
+    if len(groups) < len(wanted):
+        items = sum(len(members) for members in groups.values())
+        raise SplitError(
+            f"{items} item(s) form {len(groups)} group(s) (near duplicates share one and a group stays in one "
+            f"split), too few for {len(wanted)} non-empty splits ({', '.join(wanted)}); add items, or set the "
+            "fraction of a split you do not want to 0"
+        )
+
+
+def _check_no_empty_split(group_split: dict[str, str], groups: dict[str, list[ItemKey]], spec: SplitSpec) -> None:
+    """A split the fractions ask for must get items: an empty validation or test set is never silent."""
+    sizes = dict.fromkeys(mf.ML_USES, 0)
+    for name, split in group_split.items():
+        sizes[split] += len(groups[name])
+    empty = [split for split in _wanted_splits(spec) if sizes[split] == 0]
+    if empty:
+        items = sum(sizes.values())
+        raise SplitError(
+            f"the {', '.join(empty)} split would be empty: {items} item(s) in {len(groups)} group(s) cut by fractions "
+            f"{tuple(spec.fractions)} leave none for it; add items, or set its fraction to 0 to make that choice "
+            "explicit"
+        )
 
 
 def _groups(keys: Sequence[ItemKey]) -> dict[str, list[ItemKey]]:
@@ -184,9 +223,11 @@ def _stratified(groups: dict[str, list[ItemKey]], fractions, seed: int) -> dict[
     for label in sorted(by_label):
         names = sorted(by_label[label])
         if label != UNLABELED and len(names) < needed:
+            members = sum(len(groups[name]) for name in names)
             raise SplitError(
-                f"label {label!r} has {len(names)} item group(s), too few to stratify over {needed} splits; "
-                "label more items of it, drop it, or use method='random'"
+                f"label {label!r} leads {len(names)} group(s) ({members} item(s); a group of near duplicates counts "
+                f"once, under its most common label), too few to stratify over {needed} splits; label more items "
+                "of it, drop it, or use method='random'"
             )
         out.update(_by_fractions(names, groups, fractions, rng))
     return out
@@ -207,7 +248,13 @@ def _from_ml_use(groups: dict[str, list[ItemKey]]) -> dict[str, str]:
                 f"near-duplicate group {name} straddles splits {sorted(uses)}: that leaks test data into training; "
                 "give the group's items one ml_use value"
             )
-        out[name] = uses.pop()
+        use = uses.pop()
+        if use not in mf.ML_USES:
+            raise SplitError(
+                f"item {members[0].id} has {mf.ML_USE_KEY} {use!r}; method='ml_use' needs one of "
+                f"{', '.join(mf.ML_USES)} (fix the value, or use method='stratified')"
+            )
+        out[name] = use
     return out
 
 
@@ -241,7 +288,12 @@ def _kfold(groups: dict[str, list[ItemKey]], spec: SplitSpec) -> dict[str, str]:
 
 def split_manifest(source: str, destination: str, spec: SplitSpec) -> SplitResult:
     """Split the manifest at ``source`` and write it, every item with its ``ml_use``, to ``destination``."""
-    keys = [key_of(record, spec.time_field) for record in mf.read_jsonl(source)]
+    keys = []
+    for line in mf.read_lines(source):
+        try:
+            keys.append(key_of(line.record, spec.time_field))
+        except KeyError as err:  # no labelloop_id: the manifest did not come through import_dataset
+            raise SplitError(f"{source}:{line.number}: {err.args[0]}") from None
     result = assign_splits(keys, spec)
     fold = {"fold": spec.fold, "folds": spec.folds} if spec.method == "kfold" else {}
 

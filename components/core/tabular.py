@@ -65,7 +65,12 @@ def schema_problems(schema: pa.Schema, rules: TableRules) -> list[str]:
     problems = []
     data_columns = [n for n in names if n != ML_USE_COLUMN]
     if not MIN_COLUMNS <= len(data_columns) <= MAX_COLUMNS:
-        problems.append(f"{len(data_columns)} columns (besides ml_use); Vertex needs {MIN_COLUMNS} to {MAX_COLUMNS}")
+        hint = ""
+        if len(names) == 1 and any(mark in names[0] for mark in (";", "\t", "|")):
+            hint = f" (the header {names[0][:60]!r} looks separated by something other than commas; save it as CSV)"
+        problems.append(
+            f"{len(data_columns)} columns (besides ml_use); Vertex needs {MIN_COLUMNS} to {MAX_COLUMNS}{hint}"
+        )
     bad = [n for n in names if not _COLUMN_NAME_RE.match(n)]
     if bad:
         problems.append(f"column names {bad[:10]} must use only letters, digits and '_' and not start with '_'")
@@ -153,14 +158,21 @@ class TableStats:
     textual: set[str] = field(default_factory=set)  # text columns holding a value that is not a number
 
 
-def check_batch(batch: pa.RecordBatch, first_row: int, rules: TableRules) -> tuple[pa.RecordBatch, list[RowProblem]]:
-    """The kept rows of ``batch`` with a ``labelloop_id`` column appended, and every rejected row."""
+def check_batch(
+    batch: pa.RecordBatch, first_row: int, rules: TableRules, *, rows: np.ndarray | None = None
+) -> tuple[pa.RecordBatch, list[RowProblem]]:
+    """The kept rows of ``batch`` with a ``labelloop_id`` column appended, and every rejected row.
+
+    ``rows`` numbers the rows when they are not consecutive from ``first_row`` (rows were dropped
+    while reading).
+    """
     bad = np.zeros(batch.num_rows, dtype=bool)
     problems: dict[int, RowProblem] = {}
     for mask, code, reason in _row_checks(batch, rules):
         for index in np.flatnonzero(mask & ~bad).tolist():
             record = {name: batch.column(name)[index].as_py() for name in batch.schema.names}
-            problems[index] = RowProblem(first_row + index, code, f"row {first_row + index}: {reason}", record)
+            row = int(rows[index]) if rows is not None else first_row + index
+            problems[index] = RowProblem(row, code, f"row {row}: {reason}", record)
         bad |= mask
     kept = batch.filter(pa.array(~bad)) if bad.any() else batch
     kept = kept.append_column(ID_KEY, pa.array(row_ids(kept), pa.string()))
@@ -252,8 +264,30 @@ def check_table(
     if problems:
         raise TabularSchemaError("; ".join(problems))
     categorical = categorical_columns(schema, rules)
-    for batch in batches:
-        kept, rejected = check_batch(batch, stats.total + 1, rules)
-        stats.total += batch.num_rows
+    for item in batches:
+        batch, rows, unreadable = _unpacked(item)
+        kept, rejected = check_batch(batch, stats.total + 1, rules, rows=rows)
+        stats.total += batch.num_rows + len(unreadable)
         update_stats(stats, kept, rules, categorical)
-        yield kept, rejected
+        dropped = [RowProblem(row, code, reason, record) for row, code, reason, record in unreadable]
+        yield kept, sorted(rejected + dropped, key=lambda problem: problem.row)
+
+
+def _unpacked(item) -> tuple[pa.RecordBatch, np.ndarray | None, tuple]:
+    """``(batch, row numbers or None, unreadable rows)`` of a record batch or a CSV ``TableChunk``."""
+    if isinstance(item, (pa.RecordBatch, pa.Table)):
+        return item, None, ()
+    return item.batch, item.rows, item.unreadable
+
+
+def rows_of(batches: Iterable) -> Iterator[tuple[int, dict]]:
+    """``(row number, values)`` of every row of a streamed table, readable or not: for rejecting
+    them all when the table's columns cannot be imported."""
+    done = 0
+    for item in batches:
+        batch, rows, unreadable = _unpacked(item)
+        numbers = rows if rows is not None else range(done + 1, done + batch.num_rows + 1)
+        found = [(int(n), values) for n, values in zip(numbers, batch.to_pylist())]
+        found += [(row, record) for row, _, _, record in unreadable]
+        done += batch.num_rows + len(unreadable)
+        yield from sorted(found, key=lambda entry: entry[0])

@@ -26,7 +26,11 @@ Rules (sources: /work/shared/reference/vertex-datasets-labeling-automl-guide.md 
   non-blank name of at most 128 characters) on annotations are accepted.
 * duplicates: the same URI twice, or the same carried ``labelloop_id`` twice; the later line is
   rejected naming the first. Identical *content* under different URIs is not an error here.
-* ``objectAnnotations`` and every unknown field are carried through unchecked and untouched.
+* boxes (``boundingBoxAnnotations``, Vertex's image bounding box import schema, and the older
+  ``objectAnnotations`` with ``boundingBox.normalizedVertices``): a list of objects, each with a
+  valid ``displayName`` and normalized coordinates, numbers in [0, 1] with min < max.
+  https://cloud.google.com/vertex-ai/docs/image-data/object-detection/prepare-data
+* every unknown field is carried through unchecked and untouched.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from .manifest import ID_KEY, ML_USE_KEY, ML_USES
+from .manifest import BOM, ID_KEY, ML_USE_KEY, ML_USES
+from .manifest import loads as json_loads
 
 RESERVED_PREFIX = "aiplatform.googleapis.com/"
 ANNOTATION_SET_KEY = RESERVED_PREFIX + "annotation_set_name"
@@ -79,6 +84,16 @@ _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _NULL_VALUE_RE = re.compile(rb"[:\[,]\s*null")
 
 DEFAULT_BLOCK_BYTES = 4 << 20
+#: The longest manifest line read (a Vertex record is well under 100 KB); a longer one is one
+#: ``line_too_long`` reject, and only its first MAX_LINE_BYTES + 1 bytes are ever held in memory.
+MAX_LINE_BYTES = 1 << 20
+#: The deepest nesting a record may have: a Vertex record needs about 6 levels, and every later step
+#: must be able to write the record back (orjson writes at most 255 levels).
+MAX_JSON_DEPTH = 128
+#: Lines with more brackets than this never reach Arrow's JSON reader, whose recursion crashed the
+#: process (a segfault) on a 100k-deep line; they take the exact path, where orjson stops at depth
+#: 1024 with an error and the depth is then measured against MAX_JSON_DEPTH.
+ARROW_MAX_BRACKETS = MAX_JSON_DEPTH
 #: Lines Arrow cannot read that are patched out of a block before it is split instead.
 MAX_REPAIRS = 8
 ARROW_PIECE_BYTES = 1 << 20
@@ -176,6 +191,10 @@ def uri_problem(uri: str, rules: Rules, field_name: str) -> tuple[str, str] | No
             f"{field_name} {uri[:200]!r} has scheme {scheme!r}; allowed: {', '.join(rules.allowed_uri_schemes)}"
             + (" (pass allowed_uri_schemes including 'file' for local runs)" if scheme == "file" else "")
         )
+    if match and match.group(1) != scheme:
+        return "bad_uri", (
+            f"{field_name} {uri[:200]!r} writes the scheme as {match.group(1)!r}; schemes are lowercase: {scheme}://"
+        )
     pattern = _GS_RE if scheme == "gs" else _FILE_RE
     if not pattern.match(uri):
         shape = "gs://BUCKET/OBJECT with a valid bucket name" if scheme == "gs" else "an absolute file path"
@@ -254,7 +273,7 @@ def _content_problem(record: dict, rules: Rules) -> tuple[str, str] | None:
     if not isinstance(value, str):
         return "wrong_type", f"{name} must be a string, got {type(value).__name__}"
     if name == "textContent":
-        return None if value.strip() else ("empty_text", "textContent is blank")
+        return None if value.strip() else ("empty_text", "textContent is blank; give the text or remove the line")
     return uri_problem(value, rules, name)
 
 
@@ -299,22 +318,174 @@ def _labels_problem(record: dict, rules: Rules) -> tuple[str, str] | None:
     return None
 
 
+#: Box fields checked by :func:`_boxes_problem`; the fast screen sends every line holding one to it.
+BOX_FIELDS = ("boundingBoxAnnotations", "objectAnnotations")
+_CORNERS = (("xMin", "xMax"), ("yMin", "yMax"))
+
+
+def _coordinate_problem(value: object, where: str) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{where} must be a number, got {type(value).__name__} {str(value)[:40]!r}"
+    if not 0.0 <= value <= 1.0:
+        return f"{where} {value} is outside [0, 1]; Vertex takes coordinates normalized by the image size"
+    return None
+
+
+def _box_problem(box: dict, where: str) -> str | None:
+    """Why one box's coordinates are wrong: xMin/yMin/xMax/yMax, or boundingBox.normalizedVertices."""
+    if "boundingBox" in box:
+        outline = box["boundingBox"]
+        vertices = outline.get("normalizedVertices") if isinstance(outline, dict) else None
+        if not isinstance(vertices, list) or len(vertices) < 2:
+            return f"{where}.boundingBox.normalizedVertices must be a list of at least 2 {{x, y}} points"
+        for index, vertex in enumerate(vertices):
+            if not isinstance(vertex, dict):
+                return f"{where}.boundingBox.normalizedVertices[{index}] must be an object, got {type(vertex).__name__}"
+            for axis in ("x", "y"):
+                reason = _coordinate_problem(
+                    vertex.get(axis, 0.0), f"{where}.boundingBox.normalizedVertices[{index}].{axis}"
+                )
+                if reason:
+                    return reason
+        for axis in ("x", "y"):
+            values = [vertex.get(axis, 0.0) for vertex in vertices]
+            if min(values) >= max(values):
+                return f"{where}.boundingBox has no extent along {axis}; a box needs min < max"
+        return None
+    for low, high in _CORNERS:
+        for name in (low, high):
+            if name not in box:
+                return f"{where} lacks {name}; a box needs xMin, yMin, xMax and yMax"
+            reason = _coordinate_problem(box[name], f"{where}.{name}")
+            if reason:
+                return reason
+        if box[low] >= box[high]:
+            return f"{where}.{low} {box[low]} is not below {high} {box[high]}; swap them or fix the box"
+    return None
+
+
+def _boxes_problem(record: dict, rules: Rules) -> tuple[str, str] | None:
+    for name in BOX_FIELDS:
+        if name not in record:
+            continue
+        boxes = record[name]
+        if not isinstance(boxes, list):
+            return "wrong_type", f"{name} must be a list of boxes, got {type(boxes).__name__}"
+        for index, box in enumerate(boxes):
+            where = f"{name}[{index}]"
+            problem = _annotation_problem(box, where, rules)
+            if problem:
+                return problem
+            reason = _box_problem(box, where)
+            if reason:
+                return "bad_box", reason
+    return None
+
+
 def check_record(record: object, rules: Rules) -> tuple[str, str] | None:
     """Every per-record rule; ``(code, reason)`` for the first one ``record`` breaks, else None."""
     if not isinstance(record, dict):
         return "not_an_object", f"expected a JSON object, got {type(record).__name__}"
-    problem = _content_problem(record, rules) or _labels_problem(record, rules)
+    problem = _content_problem(record, rules) or _labels_problem(record, rules) or _boxes_problem(record, rules)
     if problem is None and "dataItemResourceLabels" in record:
         problem = resource_labels_problem(record["dataItemResourceLabels"], "dataItemResourceLabels", _ITEM_RESERVED)
     return problem
 
 
-def parse_line(raw: bytes) -> tuple[dict | None, tuple[str, str] | None]:
-    """``(record, None)`` for a line holding a JSON value, else ``(None, (code, reason))``."""
+def parse_line(raw: bytes, *, check_keys: bool = True) -> tuple[dict | None, tuple[str, str] | None]:
+    """``(record, None)`` for a line holding a JSON value, else ``(None, (code, reason))``.
+
+    Never raises: a line too long, not UTF-8, nested too deep, not JSON or (with ``check_keys``)
+    repeating a key is a reason, and integers beyond 64 bits stay exact. Lines :func:`check_manifest`
+    accepted were checked already, so they may skip the key check.
+    """
+    if len(raw) > MAX_LINE_BYTES:
+        return None, (
+            "line_too_long",
+            f"line is longer than {MAX_LINE_BYTES:,} bytes; a Vertex record is a few KB: is the file JSONL?",
+        )
+    too_deep = (
+        "too_deeply_nested",
+        f"JSON nested deeper than {MAX_JSON_DEPTH} levels (a Vertex record needs about 6); fix or remove the line",
+    )
     try:
-        return orjson.loads(raw), None
-    except orjson.JSONDecodeError as err:
+        value = json_loads(raw)
+    except orjson.JSONDecodeError as err:  # orjson refuses any byte that is not UTF-8: say so first
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return None, (
+                "not_utf8",
+                f"byte {bad.start} ({raw[bad.start : bad.start + 1]!r}) is not UTF-8; save the manifest as UTF-8",
+            )
+        if "depth" in str(err) or "recursion" in str(err).lower():
+            return None, too_deep
         return None, ("invalid_json", f"not valid JSON ({err}); fix or remove the line")
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and json_depth(value) > MAX_JSON_DEPTH:
+        return None, too_deep
+    repeated = repeated_key(raw, value) if check_keys else None
+    if repeated is not None:
+        return None, (
+            "duplicate_key",
+            f"key {repeated[:80]!r} appears twice in one object; JSON readers disagree on which one counts, "
+            "so keep one",
+        )
+    return value, None
+
+
+_KEY_TOKEN_RE = re.compile(rb'"\s*:')
+
+
+def repeated_key(raw: bytes, value: object) -> str | None:
+    """A key that appears twice in one object of the line, else None.
+
+    orjson keeps the last of two equal keys silently (Arrow refuses the line), so a line could say
+    two things. Counting ``"key":`` tokens against the keys parsed is cheap; only a line with more
+    tokens than keys (a duplicate, or ``":`` inside a string) is read again to find the key.
+    """
+    try:  # the same count over the parsed value written back: one token per key it kept
+        kept = len(_KEY_TOKEN_RE.findall(orjson.dumps(value)))
+    except TypeError:  # an integer beyond 64 bits: count the keys by walking
+        kept = _count_keys(value)
+    if len(_KEY_TOKEN_RE.findall(raw)) <= kept:
+        return None
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        keys = [key for key, _ in items]
+        if len(set(keys)) != len(keys) and not found:
+            found.append(next(key for key in keys if keys.count(key) > 1))
+        return dict(items)
+
+    import json
+
+    json.loads(raw, object_pairs_hook=pairs)
+    return found[0] if found else None
+
+
+def _count_keys(value: object) -> int:
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def json_depth(value: object) -> int:
+    """How deeply lists and objects nest in ``value`` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 # ---------------------------------------------------------------------------------------------
@@ -531,6 +702,9 @@ def screen_table(table: pa.Table, rules: Rules) -> np.ndarray | None:
     if ok is None:
         return None
     names = table.column_names
+    for name in BOX_FIELDS:  # boxes are checked on the exact path only
+        if name in names:
+            ok &= ~_as_bool(pc.is_valid(table.column(name)))
     if "classificationAnnotation" in names and "classificationAnnotations" in names:
         ok &= ~(
             _as_bool(pc.is_valid(table.column("classificationAnnotation")))
@@ -586,8 +760,13 @@ def _parse_block(data: bytes, raw_lines: list[bytes]) -> tuple[pa.Table | None, 
     """
     if b"null" in data and _NULL_VALUE_RE.search(data):
         return None, []
-    repaired: list[int] = []
+    repaired = unsafe_lines(data, raw_lines)
     patched = raw_lines
+    if repaired:
+        patched = list(raw_lines)
+        for index in repaired:
+            patched[index] = b"{}"
+        data = b"\n".join(patched) + b"\n"
     positions = None
     # Arrow parses 1 MiB pieces in parallel, but then an error's row counts from the start of its
     # piece; after a first failure, the block is read as one piece so the row is the block's.
@@ -612,6 +791,37 @@ def _parse_block(data: bytes, raw_lines: list[bytes]) -> tuple[pa.Table | None, 
             patched = list(patched) if patched is raw_lines else patched
             patched[positions[row]] = b"{}"
             data = b"\n".join(patched) + b"\n"
+
+
+def unsafe_lines(data: bytes, raw_lines: list[bytes]) -> list[int]:
+    """Indices of lines Arrow must not parse: not UTF-8, longer than MAX_LINE_BYTES, or with more
+    than ARROW_MAX_BRACKETS opening brackets (possibly deep enough to overflow Arrow's recursive reader).
+
+    A clean block costs one UTF-8 decode and a few vectorised byte scans (numpy), no per-line Python.
+    """
+    unsafe: set[int] = set()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        unsafe.update(i for i, raw in enumerate(raw_lines) if not _is_utf8(raw))
+    codes = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(codes == ord("\n"))
+    ends = np.append(newlines, len(data))[: len(raw_lines)]
+    starts = np.concatenate(([0], newlines + 1))[: len(raw_lines)]
+    unsafe.update(np.flatnonzero(ends - starts > MAX_LINE_BYTES).tolist())
+    opening = np.flatnonzero((codes == ord("[")) | (codes == ord("{")))
+    if len(opening) > ARROW_MAX_BRACKETS:
+        per_line = np.bincount(np.searchsorted(newlines, opening), minlength=len(raw_lines) + 1)
+        unsafe.update(np.flatnonzero(per_line[: len(raw_lines)] > ARROW_MAX_BRACKETS).tolist())
+    return sorted(unsafe)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _has_non_finite(table: pa.Table) -> bool:
@@ -735,19 +945,41 @@ def _split_and_check(raw_lines: list[bytes], first_line: int, rules: Rules, trac
     )
 
 
-def iter_blocks(handle, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Iterator[bytes]:
-    """Pieces of a binary stream of about ``block_bytes``, each ending on a line boundary (newline)."""
+def iter_blocks(
+    handle, block_bytes: int = DEFAULT_BLOCK_BYTES, *, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[bytes]:
+    """Pieces of a binary stream of about ``block_bytes``, each ending on a line boundary (newline).
+
+    A UTF-8 byte order mark at the start of the stream is dropped (editors on Windows write one).
+    A line longer than ``max_line_bytes`` is cut to its first ``max_line_bytes + 1`` bytes (so it is
+    still one line, and still too long) and the rest of it is skipped unread into memory.
+    """
     carry = b""
+    skipping, first = False, True
     while True:
         chunk = handle.read(block_bytes)
         if not chunk:
             break
+        if first:
+            chunk, first = chunk.removeprefix(BOM), False
+        if skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                continue
+            chunk, skipping = chunk[cut + 1 :], False
         data = carry + chunk if carry else chunk
         cut = data.rfind(b"\n")
         if cut < 0:
             carry = data
+            if len(carry) > max_line_bytes:
+                yield carry[: max_line_bytes + 1] + b"\n"
+                carry, skipping = b"", True
             continue
         carry = data[cut + 1 :]
+        if len(carry) > max_line_bytes:
+            yield data[: cut + 1] + carry[: max_line_bytes + 1] + b"\n"
+            carry, skipping = b"", True
+            continue
         yield data[: cut + 1] if carry else data
     if carry:
         yield carry + b"\n"

@@ -150,3 +150,38 @@ def test_kfp_local_run(tmp_path):
     selected = result.output if hasattr(result, "output") else result
     picked = ids_of(selected.path)
     assert len(picked) == 1 and picked[0] in {"id3", "id7", "id11"}
+
+
+def test_uncertainty_without_embeddings_clusters_the_candidates_on_text_features(tmp_path):
+    # the 10 most uncertain documents are copies of one text; the other candidates differ
+    texts = ["the match ended in a late goal for the home side"] * 10 + [
+        "shares fell after the bank reported a quarterly loss",
+        "the new phone ships with a faster chip and a bigger screen",
+        "parliament voted on the budget bill late on tuesday",
+        "the film won the festival's top prize for its director",
+    ]
+    texts += [f"filler text number {i} about nothing much" for i in range(26)]
+    records = [{"textContent": t, "dataItemResourceLabels": {manifest.ID_KEY: f"id{i}"}} for i, t in enumerate(texts)]
+    manifest.write_jsonl(str(tmp_path / "pool"), records)
+    margins = [0.01] * 10 + [0.02] * 4 + [0.9] * 26
+    probabilities = [[(1 + m) / 2, (1 - m) / 2, 0.0] for m in margins]
+    write_predictions(tmp_path / "pred", [f"id{i}" for i in range(40)], probabilities)
+    picks = {}
+    for strategy in ("margin", "UNCERTAINTY"):
+        selected, remaining = artifact(tmp_path, f"s-{strategy}"), artifact(tmp_path, f"r-{strategy}")
+        select_items.python_func(
+            pool=artifact(tmp_path, "pool"),
+            predictions=artifact(tmp_path, "pred"),
+            embeddings=None,
+            selected=selected,
+            remaining=remaining,
+            strategy=strategy,
+            batch_size=5,
+            seed=0,
+            labeled_count=0,
+            stratify_field="",
+        )
+        picks[strategy] = {int(i[2:]) for i in ids_of(selected.path)}
+    assert picks["margin"] <= set(range(10))  # five copies of one confusion
+    assert len(picks["UNCERTAINTY"] & set(range(10))) == 1  # one slot for that confusion, four for others
+    assert len(picks["UNCERTAINTY"]) == 5

@@ -104,9 +104,11 @@ def build_scenario(folder: str, *, digits: int = 150) -> Scenario:
     options = import_data.options_from(
         data.images_dir, "image", allowed_uri_schemes=("gs", "file"), max_reject_rate=0.5
     )
-    imported = import_data.import_items(options, items, import_rejects)
+    imported = import_data.import_items(options, items, import_rejects, step="import_dataset")
     kept, rejects = os.path.join(folder, "kept.jsonl"), os.path.join(folder, "rejects.jsonl")
-    filtered = prefilter.prefilter_manifest(items, kept, rejects, prefilter.PrefilterSettings(workers=1))
+    filtered = prefilter.prefilter_manifest(
+        items, kept, rejects, prefilter.PrefilterSettings(workers=1), step="prefilter_images"
+    )
     prefilter_metrics = {**filtered.summary(), **{k: v for k, v in filtered.thresholds.items() if k != "checks"}}
 
     records = list(mf.read_jsonl(kept))
@@ -228,7 +230,7 @@ def build_text_scenario(folder: str, *, documents: int = 240) -> Scenario:
     mf.write_jsonl(raw, [{"textContent": t} for t in texts] + bad)
     items, import_rejects = os.path.join(folder, "items.jsonl"), os.path.join(folder, "import_rejects.jsonl")
     options = import_data.options_from(raw, "text", max_reject_rate=0.5)
-    imported = import_data.import_items(options, items, import_rejects)
+    imported = import_data.import_items(options, items, import_rejects, step="import_dataset")
     records = list(mf.read_jsonl(items))
     truth = dict(zip(texts, labels))
     y = np.array([truth[r["textContent"]] for r in records])

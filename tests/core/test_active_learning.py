@@ -22,7 +22,7 @@ def test_data_labeling_job_json_round_trips():
     }
     parsed = al.config_from_dict(job)
     assert (parsed.max_data_item_count, parsed.timeout_training_milli_hours, parsed.max_rounds) == (500, 8000, 4)
-    assert parsed.strategy == "margin_cluster"
+    assert parsed.strategy == "margin_diverse"
     assert al.to_data_labeling_job(parsed) == {k: v for k, v in job.items() if k != "max_rounds"}
 
 
@@ -119,3 +119,36 @@ def test_a_corrupt_round_file_names_its_line(tmp_path):
     path.write_text('{"round_index": 0}\n')
     with pytest.raises(ValueError, match="rounds.jsonl:1: not a round record"):
         al.read_round_records(str(path))
+
+
+def _records(strategy, points):
+    config = al.ActiveLearningConfig(max_data_item_count=1000, cost_per_label=0.1)
+    records = []
+    for labels, metric in points:
+        chosen = [f"x{i}" for i in range(labels - (records[-1].labels_total if records else 0))]
+        records.append(al.next_round_record(config, records, chosen_ids=chosen, metric_value=metric, strategy=strategy))
+    return records
+
+
+def test_curve_band_gives_mean_and_spread_on_the_union_of_label_counts():
+    a = al.LearningCurve("m", (10, 20, 30), (0.5, 0.7, 0.8))
+    b = al.LearningCurve("m", (10, 25), (0.6, 0.9))
+    band = al.curve_band([a, b])
+    assert band.labels == (10, 20, 25, 30)
+    assert band.mean == pytest.approx((0.55, 0.65, 0.8, 0.85))
+    assert band.low == pytest.approx((0.5, 0.6, 0.7, 0.8)) and band.high == pytest.approx((0.6, 0.7, 0.9, 0.9))
+    assert band.runs == 2 and band.std[0] == pytest.approx(0.05)
+
+
+def test_label_saving_compares_strategies_from_round_records_over_seeds():
+    active = [_records("margin_diverse", [(10, 0.6), (20, 0.85), (30, 0.9)]) for _ in range(3)]
+    random = [_records("random", [(10, 0.6), (20, 0.7), (30, 0.8), (40, 0.85), (50, 0.9)]) for _ in range(3)]
+    saving, band, baseline = al.label_saving(active, random)
+    assert saving.target == pytest.approx(0.9)
+    assert (saving.labels, saving.baseline_labels) == (30, 50)
+    assert saving.saving == pytest.approx(0.4)
+    assert saving.per_seed == ((30, 50),) * 3
+    assert "40% fewer labels" in saving.sentence()
+    assert band.strategy == "margin_diverse" and baseline.labels[-1] == 50
+    never = al.label_saving(random, active, target=0.95)[0]
+    assert never.labels is None and "did not reach" in never.sentence()

@@ -1,5 +1,7 @@
 """The append-only annotation store: nothing lost, nothing bought twice, crashes leave whole parts."""
 
+from dataclasses import replace
+
 import pytest
 from labelloop.components.core.annotation_store import (
     AnnotationStore,
@@ -51,7 +53,9 @@ def test_ledger_and_state_round_trip(tmp_path):
     store = AnnotationStore(str(tmp_path))
     entry = LedgerEntry("run1", 1, 10, 8, 0.4, 10, "2025-01-01T00:00:00Z")
     store.append_ledger(entry)
-    assert store.load_ledger() == (entry,)
+    assert store.load_ledger() == (replace(entry, labels_delivered=0, cost_usd=0.0),)  # nothing stored yet
+    store.append_annotations([StoredAnnotation(f"i{n}", "l1", "a", 0.05, 1, "run1", "sim") for n in range(8)])
+    assert store.load_ledger() == (entry,)  # delivered and cost come from the stored annotations
     assert store.read_state("label_studio") is None
     store.write_state("label_studio", {"project_id": 3})
     assert store.read_state("label_studio") == {"project_id": 3}

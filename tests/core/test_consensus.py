@@ -214,3 +214,38 @@ def test_summarize_multi_label_measures_agreement_on_binary_decisions():
     assert summary.percent_agreement == pytest.approx((1.0 + 1 / 3) / 2)
     with pytest.raises(c.ConsensusError, match="'horse'"):
         c.summarize("multi_label", [("i1", "a", ["horse"])], CLASSES)
+
+
+def test_posterior_rule_settles_with_a_sure_model_and_buys_more_when_unsure():
+    from labelloop.components.core import adaptive
+
+    policy = adaptive.RedundancyPolicy(max_labels=3, stop_probability=0.95, labeler_accuracy=0.75)
+    classes = ["a", "b", "c", "d", "e"]
+    sure = {"a": 0.9, "b": 0.025, "c": 0.025, "d": 0.025, "e": 0.025}
+    flat = dict.fromkeys(classes, 0.2)
+    assert adaptive.labels_wanted_posterior([], policy, classes, sure) == 1
+    assert adaptive.labels_wanted_posterior(["a"], policy, classes, sure) == 1  # labeler agrees with a sure model
+    assert adaptive.labels_wanted_posterior(["b"], policy, classes, sure) == 2  # disagrees: ask again
+    assert adaptive.labels_wanted_posterior(["a"], policy, classes, flat) == 2  # one labeler alone is not enough
+    assert adaptive.labels_wanted_posterior(["a", "a"], policy, classes, flat) == 2  # two agree: settled
+    assert adaptive.labels_wanted_posterior(["a", "b"], policy, classes, None) == 3
+    assert adaptive.labels_wanted_posterior(["a", "b", "c"], policy, classes, None) == 3  # labelerCount caps it
+    posterior = adaptive.answer_posterior(["a"], classes, policy, sure)
+    assert sum(posterior.values()) == pytest.approx(1) and max(posterior, key=posterior.get) == "a"
+    with pytest.raises(ValueError, match="stop_probability"):
+        adaptive.labels_wanted_posterior(["a"], adaptive.RedundancyPolicy(max_labels=3), classes)
+
+
+def test_model_answers_join_the_consensus_but_not_the_human_quality_figures():
+    classes = ["a", "b"]
+    # one human says b on item x; a model that is right on every other item says a
+    annotations = [("x", "h1", "b")] + [(f"i{k}", "h1", "a" if k % 2 else "b") for k in range(40)]
+    annotations += [(f"i{k}", "h2", "a" if k % 2 else "b") for k in range(40)]
+    model = {f"i{k}": "a" if k % 2 else "b" for k in range(40)} | {"x": "a", "not-labeled": "a"}
+    humans = c.summarize("single_label", annotations, classes)
+    joint = c.summarize("single_label", annotations, classes, model_answers=model)
+    assert humans.items["x"].value == "b"
+    assert joint.items["x"].value == "a"  # a reliable model outvotes one human
+    assert "not-labeled" not in joint.items
+    assert [q.labeler_id for q in joint.labelers] == ["h1", "h2"]
+    assert joint.items["x"].labels == 1 and joint.percent_agreement == humans.percent_agreement

@@ -115,7 +115,7 @@ def test_jsonl_with_gs_uris_checks_files_and_keeps_unknown_fields(tmp_path, gcs_
             first,
             {"imageGcsUri": b, "dataItemResourceLabels": {m.ML_USE_KEY: "test", "team": "x"}},
             {"imageGcsUri": f"{gcs_prefix}/img/missing.png"},
-            {"imageGcsUri": f"{gcs_prefix}/img/c.jpg", "dataItemResourceLabels": {m.ID_KEY: "carried1"}},
+            {"imageGcsUri": f"{gcs_prefix}/img/c.jpg", "dataItemResourceLabels": {m.ID_KEY: m.content_id(JPEG + b"c")}},
             {"imageGcsUri": f"{gcs_prefix}/img/gone.jpg", "dataItemResourceLabels": {m.ID_KEY: "carried2"}},
             b"{broken",
             {"imageGcsUri": a},
@@ -134,7 +134,7 @@ def test_jsonl_with_gs_uris_checks_files_and_keeps_unknown_fields(tmp_path, gcs_
     assert raw_out[0].startswith(first[:-1]) and b'"n":1.50' in raw_out[0]  # original bytes, id appended
     assert m.item_id(items[0]) == m.content_id(PNG) and items[0]["custom"] == {"n": 1.5}
     assert items[1]["dataItemResourceLabels"] == {m.ML_USE_KEY: "test", "team": "x", m.ID_KEY: m.content_id(JPEG)}
-    assert m.item_id(items[2]) == "carried1"
+    assert m.item_id(items[2]) == m.content_id(JPEG + b"c")  # a carried id is kept when it is the content's
     assert result.split_counts == {"(none)": 2, "test": 1} and result.label_counts == {"(none)": 2, "cat": 1}
     assert result.total == 7 == result.kept + result.rejected
 
@@ -243,8 +243,12 @@ def test_csv_rows_keep_columns_and_gain_ids(tmp_path):
 def test_parquet_schema_error_fails_with_outputs_written(tmp_path):
     pq.write_table(pa.table({"_x": [1], "y": [2]}), tmp_path / "t.parquet")
     result, rejects = run(tmp_path, source_uri=str(tmp_path / "t.parquet"), data_type="tabular")
-    assert rejects == [] and result.issues[0].code == "bad_columns"
-    assert "not start with '_'" in d.failure_summary(result, 0.1)
+    assert [(r["line"], r["reason_code"]) for r in rejects] == [(1, "bad_columns")] and result.issues[
+        0
+    ].code == "bad_columns"
+    assert result.total == 1 == result.rejected and result.kept == 0
+    summary = d.failure_summary(result, 0.1)
+    assert "not start with '_'" in summary and "nothing valid remains" not in summary
 
 
 def test_parquet_round_trip_keeps_types(tmp_path):

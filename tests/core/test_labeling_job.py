@@ -141,3 +141,13 @@ def test_job_resource_has_the_output_only_fields():
 def test_report_escapes_html():
     page = lj.render_report_html("<job>", [lj.ReportSection("t", "a & b", ("k", "v"), (("<x>", 1.23456),))])
     assert "&lt;job&gt;" in page and "a &amp; b" in page and "<td>1.235</td>" in page and "<x>" not in page
+
+
+def test_adaptive_posterior_settings_parse_and_bad_values_are_named():
+    raw = spec_dict(labelloop={"adaptive": {"stopProbability": 0.95, "labelerAccuracy": 0.8, "modelInConsensus": True}})
+    adaptive = lj.parse_job_spec(json.dumps(raw)).adaptive
+    assert (adaptive.stop_probability, adaptive.labeler_accuracy, adaptive.model_in_consensus) == (0.95, 0.8, True)
+    assert lj.parse_job_spec(json.dumps(spec_dict())).adaptive.stop_probability is None  # vote rule by default
+    for bad in ({"stopProbability": 1.0}, {"labelerAccuracy": 0}, {"modelInConsensus": "yes"}):
+        with pytest.raises(lj.LabelingJobSpecError, match="labelloop.adaptive"):
+            lj.parse_job_spec(json.dumps(spec_dict(labelloop={"adaptive": bad})))

@@ -79,3 +79,40 @@ def test_held_out_scores_and_precision_on_test():
     check = ml.measure_precision(test.confidence, test.correct, 0.85)
     assert (check.accepted, check.precision) == (1, 1.0) and check.lower_bound < 1.0
     assert ml.measure_precision(test.confidence, test.correct, math.inf).accepted == 0
+
+
+def test_clopper_pearson_bound_is_exact_one_sided():
+    # 0 errors in n items: the one-sided 95% bound is 0.05 ** (1 / n)
+    assert ml.clopper_pearson_lower_bound(149, 149) == pytest.approx(0.05 ** (1 / 149))
+    assert ml.clopper_pearson_lower_bound(0, 10) == 0.0
+    assert ml.clopper_pearson_lower_bound(95, 100) < 0.95
+
+
+def test_per_class_thresholds_refuse_an_overconfident_class_and_keep_the_others():
+    rng = np.random.default_rng(0)
+    # classes a, b: right whenever confident; class c: 30% wrong even at confidence 0.99
+    predicted = np.repeat(np.array(["a", "b", "c"]), 300)
+    confidence = np.concatenate([rng.uniform(0.9, 1.0, 600), rng.uniform(0.98, 1.0, 300)])
+    correct = np.concatenate([np.ones(600, bool), rng.random(300) > 0.3])
+    per_class = ml.choose_class_thresholds(confidence, predicted, correct, target_precision=0.98)
+    single = ml.choose_threshold(confidence, correct, target_precision=0.98)
+    assert per_class.found and per_class.precision_lower_bound >= 0.98
+    assert ((predicted == "c") & (confidence >= per_class.threshold_of("c"))).sum() < 45  # a lucky top at most
+    assert per_class.threshold_of("a") <= 0.91 and per_class.threshold_of("b") <= 0.91
+    assert per_class.validation_accepted >= 590
+    assert per_class.validation_accepted > single.validation_accepted  # one threshold must shut out b or a too
+    check = ml.measure_precision_of(confidence, predicted, correct, per_class)
+    assert check.precision >= 0.98 and check.coverage == pytest.approx(per_class.validation_coverage)
+
+
+def test_per_class_thresholds_do_not_overclaim_on_few_items():
+    choice = ml.choose_class_thresholds(np.full(30, 0.99), ["a"] * 15 + ["b"] * 15, np.ones(30, bool))
+    assert not choice.found and "validation items" in choice.reason
+
+
+def test_machine_label_applies_each_class_its_own_threshold():
+    choice = ml.ClassThresholds({"cat": 0.9, "dog": math.inf}, 0.98, 1.0, 0.99, 200, 200, "")
+    records = [item(1), item(2), item(3)]
+    probabilities = {"id1": np.array([0.95, 0.05]), "id2": np.array([0.02, 0.98]), "id3": np.array([0.85, 0.15])}
+    out = list(ml.machine_label(records, probabilities, ["cat", "dog"], threshold=choice, model_version="m"))
+    assert [labeled for labeled, _ in out] == [True, False, False]

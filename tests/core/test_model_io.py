@@ -166,3 +166,89 @@ def test_a_partial_of_a_function_outside_the_allow_list_is_refused(tmp_path, mod
 def test_missing_folder_says_what_it_expected(tmp_path):
     with pytest.raises(model_io.ModelFileError, match="train_model"):
         model_io.load_model(str(tmp_path / "nope"))
+
+
+def exec_rooted_skops(code: str) -> bytes:
+    """A skops file whose root is ``builtins.exec`` called on ``code`` (skops' constructor-from-reduce loader)."""
+    import io
+    import json
+    import zipfile
+
+    text = {"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode", "__id__": 3}
+    args = {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode", "__id__": 2}
+    schema = {
+        "__class__": "exec",
+        "__module__": "builtins",
+        "__loader__": "ConstructorFromReduceNode",
+        "__id__": 1,
+        "content": {**args, "content": [{**text, "content": json.dumps(code), "is_json": True}]},
+        "protocol": 2,
+        "_skops_version": skops.__version__,
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+    return buffer.getvalue()
+
+
+def test_an_exec_rooted_file_with_a_matching_checksum_runs_nothing(tmp_path, model_and_examples):
+    """skops calls a ConstructorFromReduceNode's type; ``builtins.exec`` was allowed by the old ``builtins.`` prefix."""
+    folder, marker = tmp_path / "model", tmp_path / "pwned"
+    model_io.save_model(str(folder), model_and_examples[0])
+    data = exec_rooted_skops(f"open({str(marker)!r}, 'w').write('ran')")
+    assert "builtins.exec" in skops.io.get_untrusted_types(data=data)  # the forged file is what we think
+    _swap_model_file(folder, data)
+    with pytest.raises(model_io.ModelFileError, match=r"builtins\.exec.*refusing to load"):
+        model_io.load_model(str(folder))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "data, what",
+    [
+        (b"\x80\x04\x95" + bytes(range(256)) * 4, "pickle bytes"),
+        (__import__("os").urandom(4096), "random bytes"),
+        (b"", "an empty file"),
+        (b"PK\x05\x06" + b"\x00" * 18, "an empty zip"),
+    ],
+)
+def test_a_file_that_is_not_a_skops_model_is_a_model_file_error(tmp_path, model_and_examples, data, what):
+    model_io.save_model(str(tmp_path), model_and_examples[0])
+    _swap_model_file(tmp_path, data)
+    with pytest.raises(model_io.ModelFileError, match=r"model\.skops is not a skops model file"):
+        model_io.load_model(str(tmp_path))
+
+
+def test_a_pickle_saved_as_model_skops_is_refused_unloaded(tmp_path, model_and_examples):
+    import pickle
+
+    model_io.save_model(str(tmp_path), model_and_examples[0])
+    _swap_model_file(tmp_path, pickle.dumps(model_and_examples[0].estimator))
+    with pytest.raises(model_io.ModelFileError, match=str(tmp_path)):
+        model_io.load_model(str(tmp_path))
+
+
+def test_a_zip_with_broken_schema_json_is_a_model_file_error(tmp_path, model_and_examples):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", "{not json")
+    model_io.save_model(str(tmp_path), model_and_examples[0])
+    _swap_model_file(tmp_path, buffer.getvalue())
+    with pytest.raises(model_io.ModelFileError, match="not a skops model file"):
+        model_io.load_model(str(tmp_path))
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", ""])
+def test_broken_metadata_is_a_model_file_error_naming_it(tmp_path, model_and_examples, text):
+    model_io.save_model(str(tmp_path), model_and_examples[0])
+    (tmp_path / model_io.METADATA_FILE).write_text(text)
+    with pytest.raises(model_io.ModelFileError, match=r"metadata\.json"):
+        model_io.load_model(str(tmp_path))
+
+
+def test_the_allow_list_holds_exact_names_only():
+    assert all(not name.endswith(".") and "*" not in name for name in model_io.ALLOWED_NAMES)
+    assert not any(name.startswith("builtins.") for name in model_io.ALLOWED_NAMES)

@@ -13,5 +13,6 @@ def test_partition_accounts_for_every_item(tmp_path):
     mf.write_jsonl(str(tmp_path / "in.jsonl"), records)
     counts = partition_manifest(str(tmp_path / "in.jsonl"), str(tmp_path / "pool"), str(tmp_path / "eval"))
     assert (counts.total, counts.labeled, counts.pool, counts.evaluation_pending) == (6, 2, 2, 2)
+    assert counts.labeled_pool == 1  # the labeled test item is not a label bought on the pool
     assert [mf.item_id(r) for r in mf.read_jsonl(str(tmp_path / "pool"))] == ["id0", "id5"]
     assert [mf.item_id(r) for r in mf.read_jsonl(str(tmp_path / "eval"))] == ["id2", "id4"]

@@ -129,3 +129,52 @@ def test_unknown_strategy_and_bad_batch_size_say_what_to_do():
         sampling.top_k_uncertain(P, -1)
     with pytest.raises(ValueError, match="needs predicted probabilities"):
         sampling.select("margin", 3)
+
+
+def test_round_seed_is_fresh_per_round_and_reproducible():
+    seeds = [sampling.round_seed(7, r) for r in range(50)]
+    assert len(set(seeds)) == 50
+    assert seeds == [sampling.round_seed(7, r) for r in range(50)]
+    assert sampling.round_seed(8, 3) != sampling.round_seed(7, 3)
+    assert all(0 <= s < 2**31 for s in seeds)
+
+
+def test_diversity_plan_follows_batch_size_pool_labels_and_embeddings():
+    early = sampling.diversity_plan(k=20, pool_labels=100, has_embeddings=True, horizon=10)
+    late = sampling.diversity_plan(k=20, pool_labels=200, has_embeddings=True, horizon=10)
+    bigger_batch = sampling.diversity_plan(k=50, pool_labels=200, has_embeddings=True, horizon=10)
+    blind = sampling.diversity_plan(k=20, pool_labels=0, has_embeddings=False)
+    assert early.candidate_factor > 1 and late.candidate_factor == 1
+    assert bigger_batch.candidate_factor > 1  # a bigger batch keeps diversity for more labels
+    assert blind.candidate_factor == 1 and "embeddings" in blind.reason
+
+
+def test_default_strategy_spreads_a_batch_over_feature_clusters_early_and_is_margin_late():
+    rng = np.random.default_rng(0)
+    # 5 tight feature clusters; cluster 0 holds the 20 most uncertain items, the others one each
+    centres = rng.normal(scale=20, size=(5, 8))
+    group = np.repeat(np.arange(5), 100)
+    features = centres[group] + rng.normal(size=(500, 8))
+    margin = np.where(np.arange(500) < 20, 0.01, 0.5) + rng.random(500) * 0.01
+    margin[[100, 200, 300, 400]] = 0.05
+    p = np.stack([(1 + margin) / 2, (1 - margin) / 2], axis=1)
+    assert sampling.DEFAULT_UNCERTAINTY == "margin_diverse"
+    early = sampling.select("UNCERTAINTY", 5, probabilities=p, embeddings=features, labeled_count=0, seed=1)
+    assert early.strategy == "margin_diverse"
+    assert len(set(group[early.indices])) == 5  # one per cluster, not five copies of cluster 0
+    late = sampling.select("UNCERTAINTY", 5, probabilities=p, embeddings=features, labeled_count=10_000, seed=1)
+    plain = sampling.top_k_uncertain(p, 5, "margin", seed=1)
+    assert set(late.indices) == set(plain.indices)
+    no_embeddings = sampling.select("UNCERTAINTY", 5, probabilities=p, labeled_count=0, seed=1)
+    assert set(no_embeddings.indices) == set(plain.indices)
+
+
+@pytest.mark.parametrize("position", [0, 16383, 16384, 40000])
+def test_check_probabilities_names_a_bad_row_in_any_chunk(position):
+    p = np.full((40001, 4), 0.25, dtype=np.float32)
+    p[position] = [0.5, 0.5, 0.5, np.nan] if position % 2 else [0.9, 0.2, -0.05, -0.05]
+    with pytest.raises(ValueError, match=f"row {position}"):
+        sampling.check_probabilities(p)
+    p[position] = 0.25
+    sampling.check_probabilities(p)  # fixed: passes
+    sampling.check_probabilities(p.astype(np.float64))

@@ -110,7 +110,9 @@ def test_tables_stream_csv_as_text_and_parquet_typed(tmp_path):
     csv_path = tmp_path / "t.csv"
     csv_path.write_text("a,b,target\n1,x,\n2,,yes\n")
     schema, batches = s.iter_table_batches(str(csv_path), "csv")
-    table = pa.Table.from_batches(list(batches))
+    chunks = list(batches)
+    table = pa.Table.from_batches([chunk.batch for chunk in chunks])
+    assert [chunk.rows.tolist() for chunk in chunks] == [[1, 2]] and not chunks[0].unreadable
     assert schema.names == ["a", "b", "target"] and all(pa.types.is_string(t) for t in schema.types)
     assert table.column("target").to_pylist() == [None, "yes"] and table.column("a").to_pylist() == ["1", "2"]
     pq.write_table(pa.table({"a": [1, 2], "target": ["u", "v"]}), tmp_path / "t.parquet")

@@ -84,7 +84,7 @@ def test_impossible_specs_are_refused(kwargs, message):
 
 def test_class_too_small_to_stratify_names_the_class():
     items = keys(20) + [ItemKey("rare0", "rare", "rare0"), ItemKey("rare1", "rare", "rare1")]
-    with pytest.raises(SplitError, match="label 'rare' has 2 item group"):
+    with pytest.raises(SplitError, match=r"label 'rare' leads 2 group\(s\) \(2 item"):
         assign_splits(items, SplitSpec())
 
 

@@ -101,7 +101,17 @@ def test_check_record_accepts_every_documented_shape():
         {**image(), "classificationAnnotations": [{"displayName": "a"}, {"displayName": "b"}]},
         {**image(), "classificationAnnotations": []},
         image(dataItemResourceLabels={ML_USE_KEY: "test", ID_KEY: "ab" * 16, "équipe": "日本-1", "team": ""}),
-        {**image(), "objectAnnotations": [{"displayName": "ANY thing", "boundingBox": {}}], "custom": {"x": [1]}},
+        {
+            **image(),
+            "objectAnnotations": [
+                {
+                    "displayName": "ANY thing",
+                    "boundingBox": {"normalizedVertices": [{"x": 0.1, "y": 0.2}, {"x": 0.3, "y": 0.4}]},
+                }
+            ],
+            "custom": {"x": [1]},
+        },
+        {**image(), "boundingBoxAnnotations": [{"displayName": "box", "xMin": 0, "yMin": 0.1, "xMax": 1, "yMax": 0.5}]},
     ]
     for record in good:
         assert v.check_record(record, IMAGE) is None, record
@@ -157,7 +167,7 @@ def test_malformed_lines_are_rejected_with_their_line_numbers():
     )
     kept, problems = check(data)
     assert kept == [1, 5, 8]
-    assert problems == {2: "invalid_json", 4: "not_an_object", 6: "invalid_json", 7: "invalid_json"}
+    assert problems == {2: "invalid_json", 4: "not_an_object", 6: "invalid_json", 7: "not_utf8"}
 
 
 def test_duplicate_uri_rejects_the_later_line_naming_the_first():
