@@ -10,6 +10,8 @@ Each shard's task predicts its own items and keeps only the rows that can still 
   shard are in the global batch, and they are its best, so the union holds the whole batch; the
   merge orders it by (certainty, tie-break key, position) like :func:`sampling.top_k_uncertain`.
   The selection, its order and its scores are identical to the unsharded ones.
+* ``margin_diverse`` (the default): plain margin without embeddings, so exactly the top-k case;
+  with embeddings while few pool labels exist it is ``margin_cluster``'s clustering, as below.
 * ``margin_cluster``: the unsharded strategy clusters its ``candidate_factor * k`` smallest margins
   and keeps the best of each cluster. Shards keep their ``candidate_factor * k`` smallest margins,
   the merge takes the global ``candidate_factor * k`` from them (the same set as unsharded, by the
@@ -35,7 +37,8 @@ from . import manifest, sampling, shards
 
 FORMAT = 1
 TOP_K_STRATEGIES = sampling.UNCERTAINTY_STRATEGIES
-SHARDABLE = (*TOP_K_STRATEGIES, "margin_cluster", "random")
+CLUSTER_STRATEGIES = ("margin_cluster", "margin_diverse")
+SHARDABLE = (*TOP_K_STRATEGIES, *CLUSTER_STRATEGIES, "random")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ class SelectionSettings:
     seed: int = 0
     candidate_factor: int | None = None
     labeled_count: int = 0
-    diversity_horizon: float = sampling.DEFAULT_DIVERSITY_HORIZON
+    diversity_horizon: float | None = None
+    with_embeddings: bool = False
 
     def __post_init__(self) -> None:
         strategy = sampling.resolve_strategy(self.strategy)
@@ -62,18 +66,29 @@ class SelectionSettings:
 
     @property
     def factor(self) -> int:
-        """The candidate factor :func:`sampling.select` would use for ``margin_cluster``."""
+        """The candidate factor :func:`sampling.select` would use (1: plain margin, no clustering)."""
         factor = sampling.DEFAULT_CANDIDATE_FACTOR if self.candidate_factor is None else self.candidate_factor
-        return 1 if self.labeled_count >= self.diversity_horizon * self.k else max(factor, 1)
+        if self.strategy == "margin_diverse":
+            horizon = sampling.DEFAULT_DIVERSE_HORIZON if self.diversity_horizon is None else self.diversity_horizon
+            plan = sampling.diversity_plan(
+                k=self.k,
+                pool_labels=self.labeled_count,
+                has_embeddings=self.with_embeddings,
+                candidate_factor=factor,
+                horizon=horizon,
+            )
+            return plan.candidate_factor
+        horizon = sampling.DEFAULT_DIVERSITY_HORIZON if self.diversity_horizon is None else self.diversity_horizon
+        return 1 if self.labeled_count >= horizon * self.k else max(factor, 1)
 
     @property
     def ranked(self) -> int:
         """How many of the most uncertain rows the strategy ranks: ``k``, or the cluster candidates."""
-        return self.k * self.factor if self.strategy == "margin_cluster" else self.k
+        return self.k * self.factor if self.strategy in CLUSTER_STRATEGIES else self.k
 
     @property
     def rank_strategy(self) -> str:
-        return "margin" if self.strategy == "margin_cluster" else self.strategy
+        return "margin" if self.strategy in CLUSTER_STRATEGIES else self.strategy
 
 
 @dataclass(frozen=True)
@@ -143,11 +158,13 @@ def merge_candidates(parts: Sequence[Candidates], settings: SelectionSettings) -
     embeddings = np.concatenate([part.embeddings for part in parts]) if all(with_embeddings) and parts else None
     certainty = sampling.certainty(probabilities, settings.rank_strategy)
     order = np.lexsort((positions, sampling.tie_break_keys(positions, settings.seed), certainty))[: settings.ranked]
-    if settings.strategy in TOP_K_STRATEGIES:
+    if settings.strategy in TOP_K_STRATEGIES or (settings.strategy == "margin_diverse" and settings.factor <= 1):
         chosen = certainty[order]
         scores = -chosen if settings.strategy == "entropy" else 1.0 - chosen
         selection = sampling.Selection(positions[order], scores.astype(np.float32), settings.strategy, settings.k, pool)
         return selection, [ids[i] for i in order]
+    if embeddings is None and settings.with_embeddings:
+        raise ValueError("the settings say the shards have embeddings, but none sent any")
     local = sampling.margin_cluster(
         probabilities[order],
         settings.k,
@@ -156,7 +173,7 @@ def merge_candidates(parts: Sequence[Candidates], settings: SelectionSettings) -
         seed=settings.seed,
     )
     rows = order[local.indices]
-    selection = sampling.Selection(positions[rows], local.scores, "margin_cluster", settings.k, pool)
+    selection = sampling.Selection(positions[rows], local.scores, settings.strategy, settings.k, pool)
     return selection, [ids[i] for i in rows]
 
 

@@ -40,7 +40,7 @@ def sharded(probabilities, settings, count, embeddings=None, seed=1):
     return ss.merge_candidates(parts[::-1], settings), parts
 
 
-@pytest.mark.parametrize("strategy", ["margin", "least_confidence", "entropy"])
+@pytest.mark.parametrize("strategy", ["margin", "least_confidence", "entropy", "margin_diverse", "UNCERTAINTY"])
 @pytest.mark.parametrize("quantized", [False, True])
 @pytest.mark.parametrize("count", [1, 4, 13])
 def test_top_k_is_exactly_the_unsharded_selection(strategy, quantized, count):
@@ -53,6 +53,7 @@ def test_top_k_is_exactly_the_unsharded_selection(strategy, quantized, count):
         np.testing.assert_array_equal(got.scores, expected.scores)
         assert ids == [f"item-{i}" for i in expected.indices]
         assert (got.strategy, got.requested, got.pool_size) == (expected.strategy, k, len(probabilities))
+        assert settings.strategy != "margin_diverse" or settings.factor == 1  # no embeddings: plain margin
         if count > 1 and k < 100:  # the shards send far fewer rows than the pool
             assert sum(len(p.positions) for p in parts) < len(probabilities) // 2 or quantized
 
@@ -63,21 +64,26 @@ def test_random_is_exactly_the_unsharded_draw():
     np.testing.assert_array_equal(got.indices, sampling.select("random", 40, pool_size=500, seed=5).indices)
 
 
-@pytest.mark.parametrize("with_embeddings", [False, True])
+@pytest.mark.parametrize(
+    "strategy, with_embeddings",
+    [("margin_cluster", False), ("margin_cluster", True), ("margin_diverse", True)],
+)
 @pytest.mark.parametrize("labeled_count", [0, 10_000])
-def test_margin_cluster_is_identical_without_ties(with_embeddings, labeled_count):
+def test_clustering_strategies_are_identical_without_ties(strategy, with_embeddings, labeled_count):
     probabilities = pool(4000, seed=2)
     embeddings = np.random.default_rng(3).normal(size=(4000, 8)) if with_embeddings else None
-    settings = ss.SelectionSettings("margin_cluster", 30, seed=4, labeled_count=labeled_count)
+    settings = ss.SelectionSettings(strategy, 30, seed=4, labeled_count=labeled_count, with_embeddings=with_embeddings)
     expected = sampling.select(
-        "margin_cluster", 30, probabilities=probabilities, embeddings=embeddings, seed=4, labeled_count=labeled_count
+        strategy, 30, probabilities=probabilities, embeddings=embeddings, seed=4, labeled_count=labeled_count
     )
+    assert (settings.factor > 1) == (labeled_count == 0)  # clustering runs, then stops past the horizon
     smallest = np.sort(sampling.certainty(probabilities, "margin"))[: 30 * sampling.DEFAULT_CANDIDATE_FACTOR + 1]
     assert len(np.unique(smallest)) == len(smallest)  # the no-tie case this test is about
     for count in (3, 8):
         (got, _), _ = sharded(probabilities, settings, count, embeddings)
         np.testing.assert_array_equal(got.indices, expected.indices)
         np.testing.assert_array_equal(got.scores, expected.scores)
+        assert got.strategy == expected.strategy
 
 
 def test_margin_cluster_with_tied_margins_has_the_same_candidates_and_a_bounded_difference():
