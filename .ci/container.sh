@@ -96,7 +96,9 @@ build_image() {
   local before
   before=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
   say "building $IMAGE from $BASE_IMAGE"
+  # The label lets tests/test_container.py tell an image built from other sources (it rebuilds then).
   podman build --network=host --layers "${mounts[@]}" --build-arg "BASE=$BASE_IMAGE" \
+    --label "org.labelloop.source=$(python3 containers/source_digest.py)" \
     -f containers/Dockerfile -t "$IMAGE" . >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log" >&2; exit 1; }
   if [ -n "$before" ] && [ "$before" != "$(podman image inspect --format '{{.Id}}' "$IMAGE")" ]; then
     podman rmi "$before" >/dev/null 2>&1 || true  # the previous build of this tag (its shared layers stay)

@@ -11,8 +11,8 @@ from ._base import BASE_IMAGE
 def deploy_model(registry_uri: str, model_name: str, version: str, serving_alias: str = "serving") -> NamedTuple(
     "Outputs", serving_uri=str
 ):
-    """Moves the ``serving`` alias to ``version`` so local serving picks it up; on Vertex the train
-    pipeline deploys with GCPC's EndpointCreateOp/ModelDeployOp instead.
+    """Moves the ``serving`` alias to ``version`` so local serving picks it up; AutoML models on Vertex
+    are deployed by ``deploy_vertex_model`` instead.
 
     Args:
         registry_uri: Registry folder or ``gs://`` prefix.

@@ -58,4 +58,4 @@ def find_label_issues(
         metrics.log_metric(name, value)
     with open(report.path, "w", encoding="utf-8") as handle:
         handle.write(label_issues.report_html(summary))
-    suspects.metadata.update({"items": summary.suspects, "estimated_issues": summary.estimated_issues})
+    suspects.metadata.update({"item_count": summary.suspects, "estimated_issues": summary.estimated_issues})

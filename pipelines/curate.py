@@ -1,6 +1,6 @@
 """The ``curate`` pipeline: raw data in, a clean, deduplicated, split manifest out.
 
-    import_dataset ─▶ prefilter_images ─▶ split_dataset (─▶ get_artifact_uri ─▶ Vertex dataset create)
+    import_dataset ─▶ prefilter_images ─▶ split_dataset (─▶ ensure_vertex_dataset)
 
 With ``sharded=True`` the prefilter's per-image work fans out over shards instead (issue 18):
 
@@ -9,8 +9,9 @@ With ``sharded=True`` the prefilter's per-image work fans out over shards instea
 and the kept items are identical, so the split is too. Use it when one task would take hours
 (about 500 images/s per 2 cores: from a few million images on); ``docs/scale-out.md`` sizes it.
 
-The local target stops at the split manifest; the vertex target also creates a Vertex AI managed
-dataset from it with GCPC's dataset-create op.
+The local target stops at the split manifest; the vertex target also imports it, as a ``.jsonl``
+file, into the Vertex AI managed dataset named ``dataset_display_name`` (created on the first run,
+reused after).
 """
 
 from kfp import dsl

@@ -12,7 +12,6 @@ for items it has not seen; unchanged data gives the same dataset version.
 from kfp import dsl
 
 from ..components.checkout_dataset import checkout_dataset
-from ..components.get_artifact_uri import get_artifact_uri
 from ..components.partition_items import partition_items
 from . import steps
 from ._targets import check_target
@@ -99,7 +98,6 @@ def build_pipeline(target: str = "local", *, sharding: steps.ShardSettings | Non
         budget_seconds: int = steps.BUDGET_SECONDS,
         gate_config: str = steps.GATE_CONFIG,
         seed: int = steps.SEED,
-        project: str = "",
         location: str = steps.LOCATION,
         budget_milli_node_hours: int = steps.BUDGET_MILLI_NODE_HOURS,
     ):
@@ -126,7 +124,6 @@ def build_pipeline(target: str = "local", *, sharding: steps.ShardSettings | Non
             budget_seconds: Local trainer / custom job search budget.
             gate_config: Promotion gate thresholds (JSON).
             seed: Seed for every random choice.
-            project: Vertex target only: Google Cloud project.
             location: Vertex target only: region.
             budget_milli_node_hours: Vertex target only: AutoML training budget.
         """
@@ -193,19 +190,16 @@ def build_pipeline(target: str = "local", *, sharding: steps.ShardSettings | Non
                 model=trained.outputs["model"], items=items, registry=registry, dataset_version=version
             )
         else:
-            uri = get_artifact_uri(artifact=items).set_display_name("Dataset URI")
             steps.add_vertex_training(
                 items=items,
-                items_uri=uri.outputs["uri"],
                 task=task,
-                target_column="",
                 budget_seconds=budget_seconds,
                 registry=registry,
                 dataset_version=version,
                 seed=seed,
-                project=project,
                 location=location,
                 budget_milli_node_hours=budget_milli_node_hours,
+                tabular=False,  # retrain curates images or text; tables have no branch here
             )
 
     return retrain

@@ -33,12 +33,13 @@ from ..components.prefilter_images import prefilter_images
 from ..components.prefilter_shard import prefilter_shard
 from ..components.record_round import record_round
 from ..components.register_model import register_model
+from ..components.require_value import require_value
 from ..components.select_items import select_items
 from ..components.shard_items import shard_items
 from ..components.split_dataset import split_dataset
 from ..components.train_model import train_model
 from ..components.version_dataset import version_dataset
-from . import vertex
+from . import vertex, vertex_steps
 from ._targets import LOCAL_SCHEMES, VERTEX_SCHEMES
 
 RUN = dsl.PIPELINE_JOB_NAME_PLACEHOLDER
@@ -300,24 +301,16 @@ def version_step(*, items, labeling: LabelingSettings, description: str, step: s
 
 
 def create_vertex_dataset(*, items, data_type, display_name, location):
-    """Add GCPC's dataset-create op for the manifest's data type (image or text) to the pipeline."""
-    from google_cloud_pipeline_components.v1.dataset import ImageDatasetCreateOp, TextDatasetCreateOp
-
-    uri = get_artifact_uri(artifact=items).set_display_name("Manifest URI")
-    with dsl.If(data_type == "image", name="image-dataset"):
-        ImageDatasetCreateOp(
-            display_name=display_name,
-            location=location,
-            gcs_source=uri.outputs["uri"],
-            import_schema_uri=vertex.IMPORT_SCHEMAS["image"],
-        ).set_display_name("Create Vertex image dataset")
-    with dsl.If(data_type == "text", name="text-dataset"):
-        TextDatasetCreateOp(
-            display_name=display_name,
-            location=location,
-            gcs_source=uri.outputs["uri"],
-            import_schema_uri=vertex.IMPORT_SCHEMAS["text"],
-        ).set_display_name("Create Vertex text dataset")
+    """Import the manifest (as a ``.jsonl`` file) into the managed dataset ``display_name``, reused run after run."""
+    for kind in ("image", "text"):
+        with dsl.If(data_type == kind, name=f"{kind}-dataset"):
+            vertex_steps.add_managed_dataset(
+                items=items,
+                location=location,
+                display_name=display_name,
+                data_type=kind,
+                import_schema_uri=vertex.IMPORT_SCHEMAS[kind],
+            ).set_display_name(f"Vertex {kind} dataset (reused)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,62 +416,73 @@ def gated_registration(*, model, items, registry: RegistrySettings, dataset_vers
 def add_vertex_training(
     *,
     items,
-    items_uri,
     task,
-    target_column,
+    target_column="",
     budget_seconds,
     registry: RegistrySettings,
     dataset_version,
     seed,
-    project,
     location,
     budget_milli_node_hours,
+    tabular: bool = True,
 ):
-    """Vertex branches: AutoML image / AutoML tabular / custom job of our trainer for text."""
-    from google_cloud_pipeline_components.v1.dataset import ImageDatasetCreateOp, TabularDatasetCreateOp
+    """Vertex branches: gated AutoML image / AutoML tabular, or our trainer as a custom job for text.
+
+    AutoML trains on the items' ``ml_use`` split as a new version of the Vertex model
+    ``registry.model_name``; it is gated on its Vertex evaluation against the ``champion`` alias
+    and deployed to the model's one endpoint only when blessed (``vertex_steps``). Every Vertex step
+    runs in the run's own project (``vertex.RUN_PROJECT``) and in ``location``. ``tabular=False``
+    leaves out the tabular branches (pipelines whose data is images or text).
+    """
+    from google_cloud_pipeline_components.v1.dataset import TabularDatasetCreateOp
 
     model_name = registry.model_name
-    automl = dict(project=project, location=location, display_name=model_name, version_aliases=("challenger",))
-    automl_budget = dict(budget_milli_node_hours=budget_milli_node_hours)
+    gated = dict(location=location, model_name=model_name, task=task, gate_config=registry.gate_config)
     for kind, multi_label in (("image_classification", False), ("image_multilabel", True)):
         name = "automl-image-multilabel" if multi_label else "automl-image"
         with dsl.If(task == kind, name=name):
-            images = ImageDatasetCreateOp(
-                project=project,
+            images = vertex_steps.add_managed_dataset(
+                items=items,
                 location=location,
                 display_name=model_name,
-                gcs_source=items_uri,
+                data_type="image",
                 import_schema_uri=vertex.IMPORT_SCHEMAS["image_multilabel" if multi_label else "image"],
+            ).set_display_name("Vertex image dataset (reused)")
+            vertex_steps.add_gated_automl_image(
+                dataset=images.outputs["dataset"],
+                multi_label=multi_label,
+                budget_milli_node_hours=budget_milli_node_hours,
+                **gated,
             )
-            trained = vertex.add_automl_image_training(
-                dataset=images.outputs["dataset"], multi_label=multi_label, **automl, **automl_budget
-            )
-            if not multi_label:
-                vertex.add_endpoint_deployment(
-                    project=project,
+    if tabular:
+        for kind, regression in (("tabular_classification", False), ("tabular_regression", True)):
+            with dsl.If(task == kind, name=f"automl-{kind.replace('_', '-')}"):
+                column = require_value(
+                    value=target_column, name="target_column", needed_by="AutoML tabular training"
+                ).set_display_name("Target column given")
+                uri = get_artifact_uri(artifact=items).set_display_name("Table URI")
+                table = TabularDatasetCreateOp(
+                    project=vertex.RUN_PROJECT,
                     location=location,
-                    model=trained.outputs["model"],
-                    endpoint_display_name=f"{model_name}-endpoint",
+                    display_name=model_name,
+                    gcs_source=uri.outputs["uri"],
+                ).after(column)
+                vertex_steps.add_gated_automl_tabular(
+                    dataset=table.outputs["dataset"],
+                    target_column=column.outputs["value"],
+                    regression=regression,
+                    budget_milli_node_hours=budget_milli_node_hours,
+                    **gated,
                 )
-    for kind, regression in (("tabular_classification", False), ("tabular_regression", True)):
-        with dsl.If(task == kind, name=f"automl-{kind.replace('_', '-')}"):
-            table = TabularDatasetCreateOp(
-                project=project, location=location, display_name=model_name, gcs_source=items_uri
-            )
-            vertex.add_automl_tabular_training(
-                dataset=table.outputs["dataset"],
-                target_column=target_column,
-                regression=regression,
-                **automl,
-                **automl_budget,
-            )
     with dsl.If(task == "text_classification", name="custom-job-text"):
+        registry_uri = require_value(
+            value=registry.registry_uri, name="registry_uri", needed_by="the text model's registry"
+        ).set_display_name("Registry given")
         trained = vertex.add_custom_training_job(
-            project=project,
+            project=vertex.RUN_PROJECT,
             location=location,
             items=items,
             task=task,
-            target_column=target_column,
             budget_seconds=budget_seconds,
             dataset_version=dataset_version,
             seed=seed,
@@ -486,9 +490,10 @@ def add_vertex_training(
         gated_registration(
             model=trained.outputs["model"],
             items=items,
-            registry=registry,
+            registry=RegistrySettings(
+                gate_config=registry.gate_config, registry_uri=registry_uri.outputs["value"], model_name=model_name
+            ),
             dataset_version=dataset_version,
-            target_column=target_column,
         )
 
 

@@ -1,10 +1,11 @@
 """The ``train`` pipeline: labeled manifest → train → evaluate → gate → (blessed) register → serve.
 
 Local target: our AutoML trainer, evaluation, the promotion gate, the folder/``gs://`` registry and
-the ``serving`` alias. Vertex target: image and tabular tasks train with Vertex AutoML (GCPC ops on
-a managed dataset created from the manifest), which registers versions in Vertex Model Registry and
-deploys with EndpointCreateOp/ModelDeployOp; text trains our component as a Vertex custom job and
-then goes through the same evaluate → gate → register steps as the local target.
+the ``serving`` alias. Vertex target: image and tabular tasks train with Vertex AutoML (GCPC ops)
+on the manifest's ``ml_use`` split, as a new version of the Vertex model ``model_name``; the version
+is gated on its Vertex evaluation against the ``champion`` alias, which moves only when blessed, and
+only then deployed to the model's one endpoint (``vertex_steps``). Text trains our component as a
+Vertex custom job and then goes through the same evaluate → gate → register steps as the local target.
 """
 
 from kfp import dsl
@@ -28,7 +29,6 @@ def build_pipeline(target: str = "local"):
         model_name: str = steps.MODEL_NAME,
         dataset_version: str = "",
         seed: int = steps.SEED,
-        project: str = "",
         location: str = steps.LOCATION,
         budget_milli_node_hours: int = steps.BUDGET_MILLI_NODE_HOURS,
     ):
@@ -46,7 +46,6 @@ def build_pipeline(target: str = "local"):
             model_name: Registered model name.
             dataset_version: Version id of the training data (lineage).
             seed: Seed of the search.
-            project: Vertex target only: Google Cloud project.
             location: Vertex target only: region.
             budget_milli_node_hours: Vertex target only: AutoML training budget.
         """
@@ -74,14 +73,12 @@ def build_pipeline(target: str = "local"):
             return
         steps.add_vertex_training(
             items=items,
-            items_uri=dataset_uri,
             task=task,
             target_column=target_column,
             budget_seconds=budget_seconds,
             registry=registry,
             dataset_version=dataset_version,
             seed=seed,
-            project=project,
             location=location,
             budget_milli_node_hours=budget_milli_node_hours,
         )

@@ -19,59 +19,6 @@ IMPORT_SCHEMAS = {
 }
 
 
-def add_automl_image_training(
-    *,
-    project,
-    location,
-    dataset,
-    display_name,
-    multi_label: bool,
-    budget_milli_node_hours=MIN_MILLI_NODE_HOURS["automl_image"],
-    version_aliases=(),
-):
-    """AutoML image classification on a Vertex image dataset (splits from the items' ml_use)."""
-    from google_cloud_pipeline_components.v1.automl.training_job import AutoMLImageTrainingJobRunOp
-
-    return AutoMLImageTrainingJobRunOp(
-        project=project,
-        location=location,
-        dataset=dataset,
-        display_name=display_name,
-        prediction_type="classification",
-        multi_label=multi_label,
-        model_type="CLOUD",
-        budget_milli_node_hours=budget_milli_node_hours,
-        model_version_aliases=list(version_aliases),
-    )
-
-
-def add_automl_tabular_training(
-    *,
-    project,
-    location,
-    dataset,
-    display_name,
-    target_column,
-    regression: bool,
-    budget_milli_node_hours=MIN_MILLI_NODE_HOURS["automl_tabular"],
-    version_aliases=(),
-):
-    """AutoML tabular training, splitting by the table's ``ml_use`` column."""
-    from google_cloud_pipeline_components.v1.automl.training_job import AutoMLTabularTrainingJobRunOp
-
-    return AutoMLTabularTrainingJobRunOp(
-        project=project,
-        location=location,
-        dataset=dataset,
-        display_name=display_name,
-        target_column=target_column,
-        optimization_prediction_type="regression" if regression else "classification",
-        predefined_split_column_name="ml_use",
-        budget_milli_node_hours=budget_milli_node_hours,
-        model_version_aliases=list(version_aliases),
-    )
-
-
 def add_custom_training_job(*, project, location, machine_type: str = "n1-standard-8", **train_inputs):
     """Our ``train_model`` component run as a Vertex custom job (text, and whatever AutoML lacks)."""
     from google_cloud_pipeline_components.v1.custom_job import create_custom_training_job_from_component
@@ -82,17 +29,3 @@ def add_custom_training_job(*, project, location, machine_type: str = "n1-standa
         train_model, display_name="labelloop-train", machine_type=machine_type
     )
     return job(project=project, location=location, **train_inputs)
-
-
-def add_endpoint_deployment(*, project, location, model, endpoint_display_name, machine_type: str = "n1-standard-4"):
-    """Create an endpoint and deploy ``model`` to it; returns the deploy task."""
-    from google_cloud_pipeline_components.v1.endpoint import EndpointCreateOp, ModelDeployOp
-
-    endpoint = EndpointCreateOp(project=project, location=location, display_name=endpoint_display_name)
-    return ModelDeployOp(
-        model=model,
-        endpoint=endpoint.outputs["endpoint"],
-        dedicated_resources_machine_type=machine_type,
-        dedicated_resources_min_replica_count=1,
-        dedicated_resources_max_replica_count=1,
-    )

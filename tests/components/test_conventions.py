@@ -33,6 +33,7 @@ MANIFEST_ROLES = {
     "split",
     "merged",
     "versioned",
+    "suspects",
 }
 #: Components whose single output is read by a ``dsl.If`` (kfp.local resolves only ``Output`` there).
 CONDITION_OUTPUTS = {"record_round", "gate_model"}

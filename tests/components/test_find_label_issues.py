@@ -39,7 +39,7 @@ def test_planted_wrong_digit_labels_become_suspects_within_the_budget(tmp_path):
     found = {ids.index(manifest.item_id(r)) for r in suspects}
     assert len(found & set(wrong)) >= 4
     assert all(not manifest.labels_of(r) for r in suspects)
-    assert out["suspects"].metadata["items"] == len(suspects)
+    assert out["suspects"].metadata["item_count"] == len(suspects)
     with open(out["report"].path, encoding="utf-8") as handle:
         assert "suspects sent for verification" in handle.read()
 

@@ -170,7 +170,7 @@ def test_uncertainty_without_embeddings_clusters_the_candidates_on_text_features
     for strategy in ("margin", "UNCERTAINTY"):
         selected, remaining = artifact(tmp_path, f"s-{strategy}"), artifact(tmp_path, f"r-{strategy}")
         select_items.python_func(
-            pool=artifact(tmp_path, "pool"),
+            items=artifact(tmp_path, "pool"),
             predictions=artifact(tmp_path, "pred"),
             embeddings=None,
             selected=selected,

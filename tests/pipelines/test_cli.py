@@ -309,6 +309,9 @@ def test_compile_writes_yamls_and_check_reports_staleness(tiny, tmp_path, env, m
         "pipelines/cli-tiny.vertex.yaml",
     ]
     assert "compiled 3 file(s)" in out
+    # the Vertex lint runs on the compiled vertex YAML and reports (without failing) the tiny step's own image
+    assert "cli-tiny.vertex.yaml: executor exec-repeat: [foreign-image] runs 'python:3.11'" in out
+    assert "vertex lint: 1 finding(s)" in out
 
     assert run_cli("compile", "--check", "--out", str(out_dir), environ=env)[:2] == (0, "compiled YAMLs are current\n")
     stale_yaml = out_dir / "pipelines" / "cli-tiny.vertex.yaml"
