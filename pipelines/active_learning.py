@@ -85,8 +85,11 @@ def build_rounds(target: str, max_rounds: int):
     return rounds
 
 
-def build_pipeline(target: str = "local", max_rounds: int = steps.MAX_ROUNDS):
-    """The active-learning pipeline for ``target``, holding ``max_rounds`` rounds (the cold start included)."""
+def build_pipeline(
+    target: str = "local", max_rounds: int = steps.MAX_ROUNDS, *, sharding: steps.ShardSettings | None = None
+):
+    """The active-learning pipeline for ``target``, holding ``max_rounds`` rounds (the cold start included);
+    with ``sharding`` its prefilter fans out over shards (``steps.ShardSettings``; same kept items)."""
     check_target(target)
     if max_rounds < 1:
         raise ValueError(f"max_rounds must be at least 1 (the cold start), got {max_rounds}")
@@ -173,6 +176,7 @@ def build_pipeline(target: str = "local", max_rounds: int = steps.MAX_ROUNDS):
                 min_side=min_side,
                 seed=seed,
             ),
+            sharding=sharding,
         )
         labeling = steps.LabelingSettings(
             job_spec=labeling_job_spec,

@@ -6,6 +6,13 @@ Images, text (JSONL) and tables (CSV/Parquet) alike: a table stays a table from 
 (the prefilter passes it through, import already checked its rows), and the split honours its
 ``target_column`` (stratified), ``time_field`` (chronological) and ``group_column``.
 
+With ``sharded=True`` the prefilter's per-image work fans out over shards instead (issue 18):
+
+    import_dataset ─▶ shard_items ─▶ ParallelFor: prefilter_shard ─▶ merge_prefilter_shards ─▶ split_dataset …
+
+and the kept items are identical, so the split is too. Use it when one task would take hours
+(about 500 images/s per 2 cores: from a few million images on); ``docs/scale-out.md`` sizes it.
+
 The local target stops at the split manifest; the vertex target also imports it, as a ``.jsonl``
 file, into the Vertex AI managed dataset named ``dataset_display_name`` (created on the first run,
 reused after; tables are not imported into a managed dataset yet).
@@ -17,8 +24,9 @@ from . import steps
 from ._targets import check_target
 
 
-def build_pipeline(target: str = "local"):
-    """The curate pipeline for ``target`` (``local`` or ``vertex``)."""
+def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARALLELISM):
+    """The curate pipeline for ``target`` (``local`` or ``vertex``); ``parallelism`` caps the shard
+    tasks running at once on the sharded path."""
     check_target(target)
 
     @dsl.pipeline(
@@ -44,6 +52,13 @@ def build_pipeline(target: str = "local"):
         seed: int = steps.SEED,
         dataset_display_name: str = "labelloop-curated",
         location: str = steps.LOCATION,
+        sharded: bool = False,
+        shard_count: int = steps.SHARD_COUNT,
+        shard_size: int = 0,
+        shard_cpu: str = steps.SHARD_CPU,
+        shard_memory: str = steps.SHARD_MEMORY,
+        merge_cpu: str = steps.MERGE_CPU,
+        merge_memory: str = steps.MERGE_MEMORY,
     ):
         """Curate raw data into a split manifest.
 
@@ -70,6 +85,13 @@ def build_pipeline(target: str = "local"):
             seed: Seed for every random choice.
             dataset_display_name: Vertex target only: display name of the managed dataset.
             location: Vertex target only: region of the managed dataset.
+            sharded: Prefilter in shards over many tasks (same kept items; for millions of images).
+            shard_count: Sharded only: number of shards (0 to size them by ``shard_size``).
+            shard_size: Sharded only: most items per shard, when ``shard_count`` is 0.
+            shard_cpu: Sharded, Vertex only: CPU limit of each shard task (picks its machine).
+            shard_memory: Sharded, Vertex only: memory limit of each shard task, e.g. ``16G``.
+            merge_cpu: Sharded, Vertex only: CPU limit of the task that merges the shards.
+            merge_memory: Sharded, Vertex only: its memory limit (about 1.75 GB per million images).
         """
         settings = steps.CurateSettings(
             data_type=data_type,
@@ -90,13 +112,35 @@ def build_pipeline(target: str = "local"):
             test_fraction=test_fraction,
             seed=seed,
         )
-        tasks = steps.curate_steps(source_uri=source_uri, settings=settings)
-        if target == "vertex":
-            steps.create_vertex_dataset(
-                items=tasks.split.outputs["split"],
-                data_type=data_type,
-                display_name=dataset_display_name,
-                location=location,
+
+        def split_and_register(kept):
+            split = steps.split_step(items=kept, settings=settings)
+            if target == "vertex":
+                steps.create_vertex_dataset(
+                    items=split.outputs["split"],
+                    data_type=data_type,
+                    display_name=dataset_display_name,
+                    location=location,
+                )
+
+        imported = steps.import_step(source_uri=source_uri, settings=settings)
+        with dsl.If(sharded == False, name="whole"):  # a pipeline channel: == builds the condition
+            prefiltered = steps.prefilter_step(items=imported.outputs["items"], settings=settings)
+            split_and_register(prefiltered.outputs["kept"])
+        with dsl.Else(name="sharded"):
+            sharding = steps.ShardSettings(
+                target=target,
+                shard_count=shard_count,
+                shard_size=shard_size,
+                cpu=shard_cpu,
+                memory=shard_memory,
+                parallelism=parallelism,
+                merge_cpu=merge_cpu,
+                merge_memory=merge_memory,
             )
+            merged = steps.sharded_prefilter_steps(
+                items=imported.outputs["items"], settings=settings, sharding=sharding
+            )
+            split_and_register(merged.outputs["kept"])
 
     return curate

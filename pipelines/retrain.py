@@ -78,8 +78,9 @@ def label_new_items(
         )
 
 
-def build_pipeline(target: str = "local"):
-    """The retrain pipeline for ``target``."""
+def build_pipeline(target: str = "local", *, sharding: steps.ShardSettings | None = None):
+    """The retrain pipeline for ``target``; with ``sharding`` its prefilter fans out over shards
+    (``steps.ShardSettings``; same kept items)."""
     check_target(target)
 
     @dsl.pipeline(name="retrain", description="Import new data, version it, label what is new, retrain, gate, promote.")
@@ -151,6 +152,7 @@ def build_pipeline(target: str = "local"):
                 min_side=min_side,
                 seed=seed,
             ),
+            sharding=sharding,
         )
         labeling = steps.LabelingSettings(
             job_spec=labeling_job_spec,

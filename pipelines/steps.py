@@ -26,13 +26,16 @@ from ..components.import_dataset import import_dataset
 from ..components.keep_champion import keep_champion
 from ..components.label_items import label_items
 from ..components.merge_labels import merge_labels
+from ..components.merge_prefilter_shards import merge_prefilter_shards
 from ..components.partition_items import partition_items
 from ..components.predict import predict
 from ..components.prefilter_images import prefilter_images
+from ..components.prefilter_shard import prefilter_shard
 from ..components.record_round import record_round
 from ..components.register_model import register_model
 from ..components.require_value import require_value
 from ..components.select_items import select_items
+from ..components.shard_items import shard_items
 from ..components.split_dataset import split_dataset
 from ..components.train_model import train_model
 from ..components.version_dataset import version_dataset
@@ -73,6 +76,14 @@ BUDGET_MILLI_NODE_HOURS = vertex.MIN_MILLI_NODE_HOURS["automl_image"]
 #: Labeling rounds (the cold start included) the active-learning graph holds and its default
 #: config allows: the one value behind both the unroll depth and ``max_rounds``.
 MAX_ROUNDS = 6
+#: Sharded steps (issue 18): shards, each shard task's CPU and memory on Vertex, shard tasks at once.
+SHARD_COUNT = 8
+SHARD_CPU = "4"
+SHARD_MEMORY = "16G"
+SHARD_PARALLELISM = 32
+#: The merge task after a fan-out: enough for a few million images (docs/scale-out.md sizes it for more).
+MERGE_CPU = "8"
+MERGE_MEMORY = "32G"
 
 
 def active_learning_config(*, max_rounds: int = MAX_ROUNDS, **overrides: Any) -> str:
@@ -162,6 +173,25 @@ class RegistrySettings:
     model_name: Any
 
 
+@dataclass(frozen=True)
+class ShardSettings:
+    """How a sharded step fans out: shard count (or size), each shard task's machine, tasks at once.
+
+    ``parallelism`` is fixed when the pipeline is built (KFP compiles it into the spec); the
+    others may be pipeline parameters. CPU and memory size the machine on Vertex only
+    (:func:`size_machine`).
+    """
+
+    target: str
+    shard_count: Any = SHARD_COUNT
+    shard_size: Any = 0
+    cpu: Any = SHARD_CPU
+    memory: Any = SHARD_MEMORY
+    parallelism: int = SHARD_PARALLELISM
+    merge_cpu: Any = MERGE_CPU
+    merge_memory: Any = MERGE_MEMORY
+
+
 class CurateTasks(NamedTuple):
     """The curate tasks, for pipelines that build on them."""
 
@@ -174,9 +204,20 @@ class CurateTasks(NamedTuple):
 # Curate
 
 
-def curate_steps(*, source_uri, settings: CurateSettings) -> CurateTasks:
-    """Add import → prefilter → split to the enclosing pipeline."""
-    imported = import_dataset(
+def curate_steps(*, source_uri, settings: CurateSettings, sharding: ShardSettings | None = None) -> CurateTasks:
+    """Add import → prefilter → split to the enclosing pipeline; with ``sharding`` the prefilter fans
+    out over shards (same kept items; ``prefiltered`` is then the merge task, with the same outputs)."""
+    imported = import_step(source_uri=source_uri, settings=settings)
+    if sharding is None:
+        prefiltered = prefilter_step(items=imported.outputs["items"], settings=settings)
+    else:
+        prefiltered = sharded_prefilter_steps(items=imported.outputs["items"], settings=settings, sharding=sharding)
+    return CurateTasks(imported, prefiltered, split_step(items=prefiltered.outputs["kept"], settings=settings))
+
+
+def import_step(*, source_uri, settings: CurateSettings):
+    """Import and validate the source into a manifest."""
+    return import_dataset(
         source_uri=source_uri,
         source_format=settings.source_format,
         data_type=settings.data_type,
@@ -186,15 +227,23 @@ def curate_steps(*, source_uri, settings: CurateSettings) -> CurateTasks:
         allowed_uri_schemes=settings.allowed_uri_schemes,
         target_column=settings.target_column,
     ).set_display_name("Import and validate")
-    prefiltered = prefilter_images(
-        items=imported.outputs["items"],
+
+
+def prefilter_step(*, items, settings: CurateSettings):
+    """Drop duplicate, blurry and corrupt images in one task."""
+    return prefilter_images(
+        items=items,
         hamming_threshold=settings.hamming_threshold,
         blur_threshold=settings.blur_threshold,
         min_width=settings.min_side,
         min_height=settings.min_side,
     ).set_display_name("Drop duplicates, blurry and corrupt images")
-    split_task = split_dataset(
-        items=prefiltered.outputs["kept"],
+
+
+def split_step(*, items, settings: CurateSettings):
+    """Split a manifest into training / validation / test."""
+    return split_dataset(
+        items=items,
         method=settings.split_method,
         training_fraction=settings.training_fraction,
         validation_fraction=settings.validation_fraction,
@@ -204,7 +253,44 @@ def curate_steps(*, source_uri, settings: CurateSettings) -> CurateTasks:
         time_field=settings.time_field,
         group_column=settings.group_column,
     ).set_display_name("Split into training / validation / test")
-    return CurateTasks(imported, prefiltered, split_task)
+
+
+def size_machine(task, target: str, *, cpu, memory) -> None:
+    """Size the task's machine on Vertex: its CPU and memory limits pick the machine type
+    (https://cloud.google.com/vertex-ai/docs/pipelines/machine-types). Locally the limits would do
+    nothing, and kfp 2.17's local runner cannot resolve a pipeline parameter given to them inside a
+    ParallelFor, so the local target leaves them out."""
+    if target == "vertex":
+        task.set_cpu_limit(cpu).set_memory_limit(memory)
+
+
+def shard_step(*, items, sharding: ShardSettings, display_name: str = "Split into shards"):
+    """Split a manifest into shards; its ``Output`` is the list a ``dsl.ParallelFor`` fans out over."""
+    return shard_items(items=items, shard_count=sharding.shard_count, shard_size=sharding.shard_size).set_display_name(
+        display_name
+    )
+
+
+def sharded_prefilter_steps(*, items, settings: CurateSettings, sharding: ShardSettings):
+    """The prefilter with its per-image work fanned out over shards; the merge task's ``kept`` and
+    ``rejects`` are identical to ``prefilter_images``' on the whole manifest."""
+    thresholds = dict(
+        hamming_threshold=settings.hamming_threshold,
+        blur_threshold=settings.blur_threshold,
+        min_width=settings.min_side,
+        min_height=settings.min_side,
+    )
+    split = shard_step(items=items, sharding=sharding)
+    with dsl.ParallelFor(split.outputs["Output"], parallelism=sharding.parallelism, name="prefilter-shards") as shard:
+        inspected = prefilter_shard(shards=split.outputs["shards"], shard=shard, **thresholds).set_display_name(
+            "Inspect one shard's images"
+        )
+        size_machine(inspected, sharding.target, cpu=sharding.cpu, memory=sharding.memory)
+    merged = merge_prefilter_shards(
+        items=items, facts=dsl.Collected(inspected.outputs["facts"]), **thresholds
+    ).set_display_name("Find duplicates across shards")
+    size_machine(merged, sharding.target, cpu=sharding.merge_cpu, memory=sharding.merge_memory)
+    return merged
 
 
 def version_step(*, items, labeling: LabelingSettings, description: str, step: str, display_name: str):

@@ -247,7 +247,11 @@ def test_curate_in_the_image(tmp_path, image, executed):
     curate = in_image("curate", image, tmp_path)
     with container_run(tmp_path, image, executed, "curate") as runs:
         curate(source_uri=data.images_dir, hamming_threshold=4)
+        curate(source_uri=data.images_dir, hamming_threshold=4, sharded=True, shard_count=2)  # issue 18's fan-out
     assert {"import_dataset", "prefilter_images", "split_dataset"} <= {r.function for r in runs}
+    assert {"shard_items", "prefilter_shard", "merge_prefilter_shards"} <= {r.function for r in runs}
+    splits = sorted((tmp_path / "root").rglob("split-dataset*/split"))
+    assert len(splits) == 2 and splits[0].read_bytes() == splits[1].read_bytes()  # sharded or not: the same split
 
 
 @pytest.mark.slow

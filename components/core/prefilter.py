@@ -511,27 +511,15 @@ def _record_problem(record: dict) -> tuple[str, str] | None:
     return None
 
 
-def _collect_facts(input_path: str, settings: PrefilterSettings) -> tuple[_ImageTable, dict[int, ImageFacts]]:
-    """Pass one: facts per image line; rejected images are returned separately by line."""
-    ids: dict[int, str] = {}
+def inspectable_uri(record: dict) -> str | None:
+    """The image URI pass one reads for this record, or None (not an image, or rejected before reading)."""
+    uri = _image_uri(record)
+    return uri if uri is not None and _record_problem(record) is None else None
 
-    def tasks() -> Iterator[tuple[int, str]]:
-        for line in manifest.read_lines(input_path):
-            uri = _image_uri(line.record)
-            if uri is not None and _record_problem(line.record) is None:
-                ids[line.number] = manifest.item_id(line.record)
-                yield line.number, uri
 
-    good: list[ImageFacts] = []
-    failed: dict[int, ImageFacts] = {}
-    bar = Progress("images checked", sum(1 for _ in manifest.read_lines(input_path)))
-    for done, facts in enumerate(inspect_all(tasks(), settings), start=1):
-        bar.update(done)
-        if facts.reason_code is None:
-            good.append(facts)
-        else:
-            failed[facts.line] = facts
-    table = _ImageTable(
+def image_table(good: list[ImageFacts], ids: dict[int, str]) -> _ImageTable:
+    """The table of the decodable images' facts (``good``, in line order); ``ids`` maps line to item id."""
+    return _ImageTable(
         lines=np.array([f.line for f in good], np.int64),
         ids=[ids[f.line] for f in good],
         contents=np.array([f.content for f in good], dtype="U32"),
@@ -548,7 +536,29 @@ def _collect_facts(input_path: str, settings: PrefilterSettings) -> tuple[_Image
         clipped=np.array([f.clipped for f in good], np.float64),
         mean_gray=np.array([f.mean_gray for f in good], np.float64),
     )
-    return table, failed
+
+
+def _collect_facts(input_path: str, settings: PrefilterSettings) -> tuple[_ImageTable, dict[int, ImageFacts]]:
+    """Pass one: facts per image line; rejected images are returned separately by line."""
+    ids: dict[int, str] = {}
+
+    def tasks() -> Iterator[tuple[int, str]]:
+        for line in manifest.read_lines(input_path):
+            uri = inspectable_uri(line.record)
+            if uri is not None:
+                ids[line.number] = manifest.item_id(line.record)
+                yield line.number, uri
+
+    good: list[ImageFacts] = []
+    failed: dict[int, ImageFacts] = {}
+    bar = Progress("images checked", sum(1 for _ in manifest.read_lines(input_path)))
+    for done, facts in enumerate(inspect_all(tasks(), settings), start=1):
+        bar.update(done)
+        if facts.reason_code is None:
+            good.append(facts)
+        else:
+            failed[facts.line] = facts
+    return image_table(good, ids), failed
 
 
 def prefilter_manifest(
@@ -570,6 +580,21 @@ def prefilter_manifest(
     if _is_table(input_path):
         return _pass_table_through(input_path, kept_path, rejects_path, settings, step=step)
     table, failed = _collect_facts(input_path, settings)
+    return write_decisions(input_path, kept_path, rejects_path, table, failed, settings, step=step)
+
+
+def write_decisions(
+    input_path: str,
+    kept_path: str,
+    rejects_path: str,
+    table: _ImageTable,
+    failed: dict[int, ImageFacts],
+    settings: PrefilterSettings,
+    *,
+    step: str,
+) -> PrefilterResult:
+    """Pass two: decide over pass one's ``table`` (and ``failed`` images) and write kept and rejects
+    in the manifest's order. The sharded prefilter calls it with the facts of every shard."""
     decisions, groups = decide(table, settings)
     items = kept = images = passed = 0
     with manifest.RejectsWriter(rejects_path, step) as rejects, manifest.atomic_writer(kept_path) as out:

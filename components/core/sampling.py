@@ -174,6 +174,17 @@ def informativeness(probabilities: np.ndarray, strategy: str, *, chunk_rows: int
     return -out if strategy == "entropy" else 1.0 - out
 
 
+def certainty(probabilities: np.ndarray, strategy: str, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> np.ndarray:
+    """Per-row certainty (float32, lower = more informative): the exact value :func:`top_k_uncertain`
+    orders by (``informativeness`` rounds ``1 - c``, which merges close margins). The sharded
+    selection (:mod:`sharded_selection`) orders candidates from many shards by it."""
+    strategy = resolve_strategy(strategy)
+    out = np.empty(len(probabilities), dtype=np.float32)
+    for start in range(0, len(probabilities), chunk_rows):
+        out[start : start + chunk_rows] = _certainty_of_chunk(probabilities[start : start + chunk_rows], strategy)
+    return out
+
+
 def tie_break_keys(positions: np.ndarray, seed: int) -> np.ndarray:
     """A seeded pseudo-random uint64 per pool position (splitmix64), for reproducible tie-breaks."""
     with np.errstate(over="ignore"):

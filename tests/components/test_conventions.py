@@ -40,6 +40,8 @@ MANIFEST_ROLES = {
 PRODUCING_STEPS = {"import", "prefilter"}
 #: Components whose single output is read by a ``dsl.If`` (kfp.local resolves only ``Output`` there).
 CONDITION_OUTPUTS = {"record_round", "gate_model"}
+#: Components whose single output a ``dsl.ParallelFor`` fans out over (kfp.local resolves only ``Output`` there too).
+LOOP_OUTPUTS = {"shard_items"}
 COUNT_KEYS = re.compile(r"metadata(?:\.update\(\s*\{|\[)[^)]*?[\"'](count|items|counts)[\"']\s*[:\]]", re.S)
 
 
@@ -81,8 +83,8 @@ def test_metrics_reports_and_named_outputs(name):
     reports = [n for n, t in outputs.items() if t.startswith("system.HTML")]
     assert reports in ([], ["report"]), f"{name}: HTML outputs {reports} must be one called report"
     assert "report" not in outputs or outputs["report"].startswith("system.HTML"), f"{name}: report must be HTML"
-    if name in CONDITION_OUTPUTS:
-        assert "Output" in outputs, f"{name}: its condition output must stay Output (see CONDITION_OUTPUTS)"
+    if name in CONDITION_OUTPUTS | LOOP_OUTPUTS:
+        assert "Output" in outputs, f"{name}: its condition or loop output must stay Output (see CONDITION_OUTPUTS)"
     else:
         assert "Output" not in outputs, f"{name}: name its output (-> NamedTuple('Outputs', what=...))"
 
