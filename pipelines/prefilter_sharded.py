@@ -36,7 +36,20 @@ def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARA
         blur_threshold: float = steps.BLUR_THRESHOLD,
         min_side: int = steps.MIN_SIDE,
     ):
-        """Prefilter the manifest at ``items_uri`` in shards (``shard_count``, or ``shard_size`` items each)."""
+        """Prefilter the manifest at ``items_uri`` in shards (``shard_count``, or ``shard_size`` items each).
+
+        Args:
+            items_uri: The item manifest (JSONL) to prefilter; local path or ``gs://``.
+            shard_count: Number of shards (used when ``shard_size`` is 0).
+            shard_size: Items per shard; 0 uses ``shard_count``.
+            shard_cpu: CPU limit of each shard task (Vertex machine sizing).
+            shard_memory: Memory limit of each shard task.
+            merge_cpu: CPU limit of the merge task (the global duplicate search).
+            merge_memory: Memory limit of the merge task.
+            hamming_threshold: Perceptual-hash bits two images may differ by and still be duplicates.
+            blur_threshold: Blur score (0 sharp .. 1 blurry) at or above which an image is dropped.
+            min_side: Images with a side shorter than this many pixels are rejected.
+        """
         settings = steps.CurateSettings(
             data_type="image",
             allowed_labels=[],

@@ -34,7 +34,20 @@ def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARA
         shard_cpu: str = steps.SHARD_CPU,
         shard_memory: str = steps.SHARD_MEMORY,
     ):
-        """Select ``batch_size`` items of the pool at ``pool_uri`` with the model at ``model_uri``."""
+        """Select ``batch_size`` items of the pool at ``pool_uri`` with the model at ``model_uri``.
+
+        Args:
+            pool_uri: Manifest (JSONL) of the unlabeled pool; local path or ``gs://``.
+            model_uri: Folder of the model that scores the pool (a ``train_model`` output).
+            strategy: Sampling strategy (``UNCERTAINTY``, ``margin``, ``entropy``, ``random``, ...).
+            batch_size: How many items to select.
+            seed: Seed for tie-breaks and clustering.
+            labeled_count: Human labels bought on the pool so far.
+            shard_count: Number of shards (used when ``shard_size`` is 0).
+            shard_size: Items per shard; 0 uses ``shard_count``.
+            shard_cpu: CPU limit of each shard task (Vertex machine sizing).
+            shard_memory: Memory limit of each shard task.
+        """
         settings = dict(strategy=strategy, batch_size=batch_size, seed=seed, labeled_count=labeled_count)
         pool = dsl.importer(artifact_uri=pool_uri, artifact_class=dsl.Dataset).set_display_name("Pool")
         model = dsl.importer(artifact_uri=model_uri, artifact_class=dsl.Model).set_display_name("Model")

@@ -11,7 +11,10 @@ from labelloop.pipelines import compiling
 
 COMPONENT_YAMLS = sorted(compiling.COMPONENTS_DIR.glob("*.yaml"))
 PIPELINE_YAMLS = sorted(compiling.PIPELINES_DIR.glob("*.yaml"))
-SECRET = re.compile(r"(api[_-]?key|password|secret|token)\s*[:=]\s*['\"]?[A-Za-z0-9_\-]{12,}", re.I)
+#: A credential-looking literal: ``key: value`` on one line, or ``key = "value"`` (a quoted string, not a variable).
+SECRET = re.compile(
+    r"(api[_-]?key|password|secret|token)(?:[ \t]*:[ \t]*['\"]?|[ \t]*=[ \t]*['\"])[A-Za-z0-9_\-]{12,}", re.I
+)
 GCPC_IMAGE = re.compile(r"google-cloud-pipeline-components|gcr\.io/ml-pipeline")
 LOCAL_PATH = re.compile(r"(?<![\w/])(/work/|/tmp/|/root/|/home/|file://)")
 
