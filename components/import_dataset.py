@@ -21,6 +21,7 @@ def import_dataset(
     max_reject_rate: float = 0.1,
     min_items_per_label: int = 10,
     label_count_severity: str = "warning",
+    table_rows_as_items: bool = False,
 ):
     """Validates and imports a dataset so every later step can trust its items.
 
@@ -40,10 +41,14 @@ def import_dataset(
         max_reject_rate: The largest share of rejected items tolerated before the step fails.
         min_items_per_label: Vertex's minimum labeled items per class (10 for text classification).
         label_count_severity: "warning" reports labels under the minimum; "error" fails the step.
+        table_rows_as_items: Tabular only: write each row as a JSONL item (``tableRow`` holds its
+            columns, the target column becomes its classificationAnnotation) so labeling, versions
+            and active-learning rounds can read it; false keeps the table in its source format.
 
     Returns:
         items: The valid items: JSONL in the Vertex import schema with dataItemResourceLabels.labelloop_id,
-            or (tabular) the table in its source format with a labelloop_id column.
+            or (tabular) the table in its source format with a labelloop_id column (with
+            ``table_rows_as_items``: JSONL row items).
         rejects: JSONL, one line per rejected item: step, line, id, reason_code, reason, record.
         metrics: Counts: items_total/kept/rejected, reject_rate, label_<name>, split_<ml_use>, rejects_<code>.
         report: A readable HTML summary of the same, with dataset-level findings.
@@ -61,6 +66,7 @@ def import_dataset(
         max_reject_rate=max_reject_rate,
         min_items_per_label=min_items_per_label,
         label_count_severity=label_count_severity,
+        table_items=table_rows_as_items,
     )
     result = import_data.import_items(options, items.path, rejects.path, step="import_dataset")
     items.metadata.update({"format": result.output_format, "data_type": data_type, "item_count": result.kept})

@@ -130,15 +130,17 @@ def build_pipeline(
         """Label a dataset with active learning and train a gated model on it.
 
         Args:
-            source_uri: Raw data: a folder of images, a Vertex JSONL import file; local or ``gs://``.
+            source_uri: Raw data: a folder of images, a Vertex JSONL import file, or a CSV/Parquet
+                table of unlabeled rows; local or ``gs://``.
             labeling_job_spec: DataLabelingJob JSON for the human labeling (label set, labeler
                 count, instructions, budget, price).
             store_uri: Dataset version store (folder or ``gs://`` prefix); holds every round's version.
             annotation_store_uri: Where paid-for annotations and the spend ledger persist.
             registry_uri: Model registry folder or ``gs://`` prefix.
-            data_type: ``image`` or ``text`` (tables are refused before any step runs: label the
-                table's target column, then run ``curate`` and ``train``).
-            task: Training task, e.g. ``image_classification`` or ``text_classification``.
+            data_type: ``image``, ``text`` or ``tabular`` (rows travel as JSONL row items; tabular
+                classification only: labels are classes).
+            task: Training task, e.g. ``image_classification``, ``text_classification`` or
+                ``tabular_classification``.
             active_learning_config: ActiveLearningConfig JSON (DataLabelingJob's
                 ``activeLearningConfig`` form or labelloop's snake_case form); its ``max_rounds``
                 may not exceed the rounds this compiled pipeline holds.
@@ -175,6 +177,7 @@ def build_pipeline(
                 blur_threshold=blur_threshold,
                 min_side=min_side,
                 seed=seed,
+                table_rows_as_items=True,
             ),
             sharding=sharding,
         )

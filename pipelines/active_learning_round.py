@@ -49,8 +49,8 @@ def build_pipeline(target: str = "local"):
             annotation_store_uri: Where paid-for annotations and the spend ledger persist.
             labeling_job_spec: DataLabelingJob JSON for the human labeling.
             batch_size: Items to send to humans in this round.
-            task: ``image_classification``, ``image_multilabel`` or ``text_classification`` (tabular
-                tasks are refused before any step runs).
+            task: ``image_classification``, ``image_multilabel``, ``text_classification`` or
+                ``tabular_classification`` (tabular regression is refused before any step runs).
             strategy: Sampling strategy (``UNCERTAINTY``, ``margin``, ``entropy``, ``random``, ...).
             active_learning_config: ActiveLearningConfig JSON (budget and stopping rules).
             labeling_backend: ``label_studio`` or ``simulated``.

@@ -91,6 +91,7 @@ def build_pipeline(target: str = "local", *, sharding: steps.ShardSettings | Non
         annotation_store_uri: str = "",
         data_type: str = "image",
         task: str = "image_classification",
+        target_column: str = "",
         dataset_name: str = steps.DATASET_NAME,
         model_name: str = steps.MODEL_NAME,
         labeling_backend: str = NO_LABELING,
@@ -113,13 +114,16 @@ def build_pipeline(target: str = "local", *, sharding: steps.ShardSettings | Non
         """Retrain on the newest data and promote the model only when the gate blesses it.
 
         Args:
-            source_uri: Where the data lands (folder of images or Vertex JSONL import file); local or ``gs://``.
+            source_uri: Where the data lands (folder of images, Vertex JSONL import file, or a CSV/Parquet
+                table); local or ``gs://``.
             store_uri: Dataset version store (folder or ``gs://`` prefix).
             registry_uri: Model registry folder or ``gs://`` prefix (local target and text on Vertex).
             annotation_store_uri: Where paid-for annotations persist (needed when labeling is on).
-            data_type: ``image`` or ``text`` (tables are refused before any step runs: run ``curate``
-                and ``train``).
-            task: Training task, e.g. ``image_classification`` or ``text_classification``.
+            data_type: ``image``, ``text`` or ``tabular`` (rows travel as JSONL row items; tabular
+                classification only, on the local target).
+            task: Training task, e.g. ``image_classification``, ``text_classification`` or
+                ``tabular_classification``.
+            target_column: Tables only: the label column (its values become the rows' labels).
             dataset_name: Dataset in the version store.
             model_name: Registered model name.
             labeling_backend: ``none`` (data arrives labeled), ``simulated`` or ``label_studio``.
@@ -151,6 +155,8 @@ def build_pipeline(target: str = "local", *, sharding: steps.ShardSettings | Non
                 blur_threshold=blur_threshold,
                 min_side=min_side,
                 seed=seed,
+                target_column=target_column,
+                table_rows_as_items=True,
             ),
             sharding=sharding,
         )

@@ -133,6 +133,8 @@ class CurateSettings:
     validation_fraction: Any = VALIDATION_FRACTION
     test_fraction: Any = TEST_FRACTION
     seed: Any = SEED
+    #: Tables as JSONL row items (pipelines that label, version and run rounds on them).
+    table_rows_as_items: Any = False
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,7 @@ def import_step(*, source_uri, settings: CurateSettings):
         min_items_per_label=settings.min_items_per_label,
         allowed_uri_schemes=settings.allowed_uri_schemes,
         target_column=settings.target_column,
+        **({"table_rows_as_items": True} if settings.table_rows_as_items is True else {}),
     ).set_display_name("Import and validate")
 
 

@@ -28,7 +28,8 @@ CLASSIFICATION_TASK = {
     "text": "text_classification",
     "tabular": "tabular_classification",
 }
-#: Pipelines whose steps after curate (labeling, versions, rounds) read JSONL manifests only.
+#: Pipelines whose steps after curate (labeling, versions, rounds) read JSONL manifests only: a
+#: table reaches them as JSONL row items (``table_items``), whose labels are classes.
 MANIFEST_ONLY = ("active-learning", "active-learning-round", "retrain")
 LABELING_BACKENDS = ("label_studio", "simulated", "none")
 #: A promotion gate for regression: the default gate thresholds classification accuracy.
@@ -85,14 +86,23 @@ def _task_problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
 
 def _tabular_problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
     data_type, task = _data_type(values), str(values.get("task", ""))
-    if data_type == "tabular" and pipeline in MANIFEST_ONLY:
-        what = "tabular regression" if task == "tabular_regression" else "tables (data_type/task tabular)"
+    if pipeline in MANIFEST_ONLY and task == "tabular_regression":
         return [
-            f"{pipeline} does not support {what}: its labeling, versioning and round steps read JSON Lines "
-            "manifests and a table stays CSV/Parquet; label the table's target column yourself, then run "
-            "`labelloop run curate --local --param data_type=tabular --param target_column=COLUMN --param "
-            "source_uri=TABLE` and `labelloop run train --local --param task=tabular_classification "
-            "--param target_column=COLUMN --param dataset_uri=<curate's split>`"
+            f"{pipeline} does not support tabular regression: its rows are labeled and versioned as classes "
+            "(a labeler picks one of the job's labels); for a number to predict, run `labelloop run curate "
+            "--local --param data_type=tabular --param target_column=COLUMN --param source_uri=TABLE` and "
+            "`labelloop run train --local --param task=tabular_regression --param target_column=COLUMN "
+            "--param dataset_uri=<curate's split>`"
+        ]
+    if (
+        pipeline == "retrain"
+        and data_type == "tabular"
+        and not values.get("target_column")
+        and values.get("labeling_backend") == "none"
+    ):
+        return [
+            "retrain: a table with labeling_backend=none needs --param target_column=COLUMN, the column "
+            "holding each row's label (or a labeling_backend to label the rows)"
         ]
     column = str(values.get("target_column", ""))
     if task.startswith("tabular_") and "target_column" in values and not column:

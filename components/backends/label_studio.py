@@ -294,6 +294,12 @@ def labeling_config(task_type: TaskType, labels: Sequence[str]) -> str:
         ),
         TaskType.TEXT_MULTI_LABEL: ('<Text name="item" value="$text"/>', "Choices", ' choice="multiple"', "Choice"),
         TaskType.TEXT_ENTITY_SPANS: ('<Text name="item" value="$text"/>', "Labels", "", "Label"),
+        TaskType.TABLE_CLASSIFICATION: (
+            '<Table name="item" value="$row"/>',
+            "Choices",
+            ' choice="single" required="true"',
+            "Choice",
+        ),
     }
     obj, control, options, child = tags[task_type]
     choices = "".join(f"<{child} value={quoteattr(name)}/>" for name in labels)
@@ -491,6 +497,8 @@ class LabelStudioLabeler:
 
     def _content(self, task: LabelTask) -> dict:
         field_name, value = manifest.content_of(dict(task.record))
+        if self.spec.task_type.modality == "table" and field_name == manifest.TABLE_ROW_KEY:
+            return {"row": {name: "" if cell is None else cell for name, cell in value.items()}}
         if self.spec.task_type.modality == "text":
             if field_name == "textContent":
                 return {"text": value}

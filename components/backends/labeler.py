@@ -26,6 +26,7 @@ class SimulatedCrowdLabeler:
             TaskType.TEXT_CLASSIFICATION,
             TaskType.IMAGE_MULTI_LABEL,
             TaskType.TEXT_MULTI_LABEL,
+            TaskType.TABLE_CLASSIFICATION,
         ):
             raise ValueError(
                 f"the simulated crowd labels classification tasks; {spec.task_type.value} needs Label Studio"

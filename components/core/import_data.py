@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from . import manifest, sources, tabular, validate
+from . import manifest, sources, table_items, tabular, validate
 
 DATA_TYPES = ("image", "text", "tabular")
 LABEL_COUNT_SEVERITIES = ("warning", "error")
@@ -39,6 +39,8 @@ class ImportOptions:
         min_items_per_label: Vertex's minimum labeled items per class (10 for text classification).
         label_count_severity: ``warning`` (report it) or ``error`` (fail) for labels under the minimum.
         read_batch: how many files to fetch at once.
+        table_items: tables only: write the rows as JSON Lines row items (``table_items``: the
+            target column becomes the label) instead of a table in the source's format.
     """
 
     source_uri: str
@@ -52,6 +54,7 @@ class ImportOptions:
     min_items_per_label: int = validate.TEXT_MIN_ITEMS_PER_LABEL
     label_count_severity: str = "warning"
     read_batch: int = sources.DEFAULT_READ_BATCH
+    table_items: bool = False
 
     def __post_init__(self) -> None:
         if self.data_type not in DATA_TYPES:
@@ -277,7 +280,12 @@ def _import_table(options: ImportOptions, fmt: str, items_path: str, rejects, ta
     stats = tabular.TableStats()
     out_schema = schema.append(pa.field(manifest.ID_KEY, pa.string()))
     with manifest.atomic_writer(items_path) as handle:
-        writer = pq.ParquetWriter(handle, out_schema) if fmt == "parquet" else pa_csv.CSVWriter(handle, out_schema)
+        if options.table_items:
+            writer = _RowItemWriter(handle, options.target_column)
+        elif fmt == "parquet":
+            writer = pq.ParquetWriter(handle, out_schema)
+        else:
+            writer = pa_csv.CSVWriter(handle, out_schema)
         try:
             for kept, problems in tabular.check_table(schema, batches, rules, stats):
                 for problem in problems:
@@ -289,6 +297,20 @@ def _import_table(options: ImportOptions, fmt: str, items_path: str, rejects, ta
     tally.labels = stats.label_counts if rules.target_column else {"(none)": stats.kept} if stats.kept else {}
     tally.splits = stats.split_counts
     return tabular.dataset_issues(stats)
+
+
+class _RowItemWriter:
+    """Writes each kept batch as JSON Lines row items (the table writers' interface)."""
+
+    def __init__(self, handle, target_column: str):
+        self.handle, self.target_column = handle, target_column
+
+    def write_batch(self, batch) -> None:
+        for record in table_items.batch_items(batch, self.target_column):
+            self.handle.write(manifest.dumps(record))
+
+    def close(self) -> None:
+        pass
 
 
 def _reject_every_row(options: ImportOptions, fmt: str, rejects, tally: _Tally, reason: str) -> None:
@@ -332,7 +354,7 @@ def import_items(options: ImportOptions, items_path: str, rejects_path: str, *, 
                 message = f"the table's columns break Vertex's rules, so no row was imported: {err}"
                 issues.append(validate.DatasetIssue("bad_columns", message, "error"))
                 _reject_every_row(options, fmt, rejects, tally, f"not imported: {err}")
-            output_format = fmt
+            output_format = "jsonl" if options.table_items else fmt
         else:
             if options.data_type == "tabular":
                 raise validate.ValidationError(f"tabular data comes from a csv or parquet file, not {fmt!r}")

@@ -65,14 +65,19 @@ class TaskType(str, Enum):
     TEXT_CLASSIFICATION = "text_classification"
     TEXT_MULTI_LABEL = "text_classification_multi_label"
     TEXT_ENTITY_SPANS = "text_extraction"
+    #: Table rows (``table_items``): Vertex has no labeling schema for them, so a job names it in
+    #: ``labelloop.taskType``; the simulated crowd and Label Studio label them.
+    TABLE_CLASSIFICATION = "tabular_classification"
 
     @property
     def modality(self) -> str:
+        if self is TaskType.TABLE_CLASSIFICATION:
+            return "table"
         return "text" if self.value.startswith("text") else "image"
 
     @property
     def is_single_label(self) -> bool:
-        return self in (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION)
+        return self in (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION, TaskType.TABLE_CLASSIFICATION)
 
     @property
     def is_multi_label(self) -> bool:

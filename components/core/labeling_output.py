@@ -34,7 +34,9 @@ def check_items(lines: Sequence[Any], spec: LabelingJobSpec) -> tuple[list[tuple
     An item is rejected when it has no ``labelloop_id`` or no content this task type can show.
     Items that repeat an id are kept (they are the same content and get the same label).
     """
-    modality_fields = ("imageGcsUri",) if spec.task_type.modality == "image" else ("textContent", "textGcsUri")
+    modality_fields = {"image": ("imageGcsUri",), "table": ("tableRow",)}.get(
+        spec.task_type.modality, ("textContent", "textGcsUri")
+    )
     items, rejects = [], []
     for line in lines:
         record = line.record
@@ -49,7 +51,7 @@ def check_items(lines: Sequence[Any], spec: LabelingJobSpec) -> tuple[list[tuple
                     "item has no dataItemResourceLabels.labelloop_id; run it through import_dataset first",
                 )
             )
-        elif not any(isinstance(record.get(f), str) and record.get(f) for f in modality_fields):
+        elif not any(isinstance(record.get(f), (str, dict)) and record.get(f) for f in modality_fields):
             rejects.append(
                 Rejected(
                     line.number,

@@ -29,6 +29,8 @@ BOM = b"\xef\xbb\xbf"
 _LONG_DIGITS_RE = re.compile(rb"\d{19}")
 URI_FIELDS = ("imageGcsUri", "textGcsUri")
 CONTENT_FIELDS = ("imageGcsUri", "textGcsUri", "textContent")
+#: A table row as an item: its columns by name (``table_items``).
+TABLE_ROW_KEY = "tableRow"
 
 
 class ManifestError(ValueError):
@@ -61,13 +63,16 @@ def with_id(record: dict, value: str) -> dict:
     return {**record, "dataItemResourceLabels": labels}
 
 
-def content_of(record: dict) -> tuple[str, str]:
-    """``(field, value)`` of the item's content: an image/text URI or inline text."""
+def content_of(record: dict) -> tuple[str, Any]:
+    """``(field, value)`` of the item's content: an image/text URI, inline text, or a table row's
+    ``tableRow`` object (``table_items``)."""
     for field in CONTENT_FIELDS:
         value = record.get(field)
         if value is not None:
             return field, value
-    raise KeyError(f"record has none of {', '.join(CONTENT_FIELDS)}")
+    if isinstance(record.get(TABLE_ROW_KEY), dict):
+        return TABLE_ROW_KEY, record[TABLE_ROW_KEY]
+    raise KeyError(f"record has none of {', '.join((*CONTENT_FIELDS, TABLE_ROW_KEY))}")
 
 
 def labels_of(record: dict) -> list[str]:

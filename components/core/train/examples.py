@@ -13,6 +13,7 @@ import pandas as pd
 
 from .. import features as feats
 from .. import manifest
+from ..table_items import TARGET_KEY
 from .tasks import TrainingError, feature_kind, is_multilabel, is_regression
 
 
@@ -135,13 +136,32 @@ def examples_from_manifest(
     return Examples(task, spec, splits["training"], splits["validation"], splits["test"], accounting)
 
 
-def read_table(path: str) -> pd.DataFrame:
-    """A CSV or Parquet table (local or fsspec URL); Parquet is recognised by its magic bytes."""
+def read_table(path: str, *, machine_label_weight: float = 1.0) -> pd.DataFrame:
+    """A CSV or Parquet table (local or fsspec URL), or the table of a JSONL manifest of row items
+    (``table_items.frame_of``: the label in column ``labelloop_label``); Parquet is recognised by
+    its magic bytes, JSONL by its first character."""
+    from .. import table_items
+
     with manifest.open_file(path, "rb") as handle:
         data = handle.read()
     if data[:4] == b"PAR1":
         return pd.read_parquet(io.BytesIO(data))
+    if data.lstrip()[:1] == b"{" or not data.strip():
+        records = [manifest.parse_line(raw, path, n) for n, raw in enumerate(data.splitlines(), 1) if raw.strip()]
+        return table_items.frame_of(records, machine_label_weight=machine_label_weight)
     return pd.read_csv(io.BytesIO(data))
+
+
+def is_row_items(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` was rebuilt from JSONL row items (its label is in ``labelloop_label``)."""
+    return TARGET_KEY in frame.columns
+
+
+def row_ids(frame: pd.DataFrame) -> list[str]:
+    """Each row's id: ``labelloop_id`` for row items, else an ``id`` column, else the row number."""
+    if is_row_items(frame):
+        return frame[manifest.ID_KEY].astype(str).tolist()
+    return frame["id"].astype(str).tolist() if "id" in frame.columns else [str(i) for i in range(len(frame))]
 
 
 def examples_from_table(
@@ -169,7 +189,7 @@ def examples_from_table(
         target = pd.to_numeric(target, errors="coerce")
     labeled = target.notna() & (target.astype(str).str.len() > 0)
     uses = frame[ml_use_column].astype(str)
-    ids = frame["id"].astype(str) if "id" in frame.columns else pd.Series([str(i) for i in range(len(frame))])
+    ids = pd.Series(row_ids(frame))
     weights = frame[weight_column].astype(float) if weight_column in frame.columns else pd.Series(np.ones(len(frame)))
     splits = {}
     for use in manifest.ML_USES:
@@ -250,7 +270,13 @@ def load_examples(
 ) -> Examples:
     """Examples from a JSONL manifest (image/text tasks) or a CSV/Parquet table (tabular tasks)."""
     if feature_kind(task) == "tabular":
+        try:
+            frame = read_table(path, machine_label_weight=machine_label_weight)
+        except ValueError as err:
+            raise TrainingError(str(err)) from None
+        if is_row_items(frame):  # JSONL row items carry their label, whatever the column was called
+            return examples_from_table(frame, task, TARGET_KEY, spec=spec)
         if not target_column:
             raise TrainingError(f"task {task} needs target_column, the table column to predict")
-        return examples_from_table(read_table(path), task, target_column, spec=spec)
+        return examples_from_table(frame, task, target_column, spec=spec)
     return examples_from_manifest(path, task, spec=spec, policy=WeightPolicy(machine_label_weight))

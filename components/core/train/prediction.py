@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import features as feats
 from .. import manifest
-from .examples import Split, read_table, text_of
+from .examples import Split, read_table, row_ids, text_of
 from .models import TrainedModel
 from .tasks import TrainingError, encode_targets, is_multilabel, is_regression, label_set
 
@@ -91,7 +91,7 @@ def _input_chunks(model: TrainedModel, path: str, rejects, chunk_size: int):
     """``(ids, inputs)`` chunks; unreadable items are rejected one by one, not the whole chunk."""
     if model.spec.kind == "tabular":
         frame = read_table(path)
-        ids = frame["id"].astype(str).tolist() if "id" in frame.columns else [str(i) for i in range(len(frame))]
+        ids = row_ids(frame)
         for start in range(0, len(frame), chunk_size):
             part = frame.iloc[start : start + chunk_size].reset_index(drop=True)
             yield ids[start : start + chunk_size], feats.tabular_inputs(part, model.spec)
