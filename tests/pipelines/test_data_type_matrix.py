@@ -3,8 +3,9 @@
 {image (digits), text (BBC News), tabular (wine)} × {curate, train, active-learning with the
 simulated crowd (+ one active-learning-round), retrain}, on small real data written by
 ``labelloop sample-data``, each cell asserting what the run produced: item counts, splits, a
-registered and served model version, dataset versions, the run report. Tables take no active
-learning or retrain: those cells assert the up-front refusal (exit 2, nothing run).
+registered and served model version, dataset versions, the run report. Tables reach active
+learning, its rounds and retrain as JSONL row items (``table_items``), labeled by the same crowd;
+tabular regression is refused up front there (exit 2, nothing run): labels are classes.
 
 Runs ``labelloop.pipelines.cli.main`` in-process with exactly the arguments a user would type.
 """
@@ -184,7 +185,7 @@ def test_train_tabular_regression(samples, curated, tmp_path):
     assert ModelRegistry(str(registry)).versions("alcohol") == ["1"]
 
 
-@pytest.mark.parametrize("kind", ["image", "text"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_active_learning_with_the_simulated_crowd_then_one_more_round(kind, samples, tmp_path):
     sample = samples[KINDS[kind]]
     state = tmp_path / "state"
@@ -237,9 +238,18 @@ def test_active_learning_with_the_simulated_crowd_then_one_more_round(kind, samp
     assert code == 0, err
     rounds_after = active_learning.rounds_from_state(versions.read_state(store, sample.name).values)
     assert len(rounds_after) == len(rounds_before) + 1 and rounds_after[-1].labels_bought == 4
+    latest = versions.get_version(store, sample.name, "latest")
+    labeled = [r for r in mf.read_jsonl(latest.manifest_uri) if mf.labels_of(r)]
+    truth = {r["id"]: r["label"] for r in mf.read_jsonl(sample.ground_truth_uri)}
+    assert latest.item_count == summary["items in final dataset"]
+    assert sum(mf.label_of(r) == truth[mf.item_id(r)] for r in labeled) >= 0.7 * len(labeled)  # the crowd's labels
+    if kind == "tabular":  # rows travel as row items: every column kept, the label out of the row
+        first = next(iter(mf.read_jsonl(latest.manifest_uri)))
+        assert set(first["tableRow"]) == set(pd.read_csv(sample.unlabeled_uri).columns)
+        assert isinstance(first["tableRow"]["alcohol"], float) and isinstance(first["tableRow"]["estate"], str)
 
 
-@pytest.mark.parametrize("kind", ["image", "text"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_retrain(kind, samples, tmp_path):
     sample = samples[KINDS[kind]]
     registry, store = tmp_path / "registry", tmp_path / "store"
@@ -258,9 +268,12 @@ def test_retrain(kind, samples, tmp_path):
             budget_seconds=BUDGET,
         ),
         *(params(hamming_threshold=4) if kind == "image" else []),
+        *(params(target_column=sample.target_column) if kind == "tabular" else []),
     ]
     code, out, err = labelloop(*argv, root=tmp_path / "root")
     assert code == 0, err
+    report = step_metrics(run_folder(out), "evaluate-model")
+    assert report["test_items"] > 0 and 0.0 <= report["accuracy"] <= 1.0
     dataset = versions.get_version(str(store), sample.name, "latest")
     assert dataset.item_count >= 0.9 * sample.items
     models = ModelRegistry(str(registry))
@@ -269,19 +282,21 @@ def test_retrain(kind, samples, tmp_path):
 
 
 @pytest.mark.parametrize("pipeline", ["active-learning", "retrain", "active-learning-round"])
-def test_tables_are_refused_up_front_by_the_manifest_pipelines(pipeline, samples, tmp_path):
+def test_tabular_regression_is_refused_up_front_by_the_labeling_pipelines(pipeline, samples, tmp_path):
     sample = samples["wine"]
     state = tmp_path / "state"
-    common = dict(store_uri=state / "v", annotation_store_uri=state / "a", task="tabular_classification")
+    common = dict(store_uri=state / "v", annotation_store_uri=state / "a", task="tabular_regression")
     values = {
         "active-learning": dict(
-            source_uri=sample.labeled_uri, data_type="tabular", labeling_job_spec="{}", registry_uri=state / "r"
+            source_uri=sample.unlabeled_uri, data_type="tabular", labeling_job_spec="{}", registry_uri=state / "r"
         ),
-        "retrain": dict(source_uri=sample.labeled_uri, data_type="tabular", registry_uri=state / "r"),
+        "retrain": dict(
+            source_uri=sample.labeled_uri, data_type="tabular", registry_uri=state / "r", target_column="alcohol"
+        ),
         "active-learning-round": dict(dataset_name="wine", labeling_job_spec="{}"),
     }[pipeline]
     code, out, err = labelloop("run", pipeline, "--local", *params(**common, **values), root=tmp_path / "root")
     assert code == 2
-    assert f"{pipeline} does not support tables" in err and "labelloop run train" in err
+    assert f"{pipeline} does not support tabular regression" in err and "labelloop run train" in err
     assert not (tmp_path / "root").exists() and not state.exists()  # refused before any step ran
     assert os.listdir(tmp_path) == []
