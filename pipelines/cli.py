@@ -367,8 +367,6 @@ def compare_strategies(sample: Any, root: Path, out: TextIO) -> dict[str, dict]:
     from ..components.core import sample_runs
     from . import discovery
 
-    if sample.data_type == "tabular":
-        raise ConfigError(f"{sample.name} is a table: active-learning does not take tables (curate and train it)")
     info = discovery.get("active-learning")
     pipeline = discovery.build(info, "local")
     results = {}

@@ -40,17 +40,18 @@ _MAX_INT = 2**63 - 1
 
 
 def cell_value(value: Any) -> Any:
-    """A cell as JSON keeps it: text that reads as a number becomes that number (CSV cells arrive
-    as text), other text stays text, a missing cell is None; typed values (Parquet) are kept."""
+    """A cell as JSON keeps it: text that reads back as the same number becomes that number (CSV
+    cells arrive as text), other text stays text (``007`` and ``1.50`` too: a text column keeps
+    them as written), a missing cell is None; typed values (Parquet) are kept."""
     if isinstance(value, str):
-        if _INTEGER_RE.match(value):
+        if _INTEGER_RE.match(value) and str(int(value)) == value:
             number = int(value)
             return number if abs(number) <= _MAX_INT else value
-        if _NUMBER_RE.match(value):
+        if _NUMBER_RE.match(value) and repr(float(value)) == value:
             return float(value)
         return value
-    if isinstance(value, float) and not np.isfinite(value):
-        return None if np.isnan(value) else value
+    if isinstance(value, float) and np.isnan(value):
+        return None
     return value
 
 

@@ -52,9 +52,14 @@ def test_run_help_of_an_unknown_pipeline_is_a_usage_error(capsys):
 @pytest.mark.parametrize(
     "pipeline, values, message",
     [
-        ("active-learning", {"data_type": "tabular", "task": "tabular_classification"}, "does not support tables"),
+        ("active-learning", {"data_type": "tabular", "task": "tabular_regression"}, "versioned as classes"),
         ("retrain", {"data_type": "tabular", "task": "tabular_regression"}, "does not support tabular regression"),
-        ("active-learning-round", {"task": "tabular_classification"}, "does not support tables"),
+        ("active-learning-round", {"task": "tabular_regression"}, "does not support tabular regression"),
+        (
+            "retrain",
+            {"data_type": "tabular", "task": "tabular_classification", "labeling_backend": "none", "target_column": ""},
+            "needs --param target_column",
+        ),
         ("active-learning", {"data_type": "text", "task": "image_classification"}, "task=text_classification"),
         ("retrain", {"data_type": "image", "task": "text_classification"}, "task=image_classification"),
         ("train", {"task": "tabular_classification", "target_column": ""}, "needs --param target_column"),
@@ -123,6 +128,7 @@ def test_sample_data_writes_a_table_and_says_how_to_run_it(tmp_path):
     code, out, _ = cli("sample-data", "wine", "--out", str(tmp_path), "--items", "60")
     assert code == 0
     assert "labelloop run curate --local" in out and "target_column=cultivar" in out
+    assert "labelloop run active-learning --local" in out and "data_type=tabular" in out
     import pandas as pd
 
     table = pd.read_csv(tmp_path / "wine.csv")
@@ -142,7 +148,14 @@ def test_sample_text_ground_truth_is_keyed_by_the_ids_import_gives():
         assert {t["label"] for t in truth} == set(sample.labels) and len(sample.labels) == 5
 
 
-def test_sample_data_compare_refuses_a_table_before_running_anything(tmp_path):
-    code, _, err = cli("sample-data", "wine", "--out", str(tmp_path / "wine"), "--items", "60", "--compare")
-    assert code == 2 and "active-learning does not take tables" in err
-    assert not (tmp_path / "wine" / "pipeline-root").exists()
+def test_sample_table_ground_truth_is_keyed_by_the_ids_import_gives(tmp_path):
+    from labelloop.components.core import import_data
+
+    sample = sample_runs.write_sample("wine", str(tmp_path / "wine"), items=45)
+    options = import_data.options_from(sample.unlabeled_uri, "tabular", allowed_uri_schemes=["file"], table_items=True)
+    result = import_data.import_items(options, str(tmp_path / "items"), str(tmp_path / "rejects"), step="test")
+    items = {mf.item_id(r): r for r in mf.read_jsonl(str(tmp_path / "items"))}
+    truth = {t["id"]: t["label"] for t in mf.read_jsonl(sample.ground_truth_uri)}
+    assert result.kept == 45 and set(truth) == set(items)
+    assert all("classificationAnnotation" not in r and "cultivar" not in r["tableRow"] for r in items.values())
+    assert set(truth.values()) == set(sample.labels) and len(sample.labels) == 3
