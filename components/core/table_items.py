@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -88,17 +88,15 @@ def _columns(records: list[dict]) -> list[str]:
     return list(seen)
 
 
-def frame_of(records: Iterable[dict], *, machine_label_weight: float = 1.0) -> pd.DataFrame:
+def frame_of(records: Iterable[dict], *, weight_of: Callable[[dict], float] | None = None) -> pd.DataFrame:
     """The table of row items: their columns typed as a CSV of the same rows reads (numbers as
     numbers, text as text, missing as NaN), plus ``labelloop_label`` (the item's label or missing),
-    ``ml_use``, ``labelloop_id`` and, unless the rows have their own, ``weight`` (the item's
-    training weight: machine labels count ``machine_label_weight`` times their confidence).
+    ``ml_use``, ``labelloop_id`` and, given ``weight_of`` and unless the rows have their own,
+    ``weight`` (each item's training weight, e.g. ``train.WeightPolicy.weight_of``).
 
     Raises:
         ValueError: naming the item that is not a row item.
     """
-    from .train.examples import WeightPolicy
-
     records = list(records)
     for number, record in enumerate(records, 1):
         if not is_row_item(record):
@@ -119,7 +117,6 @@ def frame_of(records: Iterable[dict], *, machine_label_weight: float = 1.0) -> p
     frame[TARGET_KEY] = pd.Series([found[0] if found else None for found in labels], dtype=object)
     frame[ML_USE_COLUMN] = [manifest.ml_use_of(r) or "" for r in records]
     frame[manifest.ID_KEY] = [manifest.item_id(r) for r in records]
-    if WEIGHT_COLUMN not in frame.columns:
-        policy = WeightPolicy(machine_label_weight)
-        frame[WEIGHT_COLUMN] = np.asarray([policy.weight_of(r) for r in records], dtype=np.float64)
+    if weight_of is not None and WEIGHT_COLUMN not in frame.columns:
+        frame[WEIGHT_COLUMN] = np.asarray([weight_of(r) for r in records], dtype=np.float64)
     return frame

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import features as feats
 from .. import manifest
-from ..table_items import TARGET_KEY
+from ..table_items import TARGET_KEY, frame_of
 from .tasks import TrainingError, feature_kind, is_multilabel, is_regression
 
 
@@ -140,15 +140,13 @@ def read_table(path: str, *, machine_label_weight: float = 1.0) -> pd.DataFrame:
     """A CSV or Parquet table (local or fsspec URL), or the table of a JSONL manifest of row items
     (``table_items.frame_of``: the label in column ``labelloop_label``); Parquet is recognised by
     its magic bytes, JSONL by its first character."""
-    from .. import table_items
-
     with manifest.open_file(path, "rb") as handle:
         data = handle.read()
     if data[:4] == b"PAR1":
         return pd.read_parquet(io.BytesIO(data))
     if data.lstrip()[:1] == b"{" or not data.strip():
         records = [manifest.parse_line(raw, path, n) for n, raw in enumerate(data.splitlines(), 1) if raw.strip()]
-        return table_items.frame_of(records, machine_label_weight=machine_label_weight)
+        return frame_of(records, weight_of=WeightPolicy(machine_label_weight).weight_of)
     return pd.read_csv(io.BytesIO(data))
 
 
