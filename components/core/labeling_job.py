@@ -118,6 +118,8 @@ PRICE_RANGES_USD: Mapping[TaskType, PriceRange] = {
     TaskType.TEXT_CLASSIFICATION: PriceRange(0.01, 0.03),
     TaskType.TEXT_MULTI_LABEL: PriceRange(0.01, 0.03),
     TaskType.TEXT_ENTITY_SPANS: PriceRange(0.03, 0.03),
+    #: Vertex does not label table rows; reading a row's fields is priced as a short text.
+    TaskType.TABLE_CLASSIFICATION: PriceRange(0.01, 0.03),
 }
 #: Specialist pools cost 2–10× the base rate; 2× unless the spec says otherwise.
 DEFAULT_SPECIALIST_MULTIPLIER = 2.0

@@ -208,3 +208,32 @@ def test_runs_in_a_local_pipeline(data):
     )
     stored = list((tmp_path / "store" / "annotations").glob("part-*.jsonl"))
     assert stored
+
+
+def test_table_rows_are_labeled_by_the_simulated_crowd(tmp_path):
+    rng = np.random.default_rng(1)
+    records, truth = [], {}
+    for k in range(40):
+        row = {"alcohol": round(float(rng.normal(13, 1)), 2), "estate": f"estate_{k % 4}", "hue": None}
+        item_id = m.content_id(json.dumps(row))
+        records.append({"tableRow": row, "dataItemResourceLabels": {"labelloop_id": item_id}})
+        truth[item_id] = CLASSES[rng.integers(3)]
+    m.write_jsonl(str(tmp_path / "items.jsonl"), records)
+    sc.write_ground_truth(str(tmp_path / "truth.jsonl"), truth)
+    spec = json.loads(job(taskType="tabular_classification"))
+    del spec["inputsSchemaUri"]  # Vertex has no labeling schema for table rows
+    out = run(tmp_path, "rows", json.dumps(spec))
+    labeled = list(m.read_jsonl(out["labeled"].path))
+    assert [r["tableRow"] for r in labeled] == [r["tableRow"] for r in records]  # the row travels untouched
+    assert all(m.label_source_of(r) == "human" for r in labeled) and len(labeled) == 40
+    assert np.mean([m.label_of(r) == truth[m.item_id(r)] for r in labeled]) > 0.8
+    assert out["metrics"].metadata["items_labeled"] == 40
+
+
+def test_a_text_item_in_a_table_job_is_rejected_with_the_reason(tmp_path, data):
+    tmp_path, _, _ = data
+    spec = json.loads(job(taskType="tabular_classification"))
+    del spec["inputsSchemaUri"]
+    out = run(tmp_path, "wrong", json.dumps(spec))
+    rejects = list(m.read_jsonl(out["rejects"].path))
+    assert len(rejects) == 120 and "tableRow" in rejects[0]["reason"]
