@@ -245,6 +245,31 @@ def test_local_image_files_are_served_to_labelers(ls_env, tmp_path):
 
 
 @pytest.mark.labelstudio
+def test_table_rows_are_shown_as_their_fields_and_an_answer_becomes_the_label(ls_env, tmp_path):
+    row = {"alcohol": 13.2, "estate": "estate_7", "hue": None}
+    record = {"tableRow": row, "dataItemResourceLabels": {"labelloop_id": "row0"}}
+    spec = parse_job_spec(
+        json.dumps(
+            {
+                "displayName": "wine rows",
+                "labelerCount": 1,
+                "instructionUri": "https://example.test/g.pdf",
+                "inputs": {"annotationSpecs": ["cultivar_0", "cultivar_1"]},
+                "labelloop": {"taskType": "tabular_classification"},
+            }
+        )
+    )
+    labeler = ls.LabelStudioLabeler(
+        spec, AnnotationStore(str(tmp_path / "s")), ls.LabelStudioClient(ls_env.url, ls_env.token)
+    )
+    labeler.request([LabelTask("row0", record, 1)])
+    task = labeler.existing_tasks()["row0"]
+    assert task["data"]["row"] == {"alcohol": 13.2, "estate": "estate_7", "hue": ""}  # a missing cell shows empty
+    answer = [{"from_name": "label", "to_name": "item", "type": "choices", "value": {"choices": ["cultivar_1"]}}]
+    assert ls.annotation_value(TaskType.TABLE_CLASSIFICATION, answer, "row0") == "cultivar_1"
+
+
+@pytest.mark.labelstudio
 @pytest.mark.slow
 def test_a_person_labels_a_task_in_the_browser(ls_env, annotators, chromium_paths, tmp_path):
     from selenium import webdriver
