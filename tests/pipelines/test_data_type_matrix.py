@@ -300,3 +300,21 @@ def test_tabular_regression_is_refused_up_front_by_the_labeling_pipelines(pipeli
     assert f"{pipeline} does not support tabular regression" in err and "labelloop run train" in err
     assert not (tmp_path / "root").exists() and not state.exists()  # refused before any step ran
     assert os.listdir(tmp_path) == []
+
+
+def test_sample_data_wine_compare_runs_active_learning_and_random_sampling_on_the_table(tmp_path):
+    code, out, err = labelloop(
+        "sample-data", "wine", "--out", str(tmp_path / "wine"), "--items", "60", "--compare", root=tmp_path / "root"
+    )
+    assert code == 0, err
+    rows = {
+        line.split("  ")[0].strip(): line.split()[-2:]
+        for line in out.splitlines()
+        if line.startswith(("human", "test"))
+    }
+    bought_active, bought_random = map(float, rows["human labels bought (pool)"])
+    assert 0 < bought_active == bought_random  # the same label budget for both strategies
+    assert all(0.0 <= float(v) <= 1.0 for v in rows["test accuracy"])
+    for state in ("active", "random"):
+        registry = ModelRegistry(str(tmp_path / "wine" / "state" / state / "registry"))
+        assert registry.versions("wine-classifier") == ["1"]
