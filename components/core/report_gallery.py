@@ -153,6 +153,8 @@ def record_preview(record: object, limits: GalleryLimits, *, reason_code: str = 
         except Exception as err:  # noqa: BLE001
             return Preview(placeholder=f"cannot read text ({type(err).__name__})")
     values = {k: v for k, v in record.items() if k not in ("dataItemResourceLabels", "labelloop")}
+    if isinstance(record.get("tableRow"), dict):  # a table row item: its columns, not the wrapper
+        values = record["tableRow"]
     if not values:
         return Preview(placeholder="no content")
     return Preview(text=snippet(", ".join(f"{k}={v}" for k, v in values.items()), limits.text_chars))

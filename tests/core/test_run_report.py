@@ -230,6 +230,8 @@ def test_text_items_and_table_rows_get_snippets():
         {"carat": 0.3, "cut": "Ideal", "dataItemResourceLabels": {"labelloop_id": "x"}}, limits
     )
     assert row.text == "carat=0.3, cut=Ideal"
+    item = gallery.record_preview({"tableRow": {"carat": 0.3, "cut": None}, "labelloop": {"x": 1}}, limits)
+    assert item.text == "carat=0.3, cut=None"  # a row item shows its columns
     html_text = gallery.tile_html(gallery.Tile(text, "x"))
     assert 'class="snippet"' in html_text and "<img" not in html_text
 
