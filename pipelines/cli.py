@@ -302,11 +302,13 @@ def describe_pipeline(name: str, target: str = "local") -> str:
     return parameters.render(info.name, parameters.compiled_spec(info.name, target))
 
 
-def check_run_supported(name: str, arguments: Mapping[str, Any], declared: Mapping[str, dict]) -> None:
-    """Refuse, before any step runs, what pipeline ``name`` does not support (ConfigError, exit 2)."""
+def check_run_supported(
+    name: str, arguments: Mapping[str, Any], declared: Mapping[str, dict], *, target: str = "local"
+) -> None:
+    """Refuse, before any step runs, what pipeline ``name`` does not support on ``target`` (ConfigError, exit 2)."""
     from . import support
 
-    support.check_supported(name, support.with_defaults(arguments, declared))
+    support.check_supported(name, support.with_defaults(arguments, declared), target=target)
 
 
 def _add_describe(commands) -> None:
@@ -614,7 +616,7 @@ def _run_request(args: argparse.Namespace, settings: Settings, target: str, work
     declared = spec_parameters(load_template(template))
     parameters = typed_parameters(parse_pairs(args.param, "--param"), declared, name)
     parameters = with_run_location(parameters, declared, settings.get("location"))
-    check_run_supported(name, parameters, declared)
+    check_run_supported(name, parameters, declared, target=target)
     labels = {PIPELINE_LABEL: name, **settings.labels}
     return RunRequest(str(template), args.display_name or name, parameters, labels, args.cache)
 

@@ -42,19 +42,24 @@ def with_defaults(arguments: Mapping[str, Any], parameters: Mapping[str, dict]) 
     return {**values, **arguments}
 
 
-def check_supported(pipeline: str, values: Mapping[str, Any]) -> None:
-    """Refuse, before any step runs, a run ``pipeline`` cannot do with these parameter ``values``.
+def check_supported(pipeline: str, values: Mapping[str, Any], *, target: str = "local") -> None:
+    """Refuse, before any step runs, a run ``pipeline`` cannot do with these parameter ``values`` on ``target``.
 
     Raises:
         ConfigError: naming the unsupported combination and what to use instead.
     """
-    for problem in problems(pipeline, values):
+    for problem in problems(pipeline, values, target=target):
         raise ConfigError(problem)
 
 
-def problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
-    """Every reason ``pipeline`` cannot run with ``values``, as sentences; empty when it can."""
+def problems(pipeline: str, values: Mapping[str, Any], *, target: str = "local") -> list[str]:
+    """Every reason ``pipeline`` cannot run with ``values`` on ``target``, as sentences; empty when it can."""
     found = _task_problems(pipeline, values)
+    if target == "vertex" and pipeline == "retrain" and _data_type(values) == "tabular":
+        found.append(
+            "retrain on Vertex trains tables with AutoML Tabular, which reads a CSV, not labelloop's row items; "
+            "run retrain on a table with `labelloop run retrain --local`, or curate and train it on Vertex"
+        )
     found += _tabular_problems(pipeline, values)
     found += _split_problems(pipeline, values)
     found += _labeling_problems(pipeline, values)

@@ -95,10 +95,38 @@ def test_unsupported_runs_are_refused_with_what_to_use_instead(pipeline, values,
         ("train", {"task": "tabular_regression", "target_column": "price", "gate_config": support.REGRESSION_GATE}),
         ("active-learning", {"data_type": "text", "task": "text_classification", "labeling_backend": "label_studio"}),
         ("retrain", {"data_type": "image", "task": "image_multilabel", "labeling_backend": "none"}),
+        ("active-learning", {"data_type": "tabular", "task": "tabular_classification"}),
+        ("active-learning-round", {"task": "tabular_classification"}),
+        (
+            "retrain",
+            {
+                "data_type": "tabular",
+                "task": "tabular_classification",
+                "labeling_backend": "none",
+                "target_column": "y",
+            },
+        ),
     ],
 )
 def test_supported_runs_pass(pipeline, values):
     assert support.problems(pipeline, values) == []
+
+
+def test_a_table_retrain_on_vertex_is_refused_naming_the_local_run():
+    values = {
+        "data_type": "tabular",
+        "task": "tabular_classification",
+        "labeling_backend": "none",
+        "target_column": "y",
+    }
+    (found,) = support.problems("retrain", values, target="vertex")
+    assert "labelloop run retrain --local" in found
+    assert (
+        support.problems(
+            "active-learning", {**values, "labeling_backend": "simulated", "ground_truth_uri": "t"}, target="vertex"
+        )
+        == []
+    )
 
 
 def test_the_defaults_of_every_pipeline_are_supported():
