@@ -239,10 +239,11 @@ def test_active_learning_with_the_simulated_crowd_then_one_more_round(kind, samp
     rounds_after = active_learning.rounds_from_state(versions.read_state(store, sample.name).values)
     assert len(rounds_after) == len(rounds_before) + 1 and rounds_after[-1].labels_bought == 4
     latest = versions.get_version(store, sample.name, "latest")
-    labeled = [r for r in mf.read_jsonl(latest.manifest_uri) if mf.labels_of(r)]
+    human = [r for r in mf.read_jsonl(latest.manifest_uri) if mf.label_source_of(r) == "human"]
     truth = {r["id"]: r["label"] for r in mf.read_jsonl(sample.ground_truth_uri)}
     assert latest.item_count == summary["items in final dataset"]
-    assert sum(mf.label_of(r) == truth[mf.item_id(r)] for r in labeled) >= 0.7 * len(labeled)  # the crowd's labels
+    right = sum(mf.label_of(r) == truth[mf.item_id(r)] for r in human)
+    assert right >= 0.6 * len(human) > 0  # the crowd's consensus (chance: 1 in 3 to 10)
     if kind == "tabular":  # rows travel as row items: every column kept, the label out of the row
         first = next(iter(mf.read_jsonl(latest.manifest_uri)))
         assert set(first["tableRow"]) == set(pd.read_csv(sample.unlabeled_uri).columns)
