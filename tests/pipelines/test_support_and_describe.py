@@ -75,6 +75,11 @@ def test_run_help_of_an_unknown_pipeline_is_a_usage_error(capsys):
             "has no metric(s) accuracy",
         ),
         ("train", {"task": "text_classification", "gate_config": '{"change_thresholds": {"rmse": {}}}'}, "not rmse"),
+        ("verify-labels", {"data_type": "tabular", "task": "tabular_classification"}, "does not support tables"),
+        ("verify-labels", {"data_type": "image", "task": "image_multilabel"}, "single-label classification only"),
+        ("verify-labels", {"data_type": "image", "task": "text_classification"}, "pass --param data_type=text"),
+        ("verify-labels", {"task": "image_classification", "labeling_backend": "none"}, "is not one of"),
+        ("verify-labels", {"task": "image_classification", "labeling_backend": "simulated"}, "needs --param ground"),
     ],
 )
 def test_unsupported_runs_are_refused_with_what_to_use_instead(pipeline, values, message):
@@ -90,6 +95,7 @@ def test_unsupported_runs_are_refused_with_what_to_use_instead(pipeline, values,
         ("train", {"task": "tabular_regression", "target_column": "price", "gate_config": support.REGRESSION_GATE}),
         ("active-learning", {"data_type": "text", "task": "text_classification", "labeling_backend": "label_studio"}),
         ("retrain", {"data_type": "image", "task": "image_multilabel", "labeling_backend": "none"}),
+        ("verify-labels", {"data_type": "text", "task": "text_classification", "labeling_backend": "label_studio"}),
     ],
 )
 def test_supported_runs_pass(pipeline, values):
