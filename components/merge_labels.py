@@ -17,7 +17,8 @@ def merge_labels(
     """Replaces each item of ``items`` by its newer, labeled version from ``labeled``.
 
     A new label overwrites the old one, which is appended to the item's ``labelloop.label_history``
-    (nothing is lost); an update without a label (over budget, unanswered) keeps the item's label.
+    (nothing is lost); an update without a label (over budget, unanswered) or with a disputed one
+    (``needs_review``, kept as ``labelloop.disputed_label``) keeps the item's label.
 
     Args:
         items: Manifest of the whole dataset.
@@ -40,6 +41,7 @@ def merge_labels(
             "added": result.added,
             "relabeled": result.relabeled,
             "labels_kept": result.labels_kept,
+            "disputed": result.disputed,
         }
     )
     return namedtuple("Outputs", "replaced")(result.replaced)

@@ -1,9 +1,11 @@
 """Merging newly labeled items back into a dataset, keyed by item id.
 
-A newer label always replaces the old one, and the old one is never lost: it is appended to the
-item's ``labelloop.label_history`` (label, source, confidence). An update that carries no label
-(an item a labeling job could not finish: over budget, no answer yet) never erases a label the
-dataset already has. Unlabeled items merge as before: the update replaces the record.
+A newer label replaces the old one, and the old one is never lost: it is appended to the item's
+``labelloop.label_history`` (label, source, confidence). An update that carries no label (an item a
+labeling job could not finish: over budget, no answer yet) never erases a label the dataset already
+has, and neither does a disputed one (``labelloop.needs_review``: the labelers disagreed): that one
+is kept beside the item's label as ``labelloop.disputed_label`` for a person to settle. Unlabeled
+items merge as before: the update replaces the record.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class MergeResult:
     """How many base items were kept as they were, replaced by an update, or added.
 
     Of the replaced ones, ``relabeled`` got a label different from the one they had, and
-    ``labels_kept`` kept their label because the update had none.
+    ``labels_kept`` kept their label because the update had none or a disputed one (``disputed``).
     """
 
     kept: int
@@ -31,6 +33,7 @@ class MergeResult:
     added: int
     relabeled: int = 0
     labels_kept: int = 0
+    disputed: int = 0
 
     @property
     def total(self) -> int:
@@ -50,7 +53,7 @@ def merge_manifests(base: str, updates: Sequence[str], destination: str, *, allo
         for line in mf.read_lines(path):
             newer[mf.item_id(line.record)] = line.record
     seen: set[str] = set()
-    changes = {"relabeled": 0, "labels_kept": 0}
+    changes = {"relabeled": 0, "labels_kept": 0, "disputed": 0}
 
     def merged():
         for record in mf.read_jsonl(base):
@@ -62,7 +65,9 @@ def merge_manifests(base: str, updates: Sequence[str], destination: str, *, allo
             out = merged_record(record, newer[key])
             old, new = _label_value(record), _label_value(out)
             changes["relabeled"] += old is not None and new != old
-            changes["labels_kept"] += old is not None and _label_value(newer[key]) is None
+            overruled = _label_value(newer[key]) is None or _disputed(newer[key])
+            changes["labels_kept"] += old is not None and overruled
+            changes["disputed"] += old is not None and _label_value(newer[key]) is not None and _disputed(newer[key])
             yield out
         unknown = [key for key in newer if key not in seen]
         if unknown and not allow_new:
@@ -89,6 +94,10 @@ def _label_value(record: dict) -> str | tuple[str, ...] | None:
         return tuple(mf.labels_of(record))
     labels = mf.labels_of(record)
     return labels[0] if labels else None
+
+
+def _disputed(record: dict) -> bool:
+    return bool(mf.extra_of(record).get("needs_review"))
 
 
 def _label_part(record: dict) -> tuple[dict, dict]:
@@ -120,18 +129,21 @@ def merged_record(base: dict, update: dict) -> dict:
 
     * update labeled, base labeled: the update's label wins; the base's label (unless it is the
       very same annotation) is appended to ``labelloop.label_history``, after the base's history.
-    * update unlabeled, base labeled: the base's label and its facts stay; the update's other facts
-      (e.g. ``labeling_status: over_budget``) join them.
+    * update unlabeled or disputed (``needs_review``), base labeled: the base's label and its facts
+      stay; the update's other facts join them, a disputed label as ``labelloop.disputed_label``.
     * base unlabeled: the update, as it is.
     """
     if _label_value(base) is None:
         return update
     history = list(mf.extra_of(base).get("label_history") or ())
-    if _label_value(update) is None:
+    if _label_value(update) is None or _disputed(update):
+        disputed = {"disputed_label": history_entry(update)} if _label_value(update) is not None else {}
         annotations, facts = _label_part(base)
         out = {k: v for k, v in update.items() if k not in LABEL_FIELDS}
         out.update(annotations)
-        return mf.with_extra(out, **facts, **({"label_history": history} if history else {}))
+        extra = {k: v for k, v in mf.extra_of(out).items() if k not in LABEL_FACTS}
+        out["labelloop"] = {**extra, **facts, **disputed, **({"label_history": history} if history else {})}
+        return out
     if _label_part(update) != _label_part(base):
         history.append(history_entry(base))
     return mf.with_extra(update, label_history=history) if history else update

@@ -53,6 +53,8 @@ class VerificationOutcome:
         suspects: items sent to humans.
         confirmed: suspects whose human label equals the label they had.
         corrected: suspects whose human label differs; the new version holds the human one.
+        disputed: suspects whose labelers disagreed (``needs_review``); their label is kept, the
+            humans' answer beside it as ``labelloop.disputed_label``.
         unverified: suspects people did not label (over budget, no answer yet); their label is kept.
         spend_usd: what this job paid (the labels it bought).
         ledger_spend_usd: the annotation store's ledger total, every job that used the store.
@@ -68,6 +70,7 @@ class VerificationOutcome:
     suspects: int
     confirmed: int
     corrected: int
+    disputed: int
     unverified: int
     spend_usd: float
     ledger_spend_usd: float
@@ -86,6 +89,7 @@ class VerificationOutcome:
             "verified": self.confirmed + self.corrected,
             "confirmed": self.confirmed,
             "corrected": self.corrected,
+            "disputed": self.disputed,
             "unverified": self.unverified,
             "relabeled_fraction": self.corrected / self.items_in if self.items_in else 0.0,
             "spend_usd": self.spend_usd,
@@ -139,13 +143,16 @@ def verification_outcome(
     if items_in != items_out:
         raise AccountingError(f"the dataset has {items_in} lines but the new version {items_out}")
     given = {manifest.item_id(r): manifest.extra_of(r).get("given_label") for r in manifest.read_jsonl(suspects_path)}
-    answered = _labels_by_id(labeled_path)
-    confirmed = corrected = unverified = 0
+    answered = {manifest.item_id(r): r for r in manifest.read_jsonl(labeled_path)}
+    confirmed = corrected = disputed = unverified = 0
     corrections = []
     for item, old in given.items():
-        new = answered.get(item)
+        record = answered.get(item, {})
+        new = manifest.label_of(record) if record else None
         if new is None:
             unverified += 1
+        elif manifest.extra_of(record).get("needs_review"):
+            disputed += 1
         elif new == old:
             confirmed += 1
         else:
@@ -158,6 +165,7 @@ def verification_outcome(
         suspects=len(given),
         confirmed=confirmed,
         corrected=corrected,
+        disputed=disputed,
         unverified=unverified,
         spend_usd=float(labeling_metrics.get("spend_this_run_usd", 0.0)),
         ledger_spend_usd=ledger_spend_usd,
@@ -202,8 +210,9 @@ def report_html(outcome: VerificationOutcome, *, top: int = 100) -> str:
         ReportSection(
             "Verification",
             f"{outcome.suspects} of {outcome.items_in} items were sent to people as likely mislabeled; "
-            f"{verified} were labeled: {outcome.confirmed} confirmed, {outcome.corrected} corrected. "
-            f"{outcome.unverified} were not labeled and keep their label. The new version "
+            f"{verified} were settled: {outcome.confirmed} confirmed, {outcome.corrected} corrected. "
+            f"{outcome.disputed} were disputed (the labelers disagreed) and {outcome.unverified} were not labeled: "
+            "they keep their label (a disputed answer is kept as labelloop.disputed_label for review). The new version "
             f"{outcome.version_id or '(not versioned)'} holds all {outcome.items_out} items; a corrected item "
             "keeps its old label in labelloop.label_history. "
             f"This job paid ${outcome.spend_usd:.2f} for {outcome.labels_bought} labels "

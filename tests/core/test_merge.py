@@ -77,3 +77,22 @@ def test_histories_accumulate_and_merging_the_same_label_twice_adds_nothing(tmp_
     (out,) = mf.read_jsonl(str(tmp_path / "m3.jsonl"))
     assert mf.label_of(out) == "c" and again.relabeled == 0
     assert [e["label"] for e in mf.extra_of(out)["label_history"]] == ["a", "b"]
+
+
+def test_a_disputed_label_does_not_overwrite_and_is_kept_beside_the_label(tmp_path):
+    base_records = [labeled(r, "cat") for r in items(2)]
+    disputed = mf.with_extra(
+        mf.with_label(mf.without_label(base_records[0]), "dog", source="human", confidence=0.5), needs_review=True
+    )
+    unsure_new = mf.with_extra(mf.with_label(items(3)[2], "dog", source="human"), needs_review=True)
+    result = merge_manifests(
+        write(tmp_path / "base.jsonl", [*base_records, items(3)[2]]),
+        [write(tmp_path / "u.jsonl", [disputed, unsure_new])],
+        str(tmp_path / "out.jsonl"),
+    )
+    out = list(mf.read_jsonl(str(tmp_path / "out.jsonl")))
+    assert [mf.label_of(r) for r in out] == ["cat", "cat", "dog"]  # an unlabeled item takes even an unsure label
+    facts = mf.extra_of(out[0])
+    assert facts["label_source"] == "import" and "label_confidence" not in facts and facts["needs_review"]
+    assert facts["disputed_label"] == {"label": "dog", "source": "human", "confidence": 0.5}
+    assert (result.replaced, result.relabeled, result.labels_kept, result.disputed) == (2, 0, 1, 1)
