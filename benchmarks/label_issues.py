@@ -171,7 +171,7 @@ def write_items(kind: str, data: list, labels: list[str], path: str) -> list[dic
     return list(mf.read_jsonl(written))
 
 
-def pipeline_path(name: str, seed: int, workdir: str) -> dict[str, float]:
+def pipeline_path(name: str, seed: int, workdir: str, labelers: int = 3) -> dict[str, float]:
     """One data set and seed through ``verify-labels`` (kfp.local, simulated crowd); figures beside cleanlab's."""
     import glob
     import json
@@ -186,7 +186,7 @@ def pipeline_path(name: str, seed: int, workdir: str) -> dict[str, float]:
     y = np.asarray([names.index(label) for label in labels])
     train, test = train_test_split(np.arange(len(y)), test_size=0.25, random_state=seed, stratify=y)
     noisy, flipped = plant_noise(y[train], NOISE, len(names), seed)
-    folder = os.path.join(workdir, f"{name}-{seed}")
+    folder = os.path.join(workdir, f"{name}-{seed}-{labelers}")
     train_records = write_items(
         kind, [data[i] for i in train], [names[k] for k in noisy], f"{folder}/train/items.jsonl"
     )
@@ -203,7 +203,9 @@ def pipeline_path(name: str, seed: int, workdir: str) -> dict[str, float]:
         store_uri=f"{folder}/versions",
         annotation_store_uri=f"{folder}/annotations",
         dataset_name=name,
-        labeling_job_spec=sample_runs.job_spec(kind, names, f"verify {name} labels"),
+        labeling_job_spec=json.dumps(
+            {**json.loads(sample_runs.job_spec(kind, names, f"verify {name} labels")), "labelerCount": labelers}
+        ),
         labeling_backend="simulated",
         ground_truth_uri=f"{folder}/truth.jsonl",
         simulated_crowd=json.dumps(sample_runs.CROWD),
@@ -250,13 +252,13 @@ def pipeline_path(name: str, seed: int, workdir: str) -> dict[str, float]:
     return out
 
 
-def main_pipeline(datasets: list[str], seeds: int, workdir: str) -> None:
+def main_pipeline(datasets: list[str], seeds: int, workdir: str, labelers: int) -> None:
     print(
-        f"verify-labels pipeline (kfp.local, simulated crowd): {NOISE:.0%} planted flips, "
-        f"max_relabel_fraction {BUDGET:.0%}, cleanlab on the same OOF probabilities"
+        f"verify-labels pipeline (kfp.local, simulated crowd, up to {labelers} labelers per item): {NOISE:.0%} "
+        f"planted flips, max_relabel_fraction {BUDGET:.0%}, cleanlab on the same OOF probabilities"
     )
     for name in datasets:
-        runs = [pipeline_path(name, seed, workdir) for seed in range(seeds)]
+        runs = [pipeline_path(name, seed, workdir, labelers) for seed in range(seeds)]
         mean = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
         print(f"\n=== {name}: {seeds} seed(s), means; pipeline {mean['seconds']:.0f} s per run")
         print(
@@ -287,9 +289,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--pipeline", action="store_true", help="run the verify-labels pipeline (kfp.local)")
     parser.add_argument("--workdir", default="benchmarks/out/label_issues", help="--pipeline: where runs go")
+    parser.add_argument("--labelers", type=int, default=3, help="--pipeline: the job's labelerCount")
     args = parser.parse_args()
     if args.pipeline:
-        main_pipeline(args.datasets, args.seeds, args.workdir)
+        main_pipeline(args.datasets, args.seeds, args.workdir, args.labelers)
         return
     print(f"label verification: {NOISE:.0%} planted flips, relabel budget {BUDGET:.0%} of the items, 5-fold OOF")
     for name in args.datasets:

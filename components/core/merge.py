@@ -3,9 +3,10 @@
 A newer label replaces the old one, and the old one is never lost: it is appended to the item's
 ``labelloop.label_history`` (label, source, confidence). An update that carries no label (an item a
 labeling job could not finish: over budget, no answer yet) never erases a label the dataset already
-has, and neither does a disputed one (``labelloop.needs_review``: the labelers disagreed): that one
-is kept beside the item's label as ``labelloop.disputed_label`` for a person to settle. Unlabeled
-items merge as before: the update replaces the record.
+has, and neither does a disputed one (``labelloop.needs_review``: the labelers disagreed) unless its
+votes (``labelloop.human_votes``) beat the item's label counted as one more vote; a disputed label
+that loses is kept beside the item's label as ``labelloop.disputed_label`` for a person to settle.
+Unlabeled items merge as before: the update replaces the record.
 """
 
 from __future__ import annotations
@@ -65,9 +66,10 @@ def merge_manifests(base: str, updates: Sequence[str], destination: str, *, allo
             out = merged_record(record, newer[key])
             old, new = _label_value(record), _label_value(out)
             changes["relabeled"] += old is not None and new != old
-            overruled = _label_value(newer[key]) is None or _disputed(newer[key])
-            changes["labels_kept"] += old is not None and overruled
-            changes["disputed"] += old is not None and _label_value(newer[key]) is not None and _disputed(newer[key])
+            update = newer[key]
+            disputed = old is not None and _label_value(update) is not None and _disputed(update, record)
+            changes["labels_kept"] += old is not None and (_label_value(update) is None or disputed)
+            changes["disputed"] += disputed
             yield out
         unknown = [key for key in newer if key not in seen]
         if unknown and not allow_new:
@@ -96,8 +98,16 @@ def _label_value(record: dict) -> str | tuple[str, ...] | None:
     return labels[0] if labels else None
 
 
-def _disputed(record: dict) -> bool:
-    return bool(mf.extra_of(record).get("needs_review"))
+def _disputed(update: dict, base: dict) -> bool:
+    """The update's label is disputed and does not outvote the base's label (which counts as one more vote)."""
+    facts = mf.extra_of(update)
+    if not facts.get("needs_review"):
+        return False
+    votes = facts.get("human_votes") or {}
+    new, old = _label_value(update), _label_value(base)
+    if not isinstance(new, str) or not isinstance(old, str):
+        return True
+    return votes.get(new, 0) <= votes.get(old, 0) + 1
 
 
 def _label_part(record: dict) -> tuple[dict, dict]:
@@ -129,14 +139,15 @@ def merged_record(base: dict, update: dict) -> dict:
 
     * update labeled, base labeled: the update's label wins; the base's label (unless it is the
       very same annotation) is appended to ``labelloop.label_history``, after the base's history.
-    * update unlabeled or disputed (``needs_review``), base labeled: the base's label and its facts
-      stay; the update's other facts join them, a disputed label as ``labelloop.disputed_label``.
+    * update unlabeled, or disputed (``needs_review``) without more votes than the base's label plus
+      one, base labeled: the base's label and its facts stay; the update's other facts join them, a
+      disputed label as ``labelloop.disputed_label``.
     * base unlabeled: the update, as it is.
     """
     if _label_value(base) is None:
         return update
     history = list(mf.extra_of(base).get("label_history") or ())
-    if _label_value(update) is None or _disputed(update):
+    if _label_value(update) is None or _disputed(update, base):
         disputed = {"disputed_label": history_entry(update)} if _label_value(update) is not None else {}
         annotations, facts = _label_part(base)
         out = {k: v for k, v in update.items() if k not in LABEL_FIELDS}

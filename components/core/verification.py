@@ -53,8 +53,8 @@ class VerificationOutcome:
         suspects: items sent to humans.
         confirmed: suspects whose human label equals the label they had.
         corrected: suspects whose human label differs; the new version holds the human one.
-        disputed: suspects whose labelers disagreed (``needs_review``); their label is kept, the
-            humans' answer beside it as ``labelloop.disputed_label``.
+        disputed: suspects whose labelers disagreed (``needs_review``) without outvoting the label;
+            it is kept, the humans' answer beside it as ``labelloop.disputed_label``.
         unverified: suspects people did not label (over budget, no answer yet); their label is kept.
         spend_usd: what this job paid (the labels it bought).
         ledger_spend_usd: the annotation store's ledger total, every job that used the store.
@@ -152,7 +152,7 @@ def verification_outcome(
         new = manifest.label_of(record) if record else None
         if new is None:
             unverified += 1
-        elif manifest.extra_of(record).get("needs_review"):
+        elif after.get(item) != new:  # the merge kept the label: the labelers disagreed, not enough to outvote it
             disputed += 1
         elif new == old:
             confirmed += 1

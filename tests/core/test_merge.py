@@ -96,3 +96,25 @@ def test_a_disputed_label_does_not_overwrite_and_is_kept_beside_the_label(tmp_pa
     assert facts["label_source"] == "import" and "label_confidence" not in facts and facts["needs_review"]
     assert facts["disputed_label"] == {"label": "dog", "source": "human", "confidence": 0.5}
     assert (result.replaced, result.relabeled, result.labels_kept, result.disputed) == (2, 0, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "votes, overwrites",
+    [
+        ({"dog": 3, "cat": 1, "bird": 1}, True),  # 3 votes beat the old label's 1 + its own 1
+        ({"dog": 2, "cat": 1, "bird": 1}, False),  # 2 against 1 + 1: a tie keeps the label
+        ({"dog": 2, "bird": 2}, True),  # nobody chose the old label: 2 beat 0 + 1
+        ({}, False),  # no tally: a disputed label never overwrites
+    ],
+)
+def test_a_disputed_label_overwrites_only_when_it_outvotes_the_old_label_plus_one(tmp_path, votes, overwrites):
+    base = labeled(items(1)[0], "cat")
+    update = mf.with_extra(
+        mf.with_label(mf.without_label(base), "dog", source="human"), needs_review=True, human_votes=votes
+    )
+    result = merge_manifests(
+        write(tmp_path / "b.jsonl", [base]), [write(tmp_path / "u.jsonl", [update])], str(tmp_path / "o.jsonl")
+    )
+    (out,) = mf.read_jsonl(str(tmp_path / "o.jsonl"))
+    assert (mf.label_of(out) == "dog") == overwrites and result.disputed == (not overwrites)
+    assert ("disputed_label" in mf.extra_of(out)) == (not overwrites)
