@@ -17,8 +17,9 @@ def merge_labels(
     """Replaces each item of ``items`` by its newer, labeled version from ``labeled``.
 
     A new label overwrites the old one, which is appended to the item's ``labelloop.label_history``
-    (nothing is lost); an update without a label (over budget, unanswered) or with a disputed one
-    (``needs_review``, kept as ``labelloop.disputed_label``) keeps the item's label.
+    (nothing is lost); an update without a label (over budget, unanswered) keeps the item's label, and
+    so does a disputed one (``needs_review``, kept as ``labelloop.disputed_label``) unless its votes
+    beat the item's label counted as one more vote.
 
     Args:
         items: Manifest of the whole dataset.

@@ -3,7 +3,8 @@
     check out a labeled dataset version (or import a labeled manifest and version it)
       ─▶ find_label_issues (out-of-fold probabilities, confident learning, the budget's top suspects)
       ─▶ label_items (a verification job: simulated crowd or Label Studio, the job spec's spend budget)
-      ─▶ merge_labels (a verified label overwrites the old one, kept in labelloop.label_history)
+      ─▶ merge_labels (a verified label overwrites the old one, kept in labelloop.label_history;
+         unanswered suspects, and disputed ones the votes do not settle, keep their label)
       ─▶ version_dataset (a new version, every item of the old one) ─▶ verification report
 
 Run it on a dataset whose labels came from elsewhere (an import, a vendor, machine labels) before
