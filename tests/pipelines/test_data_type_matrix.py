@@ -268,7 +268,7 @@ def test_retrain(kind, samples, tmp_path):
     assert models.get(sample.name, "1").lineage.get("dataset_version") == dataset.version_id
 
 
-@pytest.mark.parametrize("pipeline", ["active-learning", "retrain", "active-learning-round"])
+@pytest.mark.parametrize("pipeline", ["active-learning", "retrain", "active-learning-round", "verify-labels"])
 def test_tables_are_refused_up_front_by_the_manifest_pipelines(pipeline, samples, tmp_path):
     sample = samples["wine"]
     state = tmp_path / "state"
@@ -279,6 +279,7 @@ def test_tables_are_refused_up_front_by_the_manifest_pipelines(pipeline, samples
         ),
         "retrain": dict(source_uri=sample.labeled_uri, data_type="tabular", registry_uri=state / "r"),
         "active-learning-round": dict(dataset_name="wine", labeling_job_spec="{}"),
+        "verify-labels": dict(source_uri=sample.labeled_uri, data_type="tabular", labeling_job_spec="{}"),
     }[pipeline]
     code, out, err = labelloop("run", pipeline, "--local", *params(**common, **values), root=tmp_path / "root")
     assert code == 2
