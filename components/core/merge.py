@@ -105,6 +105,8 @@ def _disputed(update: dict, base: dict) -> bool:
         return False
     votes = facts.get("human_votes") or {}
     new, old = _label_value(update), _label_value(base)
+    if new == old:  # the labelers' consensus is the label the item had
+        return False
     if not isinstance(new, str) or not isinstance(old, str):
         return True
     return votes.get(new, 0) <= votes.get(old, 0) + 1

@@ -108,13 +108,22 @@ def test_a_disputed_label_does_not_overwrite_and_is_kept_beside_the_label(tmp_pa
     ],
 )
 def test_a_disputed_label_overwrites_only_when_it_outvotes_the_old_label_plus_one(tmp_path, votes, overwrites):
+    _merge_one(tmp_path, "dog", votes, overwrites)
+
+
+def test_a_disputed_consensus_equal_to_the_old_label_confirms_it(tmp_path):
+    _merge_one(tmp_path, "cat", {"cat": 2, "dog": 2}, True)
+
+
+def _merge_one(tmp_path, answer, votes, overwrites):
     base = labeled(items(1)[0], "cat")
     update = mf.with_extra(
-        mf.with_label(mf.without_label(base), "dog", source="human"), needs_review=True, human_votes=votes
+        mf.with_label(mf.without_label(base), answer, source="human"), needs_review=True, human_votes=votes
     )
     result = merge_manifests(
         write(tmp_path / "b.jsonl", [base]), [write(tmp_path / "u.jsonl", [update])], str(tmp_path / "o.jsonl")
     )
     (out,) = mf.read_jsonl(str(tmp_path / "o.jsonl"))
-    assert (mf.label_of(out) == "dog") == overwrites and result.disputed == (not overwrites)
+    assert (mf.label_source_of(out) == "human") == overwrites and result.disputed == (not overwrites)
+    assert mf.label_of(out) == (answer if overwrites else "cat")
     assert ("disputed_label" in mf.extra_of(out)) == (not overwrites)
