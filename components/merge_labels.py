@@ -16,6 +16,11 @@ def merge_labels(
 ) -> NamedTuple("Outputs", replaced=int):
     """Replaces each item of ``items`` by its newer, labeled version from ``labeled``.
 
+    A new label overwrites the old one, which is appended to the item's ``labelloop.label_history``
+    (nothing is lost); an update without a label (over budget, unanswered) keeps the item's label, and
+    so does a disputed one (``needs_review``, kept as ``labelloop.disputed_label``) unless its votes
+    beat the item's label counted as one more vote.
+
     Args:
         items: Manifest of the whole dataset.
         labeled: Manifest of items labeled since (a subset of ``items``, same ids).
@@ -23,12 +28,21 @@ def merge_labels(
 
     Returns:
         merged: The dataset with the new labels, in the original order.
-        replaced: How many items were replaced by a newer version.
+        replaced: How many items were replaced by a newer version (relabeled or not).
     """
     from collections import namedtuple
 
     from labelloop.components.core.merge import merge_manifests
 
     result = merge_manifests(items.path, [labeled.path], merged.path, allow_new=allow_new)
-    merged.metadata.update({"item_count": result.total, "replaced": result.replaced, "added": result.added})
+    merged.metadata.update(
+        {
+            "item_count": result.total,
+            "replaced": result.replaced,
+            "added": result.added,
+            "relabeled": result.relabeled,
+            "labels_kept": result.labels_kept,
+            "disputed": result.disputed,
+        }
+    )
     return namedtuple("Outputs", "replaced")(result.replaced)

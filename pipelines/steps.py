@@ -20,6 +20,7 @@ from ..components.core import active_learning as al
 from ..components.core import blur, gate, image_checks, import_data, prefilter, split
 from ..components.deploy_model import deploy_model
 from ..components.evaluate_model import evaluate_model
+from ..components.find_label_issues import find_label_issues
 from ..components.gate_model import gate_model
 from ..components.get_artifact_uri import get_artifact_uri
 from ..components.import_dataset import import_dataset
@@ -33,6 +34,7 @@ from ..components.prefilter_images import prefilter_images
 from ..components.prefilter_shard import prefilter_shard
 from ..components.record_round import record_round
 from ..components.register_model import register_model
+from ..components.report_verification import report_verification
 from ..components.require_value import require_value
 from ..components.select_items import select_items
 from ..components.shard_items import shard_items
@@ -76,6 +78,10 @@ BUDGET_MILLI_NODE_HOURS = vertex.MIN_MILLI_NODE_HOURS["automl_image"]
 #: Labeling rounds (the cold start included) the active-learning graph holds and its default
 #: config allows: the one value behind both the unroll depth and ``max_rounds``.
 MAX_ROUNDS = 6
+#: Label verification (issue 17): most of the labeled items one job sends to people, and the
+#: cross-validation folds of the out-of-fold probabilities that rank them.
+MAX_RELABEL_FRACTION = 0.15
+VERIFICATION_FOLDS = 5
 #: Sharded steps (issue 18): shards, each shard task's CPU and memory on Vertex, shard tasks at once.
 SHARD_COUNT = 8
 SHARD_CPU = "4"
@@ -693,5 +699,54 @@ def finish(
             comparison_seeds=comparison_seeds,
         )
         .set_display_name("Run report")
+        .set_caching_options(False)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Verify labels
+
+
+@dataclass(frozen=True)
+class VerificationSettings:
+    """How suspects are found and how many may go to people."""
+
+    task: Any
+    max_relabel_fraction: Any = MAX_RELABEL_FRACTION
+    max_suspects: Any = 0
+    folds: Any = VERIFICATION_FOLDS
+    seed: Any = SEED
+
+
+def verification_steps(*, items, settings: VerificationSettings, labeling: LabelingSettings):
+    """find suspects ─▶ label them (a verification job) ─▶ merge ─▶ version ─▶ report.
+
+    The merge overwrites a suspect's label with the verified one (the old one goes to
+    ``labelloop.label_history``) and keeps the label of a suspect nobody answered; the report
+    fails the run if the new version does not hold exactly the dataset's items.
+    """
+    found = find_label_issues(
+        items=items,
+        task=settings.task,
+        max_suspects=settings.max_suspects,
+        max_fraction=settings.max_relabel_fraction,
+        folds=settings.folds,
+        seed=settings.seed,
+    ).set_display_name("Find likely mislabeled items")
+    labeled, version = label_round(
+        items=items, to_label=found.outputs["suspects"], predictions=None, labeling=labeling, step="verification"
+    )
+    return (
+        report_verification(
+            items=items,
+            suspects=found.outputs["suspects"],
+            labeled=labeled.outputs["labeled"],
+            versioned=version.outputs["versioned"],
+            labeling_metrics=labeled.outputs["metrics"],
+            annotation_store_uri=labeling.annotation_store_uri,
+            version_id=version.outputs["version_id"],
+            ground_truth_uri=labeling.ground_truth_uri,
+        )
+        .set_display_name("Verification report")
         .set_caching_options(False)
     )

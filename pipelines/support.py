@@ -32,6 +32,8 @@ CLASSIFICATION_TASK = {
 #: table reaches them as JSONL row items (``table_items``), whose labels are classes.
 MANIFEST_ONLY = ("active-learning", "active-learning-round", "retrain")
 LABELING_BACKENDS = ("label_studio", "simulated", "none")
+#: What label verification scores: single-label image or text classification (find_label_issues).
+VERIFIABLE_TASKS = ("image_classification", "text_classification")
 #: A promotion gate for regression: the default gate thresholds classification accuracy.
 REGRESSION_GATE = {"value_thresholds": {"r2": {"lower_bound": 0.0}}, "change_thresholds": {"rmse": {"absolute": 0.0}}}
 
@@ -54,7 +56,8 @@ def check_supported(pipeline: str, values: Mapping[str, Any], *, target: str = "
 
 def problems(pipeline: str, values: Mapping[str, Any], *, target: str = "local") -> list[str]:
     """Every reason ``pipeline`` cannot run with ``values`` on ``target``, as sentences; empty when it can."""
-    found = _task_problems(pipeline, values)
+    found = _verification_problems(pipeline, values)
+    found += _task_problems(pipeline, values)
     if target == "vertex" and pipeline == "retrain" and _data_type(values) == "tabular":
         found.append(
             "retrain on Vertex trains tables with AutoML Tabular, which reads a CSV, not labelloop's row items; "
@@ -116,6 +119,28 @@ def _tabular_problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
         return [
             f"curate: target_column applies to tables; {data_type} items carry their label in "
             "classificationAnnotation (drop target_column, or pass data_type=tabular)"
+        ]
+    return []
+
+
+def _verification_problems(pipeline: str, values: Mapping[str, Any]) -> list[str]:
+    if pipeline != "verify-labels":
+        return []
+    task, data_type = str(values.get("task", "")), values.get("data_type")
+    if data_type == "tabular" or task.startswith("tabular_"):
+        return [
+            "verify-labels does not support tables: its label-issue model scores images and text; "
+            "check a table's target column with `labelloop run train` and its evaluation report instead"
+        ]
+    if task not in VERIFIABLE_TASKS:
+        return [
+            f"verify-labels does not support task {task!r}: label verification ranks single-label "
+            f"classification only; pass --param task={' or task='.join(VERIFIABLE_TASKS)}"
+        ]
+    if data_type is not None and data_type != TASK_DATA_TYPES[task]:
+        return [
+            f"verify-labels: task {task!r} verifies {TASK_DATA_TYPES[task]} items but data_type is {data_type!r}; "
+            f"pass --param data_type={TASK_DATA_TYPES[task]}"
         ]
     return []
 

@@ -197,6 +197,8 @@ def run_job(
         model_answers=model_answers(spec, predictions),
     )
     labeled = [_output_record(record, item_id, summary, rounds, spec) for item_id, record in items]
+    if spec.task_type.is_single_label:
+        labeled = _with_votes(labeled, rounds.annotations)
     status = _status(unique, summary, rounds)
     resource = lj.job_resource(spec, status, create_time=create_time, update_time=utc_now())
     metrics = _metrics(unique, summary, rounds, status)
@@ -220,6 +222,20 @@ def _output_record(record, item_id, summary, rounds, spec) -> dict:
         return manifest.with_extra(out, labeling_status="waiting" if item_id in rounds.waiting else "labeled")
     status = "over_budget" if item_id in rounds.held_back_by_budget else "waiting"
     return manifest.with_extra(record, labeling_status=status)
+
+
+def _with_votes(labeled: list[dict], annotations) -> list[dict]:
+    """Single-label items get ``labelloop.human_votes`` ({label: answers}), so a later merge can weigh a
+    disputed consensus against the label the item already had."""
+    votes: dict[str, dict[str, int]] = {}
+    for a in annotations:
+        tally = votes.setdefault(a.item_id, {})
+        tally[str(a.value)] = tally.get(str(a.value), 0) + 1
+    out = []
+    for record in labeled:
+        tally = votes.get(manifest.item_id(record))
+        out.append(manifest.with_extra(record, human_votes=dict(sorted(tally.items()))) if tally else record)
+    return out
 
 
 def _status(items, summary, rounds):

@@ -303,6 +303,23 @@ def test_tabular_regression_is_refused_up_front_by_the_labeling_pipelines(pipeli
     assert os.listdir(tmp_path) == []
 
 
+def test_verify_labels_refuses_tables_up_front(samples, tmp_path):
+    sample = samples["wine"]
+    state = tmp_path / "state"
+    values = dict(
+        source_uri=sample.labeled_uri,
+        data_type="tabular",
+        task="tabular_classification",
+        labeling_job_spec="{}",
+        store_uri=state / "v",
+        annotation_store_uri=state / "a",
+    )
+    code, out, err = labelloop("run", "verify-labels", "--local", *params(**values), root=tmp_path / "root")
+    assert code == 2
+    assert "verify-labels does not support tables" in err and "labelloop run train" in err
+    assert not (tmp_path / "root").exists() and not state.exists()  # refused before any step ran
+
+
 def test_sample_data_wine_compare_runs_active_learning_and_random_sampling_on_the_table(tmp_path):
     code, out, err = labelloop(
         "sample-data", "wine", "--out", str(tmp_path / "wine"), "--items", "60", "--compare", root=tmp_path / "root"

@@ -32,7 +32,13 @@ CORE = {
     "gate_config": gate.DEFAULT_CONFIG,
 }
 #: Component parameters that are the pipelines' parameters under another name.
-ALIASES = {"backend": "labeling_backend", "method": "split_method", "min_width": "min_side", "min_height": "min_side"}
+ALIASES = {
+    "backend": "labeling_backend",
+    "max_fraction": "max_relabel_fraction",
+    "method": "split_method",
+    "min_width": "min_side",
+    "min_height": "min_side",
+}
 #: Same name, deliberately different default, and why.
 EXCEPTIONS = {
     # retrain is scheduled: it buys no labels unless asked; the labeling pipelines default to people.

@@ -80,6 +80,11 @@ def test_run_help_of_an_unknown_pipeline_is_a_usage_error(capsys):
             "has no metric(s) accuracy",
         ),
         ("train", {"task": "text_classification", "gate_config": '{"change_thresholds": {"rmse": {}}}'}, "not rmse"),
+        ("verify-labels", {"data_type": "tabular", "task": "tabular_classification"}, "does not support tables"),
+        ("verify-labels", {"data_type": "image", "task": "image_multilabel"}, "single-label classification only"),
+        ("verify-labels", {"data_type": "image", "task": "text_classification"}, "pass --param data_type=text"),
+        ("verify-labels", {"task": "image_classification", "labeling_backend": "none"}, "is not one of"),
+        ("verify-labels", {"task": "image_classification", "labeling_backend": "simulated"}, "needs --param ground"),
     ],
 )
 def test_unsupported_runs_are_refused_with_what_to_use_instead(pipeline, values, message):
@@ -106,6 +111,7 @@ def test_unsupported_runs_are_refused_with_what_to_use_instead(pipeline, values,
                 "target_column": "y",
             },
         ),
+        ("verify-labels", {"data_type": "text", "task": "text_classification", "labeling_backend": "label_studio"}),
     ],
 )
 def test_supported_runs_pass(pipeline, values):
