@@ -20,6 +20,7 @@ import tempfile
 import numpy as np
 from labelloop.components.backends import labeler as lb
 from labelloop.components.core import consensus as c
+from labelloop.components.core import labeling_job as lj
 from labelloop.components.core import labeling_rounds as rounds
 from labelloop.components.core import simulated_crowd as sc
 from labelloop.components.core.annotation_store import AnnotationStore
@@ -79,98 +80,107 @@ def consensus_table(n_items: int, n_classes: int, seeds: int) -> None:
 
 
 def adaptive_vs_fixed(n_items: int, n_classes: int) -> None:
+    """Fixed-3 vs the old and the new default rule with no model (humans only); cost from the ledger."""
     classes = [f"c{k}" for k in range(n_classes)]
     rng = np.random.default_rng(7)
     truth = {f"i{k}": classes[rng.integers(n_classes)] for k in range(n_items)}
     items = [(i, {"textContent": i, "dataItemResourceLabels": {"labelloop_id": i}}) for i in truth]
     crowd = sc.CrowdConfig(n_labelers=5, accuracy=0.75, noise="class_dependent", seed=3)
-    print(f"\n## Adaptive vs fixed-N labeling: labelerCount 3, crowd of 5 × 75%, {n_items} items, $0.01/label")
-    print(f"{'strategy':<24} {'labels':>7} {'cost USD':>9} {'per item':>9} {'majority acc':>13} {'DS acc':>7}")
-    baseline_cost = None
-    for name, adaptive_on in (("fixed-N (baseline)", False), ("adaptive", True)):
-        spec = parse_job_spec(
-            json.dumps(
-                {
-                    "displayName": name,
-                    "labelerCount": 3,
-                    "instructionUri": "https://example.test/g.pdf",
-                    "inputsSchemaUri": "gs://google-cloud-aiplatform/schema/datalabelingjob/inputs/text_classification_1.0.0.yaml",
-                    "inputs": {"annotationSpecs": classes},
-                    "labelloop": {"adaptive": {"enabled": adaptive_on}},
-                }
-            )
-        )
-        with tempfile.TemporaryDirectory() as folder:
-            result = rounds.run_rounds(
-                items,
-                spec,
-                lb.SimulatedCrowdLabeler(spec, truth, crowd),
-                AnnotationStore(folder),
-                rounds.RoundsConfig(name),
-            )
-        triples = [(a.item_id, a.labeler_id, a.value) for a in result.annotations]
-        matrix = c.build_matrix(triples, classes)
+    print(
+        f"\n## Adaptive vs fixed-N labeling, no model: labelerCount 3, crowd of 5 × 75%, {n_items} items, "
+        "$0.01/label (paid: from the ledger)"
+    )
+    print(
+        f"{'strategy':<24} {'labels':>7} {'paid USD':>9} {'per item':>9} {'majority acc':>13} "
+        f"{'DS acc':>7} {'ratio':>6}"
+    )
+    baseline_usd = None
+    for name, adaptive_on, extra in (
+        ("fixed-3 (baseline)", False, None),
+        ("old default (votes)", True, OLD_DEFAULT),
+        ("new default (estimated)", True, None),
+    ):
+        result, paid = run_job(name, classes, items, truth, crowd, adaptive_on=adaptive_on, extra=extra)
+        matrix = c.build_matrix([(a.item_id, a.labeler_id, a.value) for a in result.annotations], classes)
         gold = np.array([classes.index(truth[i]) for i in matrix.item_ids])
         majority = float(np.mean(c.majority_vote(matrix).codes == gold))
         ds = float(np.mean(c.dawid_skene(matrix).codes == gold))
-        baseline_cost = baseline_cost or result.bought_usd
+        baseline_usd = baseline_usd or paid
+        labels = int(sum(entry.labels_delivered for entry in result.ledger))
         print(
-            f"{name:<24} {len(result.bought):>7} {result.bought_usd:>9.2f} "
-            f"{len(result.bought) / n_items:>9.2f} {majority:>13.3f} {ds:>7.3f}"
+            f"{name:<24} {labels:>7} {paid:>9.2f} {labels / n_items:>9.2f} {majority:>13.3f} {ds:>7.3f} "
+            f"{paid / baseline_usd:>6.2f}"
         )
-    print(f"adaptive cost / fixed-N cost: {result.bought_usd / baseline_cost:.2f}")
 
 
-def digits_with_model(seed: int, model_labels: int = 300):
-    """Digits to label, their truth, and a model's probabilities for them (trained on other digits).
+def data_with_model(dataset: str, seed: int, model_labels: int = 300):
+    """Items to label, their truth, and a model's probabilities for them (trained on other items).
 
     The model is what the active-learning round has when it sends items to humans; ``label_items``
-    passes its predictions to the backend, where a confident prediction counts as a vote.
+    passes its predictions to the backend. ``digits``: scikit-learn's 8x8 digits (1,497 to label);
+    ``fashion``: 2,000 Fashion-MNIST images (PCA-50 features), 10 classes.
     """
-    from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
 
-    bunch = load_digits()
-    order = np.random.default_rng(seed).permutation(len(bunch.target))
+    if dataset == "digits":
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        x, y = bunch.data / 16.0, bunch.target
+    elif dataset == "fashion":
+        from labelloop.components.core.sample_data import load_fashion_mnist
+        from sklearn.decomposition import PCA
+
+        images = load_fashion_mnist(n=2000 + model_labels, seed=seed)
+        x = PCA(n_components=50, random_state=seed).fit_transform(images.images.reshape(len(images.images), -1) / 255.0)
+        y = np.asarray(images.labels)
+    else:
+        raise ValueError(f"unknown data set {dataset!r}; use digits or fashion")
+    order = np.random.default_rng(seed).permutation(len(y))
     train, rest = order[:model_labels], order[model_labels:]
-    model = LogisticRegression(C=0.1, max_iter=3000).fit(bunch.data[train] / 16.0, bunch.target[train])
-    probabilities = model.predict_proba(bunch.data[rest] / 16.0)
-    classes = [f"d{k}" for k in range(10)]
-    ids = [f"i{k}" for k in rest]
-    truth = {i: classes[t] for i, t in zip(ids, bunch.target[rest])}
-    predictions = {i: {classes[k]: float(p[k]) for k in range(10)} for i, p in zip(ids, probabilities)}
-    accuracy = float(np.mean(probabilities.argmax(axis=1) == bunch.target[rest]))
+    model = LogisticRegression(C=0.1, max_iter=3000).fit(x[train], y[train])
+    probabilities = model.predict_proba(x[rest])
+    names = sorted(set(y.tolist()))
+    classes = [f"c{name}" for name in names]
+    ids = [f"{dataset}-{i}" for i in rest]
+    truth = {i: classes[names.index(t)] for i, t in zip(ids, y[rest])}
+    predictions = {
+        i: {classes[names.index(c)]: float(p[k]) for k, c in enumerate(model.classes_)}
+        for i, p in zip(ids, probabilities)
+    }
+    accuracy = float(np.mean(model.classes_[probabilities.argmax(axis=1)] == y[rest]))
     return ids, truth, predictions, classes, accuracy
+
+
+def _spec(name, classes, adaptive_on, extra) -> dict:
+    return {
+        "displayName": name,
+        "labelerCount": 3,
+        "instructionUri": "https://example.test/g.pdf",
+        "inputsSchemaUri": "gs://google-cloud-aiplatform/schema/datalabelingjob/inputs/text_classification_1.0.0.yaml",
+        "inputs": {"annotationSpecs": classes},
+        "labelloop": {"adaptive": {"enabled": adaptive_on, **(extra or {})}},
+    }
 
 
 def run_job(name, classes, items, truth, crowd, *, adaptive_on, predictions=None, extra=None):
     """One labeling job on the simulated crowd; the annotations bought and the dollars paid (from the ledger)."""
-    spec = parse_job_spec(
-        json.dumps(
-            {
-                "displayName": name,
-                "labelerCount": 3,
-                "instructionUri": "https://example.test/g.pdf",
-                "inputsSchemaUri": "gs://google-cloud-aiplatform/schema/datalabelingjob/inputs/text_classification_1.0.0.yaml",
-                "inputs": {"annotationSpecs": classes},
-                "labelloop": {"adaptive": {"enabled": adaptive_on, **(extra or {})}},
-            }
-        )
-    )
+    spec = parse_job_spec(json.dumps(_spec(name, classes, adaptive_on, extra)))
     with tempfile.TemporaryDirectory() as folder:
-        result = lb.run_rounds(
+        result = rounds.run_rounds(
             items,
             spec,
             lb.SimulatedCrowdLabeler(spec, truth, crowd),
             AnnotationStore(folder),
-            lb.RoundsConfig(name),
+            rounds.RoundsConfig(name),
             predictions=predictions,
         )
         paid = float(sum(entry.cost_usd for entry in result.ledger))
     return result, paid
 
 
-POSTERIOR = {"stopProbability": 0.94, "modelInConsensus": True}
+#: The rule the default replaced: a vote margin of 2, a model vote counted at probability >= 0.9.
+OLD_DEFAULT = {"rule": "votes", "modelInConsensus": False}
 
 
 def consensus_accuracy(result, classes, truth, predictions=None) -> float:
@@ -188,54 +198,47 @@ def consensus_accuracy(result, classes, truth, predictions=None) -> float:
     return float(np.mean([item.value == truth[i] for i, item in summary.items.items()]))
 
 
-def adaptive_with_model(seeds: int) -> None:
-    """Fixed-3 vs adaptive on digits, where the round model's predictions are passed to the job."""
+def adaptive_with_model(dataset: str, seeds: int, accuracy: float, noise: str) -> None:
+    """Fixed-3 (humans only, and with the model in consensus), the old and the new default, one run."""
     print(
-        "\n## Adaptive vs fixed-3 with the round model's predictions (digits; model: logistic regression on 300 "
-        "other digits; crowd of 5 x 75%, class-dependent confusion; cost = what the ledger says was paid)"
+        f"\n## Adaptive vs fixed-3 with the round model's predictions ({dataset}; model: logistic regression on 300 "
+        f"other items; crowd of 5 x {accuracy:.0%}, {noise} confusion; cost = what the ledger says was paid; "
+        "accuracy = the job's consensus: Dawid-Skene, the model one more labeler where the rule puts it there)"
     )
     print(
-        f"{'seed':>4} {'model':>6} | {'fixed-3':>8} {'DS':>7} {'DS+model':>9} | {'votes':>6} {'ratio':>6} {'DS':>7} "
-        f"| {'posterior':>9} {'ratio':>6} {'DS+model':>9}"
+        f"{'seed':>4} {'model':>6} | {'fixed-3 $':>9} {'humans':>7} {'+model':>7} | {'old $':>6} {'ratio':>6} "
+        f"{'acc':>7} | {'new $':>6} {'ratio':>6} {'acc':>7}"
     )
     rows = []
     for seed in range(seeds):
-        ids, truth, predictions, classes, model_accuracy = digits_with_model(seed)
+        ids, truth, predictions, classes, model_accuracy = data_with_model(dataset, seed)
         items = [(i, {"textContent": i, "dataItemResourceLabels": {"labelloop_id": i}}) for i in ids]
-        crowd = sc.CrowdConfig(n_labelers=5, accuracy=0.75, noise="class_dependent", seed=seed)
+        crowd = sc.CrowdConfig(n_labelers=5, accuracy=accuracy, noise=noise, seed=seed)
         fixed, fixed_usd = run_job(f"fixed-{seed}", classes, items, truth, crowd, adaptive_on=False)
-        votes, votes_usd = run_job(
-            f"votes-{seed}", classes, items, truth, crowd, adaptive_on=True, predictions=predictions
+        old, old_usd = run_job(
+            f"old-{seed}", classes, items, truth, crowd, adaptive_on=True, predictions=predictions, extra=OLD_DEFAULT
         )
-        post, post_usd = run_job(
-            f"posterior-{seed}",
-            classes,
-            items,
-            truth,
-            crowd,
-            adaptive_on=True,
-            predictions=predictions,
-            extra=POSTERIOR,
-        )
+        new, new_usd = run_job(f"new-{seed}", classes, items, truth, crowd, adaptive_on=True, predictions=predictions)
+        in_consensus = parse_job_spec(json.dumps(_spec("x", classes, True, None))).adaptive.model_in_consensus
         row = (
             consensus_accuracy(fixed, classes, truth),
             consensus_accuracy(fixed, classes, truth, predictions),
-            votes_usd / fixed_usd,
-            consensus_accuracy(votes, classes, truth),
-            post_usd / fixed_usd,
-            consensus_accuracy(post, classes, truth, predictions),
+            old_usd / fixed_usd,
+            consensus_accuracy(old, classes, truth),
+            new_usd / fixed_usd,
+            consensus_accuracy(new, classes, truth, predictions if in_consensus else None),
         )
         rows.append(row)
         print(
-            f"{seed:>4} {model_accuracy:>6.3f} | {fixed_usd:>8.2f} {row[0]:>7.4f} {row[1]:>9.4f} | "
-            f"{votes_usd:>6.2f} {row[2]:>6.2f} {row[3]:>7.4f} | {post_usd:>9.2f} {row[4]:>6.2f} {row[5]:>9.4f}"
+            f"{seed:>4} {model_accuracy:>6.3f} | {fixed_usd:>9.2f} {row[0]:>7.4f} {row[1]:>7.4f} | "
+            f"{old_usd:>6.2f} {row[2]:>6.3f} {row[3]:>7.4f} | {new_usd:>6.2f} {row[4]:>6.3f} {row[5]:>7.4f}"
         )
     m = np.mean(rows, axis=0)
     print(
-        f"mean: votes (the default rule) {m[2]:.2f}x fixed-3's cost at {100 * (m[3] - m[0]):+.2f} points; "
-        f"posterior rule + model in consensus ({POSTERIOR}) {m[4]:.3f}x at {100 * (m[5] - m[0]):+.2f} points vs "
-        f"fixed-3 (humans only), {100 * (m[5] - m[1]):+.2f} vs fixed-3 with the model in its consensus too "
-        "(target: <= 0.60x within 0.5 points)"
+        f"mean: old default (votes) {m[2]:.3f}x fixed-3's cost at {100 * (m[3] - m[0]):+.2f} points vs fixed-3 "
+        f"(humans only); new default (estimated posterior >= {lj.DEFAULT_STOP_PROBABILITY}) {m[4]:.3f}x at "
+        f"{100 * (m[5] - m[0]):+.2f} points vs fixed-3 (humans only), {100 * (m[5] - m[1]):+.2f} vs fixed-3 with the "
+        "model in its consensus too (target: <= 0.60x within 0.5 points)"
     )
 
 
@@ -244,10 +247,15 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--classes", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--datasets", nargs="+", default=["digits", "fashion"], choices=["digits", "fashion"])
+    parser.add_argument("--crowds", nargs="+", default=["0.75:class_dependent", "0.7:uniform"])
     args = parser.parse_args()
     consensus_table(args.items, args.classes, args.seeds)
     adaptive_vs_fixed(args.items, args.classes)
-    adaptive_with_model(args.seeds)
+    for dataset in args.datasets:
+        for crowd in args.crowds:
+            accuracy, _, noise = crowd.partition(":")
+            adaptive_with_model(dataset, args.seeds, float(accuracy), noise or "class_dependent")
 
 
 if __name__ == "__main__":

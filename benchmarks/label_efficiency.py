@@ -185,18 +185,20 @@ def full_pool_accuracy(task: Task) -> float:
     return Learner(task).fit_predict(np.arange(len(task.pool_y)))[0]
 
 
-def report(name: str, fraction: float, seeds: int, shown: tuple[str, ...], fashion_items: int) -> dict:
+def report(
+    name: str, fraction: float, seeds: int, shown: tuple[str, ...], fashion_items: int, first_seed: int = 0
+) -> dict:
     """Run every strategy and seed for one data set and batch size; print and return the table."""
     started = time.perf_counter()
     reach: dict[str, np.ndarray] = {s: np.zeros((seeds, 2), dtype=np.int64) for s in shown}
     fulls = []
-    for seed in range(seeds):
+    for row, seed in enumerate(range(first_seed, first_seed + seeds)):
         task = load_task(name, seed, fashion_items)
         full = full_pool_accuracy(task)
         fulls.append(full)
         batch = max(1, round(fraction * len(task.pool_y)))
         for s in shown:
-            reach[s][seed] = labels_to_targets(task, s, seed, batch, (0.95 * full, 0.99 * full))
+            reach[s][row] = labels_to_targets(task, s, seed, batch, (0.95 * full, 0.99 * full))
     n = len(task.pool_y)
     print(
         f"\n=== {name}: pool {n}, test {len(task.test_y)}, batch {batch} ({fraction:.0%} of the pool), "
@@ -225,6 +227,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1 (tune on others than 0-4)"
+    )
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
     parser.add_argument("--batch-fractions", nargs="+", type=float, default=list(BATCH_FRACTIONS))
     parser.add_argument("--fashion-items", type=int, default=5000, help="Fashion-MNIST pool (training part)")
@@ -237,7 +242,7 @@ def main() -> None:
     summary = []
     for name in args.datasets:
         for fraction in args.batch_fractions:
-            result = report(name, fraction, args.seeds, tuple(args.strategies), args.fashion_items)
+            result = report(name, fraction, args.seeds, tuple(args.strategies), args.fashion_items, args.first_seed)
             summary.append((name, fraction, result))
     print("\nsummary: default's saving vs random at 99 % | seeds no worse than best(margin, margin_cluster) 95/99")
     for name, fraction, result in summary:

@@ -12,6 +12,13 @@ budget (items and dollars), in the order the items were given (the selection's p
 With ``stop_probability`` set, the stop rule is a posterior instead of a vote margin
 (:func:`labels_wanted_posterior`): the model's full probabilities are the prior, so a fairly sure
 model plus one agreeing labeler settles an item, and an unsure one asks for more labels.
+
+The job's default rule, ``estimated`` (:func:`estimated_posteriors`, :func:`labels_wanted_estimated`),
+learns what the posterior rule assumes: each labeler's confusion matrix (Dawid–Skene, smoothed
+towards ``labeler_accuracy``) and how far to trust the model's probabilities (one temperature,
+fitted against the labelers), from every answer bought so far; an item is settled once the
+leading class's posterior reaches ``stop_probability``. ``benchmarks/consensus.py`` measures the
+three rules against fixed-N labeling.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class RedundancyPolicy:
     stop_probability: float | None = None
     labeler_accuracy: float = 0.75
     model_trust: float = 0.9
+    prior_strength: float = 10.0
 
     def __post_init__(self):
         if self.max_labels < 1:
@@ -195,3 +205,134 @@ def _affordable(extra: int, price: float, usd_left: float | None) -> int:
         return extra
     # a hair of tolerance so $0.05 × 20 fits a $1.00 budget despite binary floating point
     return max(0, min(extra, int((usd_left + 1e-9) // price)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The estimated rule: labeler confusions and the model's calibration learned from the job itself
+
+#: Temperatures tried when calibrating the model's probabilities against the labelers.
+TEMPERATURES = tuple(float(t) for t in np.geomspace(0.25, 4.0, 25))
+
+
+@dataclass(frozen=True)
+class EstimatedPosteriors:
+    """Per item, P(true class | every answer so far), with what the job learned to compute it.
+
+    ``confusions[l, k, j]`` is labeler ``labelers[l]``'s estimated P(says j | true k);
+    ``temperature`` scales the model's log-probabilities (``None`` without a model): above 1 the
+    model was over-confident against the labelers, below 1 under-confident.
+    """
+
+    item_ids: tuple[str, ...]
+    classes: tuple[Hashable, ...]
+    posteriors: np.ndarray  # (items, classes)
+    labelers: tuple[str, ...]
+    confusions: np.ndarray
+    temperature: float | None
+
+    def top(self, item_id: str) -> float:
+        return float(self.posteriors[self.item_ids.index(item_id)].max())
+
+
+def estimated_posteriors(
+    answers: Mapping[str, Sequence[tuple[str, Hashable]]],
+    classes: Sequence[Hashable],
+    policy: RedundancyPolicy,
+    model_probabilities: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    iterations: int = 30,
+) -> EstimatedPosteriors:
+    """Dawid–Skene on the answers so far, the model's calibrated probabilities as each item's prior.
+
+    ``answers`` maps item id to its ``(labeler_id, answer)`` pairs. EM alternates the posteriors
+    with (a) each labeler's confusion matrix, smoothed towards ``labeler_accuracy`` with
+    ``prior_strength`` pseudo-answers per true class, so a labeler seen on few items keeps the
+    assumed accuracy and one seen on many gets its own, and (b) one temperature for the model's
+    probabilities, the one under which the labelers' answers are most likely: a model that is
+    right less often than it claims is flattened, an under-confident one sharpened. A share
+    ``1 - model_trust`` of each prior is spread evenly, so no model probability is a veto.
+    """
+    item_ids = tuple(answers)
+    k = len(classes)
+    if k < 2:
+        raise ValueError("the posterior needs at least two classes")
+    index = {c: i for i, c in enumerate(classes)}
+    labelers = tuple(dict.fromkeys(labeler for pairs in answers.values() for labeler, _ in pairs))
+    column = {labeler: i for i, labeler in enumerate(labelers)}
+    onehot = np.zeros((len(item_ids), len(labelers), k))
+    for row, item_id in enumerate(item_ids):
+        for labeler, answer in answers[item_id]:
+            if answer not in index:
+                raise ValueError(f"item {item_id}: labeler {labeler} answered {answer!r}, not in {list(classes)}")
+            onehot[row, column[labeler], index[answer]] = 1.0
+    log_model = _model_log_probabilities(item_ids, classes, model_probabilities)
+    wrong = (1 - policy.labeler_accuracy) / (k - 1)
+    pseudo = policy.prior_strength * np.where(np.eye(k, dtype=bool), policy.labeler_accuracy, wrong)
+    confusions = np.broadcast_to(pseudo / pseudo.sum(axis=1, keepdims=True), (len(labelers), k, k))
+    temperature = 1.0 if log_model is not None else None
+    posteriors = np.full((len(item_ids), k), 1.0 / k)
+    for _ in range(iterations):
+        log_prior = _log_prior(log_model, temperature, policy.model_trust, len(item_ids), k)
+        updated = _posteriors(log_prior, confusions, onehot)
+        confusions = np.einsum("ik,ilj->lkj", updated, onehot) + pseudo
+        confusions /= confusions.sum(axis=2, keepdims=True)
+        if log_model is not None:
+            temperature = _best_temperature(log_model, updated, policy.model_trust)
+        done = not len(item_ids) or np.max(np.abs(updated - posteriors)) < 1e-5
+        posteriors = updated
+        if done:
+            break
+    posteriors = _posteriors(
+        _log_prior(log_model, temperature, policy.model_trust, len(item_ids), k), confusions, onehot
+    )
+    return EstimatedPosteriors(item_ids, tuple(classes), posteriors, labelers, np.asarray(confusions), temperature)
+
+
+def _model_log_probabilities(item_ids, classes, model_probabilities) -> np.ndarray | None:
+    if not model_probabilities or not any(model_probabilities.get(i) for i in item_ids):
+        return None
+    k = len(classes)
+    log_model = np.full((len(item_ids), k), -np.log(k))  # no prediction for an item: an even prior
+    for row, item_id in enumerate(item_ids):
+        probabilities = model_probabilities.get(item_id)
+        if probabilities:
+            values = np.array([float(probabilities.get(c, 0.0)) for c in classes])
+            log_model[row] = np.log(np.clip(values / max(values.sum(), 1e-12), 1e-6, None))
+    return log_model
+
+
+def _log_prior(log_model, temperature, trust, n, k) -> np.ndarray:
+    if log_model is None:
+        return np.full((n, k), -np.log(k))
+    scaled = log_model / temperature
+    scaled = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    scaled /= scaled.sum(axis=1, keepdims=True)
+    return np.log(trust * scaled + (1 - trust) / k)
+
+
+def _posteriors(log_prior, confusions, onehot) -> np.ndarray:
+    log_weight = log_prior + np.einsum("ilj,lkj->ik", onehot, np.log(confusions))
+    log_weight -= log_weight.max(axis=1, keepdims=True)
+    weight = np.exp(log_weight)
+    return weight / weight.sum(axis=1, keepdims=True)
+
+
+def _best_temperature(log_model, posteriors, trust) -> float:
+    """The temperature whose prior best predicts the current posteriors (the EM step for it)."""
+    n, k = posteriors.shape
+    scores = [float(np.sum(posteriors * _log_prior(log_model, t, trust, n, k))) for t in TEMPERATURES]
+    return TEMPERATURES[int(np.argmax(scores))]
+
+
+def labels_wanted_estimated(have: int, top_posterior: float, policy: RedundancyPolicy) -> int:
+    """Labels an item should end with under the estimated rule: settled once its top class's
+    posterior (:func:`estimated_posteriors`) reaches ``stop_probability``, capped at ``max_labels``."""
+    if policy.stop_probability is None:
+        raise ValueError("labels_wanted_estimated needs a policy with stop_probability set")
+    if not policy.adaptive:
+        return max(have, policy.max_labels)
+    if have >= policy.max_labels:
+        return have
+    if have == 0:
+        return 1
+    return have if top_posterior >= policy.stop_probability else have + 1

@@ -140,16 +140,34 @@ class Budget:
         return Budget(min(current, max_items), self.max_spend_usd)
 
 
+#: Stop rules for adaptive redundancy (see ``adaptive``); the first is the default.
+ADAPTIVE_RULES = ("estimated", "posterior", "votes")
+#: The stop probability of the ``estimated`` rule (``posterior`` has none: it must be given).
+DEFAULT_STOP_PROBABILITY = 0.98
+#: Share of the prior the model's probabilities get, per rule (the rest is spread evenly).
+DEFAULT_MODEL_TRUST = {"estimated": 0.97, "posterior": 0.9}
+
+
 @dataclass(frozen=True)
 class AdaptiveSettings:
-    """Adaptive redundancy: start with one label and buy more only where they pay (see ``adaptive``)."""
+    """Adaptive redundancy: start with one label and buy more only where they pay (see ``adaptive``).
+
+    The default rule, ``estimated``, settles an item once its consensus posterior reaches
+    ``stop_probability``, with labeler confusions and the model's calibration estimated from the
+    job's own answers, and the model then joins the consensus (``model_in_consensus``);
+    ``posterior`` assumes every labeler has ``labeler_accuracy``; ``votes`` asks for a vote margin.
+    Chosen by ``benchmarks/consensus.py``.
+    """
 
     enabled: bool = True
     required_margin: int = 2
     confident_probability: float = 0.9
-    stop_probability: float | None = None
+    stop_probability: float | None = DEFAULT_STOP_PROBABILITY
     labeler_accuracy: float = 0.75
-    model_in_consensus: bool = False
+    model_in_consensus: bool = True
+    rule: str = "estimated"
+    model_trust: float = DEFAULT_MODEL_TRUST["estimated"]
+    prior_strength: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -424,23 +442,50 @@ def _adaptive(raw: Any) -> AdaptiveSettings:
             "stopProbability",
             "labelerAccuracy",
             "modelInConsensus",
+            "rule",
+            "modelTrust",
+            "priorStrength",
         ),
         "labelloop.adaptive.",
     )
     enabled = raw.get("enabled", True)
-    in_consensus = raw.get("modelInConsensus", False)
+    stop = raw.get("stopProbability")
+    # a spec that gives only stopProbability asked for the fixed-accuracy posterior rule before
+    # the estimated rule existed, and still gets it
+    rule = raw.get("rule", ADAPTIVE_RULES[0] if stop is None else "posterior")
+    if rule not in ADAPTIVE_RULES:
+        raise LabelingJobSpecError(f"labelloop.adaptive.rule must be one of {ADAPTIVE_RULES}, got {rule!r}")
+    if stop is None and rule == "estimated":
+        stop = DEFAULT_STOP_PROBABILITY
+    if stop is None and rule == "posterior":
+        raise LabelingJobSpecError(
+            'labelloop.adaptive.rule "posterior" needs stopProbability (e.g. 0.94), or use the default rule "estimated"'
+        )
+    in_consensus = raw.get("modelInConsensus", rule == "estimated")
     for name, flag in (("enabled", enabled), ("modelInConsensus", in_consensus)):
         if not isinstance(flag, bool):
             raise LabelingJobSpecError(f"labelloop.adaptive.{name} must be true or false, got {flag!r}")
-    stop = raw.get("stopProbability")
-    for name, value in (("stopProbability", stop), ("labelerAccuracy", raw.get("labelerAccuracy", 0.75))):
+    trust = raw.get("modelTrust", DEFAULT_MODEL_TRUST.get(rule, 0.9))
+    for name, value in (
+        ("stopProbability", stop),
+        ("labelerAccuracy", raw.get("labelerAccuracy", 0.75)),
+        ("modelTrust", trust),
+    ):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1):
             raise LabelingJobSpecError(
                 f"labelloop.adaptive.{name} must be a number strictly between 0 and 1, got {value!r}"
             )
+    strength = raw.get("priorStrength", 10.0)
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or strength <= 0:
+        raise LabelingJobSpecError(
+            f"labelloop.adaptive.priorStrength must be a positive number (pseudo-answers per class), got {strength!r}"
+        )
     return AdaptiveSettings(
-        stop_probability=None if stop is None else _fraction(stop, "labelloop.adaptive.stopProbability"),
-        labeler_accuracy=_fraction(raw.get("labelerAccuracy", 0.75), "labelloop.adaptive.labelerAccuracy"),
+        rule=rule,
+        model_trust=float(trust),
+        prior_strength=float(strength),
+        stop_probability=None if stop is None else float(stop),
+        labeler_accuracy=float(raw.get("labelerAccuracy", 0.75)),
         model_in_consensus=in_consensus,
         enabled=enabled,
         required_margin=_positive_int(raw.get("requiredMargin", 2), "labelloop.adaptive.requiredMargin"),

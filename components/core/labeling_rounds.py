@@ -108,9 +108,7 @@ def run_rounds(
     timed_out = False
     for round_number in range(1, config.max_rounds + 1):
         answers = _answers_by_item(stored.values(), records)
-        wants = [
-            (i, len(answers.get(i, ())), _wanted(spec, policy, answers.get(i, ()), predictions.get(i))) for i in order
-        ]
+        wants = _wants(spec, policy, order, answers, stored.values(), predictions)
         spent = float(sum(a.cost_usd for a in stored.values()))
         plan = adaptive.plan_round(
             wants,
@@ -188,12 +186,34 @@ def _policy(spec: LabelingJobSpec) -> adaptive.RedundancyPolicy:
         spec.adaptive.confident_probability,
         stop_probability=spec.adaptive.stop_probability,
         labeler_accuracy=spec.adaptive.labeler_accuracy,
+        model_trust=spec.adaptive.model_trust,
+        prior_strength=spec.adaptive.prior_strength,
     )
+
+
+def _wants(spec, policy, order, answers, stored, predictions) -> list[tuple[str, int, int]]:
+    """``(item_id, labels_have, labels_wanted)`` for every item, in priority order."""
+    if spec.adaptive.rule == "estimated" and policy.adaptive and spec.task_type.is_single_label:
+        by_item: dict[str, list] = {}
+        for annotation in stored:
+            if annotation.item_id in answers:
+                by_item.setdefault(annotation.item_id, []).append((annotation.labeler_id, annotation.value))
+        estimate = adaptive.estimated_posteriors(by_item, spec.annotation_specs, policy, predictions)
+        top = dict(zip(estimate.item_ids, estimate.posteriors.max(axis=1)))
+        return [
+            (
+                i,
+                len(answers.get(i, ())),
+                adaptive.labels_wanted_estimated(len(answers.get(i, ())), top.get(i, 0.0), policy),
+            )
+            for i in order
+        ]
+    return [(i, len(answers.get(i, ())), _wanted(spec, policy, answers.get(i, ()), predictions.get(i))) for i in order]
 
 
 def _wanted(spec: LabelingJobSpec, policy: adaptive.RedundancyPolicy, answers, probabilities) -> int:
     """Labels an item should end with: the posterior rule when ``stopProbability`` is set (single-label), else votes."""
-    if policy.stop_probability is not None and spec.task_type.is_single_label:
+    if spec.adaptive.rule == "posterior" and policy.stop_probability is not None and spec.task_type.is_single_label:
         return adaptive.labels_wanted_posterior(answers, policy, spec.annotation_specs, probabilities)
     return adaptive.labels_wanted(answers, policy, _model_vote(spec, probabilities, policy))
 

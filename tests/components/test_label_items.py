@@ -66,7 +66,13 @@ def run(tmp_path, name, spec, **kwargs):
 
 def test_labels_every_item_with_consensus_confidence_and_quality(data):
     tmp_path, records, truth = data
-    out = run(tmp_path, "run1", job())
+    # a crowd of 90 % labelers: the default rule learns that two of them agreeing settle an item
+    out = run(
+        tmp_path,
+        "run1",
+        job(),
+        simulated_crowd=json.dumps({"nLabelers": 5, "seed": 1, "accuracy": 0.9, "accuracySpread": 0.08}),
+    )
     labeled = list(m.read_jsonl(out["labeled"].path))
     assert [m.item_id(r) for r in labeled] == [m.item_id(r) for r in records]
     assert all(r["custom"] == s["custom"] for r, s in zip(labeled, records))  # unknown fields carried through

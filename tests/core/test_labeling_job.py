@@ -147,7 +147,20 @@ def test_adaptive_posterior_settings_parse_and_bad_values_are_named():
     raw = spec_dict(labelloop={"adaptive": {"stopProbability": 0.95, "labelerAccuracy": 0.8, "modelInConsensus": True}})
     adaptive = lj.parse_job_spec(json.dumps(raw)).adaptive
     assert (adaptive.stop_probability, adaptive.labeler_accuracy, adaptive.model_in_consensus) == (0.95, 0.8, True)
-    assert lj.parse_job_spec(json.dumps(spec_dict())).adaptive.stop_probability is None  # vote rule by default
-    for bad in ({"stopProbability": 1.0}, {"labelerAccuracy": 0}, {"modelInConsensus": "yes"}):
+    assert adaptive.rule == "posterior"  # stopProbability alone still asks for the fixed-accuracy posterior
+    default = lj.parse_job_spec(json.dumps(spec_dict())).adaptive
+    assert (default.rule, default.stop_probability, default.model_in_consensus) == ("estimated", 0.98, True)
+    assert default == lj.AdaptiveSettings()  # the parser and the dataclass agree on every default
+    votes = lj.parse_job_spec(json.dumps(spec_dict(labelloop={"adaptive": {"rule": "votes"}}))).adaptive
+    assert not votes.model_in_consensus
+    for bad in (
+        {"stopProbability": 1.0},
+        {"labelerAccuracy": 0},
+        {"modelInConsensus": "yes"},
+        {"rule": "posterior"},
+        {"rule": "guess"},
+        {"priorStrength": 0},
+        {"modelTrust": 1},
+    ):
         with pytest.raises(lj.LabelingJobSpecError, match="labelloop.adaptive"):
             lj.parse_job_spec(json.dumps(spec_dict(labelloop={"adaptive": bad})))
