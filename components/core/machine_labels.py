@@ -219,6 +219,10 @@ def _class_prefixes(confidence: np.ndarray, correct: np.ndarray):
     return conf[ends], hits[ends], counts[ends]
 
 
+#: Fewest validation items accepted in a class for that class to be machine-labeled at all.
+MIN_CLASS_ITEMS = 10
+
+
 def choose_class_thresholds(
     confidence: np.ndarray,
     predicted: Sequence[str],
@@ -227,6 +231,7 @@ def choose_class_thresholds(
     target_precision: float = 0.98,
     confidence_level: float = 0.95,
     levels: int = 251,
+    min_class_items: int = MIN_CLASS_ITEMS,
 ) -> ClassThresholds:
     """Per-class thresholds whose accepted validation items reach ``target_precision`` with a lower bound.
 
@@ -236,7 +241,9 @@ def choose_class_thresholds(
     the most validation items whose *overall* one-sided Clopper–Pearson bound reaches the target
     wins: the guarantee is on all machine labels together, a class's own level may sit below it. (Choosing among
     levels on the same items makes the bound slightly optimistic; the
-    test split measures the precision independently.)
+    test split measures the precision independently.) A class gets a threshold only where at least
+    ``min_class_items`` validation items back it: the pool's class mix differs from validation's,
+    and a class judged on three items could carry many of the pool's machine labels.
     """
     if not 0 < target_precision < 1:
         raise ValueError(f"target_precision must be in (0, 1), got {target_precision!r}")
@@ -252,7 +259,7 @@ def choose_class_thresholds(
     for level in np.linspace(0.5, 1.0, levels):
         chosen, hits, count = {}, 0, 0
         for c, (conf, h, k) in prefixes.items():
-            ok = np.flatnonzero(h / (k + 1.0) >= level)
+            ok = np.flatnonzero((h / (k + 1.0) >= level) & (k >= min_class_items))
             if len(ok):
                 j = int(ok[-1])
                 chosen[c], hits, count = float(conf[j]), hits + int(h[j]), count + int(k[j])

@@ -160,3 +160,15 @@ def test_thresholds_follow_held_out_predictions_not_in_sample_ones(tmp_path):
     assert calibrated.calibration == "400 held-out predictions of labeled items (fits on training split)"
     with pytest.raises(ValueError, match="columns"):
         ml.apply_to_manifests(*paths, **options, heldout_by_id={"id0": np.ones(3) / 3})
+
+
+def test_a_class_with_few_validation_items_gets_no_machine_labels():
+    """Classes a and b (200 perfect items each) certify the overall bound; class c's 6 perfect
+    items would ride along on it, but 6 items say little about c's precision in the pool."""
+    predicted = np.array(["a"] * 200 + ["b"] * 200 + ["c"] * 6)
+    confidence, correct = np.full(406, 0.99), np.ones(406, bool)
+    choice = ml.choose_class_thresholds(confidence, predicted, correct, target_precision=0.98)
+    assert choice.threshold_of("a") == 0.99 and choice.threshold_of("b") == 0.99
+    assert choice.threshold_of("c") == math.inf and choice.validation_accepted == 400
+    lenient = ml.choose_class_thresholds(confidence, predicted, correct, target_precision=0.98, min_class_items=1)
+    assert lenient.threshold_of("c") == 0.99
