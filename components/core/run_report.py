@@ -471,9 +471,9 @@ def truth_figures(truth: LabelTruth | None) -> dict[str, object]:
         return {}
     out: dict[str, object] = {}
     if truth.machine_precision is not None:
-        out["machine-label precision (simulated truth)"] = round(truth.machine_precision, 4)
+        out["machine-label precision (truth)"] = round(truth.machine_precision, 4)
     if truth.human_accuracy("test") is not None:
-        out["human test labels right (simulated truth)"] = round(truth.human_accuracy("test"), 4)
+        out["human test labels right (truth)"] = round(truth.human_accuracy("test"), 4)
     return out
 
 

@@ -28,8 +28,8 @@ def test_human_labels_per_split_and_machine_labels_are_checked_against_the_truth
     assert checked.human_accuracy("test") == 0.5 and checked.human_accuracy("training") is None
     figures = rr.truth_figures(checked)
     assert figures == {
-        "machine-label precision (simulated truth)": 0.5,
-        "human test labels right (simulated truth)": 0.5,
+        "machine-label precision (truth)": 0.5,
+        "human test labels right (truth)": 0.5,
     }
     assert rr.truth_figures(lt.LabelTruth({}, (0, 0))) == {} and rr.truth_figures(None) == {}
     inputs = rr.inputs_from_run(ground_truth_uri=str(tmp_path / "truth"), dataset=str(tmp_path / "items"))
