@@ -16,12 +16,15 @@ def apply_machine_labels(
     model_version: str,
     target_precision: float = 0.98,
     confidence_level: float = 0.95,
+    model: dsl.Input[dsl.Model] = None,
 ):
     """Labels the rest by machine where validation shows the target precision is reached.
 
     Each predicted class gets its own top-1 confidence threshold, chosen on the validation items
     so that the precision of everything accepted, as a one-sided Clopper–Pearson lower bound,
-    reaches ``target_precision``; the precision actually reached is measured on test.
+    reaches ``target_precision``; the precision actually reached is measured on test. The
+    thresholds are chosen on the model's held-out predictions (saved by ``train_model``: fits
+    that did not see those items), since the final model was refitted on validation too.
 
     Args:
         pool: Manifest of the items humans did not label.
@@ -32,6 +35,8 @@ def apply_machine_labels(
             stored on every machine label as its lineage.
         target_precision: Precision the machine labels must reach, e.g. 0.98.
         confidence_level: Confidence of the lower bound: 0.90, 0.95 or 0.99.
+        model: The model that predicted; its held-out predictions calibrate the thresholds
+            (without them, the model's own validation predictions do).
 
     Returns:
         machine_labeled: Pool items labeled with ``labelloop_source=machine``, their confidence
@@ -41,8 +46,9 @@ def apply_machine_labels(
     """
     import math
 
-    from labelloop.components.core import machine_labels
+    from labelloop.components.core import machine_labels, model_io
 
+    heldout = model_io.read_heldout(model.path) if model is not None else None
     summary = machine_labels.apply_to_manifests(
         pool.path,
         labeled.path,
@@ -52,6 +58,8 @@ def apply_machine_labels(
         target_precision=target_precision,
         confidence_level=confidence_level,
         model_version=model_version,
+        heldout_by_id=dict(zip(heldout.ids, heldout.probabilities)) if heldout is not None else None,
+        heldout_fitted_on=heldout.fitted_on if heldout is not None else "",
     )
     choice, test = summary.choice, summary.test
     figures = {
@@ -59,6 +67,7 @@ def apply_machine_labels(
         "validation_precision": choice.validation_precision,
         "validation_precision_lower_bound": choice.precision_lower_bound,
         "validation_items": choice.validation_items,
+        "validation_items_accepted": choice.validation_accepted,
         "machine_labeled_items": summary.machine_labeled,
         "still_unlabeled_items": summary.still_unlabeled,
         "test_precision": test.precision,
@@ -67,7 +76,13 @@ def apply_machine_labels(
     }
     for name, value in figures.items():
         metrics.log_metric(name, value)
+    metrics.metadata["calibration"] = summary.calibration
     machine_labeled.metadata.update(
-        {"model_version": model_version, "item_count": summary.machine_labeled, "reason": choice.reason}
+        {
+            "model_version": model_version,
+            "item_count": summary.machine_labeled,
+            "reason": choice.reason,
+            "calibration": summary.calibration,
+        }
     )
     remaining.metadata.update({"item_count": summary.still_unlabeled})

@@ -44,7 +44,9 @@ def train_model(
             seed the search (incremental training).
 
     Returns:
-        model: Folder with ``model.skops`` (safe format) and ``metadata.json``.
+        model: Folder with ``model.skops`` (safe format), ``metadata.json`` and
+            ``heldout_predictions.npz`` (the search's predictions on labeled items its fits did
+            not see, which calibrate machine-label thresholds).
         metrics: Validation score, chosen family, search statistics and item accounting.
     """
     import os
@@ -74,6 +76,7 @@ def train_model(
             "accounting": examples.accounting,
             "warm_started_from": base_model.uri if base_model is not None else "",
         },
+        heldout=result.heldout,
     )
     model.metadata.update(
         {

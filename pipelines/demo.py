@@ -146,6 +146,8 @@ SUMMARY_ORDER = (
     "labeling spend (USD)",
     "machine-labeled items",
     "machine-label precision (test)",
+    "machine-label precision (truth)",
+    "human test labels right (truth)",
     "test accuracy",
     "test macro_f1",
     "test au_prc",

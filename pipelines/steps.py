@@ -666,6 +666,7 @@ def finish(
         predictions=scored.outputs["predictions"],
         model_version=predicted_by.outputs["uri"],  # the model that predicted, not the dataset version
         target_precision=target_precision,
+        model=model,  # its held-out predictions calibrate the thresholds
     ).set_display_name("Machine-label the confident rest")
     merged = merge_labels(items=items, labeled=machine.outputs["machine_labeled"]).set_display_name(
         "Merge machine labels"

@@ -7,6 +7,12 @@ a Wilson 95% lower bound of 0.84, not 1.0. Pool items at or above the threshold 
 label, marked ``source=machine`` with the confidence and model version; the rest stay unlabeled.
 The precision actually reached is then measured on the held-out test split.
 
+The predictions thresholds are chosen on must be held out from the model: a model refitted on
+training + validation (as the local trainer's final model is) is right about nearly every
+validation item, and thresholds chosen on those in-sample predictions accept its errors freely.
+:func:`apply_to_manifests` therefore calibrates on the trainer's held-out predictions (fits on
+the training split scored on validation, or out-of-fold) when the model comes with them.
+
 Per-class thresholds (:func:`choose_class_thresholds`, what :func:`apply_to_manifests` uses): a
 model is rarely equally sure of every class, so one global threshold either lets a hard class's
 errors through or refuses an easy class's sure items. Each predicted class gets its own threshold,
@@ -213,6 +219,10 @@ def _class_prefixes(confidence: np.ndarray, correct: np.ndarray):
     return conf[ends], hits[ends], counts[ends]
 
 
+#: Fewest validation items accepted in a class for that class to be machine-labeled at all.
+MIN_CLASS_ITEMS = 10
+
+
 def choose_class_thresholds(
     confidence: np.ndarray,
     predicted: Sequence[str],
@@ -221,6 +231,7 @@ def choose_class_thresholds(
     target_precision: float = 0.98,
     confidence_level: float = 0.95,
     levels: int = 251,
+    min_class_items: int = MIN_CLASS_ITEMS,
 ) -> ClassThresholds:
     """Per-class thresholds whose accepted validation items reach ``target_precision`` with a lower bound.
 
@@ -230,7 +241,9 @@ def choose_class_thresholds(
     the most validation items whose *overall* one-sided Clopper–Pearson bound reaches the target
     wins: the guarantee is on all machine labels together, a class's own level may sit below it. (Choosing among
     levels on the same items makes the bound slightly optimistic; the
-    test split measures the precision independently.)
+    test split measures the precision independently.) A class gets a threshold only where at least
+    ``min_class_items`` validation items back it: the pool's class mix differs from validation's,
+    and a class judged on three items could carry many of the pool's machine labels.
     """
     if not 0 < target_precision < 1:
         raise ValueError(f"target_precision must be in (0, 1), got {target_precision!r}")
@@ -246,7 +259,7 @@ def choose_class_thresholds(
     for level in np.linspace(0.5, 1.0, levels):
         chosen, hits, count = {}, 0, 0
         for c, (conf, h, k) in prefixes.items():
-            ok = np.flatnonzero(h / (k + 1.0) >= level)
+            ok = np.flatnonzero((h / (k + 1.0) >= level) & (k >= min_class_items))
             if len(ok):
                 j = int(ok[-1])
                 chosen[c], hits, count = float(conf[j]), hits + int(h[j]), count + int(k[j])
@@ -337,6 +350,29 @@ def held_out_scores(
     return HeldOut(np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=bool), tuple(predicted))
 
 
+def calibration_scores(
+    records: Iterable[dict], heldout_by_id: dict[str, np.ndarray], classes: Sequence[str]
+) -> HeldOut:
+    """Confidence/correctness of the human-labeled, non-test items that have a held-out prediction.
+
+    ``heldout_by_id`` holds predictions from fits that did not see those items (the trainer's
+    validation-split or out-of-fold predictions); items without one are not used.
+    """
+    confidence, correct, predicted = [], [], []
+    for record in records:
+        if manifest.ml_use_of(record) == "test" or manifest.label_source_of(record) == "machine":
+            continue
+        label, rid = manifest.label_of(record), manifest.item_id(record)
+        if label is None or rid not in heldout_by_id:
+            continue
+        row = heldout_by_id[rid]
+        top = int(np.argmax(row))
+        confidence.append(float(row[top]))
+        correct.append(classes[top] == label)
+        predicted.append(classes[top])
+    return HeldOut(np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=bool), tuple(predicted))
+
+
 def machine_label(
     records: Iterable[dict],
     probabilities_by_id: dict[str, np.ndarray],
@@ -387,6 +423,7 @@ class MachineLabelSummary:
     test: PrecisionCheck
     machine_labeled: int
     still_unlabeled: int
+    calibration: str = ""  # which predictions the thresholds were chosen on
 
 
 def apply_to_manifests(
@@ -400,13 +437,18 @@ def apply_to_manifests(
     confidence_level: float,
     model_version: str,
     per_class: bool = True,
+    heldout_by_id: dict[str, np.ndarray] | None = None,
+    heldout_fitted_on: str = "",
 ) -> MachineLabelSummary:
-    """Choose the threshold(s) on validation, machine-label the pool, measure precision on test.
+    """Choose the threshold(s) on held-out predictions, machine-label the pool, measure precision on test.
 
     ``per_class`` (default) chooses :func:`choose_class_thresholds`, else one global
     :func:`choose_threshold`. ``labeled_path`` holds the human-labeled validation and test items;
-    ``predictions_path`` the
-    predict step's output covering them and the pool.
+    ``predictions_path`` the predict step's output covering them and the pool. With
+    ``heldout_by_id`` (the trainer's held-out predictions, from fits on ``heldout_fitted_on``,
+    columns in the predictions' class order) the thresholds are chosen on the labeled items it
+    covers (:func:`calibration_scores`); without it, on the model's own predictions of the
+    validation items, which are in-sample when the model was refitted on them.
     """
     from .sampling import read_predictions
 
@@ -416,7 +458,22 @@ def apply_to_manifests(
             f"{predictions_path}: machine labels need class names; the predict step must write classes.txt"
         )
     by_id = {rid: predictions.probabilities[i] for i, rid in enumerate(predictions.ids)}
-    validation = held_out_scores(manifest.read_jsonl(labeled_path), "validation", by_id, predictions.classes)
+    if heldout_by_id is not None:
+        width = {len(row) for row in heldout_by_id.values()}
+        if width - {len(predictions.classes)}:
+            raise ValueError(
+                f"held-out predictions have {sorted(width)} columns, the predictions {len(predictions.classes)} "
+                "classes; pass the held-out predictions of the model that predicted"
+            )
+        validation = calibration_scores(manifest.read_jsonl(labeled_path), heldout_by_id, predictions.classes)
+        count = len(validation.confidence)
+        calibration = f"{count} held-out predictions of labeled items (fits on {heldout_fitted_on})"
+    else:
+        validation = held_out_scores(manifest.read_jsonl(labeled_path), "validation", by_id, predictions.classes)
+        calibration = (
+            f"the model's own predictions of {len(validation.confidence)} validation items "
+            "(in-sample if it was trained on them)"
+        )
     if per_class:
         choice = choose_class_thresholds(
             validation.confidence,
@@ -447,4 +504,4 @@ def apply_to_manifests(
     )
     n_machine = manifest.write_jsonl(machine_labeled_path, (r for labeled, r in outcome if labeled))
     n_rest = manifest.write_jsonl(unlabeled_path, (r for labeled, r in outcome if not labeled))
-    return MachineLabelSummary(choice, check, n_machine, n_rest)
+    return MachineLabelSummary(choice, check, n_machine, n_rest, calibration)

@@ -23,10 +23,13 @@ import orjson
 
 from . import features as feats
 from . import manifest
-from .train import TrainedModel, check_task
+from .train import HeldOutPredictions, TrainedModel, check_task
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
+#: The search's predictions on labeled items its fits did not see (ids, probabilities): what
+#: machine-label thresholds are calibrated on (the refitted model has seen the validation items).
+HELDOUT_FILE = "heldout_predictions.npz"
 #: 2: the payload is ``{"estimator": ..., "vocabularies": {...}}``; 1: the estimator alone.
 FORMAT_VERSION = 2
 #: The exact names a model file may hold beyond the types skops trusts by default (its own list of
@@ -85,12 +88,17 @@ def save_model(
     dataset_version: str = "",
     metrics: dict | None = None,
     extra: dict | None = None,
+    heldout: HeldOutPredictions | None = None,
 ) -> dict:
     """Write ``model`` into ``folder`` (local or fsspec URL); returns the metadata written.
 
-    The metadata is written last, so a folder with ``metadata.json`` is complete.
+    ``heldout`` (the search's held-out predictions) goes into :data:`HELDOUT_FILE`. The metadata
+    is written last, so a folder with ``metadata.json`` is complete.
     """
     import skops.io
+
+    if heldout is not None:
+        _save_heldout(folder, heldout)
 
     with _detached_vocabularies(model.estimator) as vocabularies:
         data = skops.io.dumps({"estimator": model.estimator, "vocabularies": vocabularies})
@@ -108,11 +116,52 @@ def save_model(
         "library_versions": library_versions(),
         "model_sha256": hashlib.sha256(data).hexdigest(),
         "created_at": datetime.now(UTC).isoformat(),
+        **({"heldout_predictions": {"items": len(heldout.ids), "fitted_on": heldout.fitted_on}} if heldout else {}),
         **(extra or {}),
     }
     with manifest.atomic_writer(_join(folder, METADATA_FILE)) as handle:
         handle.write(orjson.dumps(meta, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     return meta
+
+
+def _save_heldout(folder: str, heldout: HeldOutPredictions) -> None:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        ids=np.asarray(heldout.ids, dtype=str),
+        probabilities=np.asarray(heldout.probabilities, dtype=np.float64),
+        fitted_on=np.asarray(heldout.fitted_on, dtype=str),
+    )
+    with manifest.atomic_writer(_join(folder, HELDOUT_FILE)) as handle:
+        handle.write(buffer.getvalue())
+
+
+def read_heldout(folder: str) -> HeldOutPredictions | None:
+    """The held-out predictions saved with the model in ``folder``, or None when it has none
+    (a model saved before they were kept, or one trained elsewhere)."""
+    import io
+
+    import numpy as np
+
+    path = _join(folder, HELDOUT_FILE)
+    try:
+        with manifest.open_file(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            ids, probabilities = tuple(str(i) for i in arrays["ids"]), np.asarray(arrays["probabilities"])
+            fitted_on = str(arrays["fitted_on"])
+    except (ValueError, KeyError, OSError) as err:
+        raise ModelFileError(f"{path} is not a held-out predictions file ({err}); retrain the model") from None
+    if len(ids) != len(probabilities):
+        raise ModelFileError(f"{path} has {len(ids)} ids for {len(probabilities)} rows; retrain the model")
+    return HeldOutPredictions(ids, probabilities, fitted_on)
 
 
 def read_metadata(folder: str) -> dict:

@@ -12,6 +12,7 @@ from . import manifest
 from . import report_charts as charts
 from . import report_gallery as gallery
 from .active_learning import LearningRun
+from .label_truth import LabelTruth, label_truth
 from .report_gallery import GalleryLimits, Tile
 
 # =============================================================================================
@@ -104,6 +105,7 @@ class ReportInputs:
         pipeline_rounds: This pipeline's own round records (from the version store), for the headline.
         learning_note: How the learning curves were measured (shown under the chart).
         machine_label_metrics: ``apply_machine_labels``'s metrics (threshold, precisions, counts).
+        label_truth: Simulated labeling only: human and machine labels checked against the truth.
         evaluation: ``evaluate_model``'s metrics (scalars, ``<label>/precision|recall|f1``, test_items).
         classification_metrics: ``evaluate_model``'s ClassificationMetrics metadata
             (``confusionMatrix``, ``confidenceMetrics``).
@@ -130,6 +132,7 @@ class ReportInputs:
     learning_note: str = ""
     pipeline_rounds: Sequence = ()
     machine_label_metrics: Mapping[str, object] = field(default_factory=dict)
+    label_truth: LabelTruth | None = None
     evaluation: Mapping[str, object] = field(default_factory=dict)
     classification_metrics: Mapping[str, object] = field(default_factory=dict)
     pr_curves: Mapping[str, tuple[Sequence[float], Sequence[float]]] = field(default_factory=dict)
@@ -452,6 +455,7 @@ def headline_figures(inputs: ReportInputs, facts: DatasetFacts) -> dict[str, obj
         out["machine-labeled items"] = ml["machine_labeled_items"]
         if ml["machine_labeled_items"]:  # a precision of nothing labeled is no figure
             out["machine-label precision (test)"] = ml.get("test_precision")
+    out.update(truth_figures(inputs.label_truth))
     for name in ("accuracy", "macro_f1", "au_prc", "r2", "rmse"):
         if name in ev:
             out[f"test {name}"] = ev[name]
@@ -459,6 +463,18 @@ def headline_figures(inputs: ReportInputs, facts: DatasetFacts) -> dict[str, obj
     if inputs.blessed is not None:
         out["gate"] = "blessed" if inputs.blessed else "refused"
     return {k: v for k, v in out.items() if v is not None}
+
+
+def truth_figures(truth: LabelTruth | None) -> dict[str, object]:
+    """Simulated labeling: the machine labels' precision and the human test labels' accuracy against the truth."""
+    if truth is None:
+        return {}
+    out: dict[str, object] = {}
+    if truth.machine_precision is not None:
+        out["machine-label precision (truth)"] = round(truth.machine_precision, 4)
+    if truth.human_accuracy("test") is not None:
+        out["human test labels right (truth)"] = round(truth.human_accuracy("test"), 4)
+    return out
 
 
 def saving_figures(savings: Sequence[charts.LabelSaving]) -> dict[str, object]:
@@ -880,6 +896,8 @@ def machine_section(inputs: ReportInputs, facts: DatasetFacts) -> str:
                 ("validation precision (lower bound)", _with_bound(ml, "validation_precision")),
                 ("measured test precision (lower bound)", Markup(f"<b>{_esc(_with_bound(ml, 'test_precision'))}</b>")),
                 ("test items above the threshold", Markup(_count(ml.get("test_items_above_threshold")))),
+                ("thresholds chosen on", str(ml.get("calibration", "validation predictions"))),
+                *((k, _fraction(v)) for k, v in truth_figures(inputs.label_truth).items()),
             ],
         )
     tiles = gallery.bounded(
@@ -1117,9 +1135,11 @@ def inputs_from_run(
     elif own_rounds:
         runs = [LearningRun(own_rounds[-1].strategy, own_rounds)]
         note = "This run's own rounds (no random-sampling run to compare with)."
+    truth = label_truth(dataset, ground_truth_uri) if ground_truth_uri and dataset else None
     return ReportInputs(
         annotations=annotations,
         ledger=ledger,
+        label_truth=truth,
         classes=classes,
         classification_metrics=cm,
         learning_runs=tuple(runs),

@@ -116,3 +116,59 @@ def test_machine_label_applies_each_class_its_own_threshold():
     probabilities = {"id1": np.array([0.95, 0.05]), "id2": np.array([0.02, 0.98]), "id3": np.array([0.85, 0.15])}
     out = list(ml.machine_label(records, probabilities, ["cat", "dog"], threshold=choice, model_version="m"))
     assert [labeled for labeled, _ in out] == [True, False, False]
+
+
+def test_calibration_uses_held_out_predictions_of_labeled_non_test_items():
+    records = [
+        item(0, "cat", "validation"),
+        item(1, "dog", "training"),
+        item(2, "cat", "test"),
+        item(3),
+        item(4, "dog", "validation"),
+    ]
+    heldout = {f"id{i}": np.array([0.8, 0.2]) for i in range(4)}  # id4 has none: not used
+    scores = ml.calibration_scores(records, heldout, ("cat", "dog"))
+    assert scores.predicted == ("cat", "cat") and scores.correct.tolist() == [True, False]
+
+
+def _pool_and_labeled(tmp_path, n=400):
+    """Validation items (n) whose model predictions are all right in-sample, a test split and a pool."""
+    classes = ("cat", "dog")
+    labeled = [item(i, classes[i % 2], "validation") for i in range(n)]
+    labeled += [item(n + i, classes[i % 2], "test") for i in range(n)]
+    pool = [item(2 * n + i) for i in range(n)]
+    manifest.write_jsonl(str(tmp_path / "labeled"), labeled)
+    manifest.write_jsonl(str(tmp_path / "pool"), pool)
+    folder = tmp_path / "pred"
+    folder.mkdir()
+    ids = [f"id{i}" for i in range(3 * n)]
+    p = np.array([[0.99, 0.01] if i % 2 == 0 else [0.01, 0.99] for i in range(3 * n)])
+    np.save(folder / "probabilities.npy", p)
+    (folder / "ids.txt").write_text("".join(f"{i}\n" for i in ids))
+    (folder / "classes.txt").write_text("cat\ndog\n")
+    return {f"id{i}": np.array([0.99, 0.01]) for i in range(n)}  # held out: always "cat", half wrong
+
+
+def test_thresholds_follow_held_out_predictions_not_in_sample_ones(tmp_path):
+    heldout = _pool_and_labeled(tmp_path)
+    paths = [str(tmp_path / n) for n in ("pool", "labeled", "pred", "machine", "rest")]
+    options = dict(target_precision=0.98, confidence_level=0.95, model_version="m")
+    in_sample = ml.apply_to_manifests(*paths, **options)
+    assert in_sample.machine_labeled == 400 and "in-sample" in in_sample.calibration
+    calibrated = ml.apply_to_manifests(*paths, **options, heldout_by_id=heldout, heldout_fitted_on="training split")
+    assert calibrated.choice.threshold_of("cat") == math.inf and calibrated.machine_labeled == 0
+    assert calibrated.calibration == "400 held-out predictions of labeled items (fits on training split)"
+    with pytest.raises(ValueError, match="columns"):
+        ml.apply_to_manifests(*paths, **options, heldout_by_id={"id0": np.ones(3) / 3})
+
+
+def test_a_class_with_few_validation_items_gets_no_machine_labels():
+    """Classes a and b (200 perfect items each) certify the overall bound; class c's 6 perfect
+    items would ride along on it, but 6 items say little about c's precision in the pool."""
+    predicted = np.array(["a"] * 200 + ["b"] * 200 + ["c"] * 6)
+    confidence, correct = np.full(406, 0.99), np.ones(406, bool)
+    choice = ml.choose_class_thresholds(confidence, predicted, correct, target_precision=0.98)
+    assert choice.threshold_of("a") == 0.99 and choice.threshold_of("b") == 0.99
+    assert choice.threshold_of("c") == math.inf and choice.validation_accepted == 400
+    lenient = ml.choose_class_thresholds(confidence, predicted, correct, target_precision=0.98, min_class_items=1)
+    assert lenient.threshold_of("c") == 0.99

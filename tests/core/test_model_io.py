@@ -252,3 +252,19 @@ def test_broken_metadata_is_a_model_file_error_naming_it(tmp_path, model_and_exa
 def test_the_allow_list_holds_exact_names_only():
     assert all(not name.endswith(".") and "*" not in name for name in model_io.ALLOWED_NAMES)
     assert not any(name.startswith("builtins.") for name in model_io.ALLOWED_NAMES)
+
+
+def test_held_out_predictions_round_trip_beside_the_model(tmp_path, model_and_examples):
+    from labelloop.components.core.train import HeldOutPredictions
+
+    heldout = HeldOutPredictions(("a", "b"), np.array([[0.9, 0.1], [0.2, 0.8]]), "training split")
+    meta = model_io.save_model(str(tmp_path / "with"), model_and_examples[0], heldout=heldout)
+    assert meta["heldout_predictions"] == {"items": 2, "fitted_on": "training split"}
+    back = model_io.read_heldout(str(tmp_path / "with"))
+    assert back.ids == ("a", "b") and back.fitted_on == "training split"
+    assert np.array_equal(back.probabilities, heldout.probabilities)
+    model_io.save_model(str(tmp_path / "without"), model_and_examples[0])
+    assert model_io.read_heldout(str(tmp_path / "without")) is None
+    (tmp_path / "with" / model_io.HELDOUT_FILE).write_bytes(b"not numpy")
+    with pytest.raises(model_io.ModelFileError, match="held-out predictions"):
+        model_io.read_heldout(str(tmp_path / "with"))

@@ -416,3 +416,37 @@ def test_boosting_splits_table_categories_natively_and_the_model_round_trips(tmp
     loaded = model_io.load_model(str(tmp_path)).model
     assert np.allclose(loaded.predict_proba(examples.test.inputs), result.model.predict_proba(examples.test.inputs))
     assert accuracy(result.model, examples.test) > 0.6
+
+
+def test_held_out_predictions_come_from_fits_that_did_not_see_the_validation_items(digits_manifest):
+    """The final model is refitted on validation too, so its validation predictions are in-sample;
+    the held-out predictions are the selection fits' (training split only). With validation labels
+    shuffled, the refitted trees reproduce them and the held-out predictions cannot."""
+    examples = T.examples_from_manifest(digits_manifest, "image_classification")
+    shuffled = list(examples.validation.targets)
+    np.random.default_rng(3).shuffle(shuffled)
+    noisy = T.Examples(
+        examples.task,
+        examples.spec,
+        examples.training,
+        T.Split(examples.validation.inputs, tuple(shuffled), examples.validation.weights, examples.validation.ids),
+        examples.test,
+        {},
+    )
+    result = T.search(noisy, budget_seconds=4, families=["extra_trees"])
+    heldout = result.heldout
+    assert heldout.ids == noisy.validation.ids and heldout.fitted_on == "training split"
+    assert heldout.probabilities.shape == (len(noisy.validation), len(result.model.labels))
+    y = T.encode_targets(noisy.validation.targets, result.model.labels, noisy.task)
+    in_sample = result.model.predict_proba(noisy.validation.inputs).argmax(axis=1)
+    assert (in_sample == y).mean() > 0.9  # memorised: useless for choosing thresholds
+    assert (heldout.probabilities.argmax(axis=1) == y).mean() < 0.3  # about chance (0.1)
+
+
+def test_cross_validated_search_keeps_out_of_fold_predictions_of_every_row(digits_manifest):
+    examples = T.examples_from_manifest(digits_manifest, "image_classification")
+    result = T.search(examples, budget_seconds=3, families=["logistic"], cv_folds=3)
+    heldout = result.heldout
+    assert heldout.ids == examples.training.ids + examples.validation.ids
+    assert heldout.fitted_on == "other folds of training+validation"
+    assert np.allclose(heldout.probabilities.sum(axis=1), 1.0)

@@ -45,6 +45,7 @@ class SearchResult:
     skipped_over_budget: int = 0
     refit: str = "training+validation"  # or "training only: <why the refit failed>"
     refit_seconds: float = 0.0
+    heldout: HeldOutPredictions | None = None
 
     def summary(self) -> dict:
         return {
@@ -60,6 +61,34 @@ class SearchResult:
             "refit": self.refit,
             "refit_seconds": round(self.refit_seconds, 3),
         }
+
+
+@dataclass(frozen=True)
+class HeldOutPredictions:
+    """The chosen model's predictions on labeled items its fits did not see, for calibration.
+
+    The final model is refitted on training + validation, so its own predictions on validation
+    items are in-sample (a 20-of-20 validation score says nothing). These are the selection
+    predictions instead: from fits on the training split scored on the validation split (or
+    out-of-fold under cross-validation), averaged with the ensemble's weights.
+
+    Attributes:
+        ids: item ids, one per row.
+        probabilities: ``(len(ids), len(labels))`` class probabilities (predicted values for regression).
+        fitted_on: what the fits that made them saw, e.g. ``"training split"``.
+    """
+
+    ids: tuple[str, ...]
+    probabilities: np.ndarray
+    fitted_on: str
+
+
+def heldout_predictions(state: _SearchState, choice: EnsembleChoice, ids: Sequence[str], fitted_on: str):
+    """The ensemble ``choice``'s weighted selection predictions, one row per id of the selection design."""
+    probabilities = sum(w * state.pool[i].fitted.predicted for i, w in choice.members())
+    if len(ids) != len(probabilities):
+        raise TrainingError(f"{len(ids)} selection ids for {len(probabilities)} selection predictions")
+    return HeldOutPredictions(tuple(ids), np.asarray(probabilities, dtype=np.float64), fitted_on)
 
 
 @dataclass
@@ -160,6 +189,12 @@ def search(
             f"no candidate finished within {budget_seconds}s ({len(state.trials)} tried: "
             f"{[t.status for t in state.trials][:5]}); raise budget_seconds"
         )
+    heldout = heldout_predictions(
+        state,
+        state.choice,
+        fit_split.ids + validation.ids if folds else validation.ids,
+        "other folds of training+validation" if folds else "training split",
+    )
     final = _refit_ensemble(state, state.choice)
     from sklearn.pipeline import Pipeline
 
@@ -175,6 +210,7 @@ def search(
         state.skipped,
         final.how,
         final.seconds,
+        heldout,
     )
 
 
