@@ -29,6 +29,7 @@ import logging
 import multiprocessing
 import os
 import pathlib
+import resource
 import subprocess
 import sys
 import time
@@ -47,6 +48,52 @@ DECODE_CODES = {
     image_checks.DECOMPRESSION_BOMB,
     image_checks.UNREADABLE,
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Clocks
+
+
+def _own_and_children_cpu() -> float:
+    """CPU seconds (user + system) of this process and of its children that have been waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used so far, from ``/proc/<pid>/stat`` (Linux)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Clock:
+    """Wall seconds and CPU seconds of this process tree: this process, the children it waited for
+    (a ``fork`` pool that is joined) and any live workers named by pid (a ``forkserver`` pool's
+    workers are the fork server's children, not ours, so they are read from /proc before they exit)."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __enter__(self) -> Clock:
+        self._wall, self._cpu = time.perf_counter(), _own_and_children_cpu()
+        self._workers: dict[int, float] = {}
+        return self
+
+    def watch(self, pids: list[int]) -> None:
+        """Count the CPU these live worker processes use from now on."""
+        self._workers.update({pid: _process_cpu(pid) for pid in pids})
+
+    def stop_watching(self) -> None:
+        self.cpu += sum(_process_cpu(pid) - start for pid, start in self._workers.items())
+        self._workers = {}
+
+    def __exit__(self, *_) -> None:
+        self.wall = time.perf_counter() - self._wall
+        self.cpu += _own_and_children_cpu() - self._cpu
+
+    def __str__(self) -> str:
+        return f"{self.wall:.1f} s wall, {self.cpu:.1f} s CPU"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,15 +141,14 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
     records = [manifest.with_id({"imageGcsUri": str(files / n)}, n) for n in names]
     manifest.write_jsonl(str(work / "items.jsonl"), records)
     settings = prefilter.PrefilterSettings(workers=2)  # component defaults otherwise
-    start, cpu_start = time.perf_counter(), time.process_time()
-    result = prefilter.prefilter_manifest(
-        str(work / "items.jsonl"),
-        str(work / "kept.jsonl"),
-        str(work / "rejects.jsonl"),
-        settings,
-        step="prefilter_images",
-    )
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    with Clock() as clock:
+        result = prefilter.prefilter_manifest(
+            str(work / "items.jsonl"),
+            str(work / "kept.jsonl"),
+            str(work / "rejects.jsonl"),
+            settings,
+            step="prefilter_images",
+        )
     groups, blurry, scores, reasons, kept_ids = {}, {}, {}, {}, {}
     for record in manifest.read_jsonl(str(work / "kept.jsonl")):
         name = manifest.item_id(record)
@@ -120,8 +166,8 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
             blurry[name] = facts["blurry"]
             scores[name] = facts["blur_score"]
     return {
-        "seconds": seconds,
-        "cpu_seconds": cpu_seconds,
+        "seconds": clock.wall,
+        "clock": clock,
         "groups": groups,
         "blurry": blurry,
         "scores": scores,
@@ -162,14 +208,12 @@ def run_imagededup(files: pathlib.Path) -> dict:
     phash_class = load_imagededup_phash()
     if phash_class is None:
         return {"error": "imagededup is not installed (pip install imagededup)"}
-    start = time.perf_counter()
-    with quiet():  # it logs a line per unreadable file
+    with Clock() as clock, quiet():  # it logs a line per unreadable file; its fork pool is joined
         phash = phash_class(verbose=False)
         encodings = phash.encode_images(image_dir=str(files), num_enc_workers=2)
         duplicates = phash.find_duplicates(encoding_map=encodings, max_distance_threshold=10)
-    seconds = time.perf_counter() - start
     pairs = {frozenset((a, b)) for a, others in duplicates.items() for b in others}
-    return {"seconds": seconds, "pairs": pairs, "encoded": len(encodings)}
+    return {"seconds": clock.wall, "clock": clock, "pairs": pairs, "encoded": len(encodings)}
 
 
 def run_cleanvision(paths: list[str]) -> dict:
@@ -223,12 +267,16 @@ def _silence_worker() -> None:
     os.dup2(devnull, 2)
 
 
-def timed_pool(function, paths: list[str]) -> tuple[float, list]:
+def timed_pool(function, paths: list[str]) -> tuple[Clock, list]:
+    """``function`` over ``paths`` on 2 worker processes: the clock (wall, and CPU of this process and
+    the workers) and the results."""
     with multiprocessing.get_context("forkserver").Pool(2, initializer=_silence_worker) as pool:
         pool.map(abs, [1, 2])  # start the workers before the clock
-        start = time.perf_counter()
-        results = pool.map(function, paths, chunksize=16)
-        return time.perf_counter() - start, results
+        with Clock() as clock:
+            clock.watch([worker.pid for worker in pool._pool])
+            results = pool.map(function, paths, chunksize=16)
+            clock.stop_watching()
+        return clock, results
 
 
 def bomb_peak_memory(corpus: pathlib.Path) -> tuple[str, float] | None:
@@ -348,9 +396,9 @@ def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders:
     caught = sum(ours["reasons"].get(n) in DECODE_CODES for n in corrupt)
     false_corrupt = sum(ours["reasons"].get(n) in DECODE_CODES for n in clean)
     print(
-        f"labelloop prefilter: {ours_rate:.0f} images/s ({ours['seconds']:.1f} s wall, "
-        f"{ours['cpu_seconds']:.1f} s CPU = {ours['cpu_seconds'] / ours['seconds']:.2f} cores busy on average); "
-        f"{load_average()}"
+        f"labelloop prefilter: {ours_rate:.0f} images/s ({ours['clock']} = "
+        f"{ours['clock'].cpu / ours['clock'].wall:.2f} cores busy on average, "
+        f"{ours['clock'].cpu / len(names) * 1000:.1f} CPU ms/file); {load_average()}"
     )
     precision, recall = precision_recall(our_pairs, actual_pairs)
     wrong = our_pairs - actual_pairs
@@ -425,24 +473,36 @@ def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders:
         dedup_rate = len(names) / dedup["seconds"]
         dedup_pairs = {p for p in dedup["pairs"] if p <= scored}
         print(
-            f"imagededup PHash (threshold 10): {dedup_rate:.0f} images/s ({dedup['seconds']:.1f} s); "
+            f"imagededup PHash (threshold 10): {dedup_rate:.0f} images/s ({dedup['clock']}, "
+            f"{dedup['clock'].cpu / len(names) * 1000:.1f} CPU ms/file); "
             f"duplicates {fmt(precision_recall(dedup_pairs, actual_pairs))}; encoded {dedup['encoded']} files"
         )
-    seconds, variances = timed_pool(_laplacian_variance, paths)
+    clock, variances = timed_pool(_laplacian_variance, paths)
     flagged = {n: v is not None and v < 100 for n, v in zip(names, variances)}
     print(
-        f"OpenCV variance of Laplacian < 100: {len(names) / seconds:.0f} images/s; "
+        f"OpenCV variance of Laplacian < 100: {len(names) / clock.wall:.0f} images/s ({clock}); "
         f"blur {fmt(blur_pr(flagged, truth, clean))}"
     )
-    seconds, _ = timed_pool(_decode_only, paths)
-    floor = len(names) / seconds
+    clock, _ = timed_pool(_decode_only, paths)
+    floor = len(names) / clock.wall
     print(
-        f"decode-only floor (PIL, JPEG draft to the working size, 2 processes): {floor:.0f} images/s; {load_average()}"
+        f"decode-only floor (PIL, JPEG draft to the working size, 2 processes): {floor:.0f} images/s ({clock}, "
+        f"{clock.cpu / len(names) * 1000:.1f} CPU ms/file); {load_average()}"
     )
     speed = f"  speed: {ours_rate:.0f} images/s = {ours_rate / floor:.2f}x the decode floor (target >= 0.8x)"
     if dedup_rate:
         speed += f", {ours_rate / dedup_rate:.2f}x imagededup (target >= 3x)"
+    cpu = ours["clock"].cpu
+    speed += f"; by CPU seconds: {clock.cpu / cpu:.2f}x the decode floor" + (
+        f", {dedup['clock'].cpu / cpu:.2f}x imagededup" if dedup_rate else ""
+    )
     print(speed)
+    busy = os.getloadavg()[0] / (os.cpu_count() or 1)
+    if busy > 0.75:
+        print(
+            f"  the machine was busy ({load_average()} on {os.cpu_count()} cores): wall-clock rates are shared "
+            f"with other work; a quiet-machine figure was not measured, compare the CPU-second ratios"
+        )
 
 
 def main() -> None:
