@@ -9,8 +9,8 @@ hash match is confirmed by a second, independent check (the correlation of small
 thumbnails, :func:`image_hash.signature_correlation`) and every copy must be confirmed against the
 kept image itself, so a chain of matches cannot join distinct images. Each group keeps its best
 *usable* (not blurry) copy, so a blurry representative never takes its sharp copies with it; the
-best copy is the one with the most pixels, then the least shifted tone, then the sharpest, then
-the least compressed (JPEG quantization from the file header), then the fewest clipped highlights,
+best copy is the one with the most pixels, then the least shifted tone, then the least compressed
+(JPEG quantization from the file header), then the fewest clipped highlights, then the sharpest,
 then the most bytes per pixel, then the earliest line (:func:`choose_representative`; ties
 within a small tolerance go on to the next criterion). The kept item records why it was chosen,
 each removed copy the kept id and
@@ -48,6 +48,9 @@ MIN_CROP_CORRELATION = 0.8
 #: Quality-order tolerances: blur scores this close, and bytes per pixel within this ratio, tie.
 SHARPNESS_TOLERANCE = 0.03
 BYTES_PER_PIXEL_TOLERANCE = 0.1
+#: JPEG quantization (mean of the luminance table, plus one) within this log ratio ties: about 1.5x,
+#: so quality 92 and 90 tie while 92 and 85 or below do not.
+QUANTIZATION_TOLERANCE = 0.4
 #: Share of clipped (near-white) working pixels that counts as the same.
 CLIPPED_TOLERANCE = 0.002
 #: Tone shift (absolute log ratio of a copy's mean gray level to the group's median) that counts as
@@ -334,9 +337,12 @@ class Choice:
 def choose_representative(members: list[int], table: _ImageTable) -> Choice:
     """The best copy among ``members`` (image rows): the most pixels, then the least shifted tone
     (mean gray level closest to the members' median, so brightened or darkened copies lose to the
-    original when most copies keep its tone; it comes before sharpness because a brightness boost
-    raises contrast and so the sharpness score), then the sharpest, then the least compressed, then
-    the fewest clipped highlights, then the most bytes per pixel, then the earliest line.
+    original when most copies keep its tone), then the least compressed (JPEG quantization, within
+    :data:`QUANTIZATION_TOLERANCE`), then the fewest clipped highlights, then the sharpest, then the
+    most bytes per pixel, then the earliest line. Tone, compression and clipping come before
+    sharpness because the sharpness score cannot tell detail from damage: a brightness boost raises
+    contrast, coarse quantization adds 8x8 block edges and clipping adds hard edges where highlights
+    burn out, and each reads as sharper than the original.
     Each criterion keeps the members that tie with the best within its tolerance;
     ``kept_because`` names the criteria that removed a contender (``earliest line`` when a tie
     remained to the end, ``only copy`` for a single member)."""
@@ -346,9 +352,9 @@ def choose_representative(members: list[int], table: _ImageTable) -> Choice:
     criteria = [
         ("most pixels", lambda m: -float(table.pixels[m]), 0.0),
         ("least shifted tone", lambda m: abs(float(np.log((table.mean_gray[m] + 1.0) / (tone + 1.0)))), TONE_TOLERANCE),
-        ("sharpest", lambda m: float(table.blur_scores[m]), SHARPNESS_TOLERANCE),
-        ("least compressed", lambda m: float(table.quantization[m]), 0.0),
+        ("least compressed", lambda m: float(np.log1p(table.quantization[m])), QUANTIZATION_TOLERANCE),
         ("fewest clipped highlights", lambda m: float(table.clipped[m]), CLIPPED_TOLERANCE),
+        ("sharpest", lambda m: float(table.blur_scores[m]), SHARPNESS_TOLERANCE),
         (
             "most bytes per pixel",
             lambda m: -float(np.log(max(table.bytes_per_pixel[m], 1e-9))),

@@ -378,3 +378,36 @@ def test_every_removed_duplicate_names_a_kept_image(tmp_path):
     _, kept, rejects = run(tmp_path)
     duplicates = [r for r in rejects if r["reason_code"] in (pf.EXACT_DUPLICATE, pf.NEAR_DUPLICATE)]
     assert duplicates and all(r["record"]["labelloop"]["kept_id"] in kept for r in duplicates)
+
+
+def smooth_textured(seed):
+    """A soft scene with smooth shading: coarse JPEG blocking shows on it as new edges."""
+    rng = np.random.default_rng(seed)
+    shading = cv2.GaussianBlur(rng.normal(0, 1, (360, 480)), (0, 0), 2)
+    soft = cv2.GaussianBlur(scene(seed).astype(np.float64), (0, 0), 2)
+    return np.clip(soft + 20 * (shading / shading.std())[..., None], 0, 255).astype(np.uint8)
+
+
+def test_a_coarsely_recompressed_copy_never_wins_on_the_edges_its_blocking_adds(tmp_path):
+    a = smooth_textured(21)
+    blocky, original = jpeg(a, quality=35), jpeg(a, quality=92)
+    facts = [pf.inspect_image(0, data, pf.PrefilterSettings()) for data in (blocky, original)]
+    assert facts[0].blur_score < facts[1].blur_score - pf.SHARPNESS_TOLERANCE  # blocking reads as sharper
+    no_blur_check = pf.PrefilterSettings(workers=1, blurry=False)
+    kept, rejects = run_files(tmp_path, {"a_q35": blocky, "a": original}, no_blur_check)
+    assert set(kept) == {"a"} and rejects["a_q35"]["record"]["labelloop"]["kept_id"] == "a"
+    assert "least compressed" in kept["a"]["labelloop"]["kept_because"]
+
+
+def test_a_brightened_copy_that_clips_highlights_loses_even_where_it_measures_sharper(tmp_path):
+    from PIL import ImageEnhance
+
+    bright = np.clip(smooth_textured(23).astype(np.int64) // 3 + 175, 0, 255).astype(np.uint8)
+    boosted = np.asarray(ImageEnhance.Brightness(Image.fromarray(bright)).enhance(1.08))
+    facts = [pf.inspect_image(0, jpeg(x), pf.PrefilterSettings()) for x in (boosted, bright)]
+    assert facts[0].blur_score < facts[1].blur_score - pf.SHARPNESS_TOLERANCE  # clipping reads as sharper
+    assert facts[0].clipped > facts[1].clipped + pf.CLIPPED_TOLERANCE
+    no_blur_check = pf.PrefilterSettings(workers=1, blurry=False)
+    kept, rejects = run_files(tmp_path, {"a_bright": jpeg(boosted), "a": jpeg(bright)}, no_blur_check)
+    assert set(kept) == {"a"} and rejects["a_bright"]["record"]["labelloop"]["kept_id"] == "a"
+    assert "fewest clipped highlights" in kept["a"]["labelloop"]["kept_because"]
