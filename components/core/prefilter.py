@@ -53,7 +53,7 @@ BYTES_PER_PIXEL_TOLERANCE = 0.1
 QUANTIZATION_TOLERANCE = 0.4
 #: Share of clipped (near-white) working pixels that counts as the same.
 CLIPPED_TOLERANCE = 0.002
-#: Tone shift (absolute log ratio of a copy's mean gray level to the group's median) that counts as
+#: Tone shift (absolute log ratio of a copy's mean gray level to the group's shared tone) that counts as
 #: the same tone: 0.03 is about 3 %, below the brightness changes copies are made with.
 TONE_TOLERANCE = 0.03
 #: Gray level at or above which a working pixel counts as a clipped highlight.
@@ -334,21 +334,36 @@ class Choice:
     kept_because: tuple[str, ...]
 
 
+def shared_tone(mean_gray: np.ndarray) -> float:
+    """The tone (mean gray level) that most copies share: the tone of the copy with the most others
+    within :data:`TONE_TOLERANCE` of it; the median when copies of different tones are equally
+    many (then no tone is the shared one, and the median leaves them tied). A plain median fails
+    with an even count: with two copies at the original's tone, one darkened and a smaller copy
+    darkened further, it falls halfway and the original and the darkened copy tie."""
+    gray = np.asarray(mean_gray, np.float64)
+    logs = np.log(gray + 1.0)
+    agreeing = (np.abs(logs[:, None] - logs[None, :]) <= TONE_TOLERANCE).sum(axis=1)
+    best = logs[agreeing == agreeing.max()]
+    if best.max() - best.min() > TONE_TOLERANCE:
+        return float(np.median(gray))
+    return float(np.exp(np.median(best)) - 1.0)
+
+
 def choose_representative(members: list[int], table: _ImageTable) -> Choice:
     """The best copy among ``members`` (image rows): the most pixels, then the least shifted tone
-    (mean gray level closest to the members' median, so brightened or darkened copies lose to the
-    original when most copies keep its tone), then the least compressed (JPEG quantization, within
-    :data:`QUANTIZATION_TOLERANCE`), then the fewest clipped highlights, then the sharpest, then the
-    most bytes per pixel, then the earliest line. Tone, compression and clipping come before
-    sharpness because the sharpness score cannot tell detail from damage: a brightness boost raises
-    contrast, coarse quantization adds 8x8 block edges and clipping adds hard edges where highlights
-    burn out, and each reads as sharper than the original.
+    (mean gray level closest to the tone most members share, :func:`shared_tone`, so brightened
+    or darkened copies lose to the original when most copies keep its tone), then the least
+    compressed (JPEG quantization, within :data:`QUANTIZATION_TOLERANCE`), then the fewest clipped
+    highlights, then the sharpest, then the most bytes per pixel, then the earliest line.
+    Tone, compression and clipping come before sharpness because the sharpness score cannot tell
+    detail from damage: a brightness boost raises contrast, coarse quantization adds 8x8 block
+    edges and clipping adds hard edges where highlights burn out, and each reads as sharper.
     Each criterion keeps the members that tie with the best within its tolerance;
     ``kept_because`` names the criteria that removed a contender (``earliest line`` when a tie
     remained to the end, ``only copy`` for a single member)."""
     if len(members) == 1:
         return Choice(members[0], ("only copy",))
-    tone = float(np.median(table.mean_gray[members]))
+    tone = shared_tone(table.mean_gray[members])
     criteria = [
         ("most pixels", lambda m: -float(table.pixels[m]), 0.0),
         ("least shifted tone", lambda m: abs(float(np.log((table.mean_gray[m] + 1.0) / (tone + 1.0)))), TONE_TOLERANCE),

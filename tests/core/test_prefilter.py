@@ -411,3 +411,20 @@ def test_a_brightened_copy_that_clips_highlights_loses_even_where_it_measures_sh
     kept, rejects = run_files(tmp_path, {"a_bright": jpeg(boosted), "a": jpeg(bright)}, no_blur_check)
     assert set(kept) == {"a"} and rejects["a_bright"]["record"]["labelloop"]["kept_id"] == "a"
     assert "fewest clipped highlights" in kept["a"]["labelloop"]["kept_because"]
+
+
+def test_the_tone_most_copies_share_wins_when_the_median_falls_between_two_tones(tmp_path):
+    from PIL import ImageEnhance
+
+    a = scene(25)
+
+    def toned(pixels, factor):
+        return np.asarray(ImageEnhance.Brightness(Image.fromarray(pixels)).enhance(factor))
+
+    small = cv2.resize(a, (240, 180), interpolation=cv2.INTER_AREA)
+    # four copies: the median tone falls halfway between the original's and the darkened copy's
+    files = {"a_dark": jpeg(toned(a, 0.8)), "a_small_dark": jpeg(toned(small, 0.75))}
+    files.update({"a": jpeg(a), "a_mirror": jpeg(a[:, ::-1].copy())})
+    kept, rejects = run_files(tmp_path, files, pf.PrefilterSettings(workers=1, blurry=False))
+    assert set(kept) == {"a"}, {k: v["labelloop"].get("quality") for k, v in kept.items()}
+    assert "least shifted tone" in kept["a"]["labelloop"]["kept_because"]
