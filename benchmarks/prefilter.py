@@ -410,7 +410,7 @@ def load_average() -> str:
     return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders: bool) -> None:
+def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders: bool, laplacian: bool = True) -> None:
     """Every figure for one corpus, with imagededup and the decode floor measured in the same run."""
     truth = json.loads((corpus / "truth.json").read_text())
     files = corpus / "files"
@@ -512,12 +512,13 @@ def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders:
             f"{dedup['clock'].cpu / len(names) * 1000:.1f} CPU ms/file); "
             f"duplicates {fmt(precision_recall(dedup_pairs, actual_pairs))}; encoded {dedup['encoded']} files"
         )
-    clock, variances = timed_pool(_laplacian_variance, paths)
-    flagged = {n: v is not None and v < 100 for n, v in zip(names, variances)}
-    print(
-        f"OpenCV variance of Laplacian < 100: {len(names) / clock.wall:.0f} images/s ({clock}); "
-        f"blur {fmt(blur_pr(flagged, truth, clean))}"
-    )
+    if laplacian:
+        clock, variances = timed_pool(_laplacian_variance, paths)
+        flagged = {n: v is not None and v < 100 for n, v in zip(names, variances)}
+        print(
+            f"OpenCV variance of Laplacian < 100: {len(names) / clock.wall:.0f} images/s ({clock}); "
+            f"blur {fmt(blur_pr(flagged, truth, clean))}"
+        )
     clock, _ = timed_pool(_decode_only, paths)
     floor = len(names) / clock.wall
     print(
@@ -547,6 +548,9 @@ def main() -> None:
     parser.add_argument("--heldout-20k", default=str(HERE / "out" / "heldout_20k"), help="the 20k held-out corpus")
     parser.add_argument("--skip-20k", action="store_true", help="skip the 20k corpus")
     parser.add_argument("--skip-million", action="store_true", help="skip the 1,000,000-hash search")
+    parser.add_argument(
+        "--skip-laplacian", action="store_true", help="skip the (slow) OpenCV variance-of-Laplacian contender"
+    )
     args = parser.parse_args()
     corpus = pathlib.Path(args.corpus)
     if not (corpus / "truth.json").exists():
@@ -563,15 +567,28 @@ def main() -> None:
         corpus,
         order_seed=0,
         contenders=True,
+        laplacian=not args.skip_laplacian,
     )
-    run_corpus("held-out corpus (Debian wallpaper photographs; never tuned on)", heldout, order_seed=0, contenders=True)
+    run_corpus(
+        "held-out corpus (Debian wallpaper photographs; never tuned on)",
+        heldout,
+        order_seed=0,
+        contenders=True,
+        laplacian=not args.skip_laplacian,
+    )
     big = pathlib.Path(args.heldout_20k)
     if not args.skip_20k:
         if not (big / "truth.json").exists():
             import heldout_corpus
 
             heldout_corpus.build(big, files=24000, max_overlap=0.8)
-        run_corpus("held-out corpus, large (same photos, more overlapping crops)", big, order_seed=0, contenders=True)
+        run_corpus(
+            "held-out corpus, large (same photos, more overlapping crops)",
+            big,
+            order_seed=0,
+            contenders=True,
+            laplacian=not args.skip_laplacian,
+        )
 
     print("\nother checks")
     bomb = bomb_peak_memory(corpus)
