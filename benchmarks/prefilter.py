@@ -10,11 +10,19 @@ Everything runs in this one process tree, on the same files, on this machine (2 
 * the decode-only floor: PIL with JPEG draft mode to the same working size, on 2 processes;
 * the peak memory of rejecting a decompression bomb, and near-duplicate search on 1,000,000 hashes.
 
+Every speed figure has its CPU seconds beside its wall time (this process, the children it waited
+for and the pool workers), and the ratios are also given in CPU seconds: on a shared machine the
+wall clock measures the other users too (the load average is printed; a quiet-machine figure is
+only what a quiet machine measures). Which copy a group keeps is reported by category: a
+byte-identical copy counts as the original's content (same bytes, same content id, nothing to
+tell them apart), a mirrored copy as a tie (see :func:`kept_copy_stats`).
+
 Duplicates are scored on pairs: two files are a true pair when they derive from the same original
 (blurred copies and corrupt files are left out of duplicate scoring). Builds the corpus first if
 it is missing (``benchmarks/image_corpus.py``).
 
-    python benchmarks/prefilter.py [--corpus benchmarks/out/prefilter_corpus] [--skip-million]
+    python benchmarks/prefilter.py [--corpus DIR] [--heldout DIR] [--heldout-20k DIR] [--skip-20k]
+        [--skip-million] [--skip-laplacian]
 """
 
 from __future__ import annotations
