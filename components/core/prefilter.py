@@ -334,16 +334,20 @@ class Choice:
     kept_because: tuple[str, ...]
 
 
-def shared_tone(mean_gray: np.ndarray) -> float:
+def shared_tone(mean_gray: np.ndarray, pixels: np.ndarray) -> float:
     """The tone (mean gray level) that most copies share: the tone of the copy with the most others
-    within :data:`TONE_TOLERANCE` of it; the median when copies of different tones are equally
-    many (then no tone is the shared one, and the median leaves them tied). A plain median fails
-    with an even count: with two copies at the original's tone, one darkened and a smaller copy
-    darkened further, it falls halfway and the original and the darkened copy tie."""
+    within :data:`TONE_TOLERANCE` of it, counting among all copies, then (to break a tie) among the
+    full-size ones (a copy that was also resized or cropped was edited more, so its tone is weaker
+    evidence); the median when copies of different tones are still equally many. A plain median
+    fails with an even count: with the original and its mirror at one tone and a brightened copy
+    and a smaller brightened copy at another it falls halfway, and the original and the brightened
+    copy tie."""
     gray = np.asarray(mean_gray, np.float64)
     logs = np.log(gray + 1.0)
-    agreeing = (np.abs(logs[:, None] - logs[None, :]) <= TONE_TOLERANCE).sum(axis=1)
-    best = logs[agreeing == agreeing.max()]
+    close = np.abs(logs[:, None] - logs[None, :]) <= TONE_TOLERANCE
+    full = np.asarray(pixels) == np.max(pixels)
+    score = close.sum(axis=1) * (len(gray) + 1) + (close & full[None, :]).sum(axis=1)
+    best = logs[score == score.max()]
     if best.max() - best.min() > TONE_TOLERANCE:
         return float(np.median(gray))
     return float(np.exp(np.median(best)) - 1.0)
@@ -363,7 +367,7 @@ def choose_representative(members: list[int], table: _ImageTable) -> Choice:
     remained to the end, ``only copy`` for a single member)."""
     if len(members) == 1:
         return Choice(members[0], ("only copy",))
-    tone = shared_tone(table.mean_gray[members])
+    tone = shared_tone(table.mean_gray[members], table.pixels[members])
     criteria = [
         ("most pixels", lambda m: -float(table.pixels[m]), 0.0),
         ("least shifted tone", lambda m: abs(float(np.log((table.mean_gray[m] + 1.0) / (tone + 1.0)))), TONE_TOLERANCE),

@@ -428,3 +428,20 @@ def test_the_tone_most_copies_share_wins_when_the_median_falls_between_two_tones
     kept, rejects = run_files(tmp_path, files, pf.PrefilterSettings(workers=1, blurry=False))
     assert set(kept) == {"a"}, {k: v["labelloop"].get("quality") for k, v in kept.items()}
     assert "least shifted tone" in kept["a"]["labelloop"]["kept_because"]
+
+
+def test_full_size_copies_break_a_tie_between_two_tones(tmp_path):
+    from PIL import ImageEnhance
+
+    a = scene(25)
+
+    def toned(pixels, factor):
+        return np.asarray(ImageEnhance.Brightness(Image.fromarray(pixels)).enhance(factor))
+
+    small = cv2.resize(a, (240, 180), interpolation=cv2.INTER_AREA)
+    # two copies at each tone; of the full-size ones, two keep the original's tone
+    files = {"a_dark": jpeg(toned(a, 0.8)), "a_small_dark": jpeg(toned(small, 0.8))}
+    files.update({"a": jpeg(a), "a_mirror": jpeg(a[:, ::-1].copy())})
+    kept, _ = run_files(tmp_path, files, pf.PrefilterSettings(workers=1, blurry=False))
+    assert set(kept) == {"a"}, {k: v["labelloop"].get("quality") for k, v in kept.items()}
+    assert "least shifted tone" in kept["a"]["labelloop"]["kept_because"]
