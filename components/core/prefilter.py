@@ -61,6 +61,10 @@ CLIPPED_LEVEL = 254
 #: Corner-crop hashes match another image's hash at this many bits fewer than ``hamming_threshold``
 #: (5 at the default 8): tighter, because each image brings four of them.
 CROP_THRESHOLD_MARGIN = 3
+#: Largest change of frame shape (absolute log ratio of width/height) between two images that can
+#: still be copies: 0.1 is a crop of about 10 % of one side only, twice the few-percent crops the
+#: corner-crop hashes are made to find; resizing, re-encoding, toning and mirroring keep the shape.
+MAX_ASPECT_CHANGE = 0.1
 _IN_FLIGHT = 64
 
 
@@ -253,6 +257,7 @@ class _ImageTable:
     bytes_per_pixel: np.ndarray
     clipped: np.ndarray
     mean_gray: np.ndarray
+    aspect: np.ndarray  # log(width / height)
 
 
 @dataclass(frozen=True)
@@ -310,13 +315,16 @@ def _cropped_copy_edges(table: _ImageTable, members: np.ndarray, threshold: int)
 
 def confirmed(table: _ImageTable, pairs: np.ndarray, kinds: np.ndarray) -> np.ndarray:
     """Which candidate pairs the second check confirms: identical content always; a hash match when
-    the thumbnails correlate (:data:`MIN_CORRELATION`, :data:`MIN_CROP_CORRELATION` for crops)."""
+    the thumbnails correlate (:data:`MIN_CORRELATION`, :data:`MIN_CROP_CORRELATION` for crops) and
+    the frames have about the same shape (:data:`MAX_ASPECT_CHANGE`: low-texture views that overlap,
+    a pier in fog cropped twice, correlate like copies at thumbnail size but are framed differently)."""
     if not len(pairs):
         return np.zeros(0, bool)
     correlation = image_hash.signature_correlation(table.signatures[pairs[:, 0]], table.signatures[pairs[:, 1]])
     needed = np.where(kinds == _CROP, MIN_CROP_CORRELATION, MIN_CORRELATION)
     same_content = table.contents[pairs[:, 0]] == table.contents[pairs[:, 1]]
-    return same_content | (correlation >= needed)
+    same_shape = np.abs(table.aspect[pairs[:, 0]] - table.aspect[pairs[:, 1]]) <= MAX_ASPECT_CHANGE
+    return same_content | ((correlation >= needed) & same_shape)
 
 
 def duplicate_groups(table: _ImageTable, settings: PrefilterSettings) -> np.ndarray:
@@ -406,7 +414,8 @@ def _resolve_component(component: list[int], table: _ImageTable, blurry: np.ndar
     """Split one connected component into groups of copies of a kept image.
 
     The best usable member is kept; a member joins its group only when it is a confirmed copy of
-    that kept image itself (same content, or thumbnails correlating at :data:`MIN_CROP_CORRELATION`),
+    that kept image itself (same content, or thumbnails correlating at :data:`MIN_CROP_CORRELATION`
+    and a frame of about the same shape),
     so a chain A~B~C never makes C a copy of A. The rest is resolved again. Blurry members join the
     group of the image they correlate with best (they are rejected as blurry either way).
     """
@@ -440,7 +449,8 @@ def _copies_of(rep: int, others: list[int], table: _ImageTable) -> np.ndarray:
     correlation = image_hash.signature_correlation(
         np.repeat(table.signatures[[rep]], len(others), 0), table.signatures[others_array]
     )
-    return (table.contents[others_array] == table.contents[rep]) | (correlation >= MIN_CROP_CORRELATION)
+    same_shape = np.abs(table.aspect[others_array] - table.aspect[rep]) <= MAX_ASPECT_CHANGE
+    return (table.contents[others_array] == table.contents[rep]) | ((correlation >= MIN_CROP_CORRELATION) & same_shape)
 
 
 def decide(table: _ImageTable, settings: PrefilterSettings) -> tuple[dict[int, Decision], int]:
@@ -560,6 +570,7 @@ def image_table(good: list[ImageFacts], ids: dict[int, str]) -> _ImageTable:
         bytes_per_pixel=np.array([f.bytes_per_pixel for f in good], np.float64),
         clipped=np.array([f.clipped for f in good], np.float64),
         mean_gray=np.array([f.mean_gray for f in good], np.float64),
+        aspect=np.array([np.log(f.width / f.height) for f in good], np.float64),
     )
 
 

@@ -276,7 +276,7 @@ def _unit(vector):
     return vector / np.linalg.norm(vector)
 
 
-def _table(signatures, *, pixels=None, contents=None):
+def _table(signatures, *, pixels=None, contents=None, aspect=None):
     """An image table over hand-made thumbnail signatures (everything else equal)."""
     n = len(signatures)
     return pf._ImageTable(
@@ -293,6 +293,7 @@ def _table(signatures, *, pixels=None, contents=None):
         bytes_per_pixel=np.ones(n),
         clipped=np.zeros(n),
         mean_gray=np.full(n, 100.0),
+        aspect=np.array(aspect if aspect is not None else [0.0] * n, np.float64),
     )
 
 
@@ -445,3 +446,18 @@ def test_full_size_copies_break_a_tie_between_two_tones(tmp_path):
     kept, _ = run_files(tmp_path, files, pf.PrefilterSettings(workers=1, blurry=False))
     assert set(kept) == {"a"}, {k: v["labelloop"].get("quality") for k, v in kept.items()}
     assert "least shifted tone" in kept["a"]["labelloop"]["kept_because"]
+
+
+def test_a_hash_match_framed_differently_is_no_copy():
+    rng = np.random.default_rng(9)
+    first = _unit(rng.normal(0, 1, pf.image_hash.SIGNATURE_SIDE**2))
+    # the same thumbnail (overlapping views of a low-texture scene), frames of different shapes
+    landscape, squarer = np.log(4 / 3), np.log(4 / 3) - 2 * pf.MAX_ASPECT_CHANGE
+    table = _table([first, first, first], aspect=[landscape, squarer, landscape - pf.MAX_ASPECT_CHANGE / 2])
+    pairs = np.array([[0, 1], [0, 2]])
+    assert pf.confirmed(table, pairs, np.array([pf._HASH, pf._CROP])).tolist() == [False, True]
+    groups = pf._resolve_component([0, 1, 2], table, np.zeros(3, bool))
+    assert sorted(sorted(g.members) for g in groups) == [[0, 2], [1]]
+    # byte-identical content is one image whatever its shape says
+    same = _table([first, first], contents=["x", "x"], aspect=[landscape, squarer])
+    assert pf.confirmed(same, pairs[:1], np.array([pf._EXACT])).tolist() == [True]
