@@ -6,9 +6,10 @@ hash, flip-aware perceptual hash (:mod:`image_hash`), blur score (:mod:`blur`), 
 spread over a pool of threads. Then duplicate groups are formed from identical content and
 from perceptual hashes within the Hamming threshold (:mod:`near_duplicates`, sub-quadratic); each
 hash match is confirmed by a second, independent check (the correlation of small normalised
-thumbnails, :func:`image_hash.signature_correlation`) and every copy must be confirmed against the
-kept image itself, so a chain of matches cannot join distinct images. Each group keeps its best
-*usable* (not blurry) copy, so a blurry representative never takes its sharp copies with it; the
+thumbnails, :func:`image_hash.signature_correlation`, between frames of about the same shape) and
+every copy must be confirmed against the kept image itself, so a chain of matches cannot join
+distinct images. Each group keeps its best *usable* (not blurry) copy, so a blurry representative
+never takes its sharp copies with it; the
 best copy is the one with the most pixels, then the least shifted tone, then the least compressed
 (JPEG quantization from the file header), then the fewest clipped highlights, then the sharpest,
 then the most bytes per pixel, then the earliest line (:func:`choose_representative`; ties
