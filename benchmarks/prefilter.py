@@ -10,11 +10,19 @@ Everything runs in this one process tree, on the same files, on this machine (2 
 * the decode-only floor: PIL with JPEG draft mode to the same working size, on 2 processes;
 * the peak memory of rejecting a decompression bomb, and near-duplicate search on 1,000,000 hashes.
 
+Every speed figure has its CPU seconds beside its wall time (this process, the children it waited
+for and the pool workers), and the ratios are also given in CPU seconds: on a shared machine the
+wall clock measures the other users too (the load average is printed; a quiet-machine figure is
+only what a quiet machine measures). Which copy a group keeps is reported by category: a
+byte-identical copy counts as the original's content (same bytes, same content id, nothing to
+tell them apart), a mirrored copy as a tie (see :func:`kept_copy_stats`).
+
 Duplicates are scored on pairs: two files are a true pair when they derive from the same original
 (blurred copies and corrupt files are left out of duplicate scoring). Builds the corpus first if
 it is missing (``benchmarks/image_corpus.py``).
 
-    python benchmarks/prefilter.py [--corpus benchmarks/out/prefilter_corpus] [--skip-million]
+    python benchmarks/prefilter.py [--corpus DIR] [--heldout DIR] [--heldout-20k DIR] [--skip-20k]
+        [--skip-million] [--skip-laplacian]
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import logging
 import multiprocessing
 import os
 import pathlib
+import resource
 import subprocess
 import sys
 import time
@@ -47,6 +56,52 @@ DECODE_CODES = {
     image_checks.DECOMPRESSION_BOMB,
     image_checks.UNREADABLE,
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Clocks
+
+
+def _own_and_children_cpu() -> float:
+    """CPU seconds (user + system) of this process and of its children that have been waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used so far, from ``/proc/<pid>/stat`` (Linux)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Clock:
+    """Wall seconds and CPU seconds of this process tree: this process, the children it waited for
+    (a ``fork`` pool that is joined) and any live workers named by pid (a ``forkserver`` pool's
+    workers are the fork server's children, not ours, so they are read from /proc before they exit)."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __enter__(self) -> Clock:
+        self._wall, self._cpu = time.perf_counter(), _own_and_children_cpu()
+        self._workers: dict[int, float] = {}
+        return self
+
+    def watch(self, pids: list[int]) -> None:
+        """Count the CPU these live worker processes use from now on."""
+        self._workers.update({pid: _process_cpu(pid) for pid in pids})
+
+    def stop_watching(self) -> None:
+        self.cpu += sum(_process_cpu(pid) - start for pid, start in self._workers.items())
+        self._workers = {}
+
+    def __exit__(self, *_) -> None:
+        self.wall = time.perf_counter() - self._wall
+        self.cpu += _own_and_children_cpu() - self._cpu
+
+    def __str__(self) -> str:
+        return f"{self.wall:.1f} s wall, {self.cpu:.1f} s CPU"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,15 +149,14 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
     records = [manifest.with_id({"imageGcsUri": str(files / n)}, n) for n in names]
     manifest.write_jsonl(str(work / "items.jsonl"), records)
     settings = prefilter.PrefilterSettings(workers=2)  # component defaults otherwise
-    start, cpu_start = time.perf_counter(), time.process_time()
-    result = prefilter.prefilter_manifest(
-        str(work / "items.jsonl"),
-        str(work / "kept.jsonl"),
-        str(work / "rejects.jsonl"),
-        settings,
-        step="prefilter_images",
-    )
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    with Clock() as clock:
+        result = prefilter.prefilter_manifest(
+            str(work / "items.jsonl"),
+            str(work / "kept.jsonl"),
+            str(work / "rejects.jsonl"),
+            settings,
+            step="prefilter_images",
+        )
     groups, blurry, scores, reasons, kept_ids = {}, {}, {}, {}, {}
     for record in manifest.read_jsonl(str(work / "kept.jsonl")):
         name = manifest.item_id(record)
@@ -120,8 +174,8 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
             blurry[name] = facts["blurry"]
             scores[name] = facts["blur_score"]
     return {
-        "seconds": seconds,
-        "cpu_seconds": cpu_seconds,
+        "seconds": clock.wall,
+        "clock": clock,
         "groups": groups,
         "blurry": blurry,
         "scores": scores,
@@ -162,14 +216,12 @@ def run_imagededup(files: pathlib.Path) -> dict:
     phash_class = load_imagededup_phash()
     if phash_class is None:
         return {"error": "imagededup is not installed (pip install imagededup)"}
-    start = time.perf_counter()
-    with quiet():  # it logs a line per unreadable file
+    with Clock() as clock, quiet():  # it logs a line per unreadable file; its fork pool is joined
         phash = phash_class(verbose=False)
         encodings = phash.encode_images(image_dir=str(files), num_enc_workers=2)
         duplicates = phash.find_duplicates(encoding_map=encodings, max_distance_threshold=10)
-    seconds = time.perf_counter() - start
     pairs = {frozenset((a, b)) for a, others in duplicates.items() for b in others}
-    return {"seconds": seconds, "pairs": pairs, "encoded": len(encodings)}
+    return {"seconds": clock.wall, "clock": clock, "pairs": pairs, "encoded": len(encodings)}
 
 
 def run_cleanvision(paths: list[str]) -> dict:
@@ -223,12 +275,16 @@ def _silence_worker() -> None:
     os.dup2(devnull, 2)
 
 
-def timed_pool(function, paths: list[str]) -> tuple[float, list]:
+def timed_pool(function, paths: list[str]) -> tuple[Clock, list]:
+    """``function`` over ``paths`` on 2 worker processes: the clock (wall, and CPU of this process and
+    the workers) and the results."""
     with multiprocessing.get_context("forkserver").Pool(2, initializer=_silence_worker) as pool:
         pool.map(abs, [1, 2])  # start the workers before the clock
-        start = time.perf_counter()
-        results = pool.map(function, paths, chunksize=16)
-        return time.perf_counter() - start, results
+        with Clock() as clock:
+            clock.watch([worker.pid for worker in pool._pool])
+            results = pool.map(function, paths, chunksize=16)
+            clock.stop_watching()
+        return clock, results
 
 
 def bomb_peak_memory(corpus: pathlib.Path) -> tuple[str, float] | None:
@@ -282,47 +338,87 @@ def million_hash_search(threshold: int, crop_threshold: int) -> MillionSearch:
 # ---------------------------------------------------------------------------------------------
 
 
-def kept_copy_stats(truth: dict, names: list[str], kept: set[str], reasons: dict[str, str]) -> dict:
-    """Which copy each planted group keeps: the original, an exact or mirrored copy (same quality),
-    a degraded copy, only a blurred one, or nothing. A group that keeps nothing is "lost to a rejected
-    representative" when one of its members was removed as a duplicate (data loss), and "every member
-    rejected on its own" when each was rejected for its own reason (blur, corrupt: a blur false flag,
-    not a duplicate-resolution loss)."""
+ORIGINAL = "original, its own line"
+ORIGINAL_BYTES = "original's bytes on another line (byte-identical copy)"
+MIRRORED = "mirrored copy (a tie: same pixels mirrored, same encoder and quality)"
+BLURRY_ORIGINAL = "original flagged blurry (a blur false flag, not a choice between copies)"
+LOST = "empty: lost to a rejected representative"
+
+
+def kept_copy_stats(truth: dict, names: list[str], kept: set[str], reasons: dict[str, str]) -> dict[str, list[str]]:
+    """Which copy each planted group that contains its original keeps, as category -> group names.
+
+    Categories: the original on its own line; the original's bytes on another line (a byte-identical
+    copy has the same content id, and labelloop keys items by content, so it *is* the original's
+    content: the pixels are indistinguishable; the prefilter keeps the earliest of identical lines,
+    as validate keeps the first line of a repeated id); a mirrored copy (in these corpora made from
+    the original's uncompressed pixels with the same encoder and quality, so it ties on every
+    quality measure and carries no trace of an edit, not even a shifted JPEG grid: no image-only
+    rule can pick the original, and the earliest line decides); the original flagged blurry (a blur
+    false flag, for the blur check, not the choice between copies); a degraded copy (named by kind:
+    a wrong choice); only a blurred copy; nothing. A group that keeps nothing is "lost to a rejected
+    representative" when one of its members was removed as a duplicate (data loss), and "every
+    member rejected on its own" when each was rejected for its own reason (blur, corrupt)."""
     groups: dict[str, list[str]] = collections.defaultdict(list)
     for name in names:
         if truth[name]["group"]:
             groups[truth[name]["group"]].append(name)
-    stats = collections.Counter()
-    for members in groups.values():
+    stats: dict[str, list[str]] = collections.defaultdict(list)
+    for group, members in sorted(groups.items()):
+        by_kind = {truth[n]["kind"]: n for n in members}
+        if "original" not in by_kind:
+            continue
         kinds = {truth[n]["kind"] for n in members if n in kept}
         usable = any(not truth[n]["blurry"] for n in members)
-        if "original" not in {truth[n]["kind"] for n in members}:
-            continue
-        stats["groups"] += 1
         if "original" in kinds:
-            stats["original"] += 1
+            category = ORIGINAL
         elif "exact" in kinds:
-            stats["byte-identical copy (the original's bytes)"] += 1
+            category = ORIGINAL_BYTES
+        elif reasons.get(by_kind["original"]) == prefilter.BLURRY:
+            category = BLURRY_ORIGINAL
         elif "flipped" in kinds:
-            stats["mirrored copy (same quality)"] += 1
+            category = MIRRORED
         elif kinds and all(k.startswith("blur_") for k in kinds):
-            stats["only a blurred copy"] += 1
+            category = "only a blurred copy"
         elif kinds:
-            stats["degraded copy: " + ",".join(sorted(kinds))] += 1
+            category = "degraded copy: " + ",".join(sorted(kinds))
         elif any(reasons.get(n) in (prefilter.EXACT_DUPLICATE, prefilter.NEAR_DUPLICATE) for n in members):
-            stats["empty: lost to a rejected representative"] += 1
+            category = LOST
         elif usable:
-            stats["empty: every member rejected on its own (a truly sharp one among them)"] += 1
+            category = "empty: every member rejected on its own (a truly sharp one among them)"
         else:
-            stats["empty: every member truly unusable"] += 1
+            category = "empty: every member truly unusable"
+        stats[category].append(group)
     return dict(stats)
+
+
+def print_kept_copies(stats: dict[str, list[str]]) -> None:
+    """The kept-copy figures: the original's content kept, among groups whose original is usable."""
+    count = {category: len(groups) for category, groups in stats.items()}
+    groups = sum(count.values())
+    judged = groups - count.get(BLURRY_ORIGINAL, 0)
+    content = count.get(ORIGINAL, 0) + count.get(ORIGINAL_BYTES, 0)
+    print(
+        f"  which copy is kept, of {groups} planted groups with their original: "
+        + "; ".join(f"{category} {number}" for category, number in sorted(count.items(), key=lambda kv: -kv[1]))
+    )
+    print(
+        f"    original's content kept in {content}/{judged} groups whose original is not flagged blurry = "
+        f"{content / max(judged, 1):.1%} (target >= 98%; own line {count.get(ORIGINAL, 0)}, byte-identical line "
+        f"{count.get(ORIGINAL_BYTES, 0)}); counting mirrored ties as kept: "
+        f"{(content + count.get(MIRRORED, 0)) / max(judged, 1):.1%}; strictly its own line, of all groups: "
+        f"{count.get(ORIGINAL, 0) / max(groups, 1):.1%}"
+    )
+    for category, names in sorted(stats.items()):
+        if category.startswith(("degraded", "only", "empty")) or category == BLURRY_ORIGINAL:
+            print(f"      {category}: {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}")
 
 
 def load_average() -> str:
     return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders: bool) -> None:
+def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders: bool, laplacian: bool = True) -> None:
     """Every figure for one corpus, with imagededup and the decode floor measured in the same run."""
     truth = json.loads((corpus / "truth.json").read_text())
     files = corpus / "files"
@@ -348,9 +444,9 @@ def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders:
     caught = sum(ours["reasons"].get(n) in DECODE_CODES for n in corrupt)
     false_corrupt = sum(ours["reasons"].get(n) in DECODE_CODES for n in clean)
     print(
-        f"labelloop prefilter: {ours_rate:.0f} images/s ({ours['seconds']:.1f} s wall, "
-        f"{ours['cpu_seconds']:.1f} s CPU = {ours['cpu_seconds'] / ours['seconds']:.2f} cores busy on average); "
-        f"{load_average()}"
+        f"labelloop prefilter: {ours_rate:.0f} images/s ({ours['clock']} = "
+        f"{ours['clock'].cpu / ours['clock'].wall:.2f} cores busy on average, "
+        f"{ours['clock'].cpu / len(names) * 1000:.1f} CPU ms/file); {load_average()}"
     )
     precision, recall = precision_recall(our_pairs, actual_pairs)
     wrong = our_pairs - actual_pairs
@@ -371,17 +467,12 @@ def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders:
     print("    recall by copy kind: " + ", ".join(recalls))
     kept = {n for n in names if n in ours["groups"] and n not in ours["reasons"]}
     stats = kept_copy_stats(truth, names, kept, ours["reasons"])
-    groups = stats.pop("groups", 0)
-    print(
-        f"  which copy is kept, of {groups} planted groups: original {stats.get('original', 0)} "
-        f"({stats.get('original', 0) / max(groups, 1):.1%}); "
-        + "; ".join(f"{k} {v}" for k, v in sorted(stats.items()) if k != "original")
-    )
+    print_kept_copies(stats)
     orphaned = sum(kept_id not in kept for kept_id in ours["kept_ids"].values())
-    on_own = stats.get("empty: every member rejected on its own (a truly sharp one among them)", 0)
+    on_own = len(stats.get("empty: every member rejected on its own (a truly sharp one among them)", []))
     print(
         f"    groups that lost a usable member to a rejected representative: "
-        f"{stats.get('empty: lost to a rejected representative', 0)} (target 0); duplicates removed in favour "
+        f"{len(stats.get(LOST, []))} (target 0); duplicates removed in favour "
         f"of an image that is not kept: {orphaned} (target 0); groups whose every member was rejected on its "
         f"own (blur false flags): {on_own}"
     )
@@ -425,24 +516,37 @@ def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders:
         dedup_rate = len(names) / dedup["seconds"]
         dedup_pairs = {p for p in dedup["pairs"] if p <= scored}
         print(
-            f"imagededup PHash (threshold 10): {dedup_rate:.0f} images/s ({dedup['seconds']:.1f} s); "
+            f"imagededup PHash (threshold 10): {dedup_rate:.0f} images/s ({dedup['clock']}, "
+            f"{dedup['clock'].cpu / len(names) * 1000:.1f} CPU ms/file); "
             f"duplicates {fmt(precision_recall(dedup_pairs, actual_pairs))}; encoded {dedup['encoded']} files"
         )
-    seconds, variances = timed_pool(_laplacian_variance, paths)
-    flagged = {n: v is not None and v < 100 for n, v in zip(names, variances)}
+    if laplacian:
+        clock, variances = timed_pool(_laplacian_variance, paths)
+        flagged = {n: v is not None and v < 100 for n, v in zip(names, variances)}
+        print(
+            f"OpenCV variance of Laplacian < 100: {len(names) / clock.wall:.0f} images/s ({clock}); "
+            f"blur {fmt(blur_pr(flagged, truth, clean))}"
+        )
+    clock, _ = timed_pool(_decode_only, paths)
+    floor = len(names) / clock.wall
     print(
-        f"OpenCV variance of Laplacian < 100: {len(names) / seconds:.0f} images/s; "
-        f"blur {fmt(blur_pr(flagged, truth, clean))}"
-    )
-    seconds, _ = timed_pool(_decode_only, paths)
-    floor = len(names) / seconds
-    print(
-        f"decode-only floor (PIL, JPEG draft to the working size, 2 processes): {floor:.0f} images/s; {load_average()}"
+        f"decode-only floor (PIL, JPEG draft to the working size, 2 processes): {floor:.0f} images/s ({clock}, "
+        f"{clock.cpu / len(names) * 1000:.1f} CPU ms/file); {load_average()}"
     )
     speed = f"  speed: {ours_rate:.0f} images/s = {ours_rate / floor:.2f}x the decode floor (target >= 0.8x)"
     if dedup_rate:
         speed += f", {ours_rate / dedup_rate:.2f}x imagededup (target >= 3x)"
+    cpu = ours["clock"].cpu
+    speed += f"; by CPU seconds: {clock.cpu / cpu:.2f}x the decode floor" + (
+        f", {dedup['clock'].cpu / cpu:.2f}x imagededup" if dedup_rate else ""
+    )
     print(speed)
+    busy = os.getloadavg()[0] / (os.cpu_count() or 1)
+    if busy > 0.75:
+        print(
+            f"  the machine was busy ({load_average()} on {os.cpu_count()} cores): wall-clock rates are shared "
+            f"with other work; a quiet-machine figure was not measured, compare the CPU-second ratios"
+        )
 
 
 def main() -> None:
@@ -452,6 +556,9 @@ def main() -> None:
     parser.add_argument("--heldout-20k", default=str(HERE / "out" / "heldout_20k"), help="the 20k held-out corpus")
     parser.add_argument("--skip-20k", action="store_true", help="skip the 20k corpus")
     parser.add_argument("--skip-million", action="store_true", help="skip the 1,000,000-hash search")
+    parser.add_argument(
+        "--skip-laplacian", action="store_true", help="skip the (slow) OpenCV variance-of-Laplacian contender"
+    )
     args = parser.parse_args()
     corpus = pathlib.Path(args.corpus)
     if not (corpus / "truth.json").exists():
@@ -468,15 +575,28 @@ def main() -> None:
         corpus,
         order_seed=0,
         contenders=True,
+        laplacian=not args.skip_laplacian,
     )
-    run_corpus("held-out corpus (Debian wallpaper photographs; never tuned on)", heldout, order_seed=0, contenders=True)
+    run_corpus(
+        "held-out corpus (Debian wallpaper photographs; never tuned on)",
+        heldout,
+        order_seed=0,
+        contenders=True,
+        laplacian=not args.skip_laplacian,
+    )
     big = pathlib.Path(args.heldout_20k)
     if not args.skip_20k:
         if not (big / "truth.json").exists():
             import heldout_corpus
 
             heldout_corpus.build(big, files=24000, max_overlap=0.8)
-        run_corpus("held-out corpus, large (same photos, more overlapping crops)", big, order_seed=0, contenders=True)
+        run_corpus(
+            "held-out corpus, large (same photos, more overlapping crops)",
+            big,
+            order_seed=0,
+            contenders=True,
+            laplacian=not args.skip_laplacian,
+        )
 
     print("\nother checks")
     bomb = bomb_peak_memory(corpus)

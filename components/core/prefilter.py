@@ -6,11 +6,12 @@ hash, flip-aware perceptual hash (:mod:`image_hash`), blur score (:mod:`blur`), 
 spread over a pool of threads. Then duplicate groups are formed from identical content and
 from perceptual hashes within the Hamming threshold (:mod:`near_duplicates`, sub-quadratic); each
 hash match is confirmed by a second, independent check (the correlation of small normalised
-thumbnails, :func:`image_hash.signature_correlation`) and every copy must be confirmed against the
-kept image itself, so a chain of matches cannot join distinct images. Each group keeps its best
-*usable* (not blurry) copy, so a blurry representative never takes its sharp copies with it; the
-best copy is the one with the most pixels, then the least shifted tone, then the sharpest, then
-the least compressed (JPEG quantization from the file header), then the fewest clipped highlights,
+thumbnails, :func:`image_hash.signature_correlation`, between frames of about the same shape) and
+every copy must be confirmed against the kept image itself, so a chain of matches cannot join
+distinct images. Each group keeps its best *usable* (not blurry) copy, so a blurry representative
+never takes its sharp copies with it; the
+best copy is the one with the most pixels, then the least shifted tone, then the least compressed
+(JPEG quantization from the file header), then the fewest clipped highlights, then the sharpest,
 then the most bytes per pixel, then the earliest line (:func:`choose_representative`; ties
 within a small tolerance go on to the next criterion). The kept item records why it was chosen,
 each removed copy the kept id and
@@ -48,9 +49,12 @@ MIN_CROP_CORRELATION = 0.8
 #: Quality-order tolerances: blur scores this close, and bytes per pixel within this ratio, tie.
 SHARPNESS_TOLERANCE = 0.03
 BYTES_PER_PIXEL_TOLERANCE = 0.1
+#: JPEG quantization (mean of the luminance table, plus one) within this log ratio ties: about 1.5x,
+#: so quality 92 and 90 tie while 92 and 85 or below do not.
+QUANTIZATION_TOLERANCE = 0.4
 #: Share of clipped (near-white) working pixels that counts as the same.
 CLIPPED_TOLERANCE = 0.002
-#: Tone shift (absolute log ratio of a copy's mean gray level to the group's median) that counts as
+#: Tone shift (absolute log ratio of a copy's mean gray level to the group's shared tone) that counts as
 #: the same tone: 0.03 is about 3 %, below the brightness changes copies are made with.
 TONE_TOLERANCE = 0.03
 #: Gray level at or above which a working pixel counts as a clipped highlight.
@@ -58,6 +62,10 @@ CLIPPED_LEVEL = 254
 #: Corner-crop hashes match another image's hash at this many bits fewer than ``hamming_threshold``
 #: (5 at the default 8): tighter, because each image brings four of them.
 CROP_THRESHOLD_MARGIN = 3
+#: Largest change of frame shape (absolute log ratio of width/height) between two images that can
+#: still be copies: 0.1 is a crop of about 10 % of one side only, twice the few-percent crops the
+#: corner-crop hashes are made to find; resizing, re-encoding, toning and mirroring keep the shape.
+MAX_ASPECT_CHANGE = 0.1
 _IN_FLIGHT = 64
 
 
@@ -250,6 +258,7 @@ class _ImageTable:
     bytes_per_pixel: np.ndarray
     clipped: np.ndarray
     mean_gray: np.ndarray
+    aspect: np.ndarray  # log(width / height)
 
 
 @dataclass(frozen=True)
@@ -307,13 +316,16 @@ def _cropped_copy_edges(table: _ImageTable, members: np.ndarray, threshold: int)
 
 def confirmed(table: _ImageTable, pairs: np.ndarray, kinds: np.ndarray) -> np.ndarray:
     """Which candidate pairs the second check confirms: identical content always; a hash match when
-    the thumbnails correlate (:data:`MIN_CORRELATION`, :data:`MIN_CROP_CORRELATION` for crops)."""
+    the thumbnails correlate (:data:`MIN_CORRELATION`, :data:`MIN_CROP_CORRELATION` for crops) and
+    the frames have about the same shape (:data:`MAX_ASPECT_CHANGE`: low-texture views that overlap,
+    a pier in fog cropped twice, correlate like copies at thumbnail size but are framed differently)."""
     if not len(pairs):
         return np.zeros(0, bool)
     correlation = image_hash.signature_correlation(table.signatures[pairs[:, 0]], table.signatures[pairs[:, 1]])
     needed = np.where(kinds == _CROP, MIN_CROP_CORRELATION, MIN_CORRELATION)
     same_content = table.contents[pairs[:, 0]] == table.contents[pairs[:, 1]]
-    return same_content | (correlation >= needed)
+    same_shape = np.abs(table.aspect[pairs[:, 0]] - table.aspect[pairs[:, 1]]) <= MAX_ASPECT_CHANGE
+    return same_content | ((correlation >= needed) & same_shape)
 
 
 def duplicate_groups(table: _ImageTable, settings: PrefilterSettings) -> np.ndarray:
@@ -331,24 +343,46 @@ class Choice:
     kept_because: tuple[str, ...]
 
 
+def shared_tone(mean_gray: np.ndarray, pixels: np.ndarray) -> float:
+    """The tone (mean gray level) that most copies share: the tone of the copy with the most others
+    within :data:`TONE_TOLERANCE` of it, counting among all copies, then (to break a tie) among the
+    full-size ones (a copy that was also resized or cropped was edited more, so its tone is weaker
+    evidence); the median when copies of different tones are still equally many. A plain median
+    fails with an even count: with the original and its mirror at one tone and a brightened copy
+    and a smaller brightened copy at another it falls halfway, and the original and the brightened
+    copy tie."""
+    gray = np.asarray(mean_gray, np.float64)
+    logs = np.log(gray + 1.0)
+    close = np.abs(logs[:, None] - logs[None, :]) <= TONE_TOLERANCE
+    full = np.asarray(pixels) == np.max(pixels)
+    score = close.sum(axis=1) * (len(gray) + 1) + (close & full[None, :]).sum(axis=1)
+    best = logs[score == score.max()]
+    if best.max() - best.min() > TONE_TOLERANCE:
+        return float(np.median(gray))
+    return float(np.exp(np.median(best)) - 1.0)
+
+
 def choose_representative(members: list[int], table: _ImageTable) -> Choice:
     """The best copy among ``members`` (image rows): the most pixels, then the least shifted tone
-    (mean gray level closest to the members' median, so brightened or darkened copies lose to the
-    original when most copies keep its tone; it comes before sharpness because a brightness boost
-    raises contrast and so the sharpness score), then the sharpest, then the least compressed, then
-    the fewest clipped highlights, then the most bytes per pixel, then the earliest line.
+    (mean gray level closest to the tone most members share, :func:`shared_tone`, so brightened
+    or darkened copies lose to the original when most copies keep its tone), then the least
+    compressed (JPEG quantization, within :data:`QUANTIZATION_TOLERANCE`), then the fewest clipped
+    highlights, then the sharpest, then the most bytes per pixel, then the earliest line.
+    Tone, compression and clipping come before sharpness because the sharpness score cannot tell
+    detail from damage: a brightness boost raises contrast, coarse quantization adds 8x8 block
+    edges and clipping adds hard edges where highlights burn out, and each reads as sharper.
     Each criterion keeps the members that tie with the best within its tolerance;
     ``kept_because`` names the criteria that removed a contender (``earliest line`` when a tie
     remained to the end, ``only copy`` for a single member)."""
     if len(members) == 1:
         return Choice(members[0], ("only copy",))
-    tone = float(np.median(table.mean_gray[members]))
+    tone = shared_tone(table.mean_gray[members], table.pixels[members])
     criteria = [
         ("most pixels", lambda m: -float(table.pixels[m]), 0.0),
         ("least shifted tone", lambda m: abs(float(np.log((table.mean_gray[m] + 1.0) / (tone + 1.0)))), TONE_TOLERANCE),
-        ("sharpest", lambda m: float(table.blur_scores[m]), SHARPNESS_TOLERANCE),
-        ("least compressed", lambda m: float(table.quantization[m]), 0.0),
+        ("least compressed", lambda m: float(np.log1p(table.quantization[m])), QUANTIZATION_TOLERANCE),
         ("fewest clipped highlights", lambda m: float(table.clipped[m]), CLIPPED_TOLERANCE),
+        ("sharpest", lambda m: float(table.blur_scores[m]), SHARPNESS_TOLERANCE),
         (
             "most bytes per pixel",
             lambda m: -float(np.log(max(table.bytes_per_pixel[m], 1e-9))),
@@ -381,7 +415,8 @@ def _resolve_component(component: list[int], table: _ImageTable, blurry: np.ndar
     """Split one connected component into groups of copies of a kept image.
 
     The best usable member is kept; a member joins its group only when it is a confirmed copy of
-    that kept image itself (same content, or thumbnails correlating at :data:`MIN_CROP_CORRELATION`),
+    that kept image itself (same content, or thumbnails correlating at :data:`MIN_CROP_CORRELATION`
+    and a frame of about the same shape),
     so a chain A~B~C never makes C a copy of A. The rest is resolved again. Blurry members join the
     group of the image they correlate with best (they are rejected as blurry either way).
     """
@@ -415,7 +450,8 @@ def _copies_of(rep: int, others: list[int], table: _ImageTable) -> np.ndarray:
     correlation = image_hash.signature_correlation(
         np.repeat(table.signatures[[rep]], len(others), 0), table.signatures[others_array]
     )
-    return (table.contents[others_array] == table.contents[rep]) | (correlation >= MIN_CROP_CORRELATION)
+    same_shape = np.abs(table.aspect[others_array] - table.aspect[rep]) <= MAX_ASPECT_CHANGE
+    return (table.contents[others_array] == table.contents[rep]) | ((correlation >= MIN_CROP_CORRELATION) & same_shape)
 
 
 def decide(table: _ImageTable, settings: PrefilterSettings) -> tuple[dict[int, Decision], int]:
@@ -535,6 +571,7 @@ def image_table(good: list[ImageFacts], ids: dict[int, str]) -> _ImageTable:
         bytes_per_pixel=np.array([f.bytes_per_pixel for f in good], np.float64),
         clipped=np.array([f.clipped for f in good], np.float64),
         mean_gray=np.array([f.mean_gray for f in good], np.float64),
+        aspect=np.array([np.log(f.width / f.height) for f in good], np.float64),
     )
 
 

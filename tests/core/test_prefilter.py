@@ -276,7 +276,7 @@ def _unit(vector):
     return vector / np.linalg.norm(vector)
 
 
-def _table(signatures, *, pixels=None, contents=None):
+def _table(signatures, *, pixels=None, contents=None, aspect=None):
     """An image table over hand-made thumbnail signatures (everything else equal)."""
     n = len(signatures)
     return pf._ImageTable(
@@ -293,6 +293,7 @@ def _table(signatures, *, pixels=None, contents=None):
         bytes_per_pixel=np.ones(n),
         clipped=np.zeros(n),
         mean_gray=np.full(n, 100.0),
+        aspect=np.array(aspect if aspect is not None else [0.0] * n, np.float64),
     )
 
 
@@ -378,3 +379,85 @@ def test_every_removed_duplicate_names_a_kept_image(tmp_path):
     _, kept, rejects = run(tmp_path)
     duplicates = [r for r in rejects if r["reason_code"] in (pf.EXACT_DUPLICATE, pf.NEAR_DUPLICATE)]
     assert duplicates and all(r["record"]["labelloop"]["kept_id"] in kept for r in duplicates)
+
+
+def smooth_textured(seed):
+    """A soft scene with smooth shading: coarse JPEG blocking shows on it as new edges."""
+    rng = np.random.default_rng(seed)
+    shading = cv2.GaussianBlur(rng.normal(0, 1, (360, 480)), (0, 0), 2)
+    soft = cv2.GaussianBlur(scene(seed).astype(np.float64), (0, 0), 2)
+    return np.clip(soft + 20 * (shading / shading.std())[..., None], 0, 255).astype(np.uint8)
+
+
+def test_a_coarsely_recompressed_copy_never_wins_on_the_edges_its_blocking_adds(tmp_path):
+    a = smooth_textured(21)
+    blocky, original = jpeg(a, quality=35), jpeg(a, quality=92)
+    facts = [pf.inspect_image(0, data, pf.PrefilterSettings()) for data in (blocky, original)]
+    assert facts[0].blur_score < facts[1].blur_score - pf.SHARPNESS_TOLERANCE  # blocking reads as sharper
+    no_blur_check = pf.PrefilterSettings(workers=1, blurry=False)
+    kept, rejects = run_files(tmp_path, {"a_q35": blocky, "a": original}, no_blur_check)
+    assert set(kept) == {"a"} and rejects["a_q35"]["record"]["labelloop"]["kept_id"] == "a"
+    assert "least compressed" in kept["a"]["labelloop"]["kept_because"]
+
+
+def test_a_brightened_copy_that_clips_highlights_loses_even_where_it_measures_sharper(tmp_path):
+    from PIL import ImageEnhance
+
+    bright = np.clip(smooth_textured(23).astype(np.int64) // 3 + 175, 0, 255).astype(np.uint8)
+    boosted = np.asarray(ImageEnhance.Brightness(Image.fromarray(bright)).enhance(1.08))
+    facts = [pf.inspect_image(0, jpeg(x), pf.PrefilterSettings()) for x in (boosted, bright)]
+    assert facts[0].blur_score < facts[1].blur_score - pf.SHARPNESS_TOLERANCE  # clipping reads as sharper
+    assert facts[0].clipped > facts[1].clipped + pf.CLIPPED_TOLERANCE
+    no_blur_check = pf.PrefilterSettings(workers=1, blurry=False)
+    kept, rejects = run_files(tmp_path, {"a_bright": jpeg(boosted), "a": jpeg(bright)}, no_blur_check)
+    assert set(kept) == {"a"} and rejects["a_bright"]["record"]["labelloop"]["kept_id"] == "a"
+    assert "fewest clipped highlights" in kept["a"]["labelloop"]["kept_because"]
+
+
+def test_the_tone_most_copies_share_wins_when_the_median_falls_between_two_tones(tmp_path):
+    from PIL import ImageEnhance
+
+    a = scene(25)
+
+    def toned(pixels, factor):
+        return np.asarray(ImageEnhance.Brightness(Image.fromarray(pixels)).enhance(factor))
+
+    small = cv2.resize(a, (240, 180), interpolation=cv2.INTER_AREA)
+    # four copies: the median tone falls halfway between the original's and the darkened copy's
+    files = {"a_dark": jpeg(toned(a, 0.8)), "a_small_dark": jpeg(toned(small, 0.75))}
+    files.update({"a": jpeg(a), "a_mirror": jpeg(a[:, ::-1].copy())})
+    kept, rejects = run_files(tmp_path, files, pf.PrefilterSettings(workers=1, blurry=False))
+    assert set(kept) == {"a"}, {k: v["labelloop"].get("quality") for k, v in kept.items()}
+    assert "least shifted tone" in kept["a"]["labelloop"]["kept_because"]
+
+
+def test_full_size_copies_break_a_tie_between_two_tones(tmp_path):
+    from PIL import ImageEnhance
+
+    a = scene(25)
+
+    def toned(pixels, factor):
+        return np.asarray(ImageEnhance.Brightness(Image.fromarray(pixels)).enhance(factor))
+
+    small = cv2.resize(a, (240, 180), interpolation=cv2.INTER_AREA)
+    # two copies at each tone; of the full-size ones, two keep the original's tone
+    files = {"a_dark": jpeg(toned(a, 0.8)), "a_small_dark": jpeg(toned(small, 0.8))}
+    files.update({"a": jpeg(a), "a_mirror": jpeg(a[:, ::-1].copy())})
+    kept, _ = run_files(tmp_path, files, pf.PrefilterSettings(workers=1, blurry=False))
+    assert set(kept) == {"a"}, {k: v["labelloop"].get("quality") for k, v in kept.items()}
+    assert "least shifted tone" in kept["a"]["labelloop"]["kept_because"]
+
+
+def test_a_hash_match_framed_differently_is_no_copy():
+    rng = np.random.default_rng(9)
+    first = _unit(rng.normal(0, 1, pf.image_hash.SIGNATURE_SIDE**2))
+    # the same thumbnail (overlapping views of a low-texture scene), frames of different shapes
+    landscape, squarer = np.log(4 / 3), np.log(4 / 3) - 2 * pf.MAX_ASPECT_CHANGE
+    table = _table([first, first, first], aspect=[landscape, squarer, landscape - pf.MAX_ASPECT_CHANGE / 2])
+    pairs = np.array([[0, 1], [0, 2]])
+    assert pf.confirmed(table, pairs, np.array([pf._HASH, pf._CROP])).tolist() == [False, True]
+    groups = pf._resolve_component([0, 1, 2], table, np.zeros(3, bool))
+    assert sorted(sorted(g.members) for g in groups) == [[0, 2], [1]]
+    # byte-identical content is one image whatever its shape says
+    same = _table([first, first], contents=["x", "x"], aspect=[landscape, squarer])
+    assert pf.confirmed(same, pairs[:1], np.array([pf._EXACT])).tolist() == [True]
