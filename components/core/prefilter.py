@@ -422,7 +422,18 @@ def decide(table: _ImageTable, settings: PrefilterSettings) -> tuple[dict[int, D
     """Decision per image line, and how many duplicate groups (of two or more) there are."""
     if len(table.ids) == 0:
         return {}, 0
-    labels = duplicate_groups(table, settings)
+    return decide_components(table, duplicate_groups(table, settings), settings)
+
+
+def decide_components(
+    table: _ImageTable, labels: np.ndarray, settings: PrefilterSettings
+) -> tuple[dict[int, Decision], int]:
+    """:func:`decide` given each row's connected-component label (:func:`duplicate_groups`).
+
+    The sharded merge calls it with the members of multi-image components only: a component's
+    decisions depend on its own rows alone; an image alone in its component gets
+    :func:`lone_image_decision`.
+    """
     blurry = settings.blurry & (table.blur_scores >= settings.blur_threshold)
     decisions: dict[int, Decision] = {}
     order = np.argsort(labels, kind="stable")
@@ -433,6 +444,18 @@ def decide(table: _ImageTable, settings: PrefilterSettings) -> tuple[dict[int, D
             for member in group.members:
                 decisions[int(table.lines[member])] = _member_decision(member, group, table, blurry)
     return decisions, multi
+
+
+def lone_image_decision(item_id: str, blur_score: float, settings: PrefilterSettings) -> Decision:
+    """The decision :func:`decide` gives an image that no other image is a confirmed copy of (a
+    component of one): kept, or rejected as blurry. Without a table, so the sharded merge decides
+    the many lone images while it streams the manifest; tests hold it equal to :func:`decide`'s."""
+    score = round(float(blur_score), 4)
+    blurry = bool(settings.blurry and blur_score >= settings.blur_threshold)
+    facts = {"duplicate_group": item_id, "blur_score": score, "blurry": blurry}
+    if blurry:
+        return Decision(BLURRY, f"blur score {score} is at or above the threshold; retake or drop the image", facts)
+    return Decision(None, "", {**facts, "duplicates": []})
 
 
 def _member_decision(member: int, group: _Group, table: _ImageTable, blurry: np.ndarray) -> Decision:
