@@ -25,7 +25,7 @@ import collections
 import concurrent.futures
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -617,8 +617,27 @@ def write_decisions(
     step: str,
 ) -> PrefilterResult:
     """Pass two: decide over pass one's ``table`` (and ``failed`` images) and write kept and rejects
-    in the manifest's order. The sharded prefilter calls it with the facts of every shard."""
+    in the manifest's order."""
     decisions, groups = decide(table, settings)
+    return write_outcomes(
+        input_path, kept_path, rejects_path, lambda number, _: decisions[number], failed, groups, settings, step=step
+    )
+
+
+def write_outcomes(
+    input_path: str,
+    kept_path: str,
+    rejects_path: str,
+    decision_of: Callable[[int, dict], Decision],
+    failed: dict[int, ImageFacts],
+    groups: int,
+    settings: PrefilterSettings,
+    *,
+    step: str,
+) -> PrefilterResult:
+    """Stream the manifest into kept and rejects, each decodable image line with
+    ``decision_of(line number, record)`` (asked in line order), each ``failed`` one with its reason.
+    The sharded merge passes decisions it keeps off the heap (``prefilter_merge``)."""
     items = kept = images = passed = 0
     with manifest.RejectsWriter(rejects_path, step) as rejects, manifest.atomic_writer(kept_path) as out:
         for line in manifest.read_lines(input_path):
@@ -638,7 +657,7 @@ def write_decisions(
                 facts = failed[line.number]
                 rejects.reject(record, facts.reason_code, f"{record['imageGcsUri']}: {facts.reason}", line=line.number)
                 continue
-            decision = decisions[line.number]
+            decision = decision_of(line.number, record)
             annotated = manifest.with_extra(record, **decision.facts)
             if decision.reason_code is None:
                 kept += 1
