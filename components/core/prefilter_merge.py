@@ -32,7 +32,7 @@ import math
 import os
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -437,25 +437,32 @@ def merge(
     *,
     step: str,
     workers: int | None = None,
+    phase_done: Callable[[str], None] = lambda name: None,
 ) -> prefilter.PrefilterResult:
     """Decide over every shard's facts and write kept and rejects exactly as the unsharded prefilter.
 
-    ``workers``: processes the duplicate searches may use (None: one per CPU).
+    ``workers``: processes the duplicate searches may use (None: one per CPU). ``phase_done`` is
+    called with each phase's name as it ends (benchmarks time them).
     """
     keys = read_keys(paths)
+    phase_done("read key columns")
     candidates = candidate_pairs(keys, settings, workers)
+    phase_done("duplicate searches (exact, near, corner crops)")
     rows = np.unique(candidates.pairs)
     pairs = np.searchsorted(rows, candidates.pairs)
     table = candidate_table(keys, rows, paths)
+    phase_done(f"read the {len(rows):,} candidate rows' facts")
     keep = confirmed_in_chunks(table, pairs, candidates.kinds)
     del candidates
     labels = near_duplicates.groups_from_pairs(len(rows), pairs[keep])
     del pairs, keep
+    phase_done("confirm pairs, components")
     store = DecisionStore()
     try:
         groups = decide_members(table, labels, settings, store)
         del table, labels
         store.finish()
+        phase_done("decide multi-image components")
         lines, scores, failed = keys.lines, keys.blur_scores, keys.failed
         del keys
         cursor = _LineCursor(lines, scores)
@@ -468,8 +475,10 @@ def merge(
             return prefilter.lone_image_decision(manifest.item_id(record), score, settings)
 
         failed_facts = {line: prefilter.ImageFacts(line, code, reason) for line, (code, reason) in failed.items()}
-        return prefilter.write_outcomes(
+        result = prefilter.write_outcomes(
             input_path, kept_path, rejects_path, decision_of, failed_facts, groups, settings, step=step
         )
+        phase_done("stream the manifest into kept and rejects")
+        return result
     finally:
         store.close()

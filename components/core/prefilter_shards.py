@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -246,6 +246,7 @@ def merge_shards(
     *,
     step: str,
     workers: int | None = None,
+    phase_done: Callable[[str], None] = lambda name: None,
 ) -> prefilter.PrefilterResult:
     """Decide over every shard's facts and write kept and rejects exactly as the unsharded prefilter.
 
@@ -260,10 +261,13 @@ def merge_shards(
         settings: The settings the shards ran with (their thresholds decide here).
         step: The name the rejects record as their producer.
         workers: Processes the duplicate searches may use (None: one per CPU).
+        phase_done: Called with each merge phase's name as it ends (benchmarks time them).
     """
     headers = []
     for path in facts_paths:
         with prefilter_merge.FactsFile(path) as facts:
             headers.append(facts.header)
     _check_complete(headers, facts_paths)
-    return prefilter_merge.merge(input_path, facts_paths, kept_path, rejects_path, settings, step=step, workers=workers)
+    return prefilter_merge.merge(
+        input_path, facts_paths, kept_path, rejects_path, settings, step=step, workers=workers, phase_done=phase_done
+    )
