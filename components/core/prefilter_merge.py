@@ -140,9 +140,12 @@ class FactsFile:
 # 1. Key columns
 
 
-@dataclass(frozen=True)
+@dataclass
 class Keys:
     """The decodable images' search columns, in source-line order (row i is the i-th such line).
+
+    Not frozen: :func:`candidate_pairs` can drop the digests and corner hashes once their search
+    is done (``release``), so the next search runs beside less memory.
 
     Attributes:
         lines: Source line of each row.
@@ -157,10 +160,10 @@ class Keys:
     """
 
     lines: np.ndarray
-    digests: np.ndarray
+    digests: np.ndarray | None
     phashes: np.ndarray
     hashable: np.ndarray
-    corner_hashes: np.ndarray
+    corner_hashes: np.ndarray | None
     blur_scores: np.ndarray
     files: np.ndarray
     file_rows: np.ndarray
@@ -206,7 +209,7 @@ def read_keys(paths: Sequence[str]) -> Keys:
             parts["corner_hashes"].append(facts.values("corner_hashes", np.uint64, rows, width=4))
             parts["blur_scores"].append(facts.values("blur_score", np.float64, rows))
             parts["files"].append(np.full(len(rows), number, np.int32))
-            parts["file_rows"].append(rows.astype(np.int64))
+            parts["file_rows"].append(rows.astype(np.int32 if facts.rows < 2**31 else np.int64))
     lines = np.concatenate(parts.pop("lines"))
     order = np.argsort(lines, kind="stable")
     lines = lines[order]
@@ -237,8 +240,13 @@ def exact_edges(digests: np.ndarray) -> np.ndarray:
     return np.stack([rows[:-1][same], rows[1:][same]], axis=1).astype(np.int64)
 
 
-def candidate_pairs(keys: Keys, settings: prefilter.PrefilterSettings, workers: int | None = None):
-    """Phase 2: :func:`prefilter.candidate_pairs` over the key columns (same searches, thresholds)."""
+def candidate_pairs(
+    keys: Keys, settings: prefilter.PrefilterSettings, workers: int | None = None, *, release: bool = False
+) -> prefilter.CandidatePairs:
+    """Phase 2: :func:`prefilter.candidate_pairs` over the key columns (same searches, thresholds).
+
+    ``release``: set ``keys.digests`` and ``keys.corner_hashes`` to None once their search is done.
+    """
     parts, kinds = [np.empty((0, 2), np.int64)], [np.empty(0, np.int8)]
 
     def add(pairs: np.ndarray, kind: int) -> None:
@@ -247,6 +255,8 @@ def candidate_pairs(keys: Keys, settings: prefilter.PrefilterSettings, workers: 
 
     if settings.exact_duplicates and len(keys.lines):
         add(exact_edges(keys.digests), prefilter._EXACT)
+    if release:
+        keys.digests = None
     if settings.near_duplicates and keys.hashable.any():
         members = np.flatnonzero(keys.hashable)
         if settings.crop_hamming_threshold is not None:
@@ -261,6 +271,10 @@ def candidate_pairs(keys: Keys, settings: prefilter.PrefilterSettings, workers: 
             del corners
             owners, others = members[pairs[:, 0] // 4], members[pairs[:, 1]]
             add(np.stack([owners, others], axis=1)[owners != others], prefilter._CROP)
+    if release:
+        keys.corner_hashes = None
+    if settings.near_duplicates and keys.hashable.any():
+        members = np.flatnonzero(keys.hashable)
         unique, inverse = np.unique(keys.phashes[members], return_inverse=True)
         same_hash = prefilter._chain_edges(inverse, members)
         found = near_duplicates.near_duplicate_pairs(
@@ -298,7 +312,7 @@ def candidate_table(keys: Keys, rows: np.ndarray, paths: Sequence[str]) -> prefi
     columns = {
         "lines": keys.lines[rows],
         "phashes": keys.phashes[rows],
-        "corner_hashes": keys.corner_hashes[rows],
+        "corner_hashes": np.zeros((n, 4), np.uint64),
         "hashable": keys.hashable[rows],
         "blur_scores": keys.blur_scores[rows],
         "contents": np.empty(n, "S32"),
@@ -318,6 +332,7 @@ def candidate_table(keys: Keys, rows: np.ndarray, paths: Sequence[str]) -> prefi
             for k, item_id in zip(at.tolist(), facts.read(_IDS_KEY, wanted).tolist()):
                 ids[k] = item_id
             columns["contents"][at] = facts.read("content/values", wanted).astype("S32")
+            columns["corner_hashes"][at] = facts.values("corner_hashes", np.uint64, wanted, width=4)
             present = ~facts.nulls("signature")[wanted]
             columns["signatures"][at[present]] = facts.values("signature", np.float16, wanted[present]).reshape(
                 -1, side
@@ -446,7 +461,7 @@ def merge(
     """
     keys = read_keys(paths)
     phase_done("read key columns")
-    candidates = candidate_pairs(keys, settings, workers)
+    candidates = candidate_pairs(keys, settings, workers, release=True)
     phase_done("duplicate searches (exact, near, corner crops)")
     rows = np.unique(candidates.pairs)
     pairs = np.searchsorted(rows, candidates.pairs)
