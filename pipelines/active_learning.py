@@ -86,15 +86,14 @@ def build_rounds(target: str, max_rounds: int):
 
 
 def build_pipeline(
-    target: str = "local", max_rounds: int = steps.MAX_ROUNDS, *, parallelism: int = steps.SHARD_PARALLELISM
+    target: str = "local", max_rounds: int = steps.MAX_ROUNDS, *, sharding: steps.ShardSettings | None = None
 ):
     """The active-learning pipeline for ``target``, holding ``max_rounds`` rounds (the cold start included);
-    ``parallelism`` caps the shard tasks running at once when it runs with ``sharded=True``."""
+    with ``sharding`` its prefilter fans out over shards (``steps.ShardSettings``; same kept items)."""
     check_target(target)
     if max_rounds < 1:
         raise ValueError(f"max_rounds must be at least 1 (the cold start), got {max_rounds}")
     rounds = build_rounds(target, max_rounds)
-    prefilter = steps.either_prefilter(target, parallelism)  # built before the pipeline: KFP nests none inside
 
     @dsl.pipeline(
         name="active-learning", description="Curate, then label with active learning, train, gate and register."
@@ -127,13 +126,6 @@ def build_pipeline(
         seed: int = steps.SEED,
         location: str = steps.LOCATION,
         comparison_seeds: int = 0,
-        sharded: bool = False,
-        shard_count: int = steps.SHARD_COUNT,
-        shard_size: int = 0,
-        shard_cpu: str = steps.SHARD_CPU,
-        shard_memory: str = steps.SHARD_MEMORY,
-        merge_cpu: str = steps.MERGE_CPU,
-        merge_memory: str = steps.MERGE_MEMORY,
     ) -> NamedTuple("Outputs", report=dsl.HTML, metrics=dsl.Metrics):
         """Label a dataset with active learning and train a gated model on it.
 
@@ -171,13 +163,6 @@ def build_pipeline(
             location: Vertex target only: region of the training custom jobs.
             comparison_seeds: Simulated backend only: seeds of the report's active-learning versus
                 random-sampling comparison on the final dataset, labeled from ground_truth_uri (0: none).
-            sharded: Prefilter in shards over many tasks (same kept items; for millions of images).
-            shard_count: Sharded only: number of shards (0 to size them by ``shard_size``).
-            shard_size: Sharded only: most items per shard, when ``shard_count`` is 0.
-            shard_cpu: Sharded, Vertex only: CPU limit of each shard task (picks its machine).
-            shard_memory: Sharded, Vertex only: memory limit of each shard task, e.g. ``16G``.
-            merge_cpu: Sharded, Vertex only: CPU limit of the task that merges the shards.
-            merge_memory: Sharded, Vertex only: its memory limit (see ``docs/scale-out.md``).
         """
         curated = steps.curate_steps(
             source_uri=source_uri,
@@ -191,18 +176,7 @@ def build_pipeline(
                 min_side=min_side,
                 seed=seed,
             ),
-            sharding=steps.ShardSettings(
-                target=target,
-                shard_count=shard_count,
-                shard_size=shard_size,
-                cpu=shard_cpu,
-                memory=shard_memory,
-                parallelism=parallelism,
-                merge_cpu=merge_cpu,
-                merge_memory=merge_memory,
-            ),
-            sharded=sharded,
-            switch=prefilter,
+            sharding=sharding,
         )
         labeling = steps.LabelingSettings(
             job_spec=labeling_job_spec,

@@ -78,11 +78,10 @@ def label_new_items(
         )
 
 
-def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARALLELISM):
-    """The retrain pipeline for ``target``; ``parallelism`` caps the shard tasks running at once when
-    it runs with ``sharded=True``."""
+def build_pipeline(target: str = "local", *, sharding: steps.ShardSettings | None = None):
+    """The retrain pipeline for ``target``; with ``sharding`` its prefilter fans out over shards
+    (``steps.ShardSettings``; same kept items)."""
     check_target(target)
-    prefilter = steps.either_prefilter(target, parallelism)  # built before the pipeline: KFP nests none inside
 
     @dsl.pipeline(name="retrain", description="Import new data, version it, label what is new, retrain, gate, promote.")
     def retrain(
@@ -110,13 +109,6 @@ def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARA
         seed: int = steps.SEED,
         location: str = steps.LOCATION,
         budget_milli_node_hours: int = steps.BUDGET_MILLI_NODE_HOURS,
-        sharded: bool = False,
-        shard_count: int = steps.SHARD_COUNT,
-        shard_size: int = 0,
-        shard_cpu: str = steps.SHARD_CPU,
-        shard_memory: str = steps.SHARD_MEMORY,
-        merge_cpu: str = steps.MERGE_CPU,
-        merge_memory: str = steps.MERGE_MEMORY,
     ):
         """Retrain on the newest data and promote the model only when the gate blesses it.
 
@@ -147,13 +139,6 @@ def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARA
             seed: Seed for every random choice.
             location: Vertex target only: region.
             budget_milli_node_hours: Vertex target only: AutoML training budget.
-            sharded: Prefilter in shards over many tasks (same kept items; for millions of images).
-            shard_count: Sharded only: number of shards (0 to size them by ``shard_size``).
-            shard_size: Sharded only: most items per shard, when ``shard_count`` is 0.
-            shard_cpu: Sharded, Vertex only: CPU limit of each shard task (picks its machine).
-            shard_memory: Sharded, Vertex only: memory limit of each shard task, e.g. ``16G``.
-            merge_cpu: Sharded, Vertex only: CPU limit of the task that merges the shards.
-            merge_memory: Sharded, Vertex only: its memory limit (see ``docs/scale-out.md``).
         """
         curated = steps.curate_steps(
             source_uri=source_uri,
@@ -167,18 +152,7 @@ def build_pipeline(target: str = "local", *, parallelism: int = steps.SHARD_PARA
                 min_side=min_side,
                 seed=seed,
             ),
-            sharding=steps.ShardSettings(
-                target=target,
-                shard_count=shard_count,
-                shard_size=shard_size,
-                cpu=shard_cpu,
-                memory=shard_memory,
-                parallelism=parallelism,
-                merge_cpu=merge_cpu,
-                merge_memory=merge_memory,
-            ),
-            sharded=sharded,
-            switch=prefilter,
+            sharding=sharding,
         )
         labeling = steps.LabelingSettings(
             job_spec=labeling_job_spec,

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from kfp import dsl
-from kfp.dsl import pipeline_context
 
 from ..components.apply_machine_labels import apply_machine_labels
 from ..components.build_run_report import build_run_report
@@ -194,136 +193,26 @@ class ShardSettings:
 
 
 class CurateTasks(NamedTuple):
-    """The curate tasks, for pipelines that build on them; ``prefiltered`` holds the prefilter's
-    ``kept``, ``rejects`` and ``metrics`` outputs (of whichever prefilter ran)."""
+    """The curate tasks, for pipelines that build on them."""
 
     imported: object
-    prefiltered: dict
+    prefiltered: object
     split: object
-
-
-#: The prefilter outputs the pipelines read, the same on the one-task and the sharded path.
-PREFILTER_OUTPUTS = ("kept", "rejects", "metrics")
 
 
 # ---------------------------------------------------------------------------------------------
 # Curate
 
 
-def curate_steps(
-    *,
-    source_uri,
-    settings: CurateSettings,
-    sharding: ShardSettings | None = None,
-    sharded: Any = None,
-    switch: Any = None,
-) -> CurateTasks:
-    """Add import → prefilter → split to the enclosing pipeline.
-
-    ``sharded`` (a pipeline parameter) picks the prefilter at run time through ``switch``, the
-    sub-pipeline :func:`either_prefilter` built (before the enclosing pipeline: KFP builds no
-    pipeline inside another): the one-task prefilter, or (True) the sharded one with ``sharding``'s
-    settings; the kept items are identical. Without ``sharded`` the choice is made at build time:
-    sharded exactly when ``sharding`` is given.
-    """
+def curate_steps(*, source_uri, settings: CurateSettings, sharding: ShardSettings | None = None) -> CurateTasks:
+    """Add import → prefilter → split to the enclosing pipeline; with ``sharding`` the prefilter fans
+    out over shards (same kept items; ``prefiltered`` is then the merge task, with the same outputs)."""
     imported = import_step(source_uri=source_uri, settings=settings)
-    items = imported.outputs["items"]
-    if sharded is None:
-        task = (
-            prefilter_step(items=items, settings=settings)
-            if sharding is None
-            else sharded_prefilter_steps(items=items, settings=settings, sharding=sharding)
-        )
+    if sharding is None:
+        prefiltered = prefilter_step(items=imported.outputs["items"], settings=settings)
     else:
-        task = switch(
-            items=items,
-            hamming_threshold=settings.hamming_threshold,
-            blur_threshold=settings.blur_threshold,
-            min_side=settings.min_side,
-            sharded=sharded,
-            shard_count=sharding.shard_count,
-            shard_size=sharding.shard_size,
-            shard_cpu=sharding.cpu,
-            shard_memory=sharding.memory,
-            merge_cpu=sharding.merge_cpu,
-            merge_memory=sharding.merge_memory,
-        ).set_display_name("Drop duplicates, blurry and corrupt images")
-    prefiltered = {name: task.outputs[name] for name in PREFILTER_OUTPUTS}
-    return CurateTasks(imported, prefiltered, split_step(items=prefiltered["kept"], settings=settings))
-
-
-#: First condition-group number of :func:`either_prefilter`'s sub-pipeline (apart from any parent's).
-_SWITCH_GROUP_IDS = 900
-
-
-def either_prefilter(target: str, parallelism: int):
-    """The prefilter as a sub-pipeline that runs the one-task or the sharded prefilter as its
-    ``sharded`` input says, with the same outputs (``dsl.OneOf``). A sub-pipeline of its own: KFP
-    2.17 mis-wires an If/Else beside a nested sub-pipeline otherwise (see :func:`gate_and_register`)."""
-
-    @dsl.pipeline(name="prefilter", description="The one-task or the sharded prefilter (same kept items).")
-    def prefilter(
-        items: dsl.Input[dsl.Dataset],
-        hamming_threshold: int,
-        blur_threshold: float,
-        min_side: int,
-        sharded: bool,
-        shard_count: int,
-        shard_size: int,
-        shard_cpu: str,
-        shard_memory: str,
-        merge_cpu: str,
-        merge_memory: str,
-    ) -> NamedTuple("Outputs", kept=dsl.Dataset, rejects=dsl.Dataset, metrics=dsl.Metrics):
-        """Drop duplicate, blurry and corrupt images, in one task or fanned out over shards.
-
-        Args:
-            items: Manifest to prefilter.
-            hamming_threshold: Near-duplicate threshold (bits).
-            blur_threshold: Blur score at or above which an image is dropped.
-            min_side: Smallest accepted image side in pixels.
-            sharded: Fan the per-image work out over shards (same kept items).
-            shard_count: Sharded only: number of shards (0 to size them by ``shard_size``).
-            shard_size: Sharded only: most items per shard, when ``shard_count`` is 0.
-            shard_cpu: Sharded, Vertex only: CPU limit of each shard task.
-            shard_memory: Sharded, Vertex only: memory limit of each shard task.
-            merge_cpu: Sharded, Vertex only: CPU limit of the merge task.
-            merge_memory: Sharded, Vertex only: memory limit of the merge task.
-
-        Returns:
-            kept: The kept items.
-            rejects: Every removed item with a reason code.
-            metrics: Item counts per outcome.
-        """
-        settings = CurateSettings(
-            data_type="image",
-            allowed_labels=[],
-            allowed_uri_schemes=[],
-            hamming_threshold=hamming_threshold,
-            blur_threshold=blur_threshold,
-            min_side=min_side,
-        )
-        sharding = ShardSettings(
-            target=target,
-            shard_count=shard_count,
-            shard_size=shard_size,
-            cpu=shard_cpu,
-            memory=shard_memory,
-            parallelism=parallelism,
-            merge_cpu=merge_cpu,
-            merge_memory=merge_memory,
-        )
-        # KFP 2.17 numbers condition groups per pipeline (condition-1, ...) and mis-wires a parent's
-        # group whose name a nested pipeline's group also has: number these apart.
-        pipeline_context.Pipeline.get_default_pipeline()._group_id = _SWITCH_GROUP_IDS
-        with dsl.If(sharded == False, name="whole"):  # a pipeline channel: == builds the condition
-            whole = prefilter_step(items=items, settings=settings)
-        with dsl.Else(name="sharded"):
-            merged = sharded_prefilter_steps(items=items, settings=settings, sharding=sharding)
-        outputs = NamedTuple("Outputs", kept=dsl.Dataset, rejects=dsl.Dataset, metrics=dsl.Metrics)
-        return outputs(*(dsl.OneOf(whole.outputs[name], merged.outputs[name]) for name in PREFILTER_OUTPUTS))
-
-    return prefilter
+        prefiltered = sharded_prefilter_steps(items=imported.outputs["items"], settings=settings, sharding=sharding)
+    return CurateTasks(imported, prefiltered, split_step(items=prefiltered.outputs["kept"], settings=settings))
 
 
 def import_step(*, source_uri, settings: CurateSettings):
@@ -783,9 +672,9 @@ def finish(
         build_run_report(
             import_metrics=curated.imported.outputs["metrics"],
             import_rejects=curated.imported.outputs["rejects"],
-            prefilter_metrics=curated.prefiltered["metrics"],
-            prefilter_kept=curated.prefiltered["kept"],
-            prefilter_rejects=curated.prefiltered["rejects"],
+            prefilter_metrics=curated.prefiltered.outputs["metrics"],
+            prefilter_kept=curated.prefiltered.outputs["kept"],
+            prefilter_rejects=curated.prefiltered.outputs["rejects"],
             evaluation=gated.outputs["metrics"],
             classification_metrics=gated.outputs["classification_metrics"],
             machine_labels=machine.outputs["metrics"],

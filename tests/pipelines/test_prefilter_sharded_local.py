@@ -122,28 +122,21 @@ def test_curate_sharded_gives_the_same_split_as_curate_whole(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["active_learning", "retrain"])
-def test_active_learning_and_retrain_take_the_sharded_prefilter_as_a_run_parameter(tmp_path, name):
+def test_active_learning_and_retrain_build_with_a_sharded_prefilter(tmp_path, name):
     import importlib
+
+    from labelloop.pipelines import steps
 
     module = importlib.import_module(f"labelloop.pipelines.{name}")
     for target in ("local", "vertex"):
+        sharding = steps.ShardSettings(target=target, shard_count=50, cpu="8", memory="32G", parallelism=7)
         path = tmp_path / f"{name}-{target}.yaml"
-        compiler.Compiler().compile(module.build_pipeline(target, parallelism=7), str(path))
+        compiler.Compiler().compile(module.build_pipeline(target, sharding=sharding), str(path))
         spec = yaml.safe_load(path.read_text())
-        parameters = spec["root"]["inputDefinitions"]["parameters"]
-        assert parameters["sharded"]["defaultValue"] is False
-        assert {"shard_count", "shard_size", "shard_cpu", "shard_memory", "merge_cpu", "merge_memory"} <= set(
-            parameters
-        )
         dags = [spec["root"], *spec["components"].values()]
-        tasks = [t for d in dags for t in d.get("dag", {}).get("tasks", {}).values()]
-        loops = [t for t in tasks if "iteratorPolicy" in t]
+        loops = [t for d in dags for t in d.get("dag", {}).get("tasks", {}).values() if "iteratorPolicy" in t]
         assert [loop["iteratorPolicy"]["parallelismLimit"] for loop in loops] == [7]
-        conditions = [t["triggerPolicy"]["condition"] for t in tasks if "condition" in t.get("triggerPolicy", {})]
-        assert any("sharded" in c for c in conditions) and len(conditions) >= 2  # whole / sharded branches
-        executors = spec["deploymentSpec"]["executors"]
-        assert {"exec-merge-prefilter-shards", "exec-prefilter-images", "exec-prefilter-shard"} <= set(executors)
-        resources = executors["exec-prefilter-shard"]["container"].get("resources", {})
-        assert ("shard_cpu" in str(resources.get("resourceCpuLimit"))) == (target == "vertex")
-        split = next(t for t in tasks if t.get("componentRef", {}).get("name") == "comp-split-dataset")
-        assert "taskOutputArtifact" in str(split["inputs"]) or "oneof" in str(split).lower()
+        assert "exec-merge-prefilter-shards" in spec["deploymentSpec"]["executors"]
+        assert "exec-prefilter-images" not in spec["deploymentSpec"]["executors"]
+        resources = spec["deploymentSpec"]["executors"]["exec-prefilter-shard"]["container"].get("resources", {})
+        assert (resources.get("resourceCpuLimit") == "8") == (target == "vertex")
