@@ -32,7 +32,7 @@ import math
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,14 +97,26 @@ class FactsFile:
         """Column ``key`` (e.g. ``phash/values``), or only its ``rows`` (sorted file rows), read in
         chunks so that a wide column (thumbnails, ids) never sits in memory whole."""
         handle, shape, dtype = self._open(key)
+        handle.close()
+        if not shape:
+            return np.lib.format.read_array(self._zip.open(f"{key}.npy"), allow_pickle=False)
+        count = shape[0] if rows is None else len(rows)
+        out = np.empty((count, *shape[1:]), dtype)
+        done = 0
+        for block in self.read_blocks(key, rows):
+            out[done : done + len(block)] = block
+            done += len(block)
+        return out
+
+    def read_blocks(self, key: str, rows: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """The selected ``rows`` (sorted; None: all) of a column, a block of about ``_CHUNK_BYTES``
+        of the file at a time, in order (for columns converted on the way, e.g. content hashes)."""
+        handle, shape, dtype = self._open(key)
         with handle:
-            if not shape:
-                return np.lib.format.read_array(self._zip.open(f"{key}.npy"), allow_pickle=False)
             row_shape = tuple(shape[1:])
             per_row = dtype.itemsize * math.prod(row_shape)
             if rows is None:
                 rows = np.arange(shape[0])
-            out = np.empty((len(rows), *row_shape), dtype)
             step = max(1, _CHUNK_BYTES // max(per_row, 1))
             done = 0
             for start in range(0, shape[0], step):
@@ -113,9 +125,9 @@ class FactsFile:
                 stop = min(start + step, shape[0])
                 block = np.frombuffer(handle.read((stop - start) * per_row), dtype).reshape(stop - start, *row_shape)
                 until = int(np.searchsorted(rows, stop))
-                out[done:until] = block[rows[done:until] - start]
+                if until > done:
+                    yield block[rows[done:until] - start]
                 done = until
-        return out
 
     def nulls(self, field: str) -> np.ndarray:
         """Which rows have no value (None) for an :class:`prefilter.ImageFacts` field."""
@@ -203,7 +215,11 @@ def read_keys(paths: Sequence[str]) -> Keys:
                     failed[int(lines[row])] = (codes[k], reasons[k] if reasons else "")
             rows = np.flatnonzero(good)
             parts["lines"].append(lines[rows])
-            parts["digests"].append(hex_digests(facts.read("content/values", rows), lines[rows]))
+            digests, done = np.empty((len(rows), 2), np.uint64), 0
+            for block in facts.read_blocks("content/values", rows):  # U32 is 128 bytes a row: in blocks
+                digests[done : done + len(block)] = hex_digests(block, lines[rows[done : done + len(block)]])
+                done += len(block)
+            parts["digests"].append(digests)
             parts["hashable"].append(~facts.nulls("phash")[rows])
             parts["phashes"].append(facts.values("phash", np.uint64, rows))
             parts["corner_hashes"].append(facts.values("corner_hashes", np.uint64, rows, width=4))
@@ -211,14 +227,16 @@ def read_keys(paths: Sequence[str]) -> Keys:
             parts["files"].append(np.full(len(rows), number, np.int32))
             parts["file_rows"].append(rows.astype(np.int32 if facts.rows < 2**31 else np.int64))
     lines = np.concatenate(parts.pop("lines"))
-    order = np.argsort(lines, kind="stable")
+    order = np.argsort(lines, kind="stable").astype(np.int32 if len(lines) < 2**31 else np.int64)
     lines = lines[order]
     repeated = np.flatnonzero(lines[1:] == lines[:-1])
     if repeated.size:
         raise ValueError(
             f"line {int(lines[repeated[0]])} has facts in two shard files; merge the shards of one split only"
         )
-    columns = {name: np.concatenate(values)[order] for name, values in parts.items()}
+    columns = {}
+    for name in list(parts):  # one column at a time: its per-file parts go as it is built
+        columns[name] = np.concatenate(parts.pop(name))[order]
     return Keys(lines=lines, failed=failed, **columns)
 
 
