@@ -21,7 +21,7 @@ Target (issue 18): merge <= 60 s and <= 2 GB at 10M on 2 cores. The machine is s
 average is printed beside every figure.
 
     python benchmarks/sharding.py [--corpus benchmarks/out/prefilter_corpus] [--shards 4]
-        [--merge-sizes 1000000 10000000] [--old-merge-sizes 1000000] [--skip-per-shard]
+        [--merge-sizes 1000000 10000000] [--old-merge-sizes 1000000] [--facts-dir DIR] [--skip-per-shard]
 """
 
 from __future__ import annotations
@@ -366,6 +366,9 @@ def main() -> None:
     parser.add_argument("--merge-sizes", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--old-merge-sizes", type=int, nargs="*", default=[1_000_000])
     parser.add_argument("--work", default="", help="folder for the synthetic facts (default: a temporary one)")
+    parser.add_argument(
+        "--facts-dir", default="", help="keep the synthetic facts in <dir>/<images>/ and reuse them in later runs"
+    )
     parser.add_argument("--skip-per-shard", action="store_true")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -393,12 +396,17 @@ def main() -> None:
             f"{figures['identical_kept']}; {figures['load']}"
         )
     for n in args.merge_sizes:
-        with tempfile.TemporaryDirectory(dir=args.work or None) as work:
-            setup = in_fresh_process("setup", n, work=work)
-            if "error" in setup:
-                print(f"synthetic facts, {n:,} images: FAILED {setup['error']}")
-                continue
-            print(f"synthetic facts, {n:,} images: {setup['planted']:,} planted copies")
+        with tempfile.TemporaryDirectory(dir=args.work or None) as scratch:
+            work = os.path.join(args.facts_dir, str(n)) if args.facts_dir else scratch
+            if os.path.exists(os.path.join(work, "facts-9.npz")):
+                print(f"synthetic facts, {n:,} images: reused from {work}")
+            else:
+                os.makedirs(work, exist_ok=True)
+                setup = in_fresh_process("setup", n, work=work)
+                if "error" in setup:
+                    print(f"synthetic facts, {n:,} images: FAILED {setup['error']}")
+                    continue
+                print(f"synthetic facts, {n:,} images: {setup['planted']:,} planted copies")
             new = in_fresh_process("merge", n, work=work)
             print_merge("merge (columnar)", new)
             if n in args.old_merge_sizes:
