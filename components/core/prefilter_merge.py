@@ -26,13 +26,18 @@ identical item by item.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import itertools
 import json
 import math
+import multiprocessing
 import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -381,6 +386,13 @@ def _take(table: prefilter._ImageTable, rows: np.ndarray) -> prefilter._ImageTab
     return prefilter._ImageTable(**values)
 
 
+def serialise(decisions: dict[int, prefilter.Decision]) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """Lines, byte sizes and the concatenated JSON of decisions (a compact, picklable batch)."""
+    blobs = [orjson.dumps([d.reason_code, d.reason, d.facts]) for d in decisions.values()]
+    lines = np.fromiter(decisions, np.int64, len(decisions))
+    return lines, np.fromiter(map(len, blobs), np.int64, len(blobs)), b"".join(blobs)
+
+
 class DecisionStore:
     """Decisions serialised to a temporary file, served back in line order while pass two streams."""
 
@@ -391,10 +403,13 @@ class DecisionStore:
         self._cursor = 0
 
     def add(self, decisions: dict[int, prefilter.Decision]) -> None:
-        blobs = [orjson.dumps([d.reason_code, d.reason, d.facts]) for d in decisions.values()]
-        self._file.write(b"".join(blobs))
-        self._lines.append(np.fromiter(decisions, np.int64, len(decisions)))
-        self._sizes.append(np.fromiter(map(len, blobs), np.int64, len(blobs)))
+        self.add_serialised(*serialise(decisions))
+
+    def add_serialised(self, lines: np.ndarray, sizes: np.ndarray, blob: bytes) -> None:
+        """Decisions as :func:`serialise` gave them."""
+        self._file.write(blob)
+        self._lines.append(lines)
+        self._sizes.append(sizes)
 
     def finish(self) -> None:
         """Sort by line; after this, :meth:`get` serves lines in increasing order."""
@@ -421,26 +436,68 @@ class DecisionStore:
         self._file.close()
 
 
+def decide_batch(
+    table: prefilter._ImageTable, labels: np.ndarray, settings: prefilter.PrefilterSettings
+) -> tuple[np.ndarray, np.ndarray, bytes, int]:
+    """:func:`prefilter.decide_components` over whole components, serialised (runs in a worker process)."""
+    decisions, multi = prefilter.decide_components(table, labels, settings)
+    return (*serialise(decisions), multi)
+
+
 def decide_members(
-    table: prefilter._ImageTable, labels: np.ndarray, settings: prefilter.PrefilterSettings, store: DecisionStore
+    table: prefilter._ImageTable,
+    labels: np.ndarray,
+    settings: prefilter.PrefilterSettings,
+    store: DecisionStore,
+    workers: int = 1,
 ) -> int:
     """Decide the components of two or more rows, a batch of whole components at a time, into ``store``;
-    how many duplicate groups (of two or more) they hold."""
+    how many duplicate groups (of two or more) they hold.
+
+    Components are independent, so with ``workers`` > 1 (and more than one batch) the batches are
+    decided in that many worker processes, each sent only its batch's rows; at most two batches
+    per worker are in flight, so memory stays bounded.
+    """
     sizes = np.bincount(labels, minlength=1)
     members = np.flatnonzero(sizes[labels] >= 2)
     members = members[np.argsort(labels[members], kind="stable")]
     starts = np.flatnonzero(np.diff(labels[members], prepend=-1))  # each component's first position
-    groups, first = 0, 0
     cuts = starts[np.searchsorted(starts, np.arange(_DECIDE_ROWS, len(members), _DECIDE_ROWS))]
-    for stop in [*np.unique(cuts).tolist(), len(members)]:
-        if stop <= first:
-            continue
-        rows = np.sort(members[first:stop])  # table order: components and their members as in decide()
-        decisions, multi = prefilter.decide_components(_take(table, rows), labels[rows], settings)
-        store.add(decisions)
-        groups += multi
-        first = stop
+    bounds = [0, *np.unique(cuts[cuts > 0]).tolist(), len(members)]
+
+    def batches() -> Iterator[tuple]:
+        for first, stop in itertools.pairwise(bounds):
+            if stop > first:
+                rows = np.sort(members[first:stop])  # table order: components and members as in decide()
+                yield _take(table, rows), labels[rows], settings
+
+    groups = 0
+    if workers <= 1 or len(bounds) <= 2 or multiprocessing.current_process().daemon:
+        for batch in batches():
+            *serialised, multi = decide_batch(*batch)
+            store.add_serialised(*serialised)
+            groups += multi
+        return groups
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        pending: collections.deque = collections.deque()
+        for batch in batches():
+            pending.append((batch, pool.submit(decide_batch, *batch)))
+            while len(pending) > 2 * workers:
+                groups += _collect(pending.popleft(), store)
+        while pending:
+            groups += _collect(pending.popleft(), store)
     return groups
+
+
+def _collect(submitted: tuple, store: DecisionStore) -> int:
+    batch, future = submitted
+    try:
+        *serialised, multi = future.result()
+    except BrokenProcessPool:  # e.g. a script without an ``if __name__ == "__main__":`` guard
+        *serialised, multi = decide_batch(*batch)
+    store.add_serialised(*serialised)
+    return multi
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,7 +549,7 @@ def merge(
     phase_done("confirm pairs, components")
     store = DecisionStore()
     try:
-        groups = decide_members(table, labels, settings, store)
+        groups = decide_members(table, labels, settings, store, workers=near_duplicates._worker_count(workers))
         del table, labels
         store.finish()
         phase_done("decide multi-image components")

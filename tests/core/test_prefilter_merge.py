@@ -113,7 +113,8 @@ def test_candidate_table_equals_the_prefilters_table(shard_files):
             assert np.array_equal(mine, theirs[rows]) and mine.dtype == theirs.dtype, field.name
 
 
-def test_candidate_pairs_and_decisions_equal_the_prefilters(shard_files, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_candidate_pairs_and_decisions_equal_the_prefilters(shard_files, monkeypatch, workers):
     _, paths, facts, ids = shard_files
     good = sorted((f for f in facts if f.reason_code is None), key=lambda f: f.line)
     table = pf.image_table(good, ids)
@@ -128,7 +129,7 @@ def test_candidate_pairs_and_decisions_equal_the_prefilters(shard_files, monkeyp
     monkeypatch.setattr(pm, "_DECIDE_ROWS", 3)
     labels = pf.duplicate_groups(table, SETTINGS)
     store = pm.DecisionStore()
-    groups = pm.decide_members(table, labels, SETTINGS, store)
+    groups = pm.decide_members(table, labels, SETTINGS, store, workers=workers)  # batches in worker processes
     store.finish()
     expected, expected_groups = pf.decide(table, SETTINGS)
     assert groups == expected_groups >= 5
