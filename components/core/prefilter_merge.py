@@ -283,17 +283,18 @@ def candidate_pairs(
     if settings.near_duplicates and keys.hashable.any():
         members = np.flatnonzero(keys.hashable)
         if settings.crop_hamming_threshold is not None:
-            corners = keys.corner_hashes[members]
+            # Every row's corner hashes as queries (a view, no copy); a flat image's (zeros) are
+            # dropped from the pairs below.
             pairs = near_duplicates.pairs_between(
-                corners.ravel(),
+                np.ascontiguousarray(keys.corner_hashes).ravel(),
                 keys.phashes[members],
                 settings.crop_hamming_threshold,
                 flip_mask=image_hash.MIRROR_MASK,
                 workers=workers,
             )
-            del corners
-            owners, others = members[pairs[:, 0] // 4], members[pairs[:, 1]]
-            add(np.stack([owners, others], axis=1)[owners != others], prefilter._CROP)
+            owners, others = pairs[:, 0] // 4, members[pairs[:, 1]]
+            real = keys.hashable[owners] & (owners != others)
+            add(np.stack([owners, others], axis=1)[real], prefilter._CROP)
     if release:
         keys.corner_hashes = None
     if settings.near_duplicates and keys.hashable.any():
