@@ -5,27 +5,29 @@
    (``prefilter_shards.inspect_shard`` + ``write_shard_facts``) is timed, beside the unsharded
    ``prefilter_manifest`` on the same manifest in the same run (the baseline). Also the facts
    file's bytes per image (what a shard sends to the merge).
-2. Merge, global search: a synthetic image table of 1,000,000 and 10,000,000 images with a
+2. Merge: synthetic shard facts files (10 shards) of 1,000,000 and 10,000,000 images with a
    realistic duplicate structure (exact copies, near copies of 1-4 bits, mirrored copies, copies
    cropped by a few percent whose hash lies near one of the original's corner-crop hashes, flat
-   images) goes through ``prefilter.duplicate_groups`` (exact, near and corner-crop searches: the
-   4 corner-crop queries per image included). Time and peak RSS in a fresh process, table
-   included; the planted copies must all be found.
-3. Merge, whole step: ``prefilter_shards.merge_shards`` (read every shard's facts file, rebuild
-   the table, decide, stream the source manifest into kept and rejects) at 1,000,000 images
-   (``--full-merge-sizes`` for more), in a fresh process.
+   images; thumbnails that copies share with their original) and their source manifest go
+   through the whole merge step, ``prefilter_shards.merge_shards`` (read the facts, exact, near
+   and corner-crop searches with 4 crop queries per image, confirmation, decisions, kept and
+   rejects written), in a fresh process: wall and CPU time, peak RSS of the process and with its
+   search worker processes, time and peak per phase. The merge as it was before (every image's
+   facts as objects, the whole table, ``write_decisions``) runs on the same files as the
+   baseline at the sizes in ``--old-merge-sizes`` (1M by default: at 10M it took 475-940 s and
+   6.3-9.5 GB), and both outputs must be identical.
 
 Target (issue 18): merge <= 60 s and <= 2 GB at 10M on 2 cores. The machine is shared: the load
 average is printed beside every figure.
 
     python benchmarks/sharding.py [--corpus benchmarks/out/prefilter_corpus] [--shards 4]
-        [--search-sizes 1000000 10000000] [--full-merge-sizes 1000000]
+        [--merge-sizes 1000000 10000000] [--old-merge-sizes 1000000] [--facts-dir DIR] [--skip-per-shard]
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import hashlib
 import json
 import os
 import pathlib
@@ -37,7 +39,7 @@ import threading
 import time
 
 import numpy as np
-from labelloop.components.core import manifest, prefilter, shards
+from labelloop.components.core import image_hash, manifest, prefilter, shards
 from labelloop.components.core import prefilter_shards as ps
 from labelloop.components.core.image_hash import MIRROR_MASK
 
@@ -190,124 +192,148 @@ def synthetic_columns(n: int, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def synthetic_table(columns: dict[str, np.ndarray]):
-    """The prefilter's image table over synthetic columns.
-
-    The table's layout is taken from :func:`prefilter.image_table` on one sample image, so fields the
-    prefilter adds are filled too: per-image vectors (e.g. thumbnail signatures) with random rows that
-    planted copies share with their original, other new columns with zeros.
-    """
-    n = len(columns["phashes"])
-    sample = prefilter.image_table(
-        [
-            prefilter.ImageFacts(
-                1, content="0" * 32, phash=1, corner_hashes=(1, 2, 3, 4), width=8, height=8, blur_score=0.5
-            )
-        ],
-        {1: "sample"},
-    )
-    given = {
-        "lines": np.arange(1, n + 1, dtype=np.int64),
-        "ids": columns["contents"],  # an id per row, indexed like a list
-        **{name: columns[name] for name in ("contents", "phashes", "corner_hashes", "hashable", "pixels")},
-        "blur_scores": columns["blur_scores"],
-    }
-    rng = np.random.default_rng(1)
-    copies = np.flatnonzero(columns["planted"] >= 0)
-    values = {}
-    for field in dataclasses.fields(prefilter._ImageTable):
-        like = getattr(sample, field.name)
-        if field.name in given:
-            value = given[field.name]
-            values[field.name] = value.tolist() if isinstance(like, list) and field.name != "ids" else value
-        elif isinstance(like, np.ndarray) and like.ndim == 2:
-            rows = rng.standard_normal((n, like.shape[1])).astype(like.dtype)
-            rows[copies] = rows[columns["planted"][copies]]
-            values[field.name] = rows
-        elif isinstance(like, np.ndarray):
-            values[field.name] = np.zeros(n, like.dtype)
-        else:
-            raise SystemExit(f"the prefilter's image table has a field {field.name!r} this benchmark cannot fill")
-    return prefilter._ImageTable(**values)
+def _sample_schema() -> tuple[dict[str, str], set[str]]:
+    """The facts file's schema and column names, from real ImageFacts (a flat and a textured image)."""
+    sample = [
+        prefilter.ImageFacts(1, content="0" * 32, width=8, height=8, blur_score=0.5),
+        prefilter.ImageFacts(
+            2,
+            content="1" * 32,
+            phash=2**63 + 1,
+            corner_hashes=(1, 2, 3, 4),
+            signature=np.zeros(SIDE, np.float16),
+            width=8,
+            height=8,
+            blur_score=0.5,
+        ),
+    ]
+    columns, schema = ps.facts_columns(sample)
+    return schema, set(columns)
 
 
-def search_child(n: int) -> dict:
-    """One global search in this (fresh) process; returns its figures."""
-    start = time.perf_counter()
+SIDE = image_hash.SIGNATURE_SIDE**2
+
+
+def write_synthetic_facts(n: int, count: int, work: pathlib.Path) -> dict:
+    """A manifest of ``n`` synthetic images and ``count`` shard facts files, written column by column
+    in the facts file format (the schema taken from real ``ImageFacts``, so a new field fails here).
+
+    Thumbnails: random rows that planted copies share with their original (correlation 1), zeros
+    for flat images."""
     columns = synthetic_columns(n)
-    table = synthetic_table(columns)
-    built = time.perf_counter() - start
-    settings = prefilter.PrefilterSettings()
-    start = time.perf_counter()
-    groups = prefilter.duplicate_groups(table, settings)
-    searched = time.perf_counter() - start
-    copies = np.flatnonzero(columns["planted"] >= 0)
-    found = groups[copies] == groups[columns["planted"][copies]]
-    own, children = peak_rss_mb()
-    return {
-        "images": n,
-        "build_s": built,
-        "search_s": searched,
-        "planted_copies": len(copies),
-        "planted_found": float(found.mean()),
-        "groups_of_two_or_more": int((np.bincount(groups) >= 2).sum()),
-        "peak_rss_mb": own,
-        "peak_tree_rss_mb": children,
-        "load": load(),
-    }
-
-
-def merge_setup_child(n: int, count: int, work: pathlib.Path) -> dict:
-    """Write a manifest of ``n`` synthetic images and ``count`` shard facts files for them into ``work``."""
-    columns = synthetic_columns(n)
+    template = manifest.dumps(manifest.with_id({"imageGcsUri": "gs://bucket/0.jpg"}, "img000000000"))
+    template = template.replace(b"0.jpg", b"%d.jpg").replace(b"img000000000", b"img%09d")
     with open(work / "items.jsonl", "wb") as handle:
-        for i in range(n):
-            handle.write(manifest.dumps(manifest.with_id({"imageGcsUri": f"gs://bucket/{i}.jpg"}, f"img{i:09d}")))
+        for start in range(0, n, 100_000):
+            handle.write(b"".join(template % (i, i) for i in range(start, min(start + 100_000, n))))
+    schema, expected_columns = _sample_schema()
+    rng = np.random.default_rng(2)
+    planted = columns["planted"]
     owner = np.arange(n) % count
     for shard in range(count):
         rows = np.flatnonzero(owner == shard)
-        hashable = columns["hashable"]
-        facts = [
-            prefilter.ImageFacts(
-                int(row) + 1,
-                content=str(columns["contents"][row]),
-                phash=int(columns["phashes"][row]) if hashable[row] else None,
-                corner_hashes=tuple(int(h) for h in columns["corner_hashes"][row]) if hashable[row] else (),
-                width=int(columns["pixels"][row] // 1000),
-                height=1000,
-                blur_score=float(columns["blur_scores"][row]),
-            )
-            for row in rows
-        ]
-        ids = [f"img{row:09d}" for row in rows]
-        ps.write_shard_facts(str(work / f"facts-{shard}.npz"), ps.ShardFacts(shard, count, facts, ids))
-    return {"images": n}
+        sources = np.where(planted[rows] >= 0, planted[rows], rows)  # a copy shares its original's thumbnail
+        signatures = np.empty((len(rows), SIDE), np.float16)
+        for first in range(0, len(rows), 65536):
+            chunk = sources[first : first + 65536]
+            signatures[first : first + 65536] = _rows_for(chunk)
+        flat = ~columns["hashable"][rows]
+        signatures[flat] = 0
+        cols = {
+            "line/values": rows + 1,
+            "reason_code/null": np.ones(len(rows), bool),
+            "reason/values": np.zeros(len(rows), "U1"),
+            "content/values": columns["contents"][rows],
+            "phash/values": columns["phashes"][rows],
+            "phash/null": flat,
+            "corner_hashes/values": columns["corner_hashes"][rows],
+            "corner_hashes/lengths": np.where(flat, 0, 4).astype(np.int16),
+            "signature/values": signatures,
+            "signature/null": flat,
+            "width/values": columns["pixels"][rows] // 1000,
+            "height/values": np.full(len(rows), 1000, np.int64),
+            "blur_score/values": columns["blur_scores"][rows],
+            **{
+                f"{name}/values": rng.uniform(0, 1, len(rows))
+                for name in ("quantization", "bytes_per_pixel", "clipped", "mean_gray")
+            },
+        }
+        if set(cols) != expected_columns:
+            raise SystemExit(f"facts columns changed: {sorted(set(cols) ^ expected_columns)}; update this benchmark")
+        header = {"format": ps.FORMAT, "shard": shard, "shards": count, "fields": schema}
+        cols["__schema__"] = np.array(json.dumps(header))
+        cols["__ids__"] = np.char.add("img", np.char.zfill(rows.astype(str), 9))
+        with open(work / f"facts-{shard}.npz", "wb") as handle:
+            ps.write_columns(handle, cols, stored={"signature/values"})
+    return {"images": n, "planted": int((planted >= 0).sum())}
 
 
-def merge_child(n: int, count: int, work: pathlib.Path) -> dict:
-    """``merge_shards`` over the files :func:`merge_setup_child` wrote, in this (fresh) process."""
+def _rows_for(sources: np.ndarray) -> np.ndarray:
+    """A random-looking thumbnail per source index, the same for the same index (any chunk, any shard)."""
+    mixed = (sources.astype(np.uint64)[:, None] * np.uint64(0x9E3779B97F4A7C15)) ^ np.arange(SIDE, dtype=np.uint64)
+    mixed = (mixed ^ (mixed >> np.uint64(29))) * np.uint64(0xBF58476D1CE4E5B9)
+    mixed ^= mixed >> np.uint64(32)
+    return ((mixed & np.uint64(0xFFFF)).astype(np.float32) / 32768.0 - 1.0).astype(np.float16)
+
+
+def _cpu_s() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def merge_child(n: int, count: int, work: pathlib.Path, old: bool) -> dict:
+    """One merge over the files :func:`write_synthetic_facts` wrote, in this (fresh) process: the
+    columnar merge (``merge_shards``), or the previous one (``old``: every shard's facts as
+    ``ImageFacts``, the whole table, ``write_decisions``)."""
     paths = [str(work / f"facts-{shard}.npz") for shard in range(count)]
-    start = time.perf_counter()
-    result = ps.merge_shards(
-        str(work / "items.jsonl"),
-        paths,
-        str(work / "kept"),
-        str(work / "rejects"),
-        prefilter.PrefilterSettings(),
-        step="benchmark",
-    )
+    args = (str(work / "items.jsonl"), paths, str(work / "kept"), str(work / "rejects"), prefilter.PrefilterSettings())
+    phases, last = [], [time.perf_counter()]
+
+    def phase_done(name: str) -> None:
+        now = time.perf_counter()
+        phases.append((name, now - last[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+        last[0] = now
+
+    start, cpu = time.perf_counter(), _cpu_s()
+    if old:
+        result = old_merge(*args)
+    else:
+        result = ps.merge_shards(*args, step="benchmark", phase_done=phase_done)
     merged = time.perf_counter() - start
-    own, children = peak_rss_mb()
-    facts_mb = sum(os.path.getsize(path) for path in paths) / 2**20
+    own, tree = peak_rss_mb()
+    rejected = [json.loads(line) for line in open(work / "rejects")]
+    removed = {r["id"] for r in rejected if r["reason_code"] in ("exact_duplicate", "near_duplicate")}
     return {
         "images": n,
         "merge_s": merged,
+        "cpu_s": _cpu_s() - cpu,
         "kept": result.kept,
-        "facts_mb": facts_mb,
+        "removed_as_copies": len(removed),
+        "groups": result.duplicate_groups,
+        "facts_mb": sum(os.path.getsize(path) for path in paths) / 2**20,
         "peak_rss_mb": own,
-        "peak_tree_rss_mb": children,
+        "peak_tree_rss_mb": tree,
+        "phases": phases,
+        "kept_sha": hashlib.sha256((work / "kept").read_bytes()).hexdigest()[:16],
+        "rejects_sha": hashlib.sha256((work / "rejects").read_bytes()).hexdigest()[:16],
         "load": load(),
     }
+
+
+def old_merge(input_path, paths, kept_path, rejects_path, settings):
+    """The merge as it was before the columnar one: every image's facts as a Python object."""
+    parts = [ps.read_shard_facts(path) for path in paths]
+    ids, good, failed = {}, [], {}
+    for part in parts:
+        for facts, item_id in zip(part.facts, part.ids):
+            ids[facts.line] = item_id
+            (good.append(facts) if facts.reason_code is None else failed.__setitem__(facts.line, facts))
+    del parts
+    good.sort(key=lambda facts: facts.line)
+    table = prefilter.image_table(good, ids)
+    del good
+    return prefilter.write_decisions(input_path, kept_path, rejects_path, table, failed, settings, step="benchmark")
 
 
 def in_fresh_process(kind: str, n: int, count: int = 10, work: str = "") -> dict:
@@ -319,20 +345,42 @@ def in_fresh_process(kind: str, n: int, count: int = 10, work: str = "") -> dict
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def print_merge(label: str, f: dict) -> None:
+    if "error" in f:
+        print(f"{label}, {f['images']:,} images: FAILED {f['error']}")
+        return
+    print(
+        f"{label}, {f['images']:,} images ({f['facts_mb']:.0f} MB of facts in 10 files -> kept/rejects): "
+        f"{f['merge_s']:.1f} s wall, {f['cpu_s']:.1f} s CPU; peak RSS {f['peak_rss_mb']:.0f} MB "
+        f"(with worker processes {f['peak_tree_rss_mb']:.0f} MB); kept {f['kept']:,}, removed as copies "
+        f"{f['removed_as_copies']:,}, groups {f['groups']:,}; output {f['kept_sha']}/{f['rejects_sha']}; {f['load']}"
+    )
+    for name, seconds, peak in f["phases"]:
+        print(f"    {name:<48} {seconds:6.1f} s   peak so far {peak:6.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default=str(HERE / "out" / "prefilter_corpus"))
     parser.add_argument("--shards", type=int, default=4)
-    parser.add_argument("--search-sizes", type=int, nargs="*", default=[1_000_000, 10_000_000])
-    parser.add_argument("--full-merge-sizes", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--merge-sizes", type=int, nargs="*", default=[1_000_000, 10_000_000])
+    parser.add_argument("--old-merge-sizes", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--work", default="", help="folder for the synthetic facts (default: a temporary one)")
+    parser.add_argument(
+        "--facts-dir", default="", help="keep the synthetic facts in <dir>/<images>/ and reuse them in later runs"
+    )
     parser.add_argument("--skip-per-shard", action="store_true")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         TreeSampler().start()
         kind, n, count, work = args.child[0], int(args.child[1]), int(args.child[2]), pathlib.Path(args.child[3])
-        children = {"search": lambda: search_child(n), "setup": lambda: merge_setup_child(n, count, work)}
-        print(json.dumps(children.get(kind, lambda: merge_child(n, count, work))()))
+        children = {
+            "setup": lambda: write_synthetic_facts(n, count, work),
+            "merge": lambda: merge_child(n, count, work, old=False),
+            "old": lambda: merge_child(n, count, work, old=True),
+        }
+        print(json.dumps(children[kind]()))
         return
     print(f"# sharding benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {load()}")
     if not args.skip_per_shard:
@@ -347,30 +395,32 @@ def main() -> None:
             f"{figures['facts_bytes_per_image']:.0f} bytes/image; merge {figures['merge_s']:.2f} s; kept identical: "
             f"{figures['identical_kept']}; {figures['load']}"
         )
-    for n in args.search_sizes:
-        f = in_fresh_process("search", n)
-        if "error" in f:
-            print(f"global search, {n:,} images: FAILED {f['error']}")
-            continue
-        print(
-            f"global search, {n:,} images (exact + near + 4 corner-crop queries each): {f['search_s']:.1f} s "
-            f"(+ {f['build_s']:.1f} s synthesising the table), peak RSS {f['peak_rss_mb']:.0f} MB "
-            f"(with its worker processes {f['peak_tree_rss_mb']:.0f} MB); planted copies found "
-            f"{f['planted_found']:.4f} of {f['planted_copies']:,}; {f['load']}"
-        )
-    for n in args.full_merge_sizes:
-        with tempfile.TemporaryDirectory() as work:
-            f = in_fresh_process("setup", n, work=work)
-            if "error" not in f:
-                f = in_fresh_process("merge", n, work=work)
-        if "error" in f:
-            print(f"whole merge step, {n:,} images: FAILED {f['error']}")
-            continue
-        print(
-            f"whole merge step (10 facts files, {f['facts_mb']:.0f} MB -> kept/rejects), {n:,} images: "
-            f"{f['merge_s']:.1f} s, peak RSS {f['peak_rss_mb']:.0f} MB (with workers {f['peak_tree_rss_mb']:.0f} MB); "
-            f"{f['load']}"
-        )
+    for n in args.merge_sizes:
+        with tempfile.TemporaryDirectory(dir=args.work or None) as scratch:
+            work = os.path.join(args.facts_dir, str(n)) if args.facts_dir else scratch
+            if os.path.exists(os.path.join(work, "facts-9.npz")):
+                print(f"synthetic facts, {n:,} images: reused from {work}")
+            else:
+                os.makedirs(work, exist_ok=True)
+                setup = in_fresh_process("setup", n, work=work)
+                if "error" in setup:
+                    print(f"synthetic facts, {n:,} images: FAILED {setup['error']}")
+                    continue
+                print(f"synthetic facts, {n:,} images: {setup['planted']:,} planted copies")
+            new = in_fresh_process("merge", n, work=work)
+            print_merge("merge (columnar)", new)
+            if n in args.old_merge_sizes:
+                old = in_fresh_process("old", n, work=work)
+                print_merge("merge before (baseline, same files)", old)
+                if "error" not in old and "error" not in new:
+                    same = (new["kept_sha"], new["rejects_sha"]) == (old["kept_sha"], old["rejects_sha"])
+                    wall = new["merge_s"] / old["merge_s"]
+                    memory = new["peak_tree_rss_mb"] / old["peak_tree_rss_mb"]
+                    print(
+                        f"    columnar / before: {wall:.2f}x wall, {memory:.2f}x peak memory; identical output: {same}"
+                    )
+            else:
+                print("    (the merge before is not run at this size: 475-940 s and 6.3-9.5 GB measured at 10M)")
     print("target at 10,000,000: merge <= 60 s and <= 2048 MB on 2 cores")
 
 

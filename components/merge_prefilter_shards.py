@@ -55,8 +55,19 @@ def merge_prefilter_shards(
         check_cropped_copies=check_cropped_copies,
         check_blur=check_blur,
     )
+    import os
+
+    # Each search worker process builds its own band tables (about 1.25 GB per 10 million images):
+    # at most 8, whatever the machine's CPU count (docs/scale-out.md).
+    workers = min(len(os.sched_getaffinity(0)), core.MAX_MERGE_WORKERS)
     result = core.merge_shards(
-        items.path, [part.path for part in facts], kept.path, rejects.path, settings, step="merge_prefilter_shards"
+        items.path,
+        [part.path for part in facts],
+        kept.path,
+        rejects.path,
+        settings,
+        step="merge_prefilter_shards",
+        workers=workers,
     )
     kept.metadata.update(
         {"item_count": result.kept, "outcomes": result.summary(), **result.thresholds, "shard_count": len(facts)}

@@ -61,6 +61,8 @@ _BATCH = 1 << 14
 _EXPAND_CHUNK = 1 << 20
 #: Long runs whose lookers one task finds.
 _LONG_KEYS_PER_TASK = 1 << 12
+#: Queries of a cross search (:func:`pairs_between`) indexed at once: bounds its memory.
+_QUERIES_PER_INDEX = 1 << 22
 #: Searches estimated to take less than this (ns on one core) run in the calling process only.
 _PARALLEL_MIN_NS = 2e9
 _LOW_32 = np.uint64(0xFFFFFFFF)
@@ -235,10 +237,12 @@ def _band_keys(hashes: np.ndarray, offset: int, width: int) -> np.ndarray:
     return (hashes >> shift) & np.uint64((1 << width) - 1)
 
 
-def _build_index(hashes: np.ndarray, offset: int, width: int, *, heads: bool = True) -> _BandIndex:
+def _build_index(hashes: np.ndarray, offset: int, width: int, *, heads: bool = True, first_id: int = 0) -> _BandIndex:
     """Sort the hashes by one band's key and build the direct-address tables over the keys.
 
-    Query-only indexes (``heads=False``, :func:`pairs_between`) skip the head table.
+    Query-only indexes (``heads=False``, :func:`pairs_between`) skip the head table; they are built
+    over chunks of the queries (``first_id``: the chunk's first query index), so a search of many
+    queries (four corner crops per image) holds one chunk's index at a time.
     """
     n = len(hashes)
     if n >= 2**31:  # pair codes i * n + j must fit in an int64
@@ -248,7 +252,7 @@ def _build_index(hashes: np.ndarray, offset: int, width: int, *, heads: bool = T
     keys, order = (by_key >> np.uint64(32)).astype(np.intp), (by_key & _LOW_32).astype(np.intp)
     sorted_hashes = hashes[order]
     head_table, runs, long_keys = _run_tables(keys, sorted_hashes, width, heads)
-    return _BandIndex(keys, order, sorted_hashes, head_table, runs, long_keys)
+    return _BandIndex(keys, order + first_id if first_id else order, sorted_hashes, head_table, runs, long_keys)
 
 
 def _run_tables(
@@ -496,6 +500,7 @@ class _Split:
 
     block: int
     long_keys_per_task: int
+    queries_per_index: int
 
 
 def _band_tasks(
@@ -553,9 +558,16 @@ def _search_share(
     for band in bands:
         offset, width, _ = band
         table = _build_index(hashes, offset, width)
-        query_index = table if queries is None else _build_index(queries, offset, width, heads=False)
-        for task in _band_tasks(table, query_index, band, flips, threshold, split)[share::shares]:
-            found += task()
+        if queries is None:
+            for task in _band_tasks(table, table, band, flips, threshold, split)[share::shares]:
+                found += task()
+            continue
+        for first in range(0, len(queries), split.queries_per_index):
+            chunk = queries[first : first + split.queries_per_index]
+            query_index = _build_index(chunk, offset, width, heads=False, first_id=first)
+            for task in _band_tasks(table, query_index, band, flips, threshold, split)[share::shares]:
+                found += task()
+        found = [np.unique(np.concatenate(found))]  # bounded: pairs found so far, once each
     return np.unique(np.concatenate(found))
 
 
@@ -577,7 +589,7 @@ def _band_search(
     does one share itself; the others run in fork-server (or spawn) worker processes that build
     their own copies of the tables.
     """
-    split = _Split(_BLOCK, _LONG_KEYS_PER_TASK)
+    split = _Split(_BLOCK, _LONG_KEYS_PER_TASK, _QUERIES_PER_INDEX)
     shares = workers if plan.estimated_cost >= _PARALLEL_MIN_NS and not multiprocessing.current_process().daemon else 1
     arguments = (queries, hashes, threshold, flip_mask, plan.bands, split)
     if shares == 1:

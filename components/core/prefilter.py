@@ -26,7 +26,7 @@ import collections
 import concurrent.futures
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -458,7 +458,18 @@ def decide(table: _ImageTable, settings: PrefilterSettings) -> tuple[dict[int, D
     """Decision per image line, and how many duplicate groups (of two or more) there are."""
     if len(table.ids) == 0:
         return {}, 0
-    labels = duplicate_groups(table, settings)
+    return decide_components(table, duplicate_groups(table, settings), settings)
+
+
+def decide_components(
+    table: _ImageTable, labels: np.ndarray, settings: PrefilterSettings
+) -> tuple[dict[int, Decision], int]:
+    """:func:`decide` given each row's connected-component label (:func:`duplicate_groups`).
+
+    The sharded merge calls it with the members of multi-image components only: a component's
+    decisions depend on its own rows alone; an image alone in its component gets
+    :func:`lone_image_decision`.
+    """
     blurry = settings.blurry & (table.blur_scores >= settings.blur_threshold)
     decisions: dict[int, Decision] = {}
     order = np.argsort(labels, kind="stable")
@@ -469,6 +480,18 @@ def decide(table: _ImageTable, settings: PrefilterSettings) -> tuple[dict[int, D
             for member in group.members:
                 decisions[int(table.lines[member])] = _member_decision(member, group, table, blurry)
     return decisions, multi
+
+
+def lone_image_decision(item_id: str, blur_score: float, settings: PrefilterSettings) -> Decision:
+    """The decision :func:`decide` gives an image that no other image is a confirmed copy of (a
+    component of one): kept, or rejected as blurry. Without a table, so the sharded merge decides
+    the many lone images while it streams the manifest; tests hold it equal to :func:`decide`'s."""
+    score = round(float(blur_score), 4)
+    blurry = bool(settings.blurry and blur_score >= settings.blur_threshold)
+    facts = {"duplicate_group": item_id, "blur_score": score, "blurry": blurry}
+    if blurry:
+        return Decision(BLURRY, f"blur score {score} is at or above the threshold; retake or drop the image", facts)
+    return Decision(None, "", {**facts, "duplicates": []})
 
 
 def _member_decision(member: int, group: _Group, table: _ImageTable, blurry: np.ndarray) -> Decision:
@@ -631,8 +654,27 @@ def write_decisions(
     step: str,
 ) -> PrefilterResult:
     """Pass two: decide over pass one's ``table`` (and ``failed`` images) and write kept and rejects
-    in the manifest's order. The sharded prefilter calls it with the facts of every shard."""
+    in the manifest's order."""
     decisions, groups = decide(table, settings)
+    return write_outcomes(
+        input_path, kept_path, rejects_path, lambda number, _: decisions[number], failed, groups, settings, step=step
+    )
+
+
+def write_outcomes(
+    input_path: str,
+    kept_path: str,
+    rejects_path: str,
+    decision_of: Callable[[int, dict], Decision],
+    failed: dict[int, ImageFacts],
+    groups: int,
+    settings: PrefilterSettings,
+    *,
+    step: str,
+) -> PrefilterResult:
+    """Stream the manifest into kept and rejects, each decodable image line with
+    ``decision_of(line number, record)`` (asked in line order), each ``failed`` one with its reason.
+    The sharded merge passes decisions it keeps off the heap (``prefilter_merge``)."""
     items = kept = images = passed = 0
     with manifest.RejectsWriter(rejects_path, step) as rejects, manifest.atomic_writer(kept_path) as out:
         for line in manifest.read_lines(input_path):
@@ -652,7 +694,7 @@ def write_decisions(
                 facts = failed[line.number]
                 rejects.reject(record, facts.reason_code, f"{record['imageGcsUri']}: {facts.reason}", line=line.number)
                 continue
-            decision = decisions[line.number]
+            decision = decision_of(line.number, record)
             annotated = manifest.with_extra(record, **decision.facts)
             if decision.reason_code is None:
                 kept += 1

@@ -270,3 +270,16 @@ def test_bad_threshold_and_shapes_are_rejected():
 def test_plans_that_could_miss_pairs_are_rejected(bands, message):
     with pytest.raises(ValueError, match=message):
         nd.near_duplicate_pairs(planted(100), 8, plan=plan(bands))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pairs_between_indexes_the_queries_in_chunks_with_the_same_pairs(monkeypatch, workers):
+    hashes = np.concatenate([planted(2000, seed=21), skewed(300, seed=21)])
+    queries = np.concatenate([queries_near(hashes, 2500, seed=21), two_close_runs(300, seed=22)])
+    bands = plan([(0, 22, 2), (22, 21, 2), (43, 21, 2)])
+    expected = nd._brute_force_between(queries, hashes, 5, MIRROR_MASK)
+    monkeypatch.setattr(nd, "_QUERIES_PER_INDEX", 333)  # 9 chunks, the last one short
+    monkeypatch.setattr(nd, "_PARALLEL_MIN_NS", 0)  # the worker processes cut the chunks too
+    found = nd.pairs_between(queries, hashes, 5, flip_mask=MIRROR_MASK, plan=bands, workers=workers)
+    assert np.array_equal(found, expected) and len(expected) > 100
+    assert found[:, 0].max() >= 2000  # pairs from the last chunks carry global query ids

@@ -145,3 +145,24 @@ def test_split_is_deterministic_by_id_and_keeps_every_item(items, tmp_path):
     assert index["counts"] == first.counts and sum(index["counts"]) == total
     with pytest.raises(ValueError, match="exactly one"):
         shards.split_manifest(items, str(tmp_path / "d"), shards=2, shard_size=10)
+
+
+def test_identical_when_every_merge_phase_works_in_small_pieces(items, tmp_path, monkeypatch):
+    """Rows read a few at a time, pairs confirmed three at a time, components decided in batches of
+    about four rows: the same output as the unsharded prefilter."""
+    from labelloop.components.core import prefilter_merge as pm
+
+    monkeypatch.setattr(pm, "_CHUNK_BYTES", 700)  # 1 thumbnail row, a few ids, ~20 hashes per read
+    monkeypatch.setattr(pm, "_CONFIRM_PAIRS", 3)
+    monkeypatch.setattr(pm, "_DECIDE_ROWS", 4)
+    pf.prefilter_manifest(items, str(tmp_path / "kept"), str(tmp_path / "rejects"), SETTINGS, step=STEP)
+    phases = []
+    plan = shards.split_manifest(items, str(tmp_path / "shards"), shards=4)
+    paths = [str(tmp_path / f"facts-{shard}.npz") for shard in plan.shard_numbers]
+    for shard, path in zip(plan.shard_numbers, paths):
+        ps.write_shard_facts(path, ps.inspect_shard(str(tmp_path / "shards"), shard, SETTINGS))
+    kept, rejects = str(tmp_path / "k"), str(tmp_path / "r")
+    ps.merge_shards(items, paths, kept, rejects, SETTINGS, step=STEP, workers=1, phase_done=phases.append)
+    assert open(kept, "rb").read() == open(tmp_path / "kept", "rb").read()
+    assert open(rejects, "rb").read() == open(tmp_path / "rejects", "rb").read()
+    assert len(phases) == 6 and phases[-1].startswith("stream")
