@@ -228,7 +228,8 @@ def test_table_rows_are_labeled_by_the_simulated_crowd(tmp_path):
     sc.write_ground_truth(str(tmp_path / "truth.jsonl"), truth)
     spec = json.loads(job(taskType="tabular_classification"))
     del spec["inputsSchemaUri"]  # Vertex has no labeling schema for table rows
-    out = run(tmp_path, "rows", json.dumps(spec))
+    crowd = json.dumps({"nLabelers": 5, "seed": 1, "accuracy": 0.9, "accuracySpread": 0.08})
+    out = run(tmp_path, "rows", json.dumps(spec), simulated_crowd=crowd)
     labeled = list(m.read_jsonl(out["labeled"].path))
     assert [r["tableRow"] for r in labeled] == [r["tableRow"] for r in records]  # the row travels untouched
     assert all(m.label_source_of(r) == "human" for r in labeled) and len(labeled) == 40

@@ -438,9 +438,11 @@ def test_held_out_predictions_come_from_fits_that_did_not_see_the_validation_ite
     assert heldout.ids == noisy.validation.ids and heldout.fitted_on == "training split"
     assert heldout.probabilities.shape == (len(noisy.validation), len(result.model.labels))
     y = T.encode_targets(noisy.validation.targets, result.model.labels, noisy.task)
-    in_sample = result.model.predict_proba(noisy.validation.inputs).argmax(axis=1)
-    assert (in_sample == y).mean() > 0.9  # memorised: useless for choosing thresholds
-    assert (heldout.probabilities.argmax(axis=1) == y).mean() < 0.3  # about chance (0.1)
+    in_sample = (result.model.predict_proba(noisy.validation.inputs).argmax(axis=1) == y).mean()
+    held_out = (heldout.probabilities.argmax(axis=1) == y).mean()
+    assert held_out < 0.3  # about chance (0.1): no fit behind them saw the shuffled labels
+    if result.refit == "training+validation":  # a loaded machine may leave no time to refit
+        assert in_sample > held_out + 0.2  # the refit learnt the shuffled labels: useless for thresholds
 
 
 def test_cross_validated_search_keeps_out_of_fold_predictions_of_every_row(digits_manifest):
