@@ -17,6 +17,7 @@ def train_model(
     machine_label_weight: float = 1.0,
     seed: int = 0,
     base_model: dsl.Input[dsl.Model] = None,
+    cv_folds: int = -1,
 ):
     """Searches model families and hyper-parameters within a time budget and saves the best model.
 
@@ -42,6 +43,11 @@ def train_model(
         seed: Seed of the search and the models.
         base_model: Optional model to warm-start from: its label set and winning configuration
             seed the search (incremental training).
+        cv_folds: How candidates are ranked: ``-1`` the kind's default (5-fold cross-validation
+            for text, the validation split otherwise), ``0`` the validation split, ``k >= 2``
+            k-fold cross-validation on training + validation. With cross-validation every
+            labeled item gets a held-out prediction, so machine-label thresholds are chosen on
+            all of them instead of the validation split alone.
 
     Returns:
         model: Folder with ``model.skops`` (safe format), ``metadata.json`` and
@@ -62,7 +68,12 @@ def train_model(
         items.path, task, target_column=target_column, spec=spec, machine_label_weight=machine_label_weight
     )
     result = train.search(
-        examples, budget_seconds=budget_seconds, seed=seed, extra_labels=extra_labels, start_from=start_from
+        examples,
+        budget_seconds=budget_seconds,
+        seed=seed,
+        extra_labels=extra_labels,
+        start_from=start_from,
+        cv_folds=None if cv_folds == -1 else cv_folds,
     )
     summary = result.summary()
     os.makedirs(model.path, exist_ok=True)

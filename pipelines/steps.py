@@ -336,12 +336,24 @@ def create_vertex_dataset(*, items, data_type, display_name, location):
 
 
 def train_step(
-    *, target: str, items, task, budget_seconds, seed, name: str, location, dataset_version="", target_column=""
+    *,
+    target: str,
+    items,
+    task,
+    budget_seconds,
+    seed,
+    name: str,
+    location,
+    dataset_version="",
+    target_column="",
+    cv_folds: int | None = None,
 ):
     """Train with the local AutoML trainer, or the same component as a Vertex custom job in ``location``."""
     inputs = dict(items=items, task=task, budget_seconds=budget_seconds, seed=seed, dataset_version=dataset_version)
     if target_column != "":
         inputs["target_column"] = target_column
+    if cv_folds is not None:
+        inputs["cv_folds"] = cv_folds
     if target == "local":
         trained = train_model(**inputs)
     else:
@@ -624,6 +636,12 @@ def add_round(*, settings: RoundSettings, index: int, depth: int, items, batch_s
     return record
 
 
+#: The final model's search cross-validates with this many folds, so every human label (not only
+#: the validation split's) gets a held-out prediction to calibrate machine-label thresholds on: a
+#: precision lower bound of 0.98 needs about 150 accepted items without an error.
+MACHINE_LABEL_CV_FOLDS = 5
+
+
 def finish(
     *,
     target: str,
@@ -654,6 +672,7 @@ def finish(
         name="Train final model",
         location=location,
         dataset_version=final.outputs["version_id"],
+        cv_folds=MACHINE_LABEL_CV_FOLDS,
     )
     model = trained.outputs["model"]
     gated = gated_registration(model=model, items=items, registry=registry, dataset_version=final.outputs["version_id"])

@@ -58,3 +58,38 @@ def test_tabular_without_target_column_is_refused(tmp_path):
             task="tabular_classification",
             budget_seconds=2,
         )
+
+
+def test_cross_validated_search_gives_every_labeled_item_a_held_out_prediction(tmp_path):
+    path = digits_manifest(tmp_path / "data", n=200)
+    runs = {}
+    for folds in (0, 3):
+        model = dsl.Model(name="model", uri=str(tmp_path / f"model{folds}"), metadata={})
+        metrics = dsl.Metrics(name="metrics", uri=str(tmp_path / f"metrics{folds}"), metadata={})
+        train_model.python_func(
+            items=dsl.Dataset(name="d", uri=path, metadata={}),
+            model=model,
+            metrics=metrics,
+            task="image_classification",
+            budget_seconds=4,
+            cv_folds=folds,
+        )
+        runs[folds] = (model_io.read_heldout(model.path), metrics.metadata)
+    split, split_metrics = runs[0]
+    folded, folded_metrics = runs[3]
+    assert len(split.ids) == split_metrics["validation_items"] and split.fitted_on == "training split"
+    labeled = folded_metrics["training_items"] + folded_metrics["validation_items"]
+    assert len(folded.ids) == labeled > len(split.ids) and folded.fitted_on == "other folds of training+validation"
+
+
+@pytest.mark.parametrize("folds", [1, -2])
+def test_a_fold_count_that_cannot_cross_validate_is_refused(tmp_path, folds):
+    with pytest.raises(ValueError, match="cv_folds must be 0"):
+        train_model.python_func(
+            items=dsl.Dataset(name="d", uri=digits_manifest(tmp_path / "data", n=60), metadata={}),
+            model=dsl.Model(name="m", uri=str(tmp_path / "m"), metadata={}),
+            metrics=dsl.Metrics(name="x", uri=str(tmp_path / "x"), metadata={}),
+            task="image_classification",
+            budget_seconds=2,
+            cv_folds=folds,
+        )

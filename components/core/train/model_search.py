@@ -168,6 +168,11 @@ def search(
     check_trainable(examples, labels)
     start_fork_server()
     folds = default_cv_folds(examples.spec) if cv_folds is None else int(cv_folds)
+    if folds < 0 or folds == 1:
+        raise TrainingError(
+            f"cv_folds must be 0 (rank candidates on the validation split) or at least 2 (k-fold "
+            f"cross-validation), got {cv_folds!r}"
+        )
     fit_split, validation = examples.training, _known_labels_only(examples.validation, labels, task)
     if folds:
         selection = f"{folds}-fold cross-validation on training+validation, ensemble selection"
