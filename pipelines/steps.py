@@ -636,12 +636,6 @@ def add_round(*, settings: RoundSettings, index: int, depth: int, items, batch_s
     return record
 
 
-#: The final model's search cross-validates with this many folds, so every human label (not only
-#: the validation split's) gets a held-out prediction to calibrate machine-label thresholds on: a
-#: precision lower bound of 0.98 needs about 150 accepted items without an error.
-MACHINE_LABEL_CV_FOLDS = 5
-
-
 def finish(
     *,
     target: str,
@@ -672,7 +666,6 @@ def finish(
         name="Train final model",
         location=location,
         dataset_version=final.outputs["version_id"],
-        cv_folds=MACHINE_LABEL_CV_FOLDS,
     )
     model = trained.outputs["model"]
     gated = gated_registration(model=model, items=items, registry=registry, dataset_version=final.outputs["version_id"])
