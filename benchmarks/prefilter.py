@@ -292,12 +292,14 @@ def bomb_peak_memory(corpus: pathlib.Path) -> tuple[str, float] | None:
     bombs = sorted(corpus.glob("files/*decompression_bomb*"))
     if not bombs:
         return None
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child of
+    # this (large) process would report this process's peak.
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from labelloop.components.core import image_checks as ic\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "out = ic.decode_image(open(sys.argv[1], 'rb').read(), ic.DecodeLimits())\n"
-        "print(out.reason_code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+        "print(out.reason_code, int(peak.split()[1]) / 1024)\n"
     )
     output = subprocess.run([sys.executable, "-c", code, str(bombs[0])], capture_output=True, text=True, check=True)
     reason, megabytes = output.stdout.split()
