@@ -345,9 +345,12 @@ ORIGINAL_BYTES = "original's bytes on another line (byte-identical copy)"
 MIRRORED = "mirrored copy (a tie: same pixels mirrored, same encoder and quality)"
 BLURRY_ORIGINAL = "original flagged blurry (a blur false flag, not a choice between copies)"
 LOST = "empty: lost to a rejected representative"
+MERGED = "empty: merged into another group's kept image (false pairs)"
 
 
-def kept_copy_stats(truth: dict, names: list[str], kept: set[str], reasons: dict[str, str]) -> dict[str, list[str]]:
+def kept_copy_stats(
+    truth: dict, names: list[str], kept: set[str], reasons: dict[str, str], kept_ids: dict[str, str] | None = None
+) -> dict[str, list[str]]:
     """Which copy each planted group that contains its original keeps, as category -> group names.
 
     Categories: the original on its own line; the original's bytes on another line (a byte-identical
@@ -358,9 +361,13 @@ def kept_copy_stats(truth: dict, names: list[str], kept: set[str], reasons: dict
     quality measure and carries no trace of an edit, not even a shifted JPEG grid: no image-only
     rule can pick the original, and the earliest line decides); the original flagged blurry (a blur
     false flag, for the blur check, not the choice between copies); a degraded copy (named by kind:
-    a wrong choice); only a blurred copy; nothing. A group that keeps nothing is "lost to a rejected
-    representative" when one of its members was removed as a duplicate (data loss), and "every
-    member rejected on its own" when each was rejected for its own reason (blur, corrupt)."""
+    a wrong choice); only a blurred copy; nothing. A group that keeps nothing is "merged into another
+    group" when its members were removed as duplicates of a kept image outside the group (false
+    pairs, a precision error: ``kept_ids`` says which image each duplicate was removed for), "lost
+    to a rejected representative" when a member was removed as a duplicate of an image that is not
+    kept (data loss), and "every member rejected on its own" when each was rejected for its own
+    reason (blur, corrupt)."""
+    kept_ids = kept_ids or {}
     groups: dict[str, list[str]] = collections.defaultdict(list)
     for name in names:
         if truth[name]["group"]:
@@ -385,7 +392,8 @@ def kept_copy_stats(truth: dict, names: list[str], kept: set[str], reasons: dict
         elif kinds:
             category = "degraded copy: " + ",".join(sorted(kinds))
         elif any(reasons.get(n) in (prefilter.EXACT_DUPLICATE, prefilter.NEAR_DUPLICATE) for n in members):
-            category = LOST
+            removed_for = {kept_ids.get(n) for n in members if n in kept_ids}
+            category = MERGED if removed_for and removed_for <= kept - set(members) else LOST
         elif usable:
             category = "empty: every member rejected on its own (a truly sharp one among them)"
         else:
@@ -468,7 +476,7 @@ def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders:
         recalls.append(f"{kind} {precision_recall(our_pairs, subset)[1]:.3f}")
     print("    recall by copy kind: " + ", ".join(recalls))
     kept = {n for n in names if n in ours["groups"] and n not in ours["reasons"]}
-    stats = kept_copy_stats(truth, names, kept, ours["reasons"])
+    stats = kept_copy_stats(truth, names, kept, ours["reasons"], ours["kept_ids"])
     print_kept_copies(stats)
     orphaned = sum(kept_id not in kept for kept_id in ours["kept_ids"].values())
     on_own = len(stats.get("empty: every member rejected on its own (a truly sharp one among them)", []))
@@ -476,7 +484,8 @@ def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders:
         f"    groups that lost a usable member to a rejected representative: "
         f"{len(stats.get(LOST, []))} (target 0); duplicates removed in favour "
         f"of an image that is not kept: {orphaned} (target 0); groups whose every member was rejected on its "
-        f"own (blur false flags): {on_own}"
+        f"own (blur false flags): {on_own}; groups merged into another group's kept image (false pairs): "
+        f"{len(stats.get(MERGED, []))}"
     )
     unscored = sum(ours["scores"].get(n) is None for n in clean if n in ours["scores"])
     default = prefilter.blur.DEFAULT_THRESHOLD
