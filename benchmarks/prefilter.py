@@ -31,6 +31,7 @@ import argparse
 import collections
 import contextlib
 import importlib.util
+import io
 import itertools
 import json
 import logging
@@ -149,7 +150,7 @@ def run_labelloop(files: pathlib.Path, names: list[str], work: pathlib.Path) -> 
     records = [manifest.with_id({"imageGcsUri": str(files / n)}, n) for n in names]
     manifest.write_jsonl(str(work / "items.jsonl"), records)
     settings = prefilter.PrefilterSettings(workers=2)  # component defaults otherwise
-    with Clock() as clock:
+    with Clock() as clock, contextlib.redirect_stderr(io.StringIO()):  # no progress lines in the report
         result = prefilter.prefilter_manifest(
             str(work / "items.jsonl"),
             str(work / "kept.jsonl"),
