@@ -77,6 +77,7 @@ def apply_machine_labels(
     for name, value in figures.items():
         metrics.log_metric(name, value)
     metrics.metadata["calibration"] = summary.calibration
+    metrics.metadata["outcome"] = choice.reason  # why these thresholds, or why none
     machine_labeled.metadata.update(
         {
             "model_version": model_version,

@@ -82,5 +82,7 @@ def build_run_report(
     for name, value in result.headline.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             metrics.log_metric(name, value)
+        elif isinstance(value, str):
+            metrics.metadata[name] = value  # a sentence (e.g. why nothing was machine-labeled), not a metric
     metrics.metadata["blessed"] = blessed
     metrics.metadata["champion_version"] = champion_version

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,7 @@ SUMMARY_ORDER = (
     "human labels paid",
     "labeling spend (USD)",
     "machine-labeled items",
+    "why no machine labels",
     "machine-label precision (test)",
     "machine-label precision (truth)",
     "human test labels right (truth)",
@@ -195,6 +197,7 @@ def format_summary(run: DemoRun) -> str:
         value = summary[key]
         if isinstance(value, float):
             value = f"{value:,.2f}" if key == "labeling spend (USD)" else f"{value:.4g}"
+        value = textwrap.fill(str(value), width=100, subsequent_indent=" " * 37, break_on_hyphens=False)
         lines.append(f"  {RENAMED.get(key, key):<34} {value}")
     sentence = saving_sentence(run.summary)
     if sentence:

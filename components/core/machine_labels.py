@@ -5,7 +5,8 @@ A confidence threshold is chosen on the validation split: the smallest threshold
 the target. The lower bound keeps a small validation split from overclaiming: 20 of 20 correct is
 a Wilson 95% lower bound of 0.84, not 1.0. Pool items at or above the threshold get the predicted
 label, marked ``source=machine`` with the confidence and model version; the rest stay unlabeled.
-The precision actually reached is then measured on the held-out test split.
+The precision actually reached is then measured on the held-out test split, and when it falls
+short of the target nothing is machine-labeled (:func:`confirmed_on_test`).
 
 The predictions thresholds are chosen on must be held out from the model: a model refitted on
 training + validation (as the local trainer's final model is) is right about nearly every
@@ -24,6 +25,7 @@ labeling works the same way: a threshold on validation items, then the confident
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -315,6 +317,25 @@ def measure_precision_of(
 # Applying to manifests
 
 
+def confirmed_on_test(choice, check: PrecisionCheck):
+    """``choice`` when the test split agrees with it, else the same choice accepting nothing.
+
+    The thresholds are chosen on held-out predictions of fits that saw less data than the model
+    that labels the pool, whose confidences run higher; the test split, scored by that model and
+    never trained on, is the independent check. When the precision it measures above the
+    thresholds falls short of the target, no item is machine-labeled and the reason says so.
+    """
+    if not choice.found or not check.accepted or check.precision >= choice.target_precision:
+        return choice
+    reason = (
+        f"{choice.reason}; not applied: on the test split the model's precision above these thresholds is "
+        f"{check.precision:.4f} ({check.accepted} items), below the target {choice.target_precision}"
+    )
+    if isinstance(choice, ClassThresholds):
+        return dataclasses.replace(choice, thresholds={c: math.inf for c in choice.thresholds}, reason=reason)
+    return dataclasses.replace(choice, threshold=math.inf, reason=reason)
+
+
 @dataclass(frozen=True)
 class HeldOut:
     """Top-1 confidence and correctness of the human-labeled items of one split."""
@@ -353,14 +374,17 @@ def held_out_scores(
 def calibration_scores(
     records: Iterable[dict], heldout_by_id: dict[str, np.ndarray], classes: Sequence[str]
 ) -> HeldOut:
-    """Confidence/correctness of the human-labeled, non-test items that have a held-out prediction.
+    """Confidence/correctness of the human-labeled validation items that have a held-out prediction.
 
     ``heldout_by_id`` holds predictions from fits that did not see those items (the trainer's
-    validation-split or out-of-fold predictions); items without one are not used.
+    validation-split or out-of-fold predictions); items without one are not used. Training items
+    are left out even when they have out-of-fold predictions: active learning picked them because
+    they are hard (for labelers too), so they are neither a sample of the rest nor reliably labeled;
+    the validation split is a random sample.
     """
     confidence, correct, predicted = [], [], []
     for record in records:
-        if manifest.ml_use_of(record) == "test" or manifest.label_source_of(record) == "machine":
+        if manifest.ml_use_of(record) != "validation" or manifest.label_source_of(record) == "machine":
             continue
         label, rid = manifest.label_of(record), manifest.item_id(record)
         if label is None or rid not in heldout_by_id:
@@ -467,7 +491,7 @@ def apply_to_manifests(
             )
         validation = calibration_scores(manifest.read_jsonl(labeled_path), heldout_by_id, predictions.classes)
         count = len(validation.confidence)
-        calibration = f"{count} held-out predictions of labeled items (fits on {heldout_fitted_on})"
+        calibration = f"{count} held-out predictions of validation items (fits on {heldout_fitted_on})"
     else:
         validation = held_out_scores(manifest.read_jsonl(labeled_path), "validation", by_id, predictions.classes)
         calibration = (
@@ -493,6 +517,7 @@ def apply_to_manifests(
     check = measure_precision_of(
         test.confidence, test.predicted, test.correct, choice, confidence_level=confidence_level
     )
+    choice = confirmed_on_test(choice, check)
     outcome = list(
         machine_label(
             manifest.read_jsonl(pool_path),

@@ -455,6 +455,8 @@ def headline_figures(inputs: ReportInputs, facts: DatasetFacts) -> dict[str, obj
         out["machine-labeled items"] = ml["machine_labeled_items"]
         if ml["machine_labeled_items"]:  # a precision of nothing labeled is no figure
             out["machine-label precision (test)"] = ml.get("test_precision")
+        elif ml.get("outcome"):
+            out["why no machine labels"] = ml["outcome"]
     out.update(truth_figures(inputs.label_truth))
     for name in ("accuracy", "macro_f1", "au_prc", "r2", "rmse"):
         if name in ev:
@@ -897,6 +899,7 @@ def machine_section(inputs: ReportInputs, facts: DatasetFacts) -> str:
                 ("measured test precision (lower bound)", Markup(f"<b>{_esc(_with_bound(ml, 'test_precision'))}</b>")),
                 ("test items above the threshold", Markup(_count(ml.get("test_items_above_threshold")))),
                 ("thresholds chosen on", str(ml.get("calibration", "validation predictions"))),
+                *((("outcome", str(ml["outcome"])),) if ml.get("outcome") else ()),
                 *((k, _fraction(v)) for k, v in truth_figures(inputs.label_truth).items()),
             ],
         )

@@ -118,7 +118,7 @@ def test_machine_label_applies_each_class_its_own_threshold():
     assert [labeled for labeled, _ in out] == [True, False, False]
 
 
-def test_calibration_uses_held_out_predictions_of_labeled_non_test_items():
+def test_calibration_uses_held_out_predictions_of_validation_items_only():
     records = [
         item(0, "cat", "validation"),
         item(1, "dog", "training"),
@@ -127,8 +127,25 @@ def test_calibration_uses_held_out_predictions_of_labeled_non_test_items():
         item(4, "dog", "validation"),
     ]
     heldout = {f"id{i}": np.array([0.8, 0.2]) for i in range(4)}  # id4 has none: not used
-    scores = ml.calibration_scores(records, heldout, ("cat", "dog"))
-    assert scores.predicted == ("cat", "cat") and scores.correct.tolist() == [True, False]
+    scores = ml.calibration_scores(records, heldout, ("cat", "dog"))  # id1 is a training item (picked, not random)
+    assert scores.predicted == ("cat",) and scores.correct.tolist() == [True]
+
+
+def test_thresholds_the_test_split_contradicts_label_nothing(tmp_path):
+    _pool_and_labeled(tmp_path)
+    sure_and_right = {f"id{i}": np.array([0.99, 0.01]) if i % 2 == 0 else np.array([0.01, 0.99]) for i in range(400)}
+    paths = [str(tmp_path / n) for n in ("pool", "labeled", "pred", "machine", "rest")]
+    options = dict(target_precision=0.98, confidence_level=0.95, model_version="m", heldout_fitted_on="folds")
+    agreed = ml.apply_to_manifests(*paths, **options, heldout_by_id=sure_and_right)
+    assert agreed.choice.found and agreed.test.precision == 1.0 and agreed.machine_labeled == 400
+    labeled = list(manifest.read_jsonl(str(tmp_path / "labeled")))
+    flipped = {"cat": "dog", "dog": "cat"}
+    for k in range(400, 420):  # 20 of 400 test labels disagree with the model: precision 0.95
+        labeled[k] = manifest.with_label(labeled[k], flipped[manifest.label_of(labeled[k])], source="human")
+    manifest.write_jsonl(str(tmp_path / "labeled"), labeled)
+    refused = ml.apply_to_manifests(*paths, **options, heldout_by_id=sure_and_right)
+    assert refused.test.precision == 0.95 and not refused.choice.found and refused.machine_labeled == 0
+    assert "not applied: on the test split" in refused.choice.reason and refused.still_unlabeled == 400
 
 
 def _pool_and_labeled(tmp_path, n=400):
@@ -157,7 +174,7 @@ def test_thresholds_follow_held_out_predictions_not_in_sample_ones(tmp_path):
     assert in_sample.machine_labeled == 400 and "in-sample" in in_sample.calibration
     calibrated = ml.apply_to_manifests(*paths, **options, heldout_by_id=heldout, heldout_fitted_on="training split")
     assert calibrated.choice.threshold_of("cat") == math.inf and calibrated.machine_labeled == 0
-    assert calibrated.calibration == "400 held-out predictions of labeled items (fits on training split)"
+    assert calibrated.calibration == "400 held-out predictions of validation items (fits on training split)"
     with pytest.raises(ValueError, match="columns"):
         ml.apply_to_manifests(*paths, **options, heldout_by_id={"id0": np.ones(3) / 3})
 

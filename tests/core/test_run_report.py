@@ -398,3 +398,14 @@ def test_headline_counts_stored_as_floats_show_as_whole_numbers():
         {"machine-labeled items": 0.0, "raw items": 1920.0, "test accuracy": 0.88, "labels to reach it: random": 212.0}
     )
     assert re.findall(r'class="v">([^<]*)<', page) == ["0", "1,920", "0.880", "212"]
+
+
+def test_a_run_without_machine_labels_says_why_in_the_summary_and_the_report():
+    why = "no per-class thresholds reach a precision lower bound of 0.98 on 177 validation items; label more"
+    metrics = {"machine_labeled_items": 0, "still_unlabeled_items": 1205, "threshold": 2.0, "outcome": why}
+    report = rr.build_run_report(rr.ReportInputs(machine_label_metrics=metrics))
+    assert report.headline["machine-labeled items"] == 0 and report.headline["why no machine labels"] == why
+    assert "machine-label precision (test)" not in report.headline
+    assert f"<td>outcome</td><td>{why}</td>" in _section(report.html, "machine")
+    labeled = {**metrics, "machine_labeled_items": 40, "test_precision": 0.99}
+    assert "why no machine labels" not in rr.build_run_report(rr.ReportInputs(machine_label_metrics=labeled)).headline
