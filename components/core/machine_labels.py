@@ -346,12 +346,18 @@ class HeldOut:
 
 
 def held_out_scores(
-    records: Iterable[dict], split: str, probabilities_by_id: dict[str, np.ndarray], classes: Sequence[str]
+    records: Iterable[dict],
+    split: str,
+    probabilities_by_id: dict[str, np.ndarray],
+    classes: Sequence[str],
+    *,
+    every_item: bool = True,
 ) -> HeldOut:
     """Confidence/correctness of the human-labeled ``split`` items that have predictions.
 
     Raises:
-        KeyError: when a labeled item of the split has no prediction (naming the item).
+        KeyError: with ``every_item``, when a labeled item of the split has no prediction (naming it);
+            without, such items are left out.
     """
     confidence, correct, predicted = [], [], []
     for record in records:
@@ -362,6 +368,8 @@ def held_out_scores(
             continue
         rid = manifest.item_id(record)
         if rid not in probabilities_by_id:
+            if not every_item:
+                continue
             raise KeyError(f"{split} item {rid} has no prediction; run predict over the {split} split too")
         row = probabilities_by_id[rid]
         top = int(np.argmax(row))
@@ -382,19 +390,7 @@ def calibration_scores(
     they are hard (for labelers too), so they are neither a sample of the rest nor reliably labeled;
     the validation split is a random sample.
     """
-    confidence, correct, predicted = [], [], []
-    for record in records:
-        if manifest.ml_use_of(record) != "validation" or manifest.label_source_of(record) == "machine":
-            continue
-        label, rid = manifest.label_of(record), manifest.item_id(record)
-        if label is None or rid not in heldout_by_id:
-            continue
-        row = heldout_by_id[rid]
-        top = int(np.argmax(row))
-        confidence.append(float(row[top]))
-        correct.append(classes[top] == label)
-        predicted.append(classes[top])
-    return HeldOut(np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=bool), tuple(predicted))
+    return held_out_scores(records, "validation", heldout_by_id, classes, every_item=False)
 
 
 def machine_label(
