@@ -73,6 +73,18 @@ def model_vote(probabilities: Mapping[str, float] | None, policy: RedundancyPoli
     return ModelVote(label, float(probability)) if probability >= policy.confident_probability else None
 
 
+def _rule_free_count(have: int, policy: RedundancyPolicy) -> int | None:
+    """The labels an item ends with whatever its answers say (not adaptive, at the cap, or no
+    answer yet), or None when the stop rule decides."""
+    if not policy.adaptive:
+        return max(have, policy.max_labels)
+    if have >= policy.max_labels:
+        return have
+    if have == 0:
+        return 1
+    return None
+
+
 def labels_wanted(answers: Sequence[Hashable], policy: RedundancyPolicy, model: ModelVote | None = None) -> int:
     """How many labels the item should have in total, given the answers it has so far.
 
@@ -80,12 +92,9 @@ def labels_wanted(answers: Sequence[Hashable], policy: RedundancyPolicy, model: 
     labels for multi-label items). The result is at least ``len(answers)``.
     """
     have = len(answers)
-    if not policy.adaptive:
-        return max(have, policy.max_labels)
-    if have >= policy.max_labels:
-        return have
-    if have == 0:
-        return 1
+    decided = _rule_free_count(have, policy)
+    if decided is not None:
+        return decided
     votes = Counter(answers)
     if model is not None:
         votes[model.answer] += 1
@@ -135,12 +144,9 @@ def labels_wanted_posterior(
     if policy.stop_probability is None:
         raise ValueError("labels_wanted_posterior needs a policy with stop_probability set")
     have = len(answers)
-    if not policy.adaptive:
-        return max(have, policy.max_labels)
-    if have >= policy.max_labels:
-        return have
-    if have == 0:
-        return 1
+    decided = _rule_free_count(have, policy)
+    if decided is not None:
+        return decided
     posterior = answer_posterior(answers, classes, policy, model_probabilities)
     return have if max(posterior.values()) >= policy.stop_probability else have + 1
 
@@ -329,10 +335,7 @@ def labels_wanted_estimated(have: int, top_posterior: float, policy: RedundancyP
     posterior (:func:`estimated_posteriors`) reaches ``stop_probability``, capped at ``max_labels``."""
     if policy.stop_probability is None:
         raise ValueError("labels_wanted_estimated needs a policy with stop_probability set")
-    if not policy.adaptive:
-        return max(have, policy.max_labels)
-    if have >= policy.max_labels:
-        return have
-    if have == 0:
-        return 1
+    decided = _rule_free_count(have, policy)
+    if decided is not None:
+        return decided
     return have if top_posterior >= policy.stop_probability else have + 1
