@@ -69,6 +69,12 @@ MAX_ASPECT_CHANGE = 0.1
 _IN_FLIGHT = 64
 
 
+def frame_aspect(width: np.ndarray, height: np.ndarray) -> np.ndarray:
+    """``log(width / height)`` per frame, what :data:`MAX_ASPECT_CHANGE` bounds (the sharded merge
+    computes the same column from the facts files)."""
+    return np.log(np.asarray(width, np.float64) / np.asarray(height, np.float64))
+
+
 @dataclass(frozen=True)
 class PrefilterSettings:
     """Which checks run and with which thresholds.
@@ -314,6 +320,11 @@ def _cropped_copy_edges(table: _ImageTable, members: np.ndarray, threshold: int)
     return np.stack([owners, others], axis=1)[owners != others]
 
 
+def _same_shape(table: _ImageTable, rows: np.ndarray, others: np.ndarray | int) -> np.ndarray:
+    """Whether each frame in ``rows`` has about the shape of its counterpart in ``others``."""
+    return np.abs(table.aspect[rows] - table.aspect[others]) <= MAX_ASPECT_CHANGE
+
+
 def confirmed(table: _ImageTable, pairs: np.ndarray, kinds: np.ndarray) -> np.ndarray:
     """Which candidate pairs the second check confirms: identical content always; a hash match when
     the thumbnails correlate (:data:`MIN_CORRELATION`, :data:`MIN_CROP_CORRELATION` for crops) and
@@ -324,7 +335,7 @@ def confirmed(table: _ImageTable, pairs: np.ndarray, kinds: np.ndarray) -> np.nd
     correlation = image_hash.signature_correlation(table.signatures[pairs[:, 0]], table.signatures[pairs[:, 1]])
     needed = np.where(kinds == _CROP, MIN_CROP_CORRELATION, MIN_CORRELATION)
     same_content = table.contents[pairs[:, 0]] == table.contents[pairs[:, 1]]
-    same_shape = np.abs(table.aspect[pairs[:, 0]] - table.aspect[pairs[:, 1]]) <= MAX_ASPECT_CHANGE
+    same_shape = _same_shape(table, pairs[:, 0], pairs[:, 1])
     return same_content | ((correlation >= needed) & same_shape)
 
 
@@ -450,7 +461,7 @@ def _copies_of(rep: int, others: list[int], table: _ImageTable) -> np.ndarray:
     correlation = image_hash.signature_correlation(
         np.repeat(table.signatures[[rep]], len(others), 0), table.signatures[others_array]
     )
-    same_shape = np.abs(table.aspect[others_array] - table.aspect[rep]) <= MAX_ASPECT_CHANGE
+    same_shape = _same_shape(table, others_array, rep)
     return (table.contents[others_array] == table.contents[rep]) | ((correlation >= MIN_CROP_CORRELATION) & same_shape)
 
 
@@ -594,7 +605,7 @@ def image_table(good: list[ImageFacts], ids: dict[int, str]) -> _ImageTable:
         bytes_per_pixel=np.array([f.bytes_per_pixel for f in good], np.float64),
         clipped=np.array([f.clipped for f in good], np.float64),
         mean_gray=np.array([f.mean_gray for f in good], np.float64),
-        aspect=np.array([np.log(f.width / f.height) for f in good], np.float64),
+        aspect=frame_aspect([f.width for f in good], [f.height for f in good]),
     )
 
 

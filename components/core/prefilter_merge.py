@@ -376,7 +376,7 @@ def candidate_table(keys: Keys, rows: np.ndarray, paths: Sequence[str]) -> prefi
             width, height = facts.values("width", np.int64, wanted), facts.values("height", np.int64, wanted)
             columns["pixels"][at] = width * height
             shaped = (width > 0) & (height > 0)  # an undecodable row has no frame
-            columns["aspect"][at[shaped]] = np.log(width[shaped] / height[shaped])
+            columns["aspect"][at[shaped]] = prefilter.frame_aspect(width[shaped], height[shaped])
             for name in plain:
                 columns[name][at] = facts.values(name, np.float64, wanted)
     return prefilter._ImageTable(ids=ids, **columns)
