@@ -14,6 +14,8 @@ Usage: python benchmarks/consensus.py [--items 2000] [--classes 5] [--seeds 3]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import tempfile
 
@@ -166,7 +168,8 @@ def _spec(name, classes, adaptive_on, extra) -> dict:
 def run_job(name, classes, items, truth, crowd, *, adaptive_on, predictions=None, extra=None):
     """One labeling job on the simulated crowd; the annotations bought and the dollars paid (from the ledger)."""
     spec = parse_job_spec(json.dumps(_spec(name, classes, adaptive_on, extra)))
-    with tempfile.TemporaryDirectory() as folder:
+    # the job's progress lines (stderr) are for pipeline logs, not this table
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stderr(io.StringIO()):
         result = rounds.run_rounds(
             items,
             spec,

@@ -277,7 +277,8 @@ def choose_class_thresholds(
             0,
             n,
             f"no per-class thresholds reach a precision lower bound of {target_precision} on {n} validation "
-            "items; label more validation items, improve the model or lower the target",
+            f"items ({_shortfall(confidence, correct, target_precision, confidence_level)}); label more "
+            "validation items, verify the disputed ones, improve the model or lower the target",
         )
     chosen, hits, count, bound = best
     return ClassThresholds(
@@ -289,6 +290,28 @@ def choose_class_thresholds(
         n,
         f"{count} of {n} validation items accepted by per-class thresholds, precision {hits / count:.4f} "
         f"(one-sided {confidence_level:.0%} Clopper-Pearson lower bound {bound:.4f} >= {target_precision})",
+    )
+
+
+def error_free_items_needed(target_precision: float, confidence_level: float = 0.95) -> int:
+    """Fewest accepted items, all correct, whose one-sided Clopper–Pearson bound reaches the target.
+
+    With ``n`` of ``n`` correct the bound is ``(1 - confidence_level) ** (1 / n)``: 149 items for
+    0.98 at 95 %; each wrong one among them costs roughly another 90.
+    """
+    return math.ceil(math.log(1 - confidence_level) / math.log(target_precision))
+
+
+def _shortfall(confidence: np.ndarray, correct: np.ndarray, target_precision: float, confidence_level: float) -> str:
+    """Why no thresholds pass, in numbers a user can act on: the error-free items the bound needs and
+    the validation items whose human label the model disputes (a wrong human label counts as a
+    machine error here; in labelloop's demo most confident disagreements are wrong human labels)."""
+    needed = error_free_items_needed(target_precision, confidence_level)
+    disputed = ~correct
+    sure = int(np.count_nonzero(disputed & (confidence >= 0.5)))
+    return (
+        f"a bound of {target_precision} needs at least {needed} accepted items and no error among them; the "
+        f"model disputes {int(disputed.sum())} human labels, {sure} at confidence >= 0.5"
     )
 
 

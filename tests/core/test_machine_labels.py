@@ -110,6 +110,26 @@ def test_per_class_thresholds_do_not_overclaim_on_few_items():
     assert not choice.found and "validation items" in choice.reason
 
 
+def test_error_free_items_needed_is_where_the_bound_of_all_correct_reaches_the_target():
+    needed = ml.error_free_items_needed(0.98)
+    assert needed == 149
+    bound = ml.clopper_pearson_lower_bound
+    assert bound(needed, needed) >= 0.98 > bound(needed - 1, needed - 1)
+
+
+def test_a_refusal_counts_the_human_labels_the_model_disputes():
+    # 160 right at 0.9, then 4 confident disagreements: too many errors for 0.98 at this size
+    confidence = np.r_[np.full(160, 0.9), [0.8, 0.7, 0.6, 0.3]]
+    correct = np.r_[np.ones(160), np.zeros(4)].astype(bool)
+    predicted = ["a"] * 80 + ["b"] * 84
+    correct[[0, 1, 80]] = False  # three errors among the confident ones
+    choice = ml.choose_class_thresholds(confidence, predicted, correct, target_precision=0.98)
+    assert not choice.found
+    assert "needs at least 149 accepted items and no error" in choice.reason
+    assert "the model disputes 7 human labels, 6 at confidence >= 0.5" in choice.reason
+    assert "verify the disputed ones" in choice.reason
+
+
 def test_machine_label_applies_each_class_its_own_threshold():
     choice = ml.ClassThresholds({"cat": 0.9, "dog": math.inf}, 0.98, 1.0, 0.99, 200, 200, "")
     records = [item(1), item(2), item(3)]
