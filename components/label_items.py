@@ -22,6 +22,7 @@ def label_items(
     label_studio_token_secret: str = "",
     max_items: int = 0,
     predictions: dsl.Input[dsl.Dataset] | None = None,
+    review: bool = False,
 ):
     """Send items to human labelers, wait, and return consensus labels with quality and spend figures.
 
@@ -49,6 +50,9 @@ def label_items(
         max_items: Most items to send to humans in this job (0: the spec's budget decides).
         predictions: Optional JSONL of {"id", "probabilities": {label: p}} from the current model,
             used as pre-annotations and to settle items a labeler confirms.
+        review: Run the job spec's dispute review (``labelloop.disputeReview``) instead: its
+            reviewers per item, all at once, its price and budget, its own annotation store
+            (``review/`` below ``annotation_store_uri``) and, simulated, the crowd's ``reviewers``.
 
     Returns:
         labeled: Every input item; labeled ones carry the consensus label and its confidence.
@@ -65,6 +69,18 @@ def label_items(
     spec = labeling_job.parse_job_spec(job_spec)
     store = annotation_store.AnnotationStore(annotation_store_uri)
     lines = list(manifest.read_lines(items.path))
+    if review and (spec.dispute_review is None or not lines):
+        for output in (labeled, annotations, rejects):
+            manifest.write_jsonl(output.path, ())
+        with manifest.atomic_writer(report.path) as handle:
+            why = "no labelloop.disputeReview in the job spec" if spec.dispute_review is None else "no disputed items"
+            handle.write(f"<p>Dispute review: nothing sent ({why}).</p>".encode())
+        metrics.log_metric("items", 0)
+        labeled.metadata.update({"item_count": 0, "rejected": 0})
+        return
+    if review:  # the spec's disputeReview: its reviewers, price and budget, its own store
+        spec = labeling_job.review_job_spec(spec)
+        store = annotation_store.AnnotationStore(annotation_store.review_store_uri(annotation_store_uri))
     probabilities, model_version = (
         labeling_output.read_predictions(predictions.path, spec.annotation_specs) if predictions else ({}, "")
     )
@@ -77,6 +93,7 @@ def label_items(
         model_version=model_version,
         label_studio_url=label_studio_url,
         label_studio_token_secret=label_studio_token_secret,
+        reviewers=review,
     )
     config = labeling_rounds.RoundsConfig(run_id=uuid.uuid4().hex[:12], max_items=max_items or None)
     outcome = labeling_output.run_job(lines, spec, source, store, config, probabilities)

@@ -4,7 +4,8 @@
           ─▶ rounds (unrolled at compile time to hold ``max_rounds`` rounds with the cold start,
              each guarded by dsl.If on the previous round's stop decision):
                train ─▶ evaluate ─▶ predict pool ─▶ select ─▶ label ─▶ merge ─▶ version ─▶ record
-          ─▶ final training on every label ─▶ evaluate ─▶ gate ─▶ (blessed) register ─▶ serve
+          ─▶ final training on every label ─▶ predict ─▶ review the evaluation labels it disputes
+          ─▶ evaluate ─▶ gate ─▶ (blessed) register ─▶ serve
           ─▶ machine labels for the confident rest ─▶ version ─▶ run report
 
 KFP v2 has no dynamic loops, so rounds nest: round *i+1* runs inside round *i*'s ``dsl.If``. The
@@ -119,6 +120,9 @@ def build_pipeline(
         hamming_threshold: int = steps.HAMMING_THRESHOLD,
         blur_threshold: float = steps.BLUR_THRESHOLD,
         min_side: int = steps.MIN_SIDE,
+        training_fraction: float = steps.TRAINING_FRACTION,
+        validation_fraction: float = steps.VALIDATION_FRACTION,
+        test_fraction: float = steps.TEST_FRACTION,
         round_budget_seconds: int = steps.ROUND_BUDGET_SECONDS,
         final_budget_seconds: int = steps.FINAL_BUDGET_SECONDS,
         gate_config: str = steps.GATE_CONFIG,
@@ -157,6 +161,11 @@ def build_pipeline(
             hamming_threshold: Near-duplicate threshold of the prefilter (bits).
             blur_threshold: Blur score (0 sharp .. 1 blurry) at or above which the prefilter drops an image.
             min_side: Smallest accepted image side in pixels.
+            training_fraction: Share of items in the pool active learning picks from (the three
+                fractions sum to 1).
+            validation_fraction: Share of items labeled up front for validation; the machine-label
+                thresholds are certified on them (a 0.98 bound needs at least 149 accepted without an error).
+            test_fraction: Share of items labeled up front for test (the gate and the machine labels' check).
             round_budget_seconds: Training budget of each round's model.
             final_budget_seconds: Training budget of the final model.
             gate_config: Promotion gate thresholds (JSON).
@@ -176,6 +185,9 @@ def build_pipeline(
                 hamming_threshold=hamming_threshold,
                 blur_threshold=blur_threshold,
                 min_side=min_side,
+                training_fraction=training_fraction,
+                validation_fraction=validation_fraction,
+                test_fraction=test_fraction,
                 seed=seed,
                 table_rows_as_items=True,
             ),

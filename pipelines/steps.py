@@ -20,6 +20,7 @@ from ..components.core import active_learning as al
 from ..components.core import blur, gate, image_checks, import_data, prefilter, split
 from ..components.deploy_model import deploy_model
 from ..components.evaluate_model import evaluate_model
+from ..components.find_disputes import find_disputes
 from ..components.find_label_issues import find_label_issues
 from ..components.gate_model import gate_model
 from ..components.get_artifact_uri import get_artifact_uri
@@ -643,6 +644,34 @@ def add_round(*, settings: RoundSettings, index: int, depth: int, items, batch_s
 MACHINE_LABEL_CV_FOLDS = 5
 
 
+def review_disputes(*, items, predictions, model, labeling: LabelingSettings):
+    """find disputes ─▶ reviewers label them (the job spec's ``disputeReview``) ─▶ merge: the
+    evaluation items with reviewed labels (unchanged when the spec has no review or nothing is disputed).
+
+    Runs before the gate and the machine labels, which both trust the validation and test labels.
+    """
+    disputed = find_disputes(
+        items=items, predictions=predictions, job_spec=labeling.job_spec, model=model
+    ).set_display_name("Find disputed evaluation labels")
+    reviewed = (
+        label_items(
+            items=disputed.outputs["suspects"],
+            job_spec=labeling.job_spec,
+            annotation_store_uri=labeling.annotation_store_uri,
+            backend=labeling.backend,
+            ground_truth_uri=labeling.ground_truth_uri,
+            simulated_crowd=labeling.simulated_crowd,
+            label_studio_url=labeling.label_studio_url,
+            label_studio_token_secret=labeling.label_studio_token_secret,
+            review=True,
+        )
+        .set_display_name("Review disputed labels")
+        .set_caching_options(False)
+    )
+    merged = merge_labels(items=items, labeled=reviewed.outputs["labeled"]).set_display_name("Merge reviewed labels")
+    return merged.outputs["merged"]
+
+
 def finish(
     *,
     target: str,
@@ -676,9 +705,10 @@ def finish(
         cv_folds=MACHINE_LABEL_CV_FOLDS,
     )
     model = trained.outputs["model"]
+    scored = predict(model=model, items=items).set_display_name("Predict every item")
+    items = review_disputes(items=items, predictions=scored.outputs["predictions"], model=model, labeling=labeling)
     gated = gated_registration(model=model, items=items, registry=registry, dataset_version=final.outputs["version_id"])
     parts = partition_items(items=items).set_display_name("Find unlabeled rest")
-    scored = predict(model=model, items=items).set_display_name("Predict every item")
     predicted_by = get_artifact_uri(artifact=model).set_display_name("Final model URI")
     machine = apply_machine_labels(
         pool=parts.outputs["pool"],

@@ -18,16 +18,18 @@ def make_labeler(
     model_version: str,
     label_studio_url: str = "",
     label_studio_token_secret: str = "",
+    reviewers: bool = False,
 ):
     """The labeler for ``backend``: a simulated crowd answering from ``ground_truth_uri``, or Label Studio
     (its URL a parameter or LABEL_STUDIO_URL; its token from a Secret Manager version or LABEL_STUDIO_API_KEY,
-    never a parameter value)."""
+    never a parameter value). With ``reviewers``, the simulated crowd is the settings' ``reviewers`` entry
+    (a dispute review); Label Studio reviewers work in the review job's own project."""
     if backend == "simulated":
-        from ..core.simulated_crowd import CrowdConfig
+        from ..core.simulated_crowd import crowd_config
         from .labeler import SimulatedCrowdLabeler
 
         return SimulatedCrowdLabeler.from_files(
-            spec, ground_truth_uri, CrowdConfig.from_dict(json.loads(simulated_crowd))
+            spec, ground_truth_uri, crowd_config(json.loads(simulated_crowd), reviewers=reviewers)
         )
     if backend == "label_studio":
         from .label_studio import LabelStudioLabeler

@@ -83,6 +83,17 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+#: Folder below a job's store that holds its dispute review's annotations and ledger (their own
+#: store: the review's reviewers answer items the crowd already answered, and must not be mistaken
+#: for more of the crowd's votes).
+REVIEW_FOLDER = "review"
+
+
+def review_store_uri(uri: str) -> str:
+    """The dispute review's store for the labeling job whose store is ``uri``."""
+    return f"{uri.rstrip('/')}/{REVIEW_FOLDER}"
+
+
 class AnnotationStore:
     """The append-only annotations, ledger and backend state under one folder or ``gs://`` prefix."""
 

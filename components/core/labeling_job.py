@@ -5,12 +5,14 @@ survives as labelloop's labeling config so existing job definitions carry over. 
 resource's JSON (``displayName``, ``labelerCount``, ``instructionUri``, ``inputsSchemaUri``,
 ``inputs.annotationSpecs``, ``annotationLabels``, ``labels``, ``specialistPools``,
 ``activeLearningConfig``) plus labelloop's own settings under a ``labelloop`` key (budget, price,
-timeout, consensus method, adaptive redundancy). Output-only fields (``state``,
+timeout, consensus method, adaptive redundancy, and ``disputeReview``: reviewers for the evaluation
+labels the final model disputes, :func:`review_job_spec`). Output-only fields (``state``,
 ``labelingProgress``, ``currentSpend``, …) are produced by :func:`job_resource`, never read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import math
@@ -49,6 +51,7 @@ LABELLOOP_FIELDS = (
     "consensus",
     "reviewThreshold",
     "adaptive",
+    "disputeReview",
 )
 
 
@@ -171,6 +174,24 @@ class AdaptiveSettings:
 
 
 @dataclass(frozen=True)
+class DisputeReview:
+    """Review of disputed evaluation labels by a second pool of labelers (``labelloop.disputeReview``).
+
+    A validation or test item whose human label the final model disputes (its held-out prediction
+    is another class at ``min_confidence`` or more) goes to ``labeler_count`` reviewers, once. The
+    crowd's errors are correlated (labelers confuse the same classes: two saying 6 for a 3 settle an
+    item), and a wrong evaluation label counts against the model: it holds back machine labels and
+    understates test accuracy. Reviewers are paid ``price_per_label_usd`` each, from ``max_spend_usd``.
+    """
+
+    labeler_count: int = 1
+    price_per_label_usd: float = 0.0
+    min_confidence: float = 0.5
+    max_items: int | None = None
+    max_spend_usd: float | None = None
+
+
+@dataclass(frozen=True)
 class LabelingJobSpec:
     """A validated DataLabelingJob-shaped labeling config."""
 
@@ -190,6 +211,7 @@ class LabelingJobSpec:
     review_threshold: float = 0.34
     adaptive: AdaptiveSettings = AdaptiveSettings()
     active_learning_config: Mapping[str, Any] = field(default_factory=dict)
+    dispute_review: DisputeReview | None = None
 
     @property
     def inputs_schema_uri(self) -> str:
@@ -232,6 +254,52 @@ def parse_job_spec(spec: str | Mapping[str, Any]) -> LabelingJobSpec:
         review_threshold=_fraction(extra.get("reviewThreshold", 0.34), "labelloop.reviewThreshold"),
         adaptive=_adaptive(extra.get("adaptive", {})),
         active_learning_config=dict(_mapping_field(raw, "activeLearningConfig")),
+        dispute_review=_dispute_review(extra.get("disputeReview"), _price(extra, task_type, bool(specialist_pools))),
+    )
+
+
+def review_job_spec(spec: LabelingJobSpec) -> LabelingJobSpec:
+    """The job that reviews disputed labels: the same task and label set, ``labelerCount`` reviewers
+    per item all at once (no adaptive stop: the crowd's consensus is what is in doubt; the model is
+    no vote: it is the other side of the dispute), their majority vote, price and budget. Its
+    annotations go to a store of their own (``review`` below the job's store)."""
+    review = spec.dispute_review
+    if review is None:
+        raise LabelingJobSpecError(
+            'the job spec has no labelloop.disputeReview; add e.g. {"labelerCount": 1, "pricePerLabelUsd": 0.25}'
+        )
+    return dataclasses.replace(
+        spec,
+        display_name=f"{spec.display_name} (review)",
+        labeler_count=review.labeler_count,
+        price_per_label_usd=review.price_per_label_usd,
+        budget=Budget(review.max_items, review.max_spend_usd),
+        adaptive=dataclasses.replace(spec.adaptive, enabled=False, model_in_consensus=False),
+        # a few reviewers over a few items: Dawid-Skene has nothing to learn their confusions from
+        consensus_method="majority_vote",
+        active_learning_config={},
+        dispute_review=None,
+    )
+
+
+def _dispute_review(raw: Any, job_price: float) -> DisputeReview | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise LabelingJobSpecError(
+            'labelloop.disputeReview must be an object like {"labelerCount": 1, "pricePerLabelUsd": 0.25}, '
+            f"got {raw!r}"
+        )
+    name = "labelloop.disputeReview."
+    _check_known_fields(raw, ("labelerCount", "pricePerLabelUsd", "minConfidence", "maxItems", "maxSpendUsd"), name)
+    price = raw.get("pricePerLabelUsd")
+    spend = raw.get("maxSpendUsd")
+    return DisputeReview(
+        labeler_count=_positive_int(raw.get("labelerCount", 1), f"{name}labelerCount"),
+        price_per_label_usd=job_price if price is None else _non_negative(price, f"{name}pricePerLabelUsd"),
+        min_confidence=_fraction(raw.get("minConfidence", 0.5), f"{name}minConfidence"),
+        max_items=_positive_int(raw.get("maxItems"), f"{name}maxItems") or None,
+        max_spend_usd=None if spend is None else _non_negative(spend, f"{name}maxSpendUsd"),
     )
 
 

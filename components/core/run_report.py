@@ -263,6 +263,8 @@ class DatasetFacts:
     items: int
     machine_sample: tuple[dict, ...]  # machine-labeled records, lowest confidence first
     review_records: dict[str, dict]
+    disputes_reviewed: int = 0  # evaluation items a dispute review answered (``labelloop.review_rank``)
+    disputes_relabeled: int = 0  # of those, the ones whose label the review changed
 
 
 MAX_TABLE_LABELS = 50
@@ -306,7 +308,7 @@ def read_dataset(path: str, *, machine_sample: int, review_ids: set[str], target
     sources: dict[str, int] = {}
     machine: list[tuple[float, int, dict]] = []
     review: dict[str, dict] = {}
-    items = 0
+    items = reviewed = relabeled = 0
     if path:
         for items, record in enumerate(manifest.read_jsonl(path), start=1):
             split = manifest.ml_use_of(record) or "(none)"
@@ -325,8 +327,12 @@ def read_dataset(path: str, *, machine_sample: int, review_ids: set[str], target
             rid = (record.get("dataItemResourceLabels") or {}).get(manifest.ID_KEY)
             if rid in review_ids:
                 review[rid] = record
+            extra = manifest.extra_of(record)
+            if "review_rank" in extra:
+                reviewed += 1
+                relabeled += labels != [extra.get("given_label")]
     ordered = tuple(r for _, _, r in sorted(machine, key=lambda e: (-e[0], e[1])))
-    return DatasetFacts(splits, dict(sorted(sources.items())), items, ordered, review)
+    return DatasetFacts(splits, dict(sorted(sources.items())), items, ordered, review, reviewed, relabeled)
 
 
 def _annotation_triples(annotations: Sequence) -> list[tuple[str, str, object]]:
@@ -451,6 +457,9 @@ def headline_figures(inputs: ReportInputs, facts: DatasetFacts) -> dict[str, obj
         spend, labels = spend_from_ledger(inputs.ledger)
         out["human labels paid"] = labels
         out["labeling spend (USD)"] = round(spend, 2)
+    if facts.disputes_reviewed:  # evaluation labels the final model disputed, settled by reviewers
+        out["reviewed evaluation items"] = facts.disputes_reviewed
+        out["relabeled evaluation items"] = facts.disputes_relabeled
     if "machine_labeled_items" in ml:
         out["machine-labeled items"] = ml["machine_labeled_items"]
         if ml["machine_labeled_items"]:  # a precision of nothing labeled is no figure
@@ -1105,18 +1114,22 @@ def inputs_from_run(
 ) -> ReportInputs:
     """:class:`ReportInputs` from a pipeline run's stores and artifacts.
 
-    The annotations and the ledger come from the annotation store; the learning curves are the
+    The annotations and the ledger come from the annotation store (the ledger with its dispute
+    review's, :func:`annotation_store.review_store_uri`); the learning curves are the
     configured strategy against random sampling over ``comparison_seeds`` seeds when ground truth
     is known (:mod:`strategy_comparison`), else the run's own round records from the version store.
     """
     from . import active_learning, strategy_comparison, versions
-    from .annotation_store import AnnotationStore
+    from .annotation_store import AnnotationStore, review_store_uri
 
     annotations: Sequence = ()
     ledger: Sequence = ()
     if annotation_store_uri:
         store = AnnotationStore(annotation_store_uri)
-        annotations, ledger = store.load_annotations(), store.load_ledger()
+        # the dispute review's reviewers are paid too: their ledger joins the spend (not their answers,
+        # which are no votes of the crowd)
+        review = AnnotationStore(review_store_uri(annotation_store_uri))
+        annotations, ledger = store.load_annotations(), store.load_ledger() + review.load_ledger()
     cm = dict(classification_metrics or {})
     classes = tuple(confusion_from_metadata(cm)[0])
     runs: list[LearningRun] = []

@@ -73,6 +73,23 @@ class CrowdConfig:
         return cls(**{names[k]: v for k, v in raw.items()})
 
 
+def crowd_config(settings: Mapping, *, reviewers: bool = False) -> CrowdConfig:
+    """The crowd of a ``simulated_crowd`` JSON object, or with ``reviewers`` its ``reviewers`` entry:
+    the second pool that reviews disputed labels (e.g. ``{"nLabelers": 1, "accuracy": 0.97, "seed": 8}``;
+    another seed than the crowd's, or the reviewers would repeat the crowd's answers)."""
+    if not isinstance(settings, Mapping):
+        raise ValueError(f"simulated crowd settings must be a JSON object, got {settings!r}")
+    crowd = {k: v for k, v in settings.items() if k != "reviewers"}
+    if not reviewers:
+        return CrowdConfig.from_dict(crowd)
+    if not isinstance(settings.get("reviewers"), Mapping):
+        raise ValueError(
+            'a simulated dispute review needs the crowd settings\' "reviewers" object, '
+            'e.g. {"reviewers": {"nLabelers": 1, "accuracy": 0.97, "seed": 8}}'
+        )
+    return CrowdConfig.from_dict(settings["reviewers"])
+
+
 @dataclass(frozen=True)
 class SimulatedLabeler:
     """One simulated labeler: ``confusion[k, j] = P(says class j | true class k)``."""

@@ -7,6 +7,7 @@ import pytest
 from kfp import dsl
 from labelloop.components.core import manifest as m
 from labelloop.components.core import simulated_crowd as sc
+from labelloop.components.core.annotation_store import AnnotationStore, review_store_uri
 from labelloop.components.label_items import label_items
 
 CLASSES = ["cat", "dog", "bird"]
@@ -244,3 +245,40 @@ def test_a_text_item_in_a_table_job_is_rejected_with_the_reason(tmp_path, data):
     out = run(tmp_path, "wrong", json.dumps(spec))
     rejects = list(m.read_jsonl(out["rejects"].path))
     assert len(rejects) == 120 and "tableRow" in rejects[0]["reason"]
+
+
+def test_a_dispute_review_asks_its_own_reviewers_and_pays_from_its_own_store(data):
+    tmp_path, records, truth = data
+    reviewer = {"nLabelers": 1, "accuracy": 1.0, "accuracySpread": 0.0, "seed": 9}
+    crowd = {"nLabelers": 5, "seed": 1, "reviewers": reviewer}
+    run(tmp_path, "crowd", job(), simulated_crowd=json.dumps(crowd))
+    crowd_store = AnnotationStore(str(tmp_path / "store"))
+    bought = len(crowd_store.load_annotations())
+    disputed = tmp_path / "disputes.jsonl"
+    m.write_jsonl(str(disputed), records[:10])
+    spec = job(disputeReview={"labelerCount": 1, "pricePerLabelUsd": 0.25})
+    out = run(
+        tmp_path,
+        "review",
+        spec,
+        items=dsl.Dataset(name="items", uri=str(disputed), metadata={}),
+        simulated_crowd=json.dumps(crowd),
+        review=True,
+    )
+    labeled = list(m.read_jsonl(out["labeled"].path))
+    # the crowd answered these items already; the reviewer still answers each once, and is right
+    assert [m.label_of(r) for r in labeled] == [truth[m.item_id(r)] for r in records[:10]]
+    assert all(m.extra_of(r)["human_labels"] == 1 for r in labeled)
+    review_store = AnnotationStore(review_store_uri(str(tmp_path / "store")))
+    assert len(review_store.load_annotations()) == 10 and review_store.spent_usd() == pytest.approx(2.5)
+    assert len(crowd_store.load_annotations()) == bought  # the crowd's store is untouched
+
+
+def test_a_dispute_review_without_review_settings_or_items_buys_nothing(data):
+    tmp_path, records, truth = data
+    out = run(tmp_path, "review", job(), review=True)
+    assert (
+        list(m.read_jsonl(out["labeled"].path)) == []
+        and "no labelloop.disputeReview" in open(out["report"].path).read()
+    )
+    assert not (tmp_path / "store" / "review").exists()

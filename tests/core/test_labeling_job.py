@@ -164,3 +164,35 @@ def test_adaptive_posterior_settings_parse_and_bad_values_are_named():
     ):
         with pytest.raises(lj.LabelingJobSpecError, match="labelloop.adaptive"):
             lj.parse_job_spec(json.dumps(spec_dict(labelloop={"adaptive": bad})))
+
+
+def test_dispute_review_is_off_unless_asked_and_its_job_has_its_own_reviewers_price_and_budget():
+    assert lj.parse_job_spec(spec_dict()).dispute_review is None
+    with pytest.raises(lj.LabelingJobSpecError, match="disputeReview"):
+        lj.review_job_spec(lj.parse_job_spec(spec_dict()))
+    spec = lj.parse_job_spec(
+        spec_dict(labelloop={"pricePerLabelUsd": 0.06, "disputeReview": {"labelerCount": 2, "maxItems": 30}})
+    )
+    assert spec.dispute_review == lj.DisputeReview(2, 0.06, 0.5, 30, None)  # the job's price unless given
+    review = lj.review_job_spec(spec)
+    assert review.display_name == "pets round 1 (review)" and review.labeler_count == 2
+    assert review.budget == lj.Budget(30, None) and review.price_per_label_usd == pytest.approx(0.06)
+    # every reviewer at once, by majority, and the model (the other side of the dispute) never votes
+    assert not review.adaptive.enabled and not review.adaptive.model_in_consensus
+    assert review.consensus_method == "majority_vote" and review.dispute_review is None
+    assert review.annotation_specs == spec.annotation_specs and review.task_type is spec.task_type
+
+
+@pytest.mark.parametrize(
+    ("review", "message"),
+    [
+        ({"labelerCount": 0}, "disputeReview.labelerCount must be a positive integer"),
+        ({"minConfidence": 2}, "disputeReview.minConfidence must be a number between 0 and 1"),
+        ({"pricePerLabelUsd": -1}, "disputeReview.pricePerLabelUsd must be a number"),
+        ({"reviewers": 3}, "unknown field labelloop.disputeReview.reviewers"),
+        ("yes", "disputeReview must be an object"),
+    ],
+)
+def test_a_bad_dispute_review_names_the_field(review, message):
+    with pytest.raises(lj.LabelingJobSpecError, match=message):
+        lj.parse_job_spec(spec_dict(labelloop={"disputeReview": review}))

@@ -409,3 +409,40 @@ def test_a_run_without_machine_labels_says_why_in_the_summary_and_the_report():
     assert f"<td>outcome</td><td>{why}</td>" in _section(report.html, "machine")
     labeled = {**metrics, "machine_labeled_items": 40, "test_precision": 0.99}
     assert "why no machine labels" not in rr.build_run_report(rr.ReportInputs(machine_label_metrics=labeled)).headline
+
+
+def test_reviewed_evaluation_labels_are_counted_in_the_headline(tmp_path):
+    def record(name, label, **extra):
+        base = {"imageGcsUri": f"gs://b/{name}.png", "dataItemResourceLabels": {"labelloop_id": name}}
+        base = mf.with_ml_use(base, "test")
+        return mf.with_extra(mf.with_label(base, label, source="human"), **extra)
+
+    dataset = str(tmp_path / "items.jsonl")
+    mf.write_jsonl(
+        dataset,
+        [
+            record("a", "7", review_rank=0, given_label="1"),  # the reviewer sided with the model
+            record("b", "3", review_rank=1, given_label="3"),  # the reviewer kept the crowd's label
+            record("c", "5"),
+        ],
+    )
+    headline = rr.build_run_report(rr.ReportInputs(dataset=dataset)).headline
+    assert headline["reviewed evaluation items"] == 2 and headline["relabeled evaluation items"] == 1
+    mf.write_jsonl(dataset, [record("c", "5")])
+    assert "reviewed evaluation items" not in rr.build_run_report(rr.ReportInputs(dataset=dataset)).headline
+
+
+def test_the_spend_includes_what_the_dispute_review_paid(tmp_path):
+    from labelloop.components.core import annotation_store as store_module
+
+    def pay(store, run_id, items, price):
+        answers = (store_module.StoredAnnotation(f"i{k}", "sim-00", "7", price, 1, run_id, "sim") for k in range(items))
+        store.append_annotations(answers)
+        store.append_ledger(store_module.LedgerEntry(run_id, 1, items, items, items * price, items, ""))
+
+    uri = str(tmp_path / "store")
+    pay(store_module.AnnotationStore(uri), "crowd", 10, 0.05)
+    pay(store_module.AnnotationStore(store_module.review_store_uri(uri)), "review", 2, 0.25)
+    inputs = rr.inputs_from_run(annotation_store_uri=uri)
+    assert len(inputs.annotations) == 10  # the reviewers' answers are no crowd votes
+    assert rr.spend_from_ledger(inputs.ledger) == (pytest.approx(1.0), 12)

@@ -69,3 +69,11 @@ def test_config_validation():
     with pytest.raises(ValueError, match="unknown simulated crowd settings"):
         sc.CrowdConfig.from_dict({"labelers": 3})
     assert sc.CrowdConfig.from_dict({"nLabelers": 7, "nSpammers": 2}).n_spammers == 2
+
+
+def test_reviewers_are_a_crowd_of_their_own_in_the_same_settings():
+    settings = {"nLabelers": 5, "seed": 7, "reviewers": {"nLabelers": 1, "accuracy": 0.97, "seed": 8}}
+    assert sc.crowd_config(settings) == sc.CrowdConfig(n_labelers=5, seed=7)
+    assert sc.crowd_config(settings, reviewers=True) == sc.CrowdConfig(n_labelers=1, accuracy=0.97, seed=8)
+    with pytest.raises(ValueError, match='"reviewers" object'):
+        sc.crowd_config({"nLabelers": 5}, reviewers=True)

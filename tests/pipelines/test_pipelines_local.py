@@ -8,6 +8,7 @@ import yaml
 from kfp import local
 from labelloop.components.core import active_learning, versions
 from labelloop.components.core import manifest as mf
+from labelloop.components.core.annotation_store import AnnotationStore, review_store_uri
 from labelloop.components.core.demo_data import make_demo_data
 from labelloop.components.core.registry import ModelRegistry
 from labelloop.components.core.sample_data import load_digits_images
@@ -56,6 +57,9 @@ def test_active_learning_then_one_more_round_then_retrain(runner):
     store, annotations = str(state_root / "versions"), str(state_root / "annotations")
     rounds_before = active_learning.rounds_from_state(versions.read_state(store, "digits").values)
     assert [r.round_index for r in rounds_before] == list(range(len(rounds_before)))
+    # the demo's one reviewer answered each disputed evaluation item once, from the review's own store
+    reviewed = AnnotationStore(review_store_uri(annotations)).load_annotations()
+    assert len(reviewed) == run.summary.get("reviewed evaluation items", 0)
 
     from labelloop.pipelines.active_learning_round import build_pipeline as one_round
 
