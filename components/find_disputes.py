@@ -17,9 +17,9 @@ def find_disputes(
     """Finds validation and test items whose human label the model contradicts, for reviewers.
 
     The job spec's ``labelloop.disputeReview`` (reviewers per item, price, ``minConfidence``,
-    ``maxItems``) turns it on; without it nothing is sent. A validation item is judged by the
-    model's held-out prediction (``train_model`` saves them: fits that did not see the item), a
-    test item by the model itself, which never trained on it.
+    ``maxItems``) turns it on for single-label classification; without it nothing is sent. A
+    validation item is judged by the model's held-out prediction (``train_model`` saves them:
+    fits that did not see the item), a test item by the model itself, which never trained on it.
 
     Args:
         items: Manifest with the human-labeled validation and test items.
@@ -35,7 +35,9 @@ def find_disputes(
     from labelloop.components.core import disputes as core
     from labelloop.components.core import labeling_job, manifest, model_io
 
-    review = labeling_job.parse_job_spec(job_spec).dispute_review
+    spec = labeling_job.parse_job_spec(job_spec)
+    # a dispute is one class against another: multi-label, box and span labels are not reviewed this way
+    review = spec.dispute_review if spec.task_type.is_single_label else None
     if review is None:
         manifest.write_jsonl(suspects.path, ())
         summary = core.DisputeSummary(0, 0, (), 0)

@@ -49,3 +49,10 @@ def test_sends_the_confidently_disputed_evaluation_items_when_a_review_is_config
 def test_sends_nothing_without_a_review(tmp_path):
     sent, metrics = run(tmp_path, spec())
     assert sent == [] and metrics["review_enabled"] == 0 and metrics["sent_for_review"] == 0
+
+
+def test_sends_nothing_for_multi_label_jobs(tmp_path):
+    multi = json.loads(spec(disputeReview={}))
+    multi["inputs"]["multiLabel"] = True
+    sent, metrics = run(tmp_path, json.dumps(multi))
+    assert sent == [] and metrics["review_enabled"] == 0
