@@ -546,10 +546,10 @@ def add_vertex_training(
 # Label
 
 
-def label_round(*, items, to_label, predictions, labeling: LabelingSettings, step: str):
-    """label ─▶ merge ─▶ version: buys labels for ``to_label`` and stores the new dataset version."""
-    optional = {"predictions": predictions} if predictions is not None else {}
-    labeled = (
+def label_task(*, to_label, labeling: LabelingSettings, display_name: str, **options):
+    """A ``label_items`` task for ``to_label`` with the run's labeling settings (never cached: labels cost money
+    and a cached task would not ask for the ones still missing); ``options``: ``predictions``, ``review``."""
+    return (
         label_items(
             items=to_label,
             job_spec=labeling.job_spec,
@@ -559,11 +559,17 @@ def label_round(*, items, to_label, predictions, labeling: LabelingSettings, ste
             simulated_crowd=labeling.simulated_crowd,
             label_studio_url=labeling.label_studio_url,
             label_studio_token_secret=labeling.label_studio_token_secret,
-            **optional,
+            **options,
         )
-        .set_display_name(f"Label ({step})")
+        .set_display_name(display_name)
         .set_caching_options(False)
     )
+
+
+def label_round(*, items, to_label, predictions, labeling: LabelingSettings, step: str):
+    """label ─▶ merge ─▶ version: buys labels for ``to_label`` and stores the new dataset version."""
+    optional = {"predictions": predictions} if predictions is not None else {}
+    labeled = label_task(to_label=to_label, labeling=labeling, display_name=f"Label ({step})", **optional)
     merged = merge_labels(items=items, labeled=labeled.outputs["labeled"]).set_display_name(f"Merge labels ({step})")
     version = version_step(
         items=merged.outputs["merged"],
@@ -653,20 +659,8 @@ def review_disputes(*, items, predictions, model, labeling: LabelingSettings):
     disputed = find_disputes(
         items=items, predictions=predictions, job_spec=labeling.job_spec, model=model
     ).set_display_name("Find disputed evaluation labels")
-    reviewed = (
-        label_items(
-            items=disputed.outputs["suspects"],
-            job_spec=labeling.job_spec,
-            annotation_store_uri=labeling.annotation_store_uri,
-            backend=labeling.backend,
-            ground_truth_uri=labeling.ground_truth_uri,
-            simulated_crowd=labeling.simulated_crowd,
-            label_studio_url=labeling.label_studio_url,
-            label_studio_token_secret=labeling.label_studio_token_secret,
-            review=True,
-        )
-        .set_display_name("Review disputed labels")
-        .set_caching_options(False)
+    reviewed = label_task(
+        to_label=disputed.outputs["suspects"], labeling=labeling, display_name="Review disputed labels", review=True
     )
     merged = merge_labels(items=items, labeled=reviewed.outputs["labeled"]).set_display_name("Merge reviewed labels")
     return merged.outputs["merged"]
