@@ -10,7 +10,9 @@ on is another class, at ``min_confidence`` or more, the item is *disputed* and g
 
 Validation items are judged by the trainer's held-out (out-of-fold) predictions, test items by the
 final model, which never trained on them. Measured on the demo (``README.md``): of the disputes at
-confidence 0.5 or more, 12 of 15 were wrong human labels.
+confidence 0.5 or more, 12 of 15 were wrong human labels. Only disputed labels are reviewed, so a
+wrong label the model agrees with stays and still counts in the model's favour; reviewers who
+side with the crowd leave the label as it was.
 """
 
 from __future__ import annotations
