@@ -263,7 +263,7 @@ class DatasetFacts:
     items: int
     machine_sample: tuple[dict, ...]  # machine-labeled records, lowest confidence first
     review_records: dict[str, dict]
-    disputes_reviewed: int = 0  # evaluation items a dispute review answered (``labelloop.review_rank``)
+    disputes_reviewed: int = 0  # evaluation items a dispute review answered (``labelloop.review_rank``, labeled)
     disputes_relabeled: int = 0  # of those, the ones whose label the review changed
 
 
@@ -322,13 +322,13 @@ def read_dataset(path: str, *, machine_sample: int, review_ids: set[str], target
                 entry = (-confidence, items, record)
                 if len(machine) < machine_sample:
                     heapq.heappush(machine, entry)
-                elif entry > machine[0]:
+                elif machine and entry > machine[0]:  # machine_sample 0: no sample
                     heapq.heapreplace(machine, entry)
             rid = (record.get("dataItemResourceLabels") or {}).get(manifest.ID_KEY)
             if rid in review_ids:
                 review[rid] = record
             extra = manifest.extra_of(record)
-            if "review_rank" in extra:
+            if "review_rank" in extra and extra.get("labeling_status") == "labeled":  # answered, not over budget
                 reviewed += 1
                 relabeled += labels != [extra.get("given_label")]
     ordered = tuple(r for _, _, r in sorted(machine, key=lambda e: (-e[0], e[1])))

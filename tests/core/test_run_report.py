@@ -421,8 +421,9 @@ def test_reviewed_evaluation_labels_are_counted_in_the_headline(tmp_path):
     mf.write_jsonl(
         dataset,
         [
-            record("a", "7", review_rank=0, given_label="1"),  # the reviewer sided with the model
-            record("b", "3", review_rank=1, given_label="3"),  # the reviewer kept the crowd's label
+            record("a", "7", review_rank=0, given_label="1", labeling_status="labeled"),  # sided with the model
+            record("b", "3", review_rank=1, given_label="3", labeling_status="labeled"),  # kept the crowd's label
+            record("d", "2", review_rank=2, given_label="2", labeling_status="over_budget"),  # never answered
             record("c", "5"),
         ],
     )
