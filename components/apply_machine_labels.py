@@ -58,7 +58,7 @@ def apply_machine_labels(
         target_precision=target_precision,
         confidence_level=confidence_level,
         model_version=model_version,
-        heldout_by_id=dict(zip(heldout.ids, heldout.probabilities)) if heldout is not None else None,
+        heldout_by_id=heldout.by_id() if heldout is not None else None,
         heldout_fitted_on=heldout.fitted_on if heldout is not None else "",
     )
     choice, test = summary.choice, summary.test

@@ -49,7 +49,7 @@ def find_disputes(
             suspects.path,
             min_confidence=review.min_confidence,
             max_items=review.max_items,
-            heldout_by_id=dict(zip(heldout.ids, heldout.probabilities)) if heldout is not None else None,
+            heldout_by_id=heldout.by_id() if heldout is not None else None,
         )
     for name, value in {"review_enabled": int(review is not None), **summary.metrics()}.items():
         metrics.log_metric(name, value)

@@ -151,17 +151,14 @@ def disputes_from_manifests(
 ) -> DisputeSummary:
     """:func:`write_disputes` for a labeled manifest and a predict step's output (which must carry
     class names: the disputes name the suggested class)."""
-    from .sampling import read_predictions
+    from .sampling import read_class_probabilities
 
-    predictions = read_predictions(predictions_path)
-    if not predictions.classes:
-        raise ValueError(f"{predictions_path}: disputes need class names; the predict step must write classes.txt")
-    by_id = {rid: predictions.probabilities[i] for i, rid in enumerate(predictions.ids)}
+    by_id, classes = read_class_probabilities(predictions_path, needed_for="disputes")
     return write_disputes(
         manifest.read_jsonl(items_path),
         out_path,
         by_id,
-        predictions.classes,
+        classes,
         min_confidence=min_confidence,
         max_items=max_items,
         heldout_by_id=heldout_by_id,

@@ -173,6 +173,10 @@ class AdaptiveSettings:
     prior_strength: float = 10.0
 
 
+#: Model confidence at which a validation or test label it contradicts is disputed (``disputeReview.minConfidence``).
+DEFAULT_DISPUTE_CONFIDENCE = 0.5
+
+
 @dataclass(frozen=True)
 class DisputeReview:
     """Review of disputed evaluation labels by a second pool of labelers (``labelloop.disputeReview``).
@@ -186,7 +190,7 @@ class DisputeReview:
 
     labeler_count: int = 1
     price_per_label_usd: float = 0.0
-    min_confidence: float = 0.5
+    min_confidence: float = DEFAULT_DISPUTE_CONFIDENCE
     max_items: int | None = None
     max_spend_usd: float | None = None
 
@@ -235,13 +239,14 @@ def parse_job_spec(spec: str | Mapping[str, Any]) -> LabelingJobSpec:
     task_type = _task_type(raw, extra)
     specs = _annotation_specs(raw.get("inputs"))
     specialist_pools = tuple(_string_list(raw, "specialistPools"))
+    price = _price(extra, task_type, bool(specialist_pools))
     return LabelingJobSpec(
         display_name=_display_name(raw.get("displayName")),
         task_type=task_type,
         annotation_specs=specs,
         labeler_count=_positive_int(raw.get("labelerCount"), "labelerCount", required=True),
         instruction_uri=_instruction_uri(raw.get("instructionUri")),
-        price_per_label_usd=_price(extra, task_type, bool(specialist_pools)),
+        price_per_label_usd=price,
         budget=_budget(extra.get("budget", {}), _mapping_field(raw, "activeLearningConfig")),
         annotation_labels=_resource_labels(_mapping_field(raw, "annotationLabels"), "annotationLabels"),
         labels=_resource_labels(_mapping_field(raw, "labels"), "labels"),
@@ -254,7 +259,7 @@ def parse_job_spec(spec: str | Mapping[str, Any]) -> LabelingJobSpec:
         review_threshold=_fraction(extra.get("reviewThreshold", 0.34), "labelloop.reviewThreshold"),
         adaptive=_adaptive(extra.get("adaptive", {})),
         active_learning_config=dict(_mapping_field(raw, "activeLearningConfig")),
-        dispute_review=_dispute_review(extra.get("disputeReview"), _price(extra, task_type, bool(specialist_pools))),
+        dispute_review=_dispute_review(extra.get("disputeReview"), price),
     )
 
 
@@ -297,7 +302,7 @@ def _dispute_review(raw: Any, job_price: float) -> DisputeReview | None:
     return DisputeReview(
         labeler_count=_positive_int(raw.get("labelerCount", 1), f"{name}labelerCount"),
         price_per_label_usd=job_price if price is None else _non_negative(price, f"{name}pricePerLabelUsd"),
-        min_confidence=_fraction(raw.get("minConfidence", 0.5), f"{name}minConfidence"),
+        min_confidence=_fraction(raw.get("minConfidence", DEFAULT_DISPUTE_CONFIDENCE), f"{name}minConfidence"),
         max_items=_positive_int(raw.get("maxItems"), f"{name}maxItems") or None,
         max_spend_usd=None if spend is None else _non_negative(spend, f"{name}maxSpendUsd"),
     )

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import manifest
+from .labeling_job import DEFAULT_DISPUTE_CONFIDENCE
 
 _Z = {0.90: 1.6448536269514722, 0.95: 1.959963984540054, 0.99: 2.5758293035489004}
 
@@ -308,10 +309,10 @@ def _shortfall(confidence: np.ndarray, correct: np.ndarray, target_precision: fl
     machine error here; in labelloop's demo most confident disagreements are wrong human labels)."""
     needed = error_free_items_needed(target_precision, confidence_level)
     disputed = ~correct
-    sure = int(np.count_nonzero(disputed & (confidence >= 0.5)))
+    sure = int(np.count_nonzero(disputed & (confidence >= DEFAULT_DISPUTE_CONFIDENCE)))
     return (
         f"a bound of {target_precision} needs at least {needed} accepted items and no error among them; the "
-        f"model disputes {int(disputed.sum())} human labels, {sure} at confidence >= 0.5"
+        f"model disputes {int(disputed.sum())} human labels, {sure} at confidence >= {DEFAULT_DISPUTE_CONFIDENCE}"
     )
 
 
@@ -493,26 +494,21 @@ def apply_to_manifests(
     covers (:func:`calibration_scores`); without it, on the model's own predictions of the
     validation items, which are in-sample when the model was refitted on them.
     """
-    from .sampling import read_predictions
+    from .sampling import read_class_probabilities
 
-    predictions = read_predictions(predictions_path)
-    if not predictions.classes:
-        raise ValueError(
-            f"{predictions_path}: machine labels need class names; the predict step must write classes.txt"
-        )
-    by_id = {rid: predictions.probabilities[i] for i, rid in enumerate(predictions.ids)}
+    by_id, classes = read_class_probabilities(predictions_path, needed_for="machine labels")
     if heldout_by_id is not None:
         width = {len(row) for row in heldout_by_id.values()}
-        if width - {len(predictions.classes)}:
+        if width - {len(classes)}:
             raise ValueError(
-                f"held-out predictions have {sorted(width)} columns, the predictions {len(predictions.classes)} "
+                f"held-out predictions have {sorted(width)} columns, the predictions {len(classes)} "
                 "classes; pass the held-out predictions of the model that predicted"
             )
-        validation = calibration_scores(manifest.read_jsonl(labeled_path), heldout_by_id, predictions.classes)
+        validation = calibration_scores(manifest.read_jsonl(labeled_path), heldout_by_id, classes)
         count = len(validation.confidence)
         calibration = f"{count} held-out predictions of validation items (fits on {heldout_fitted_on})"
     else:
-        validation = held_out_scores(manifest.read_jsonl(labeled_path), "validation", by_id, predictions.classes)
+        validation = held_out_scores(manifest.read_jsonl(labeled_path), "validation", by_id, classes)
         calibration = (
             f"the model's own predictions of {len(validation.confidence)} validation items "
             "(in-sample if it was trained on them)"
@@ -532,7 +528,7 @@ def apply_to_manifests(
             target_precision=target_precision,
             confidence_level=confidence_level,
         )
-    test = held_out_scores(manifest.read_jsonl(labeled_path), "test", by_id, predictions.classes)
+    test = held_out_scores(manifest.read_jsonl(labeled_path), "test", by_id, classes)
     check = measure_precision_of(
         test.confidence, test.predicted, test.correct, choice, confidence_level=confidence_level
     )
@@ -541,7 +537,7 @@ def apply_to_manifests(
         machine_label(
             manifest.read_jsonl(pool_path),
             by_id,
-            predictions.classes,
+            classes,
             threshold=choice if per_class else choice.threshold,
             model_version=model_version,
         )

@@ -645,6 +645,15 @@ class Predictions:
     classes: tuple[str, ...]
 
 
+def read_class_probabilities(path: str, *, needed_for: str) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+    """A predict step's output as ``({item id: probabilities}, class names)``, for steps that name the
+    predicted class (``needed_for`` says which, in the error when the classes are missing)."""
+    predictions = read_predictions(path)
+    if not predictions.classes:
+        raise ValueError(f"{path}: {needed_for} need class names; the predict step must write classes.txt")
+    return dict(zip(predictions.ids, predictions.probabilities)), predictions.classes
+
+
 def read_predictions(path: str) -> Predictions:
     """Read a predict step's output.
 

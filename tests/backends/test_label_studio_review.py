@@ -9,6 +9,7 @@ from labelloop.components.core import manifest as mf
 from labelloop.components.core.annotation_store import AnnotationStore, review_store_uri
 from labelloop.components.core.labeling_job import parse_job_spec, review_job_spec
 from labelloop.components.label_items import label_items
+from test_label_studio import artifacts
 from test_label_studio_verification import Reviewers, reviews
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow]
@@ -33,16 +34,7 @@ SPEC = json.dumps(
 def label(tmp_path, name, records, answers, title, server, annotators, **kwargs):
     """label_items on ``records`` while annotators answer project ``title`` from ``answers``."""
     mf.write_jsonl(str(tmp_path / f"{name}.jsonl"), records)
-    out = {
-        port: kind(name=port, uri=str(tmp_path / name / port), metadata={})
-        for port, kind in (
-            ("labeled", dsl.Dataset),
-            ("annotations", dsl.Dataset),
-            ("rejects", dsl.Dataset),
-            ("report", dsl.HTML),
-            ("metrics", dsl.Metrics),
-        )
-    }
+    out = artifacts(tmp_path / name)
     people = Reviewers(server.url, server.token, annotators, title, answers)
     people.start()
     try:

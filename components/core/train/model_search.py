@@ -82,6 +82,10 @@ class HeldOutPredictions:
     probabilities: np.ndarray
     fitted_on: str
 
+    def by_id(self) -> dict[str, np.ndarray]:
+        """Each item's row of probabilities, by item id."""
+        return dict(zip(self.ids, self.probabilities))
+
 
 def heldout_predictions(state: _SearchState, choice: EnsembleChoice, ids: Sequence[str], fitted_on: str):
     """The ensemble ``choice``'s weighted selection predictions, one row per id of the selection design."""
