@@ -311,6 +311,7 @@ def test_active_learning_then_one_more_round_in_the_image(tmp_path, image, execu
         )
     ran = [r.function for r in runs]
     assert {"label_items", "train_model", "evaluate_model", "gate_model", "build_run_report"} <= set(ran)
+    assert "find_disputes" in ran  # the demo's spec asks for a review of disputed evaluation labels
     assert ran.count("register_model") + ran.count("keep_champion") == 1  # the gate's verdict, either way
     before = active_learning.rounds_from_state(versions.read_state(common["store_uri"], "digits").values)
     one_round = in_image("active-learning-round", image, tmp_path)
