@@ -522,12 +522,18 @@ def summarize(
     method: str = "dawid_skene",
     review_threshold: float = 0.34,
     model_answers: Mapping[str, str] | None = None,
+    item_posteriors: Mapping[str, np.ndarray] | None = None,
 ) -> QualitySummary:
     """Consensus and quality for ``(item_id, labeler_id, value)`` annotations of one task kind.
 
-    ``model_answers`` (single-label only): the model's top class per item joins the consensus as one
-    more labeler (:data:`MODEL_LABELER`), whose confusion matrix Dawid–Skene estimates like anyone's;
-    agreement, labeler quality, review flags and label counts stay about the humans only.
+    Two ways for a model to inform a single-label consensus; agreement, labeler quality and label
+    counts stay about the humans only:
+
+    * ``model_answers``: the model's top class per item joins the consensus as one more labeler
+      (:data:`MODEL_LABELER`), whose confusion matrix the method estimates like anyone's.
+    * ``item_posteriors``: P(true class) per item (in ``classes`` order) computed elsewhere with the
+      model's full probabilities as the prior (the labeling job's own estimate,
+      ``adaptive.estimated_posteriors``); they decide each listed item's label and confidence.
 
     Single-label uses ``method``; multi-label votes per label and spans per exact span, and both
     measure agreement on the binary decisions (labeler marked it or not) over every candidate any
@@ -540,17 +546,21 @@ def summarize(
         nan = float("nan")
         return QualitySummary(kind, method, {}, nan, nan, nan, (), tuple(classes), None)
     if kind == "single_label":
-        return _summarize_single(annotations, classes, method, review_threshold, model_answers)
+        return _summarize_single(annotations, classes, method, review_threshold, model_answers, item_posteriors)
     if kind == "boxes":
         return _summarize_boxes(annotations, classes, review_threshold)
     return _summarize_sets(kind, annotations, classes, review_threshold)
 
 
-def _summarize_single(annotations, classes, method, review_threshold, model_answers=None) -> QualitySummary:
+def _summarize_single(
+    annotations, classes, method, review_threshold, model_answers=None, item_posteriors=None
+) -> QualitySummary:
     matrix = build_matrix(((item, label, labeler) for item, label, labeler in annotations), classes)
     result = consensus(matrix, method)
     if model_answers:
         result = _with_model_consensus(annotations, classes, method, matrix, model_answers)
+    if item_posteriors:
+        result = _with_item_posteriors(result, item_posteriors)
     flagged = {flag.item_id for flag in items_needing_review(matrix, result, max_disagreement=review_threshold)}
     per_item = matrix.labels_per_item()
     items = {
@@ -573,6 +583,23 @@ def _summarize_single(annotations, classes, method, review_threshold, model_answ
 
 
 MODEL_LABELER = "__model__"
+
+
+def _with_item_posteriors(result: Consensus, item_posteriors: Mapping[str, np.ndarray]) -> Consensus:
+    """``result`` with the rows of the items in ``item_posteriors`` replaced by those posteriors."""
+    posteriors = result.posteriors.copy()
+    for row, item_id in enumerate(result.item_ids):
+        given = item_posteriors.get(item_id)
+        if given is None:
+            continue
+        given = np.asarray(given, dtype=float)
+        if given.shape != (len(result.classes),) or not np.isclose(given.sum(), 1.0):
+            raise ConsensusError(
+                f"item {item_id}: its posterior must be {len(result.classes)} probabilities summing to 1 "
+                f"(one per class, in {list(result.classes)} order), got {given.tolist()}"
+            )
+        posteriors[row] = given
+    return replace(result, posteriors=posteriors)
 
 
 def _with_model_consensus(annotations, classes, method, matrix: AnnotationMatrix, model_answers) -> Consensus:

@@ -11,11 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import consensus, manifest
+import numpy as np
+
+from . import adaptive, consensus, manifest
 from . import labeling_job as lj
 from .annotation_store import AnnotationStore, StoredAnnotation, utc_now
 from .labeling_job import LabelingJobSpec, TaskType
-from .labeling_rounds import Labeler, RoundsConfig, run_rounds
+from .labeling_rounds import Labeler, RoundsConfig, redundancy_policy, run_rounds
 
 
 @dataclass(frozen=True)
@@ -188,14 +190,7 @@ def run_job(
     items, rejects = check_items(lines, spec)
     unique = list(dict(items).items())
     rounds = run_rounds(unique, spec, labeler, store, config, predictions)
-    summary = consensus.summarize(
-        task_kind(spec.task_type),
-        [(a.item_id, a.labeler_id, a.value) for a in rounds.annotations],
-        spec.annotation_specs,
-        method=spec.consensus_method,
-        review_threshold=spec.review_threshold,
-        model_answers=model_answers(spec, predictions),
-    )
+    summary = job_consensus(spec, rounds.annotations, predictions)
     labeled = [_output_record(record, item_id, summary, rounds, spec) for item_id, record in items]
     if spec.task_type.is_single_label:
         labeled = _with_votes(labeled, rounds.annotations)
@@ -208,11 +203,43 @@ def run_job(
     return JobOutcome(labeled, rejects, [_raw(a) for a in rounds.annotations], metrics, resource, report)
 
 
-def model_answers(spec: LabelingJobSpec, predictions) -> dict[str, str] | None:
-    """The model's top class per item, for consensus when ``modelInConsensus`` is on (single-label only)."""
-    if not (spec.adaptive.model_in_consensus and predictions and spec.task_type.is_single_label):
-        return None
-    return {item_id: max(p.items(), key=lambda kv: (kv[1], kv[0]))[0] for item_id, p in predictions.items() if p}
+def job_consensus(
+    spec: LabelingJobSpec,
+    annotations: Sequence[StoredAnnotation],
+    predictions: Mapping[str, Mapping[str, float]] | None = None,
+) -> consensus.QualitySummary:
+    """The job's consensus and quality figures over its annotations.
+
+    With ``modelInConsensus`` on and the model's predictions given (single-label), Dawid–Skene
+    takes the model's calibrated probabilities as each item's prior: the posterior the adaptive
+    stop rule settles items on (:func:`adaptive.estimated_posteriors`), so the label reported is the
+    one whose confidence stopped the buying, and the model's second choice counts where the
+    labelers split. Majority vote counts the model's top class as one more vote.
+    """
+    model = {}
+    if spec.adaptive.model_in_consensus and predictions and spec.task_type.is_single_label:
+        if spec.consensus_method == "dawid_skene":
+            model["item_posteriors"] = _model_prior_posteriors(spec, annotations, predictions)
+        else:
+            model["model_answers"] = {
+                item_id: max(p.items(), key=lambda kv: (kv[1], kv[0]))[0] for item_id, p in predictions.items() if p
+            }
+    return consensus.summarize(
+        task_kind(spec.task_type),
+        [(a.item_id, a.labeler_id, a.value) for a in annotations],
+        spec.annotation_specs,
+        method=spec.consensus_method,
+        review_threshold=spec.review_threshold,
+        **model,
+    )
+
+
+def _model_prior_posteriors(spec, annotations, predictions) -> dict[str, np.ndarray]:
+    answers: dict[str, list] = {}
+    for a in annotations:
+        answers.setdefault(a.item_id, []).append((a.labeler_id, a.value))
+    estimate = adaptive.estimated_posteriors(answers, spec.annotation_specs, redundancy_policy(spec), predictions)
+    return dict(zip(estimate.item_ids, estimate.posteriors))
 
 
 def _output_record(record, item_id, summary, rounds, spec) -> dict:

@@ -96,7 +96,7 @@ def run_rounds(
     predictions = predictions or {}
     records = dict(items)
     order = list(records)
-    policy = _policy(spec)
+    policy = redundancy_policy(spec)
     budget = spec.budget.tightened(config.max_items)
     stored = {a.key: a for a in store.load_annotations()}
     spent_before = float(sum(a.cost_usd for a in stored.values()))
@@ -174,7 +174,8 @@ def _collect_round(labeler, store, stored, targets, spec, config, round_number, 
         config.sleep(min(spec.poll_interval_s, max(0.0, deadline - config.clock())))
 
 
-def _policy(spec: LabelingJobSpec) -> adaptive.RedundancyPolicy:
+def redundancy_policy(spec: LabelingJobSpec) -> adaptive.RedundancyPolicy:
+    """The job spec's redundancy settings as the policy :mod:`adaptive` applies (fixed-N for boxes and spans)."""
     adaptive_ok = spec.adaptive.enabled and spec.task_type not in (
         TaskType.IMAGE_BOUNDING_BOX,
         TaskType.TEXT_ENTITY_SPANS,

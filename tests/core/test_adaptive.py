@@ -1,5 +1,6 @@
 """The estimated stop rule: labeler confusions and the model's calibration learned from the job's answers."""
 
+import dataclasses
 import json
 import tempfile
 
@@ -7,10 +8,10 @@ import numpy as np
 import pytest
 from labelloop.components.backends import labeler as lb
 from labelloop.components.core import adaptive
-from labelloop.components.core import consensus as c
+from labelloop.components.core import labeling_output as output
 from labelloop.components.core import labeling_rounds as rounds
 from labelloop.components.core import simulated_crowd as sc
-from labelloop.components.core.annotation_store import AnnotationStore
+from labelloop.components.core.annotation_store import AnnotationStore, StoredAnnotation
 from labelloop.components.core.labeling_job import parse_job_spec
 
 CLASSES = ["a", "b", "c", "d", "e"]
@@ -109,13 +110,39 @@ def test_default_rule_pays_less_than_the_old_vote_rule_and_is_more_accurate():
                 predictions=predictions,
             )
         paid[name] = sum(entry.cost_usd for entry in result.ledger)
-        model = {i: max(p, key=p.get) for i, p in predictions.items()} if spec.adaptive.model_in_consensus else None
-        summary = c.summarize(
-            "single_label",
-            [(a.item_id, a.labeler_id, a.value) for a in result.annotations],
-            CLASSES,
-            model_answers=model,
-        )
+        summary = output.job_consensus(spec, result.annotations, predictions)
         right[name] = np.mean([summary.items[i].value == label for i, label in truth.items()])
     assert paid["new"] < paid["old"]
     assert right["new"] > right["old"] + 0.01
+
+
+def _answers(*triples):
+    return [StoredAnnotation(item, labeler, value, 0.05, 1, "run", "simulated") for item, labeler, value in triples]
+
+
+def test_job_consensus_lets_the_models_second_choice_break_a_human_split():
+    # Two labelers split b / c on item x. As one more vote, the model's top class (a) only makes a
+    # three-way tie; as the prior, its probabilities rank b (0.40) above c (0.15), and b is the
+    # answer a labeler gave: the posterior picks b.
+    spec = _job({})
+    annotations = _answers(("x", "h1", "b"), ("x", "h2", "c"))
+    predictions = {"x": {"a": 0.45, "b": 0.40, "c": 0.15, "d": 0.0, "e": 0.0}}
+    summary = output.job_consensus(spec, annotations, predictions)
+    assert summary.items["x"].value == "b"
+    posterior = adaptive.estimated_posteriors(
+        {"x": [("h1", "b"), ("h2", "c")]}, CLASSES, rounds.redundancy_policy(spec), predictions
+    )
+    assert summary.items["x"].confidence == pytest.approx(posterior.posteriors[0].max())
+    humans_only = output.job_consensus(spec, annotations)
+    assert humans_only.items["x"].confidence < summary.items["x"].confidence
+
+
+def test_job_consensus_keeps_the_model_out_when_the_spec_says_so_and_votes_it_in_majority_vote():
+    annotations = _answers(("x", "h1", "b"), ("x", "h2", "c"), ("y", "h1", "a"))
+    predictions = {"x": {"a": 0.05, "b": 0.05, "c": 0.9, "d": 0.0, "e": 0.0}}
+    spec = _job({"modelInConsensus": False})
+    off, humans = output.job_consensus(spec, annotations, predictions), output.job_consensus(spec, annotations)
+    assert off.items["x"].confidence == humans.items["x"].confidence < 0.6  # two humans split, no model
+    majority = dataclasses.replace(_job({}), consensus_method="majority_vote")
+    assert output.job_consensus(majority, annotations, predictions).items["x"].value == "c"  # model's vote breaks it
+    assert [q.labeler_id for q in output.job_consensus(majority, annotations, predictions).labelers] == ["h1", "h2"]

@@ -249,3 +249,13 @@ def test_model_answers_join_the_consensus_but_not_the_human_quality_figures():
     assert "not-labeled" not in joint.items
     assert [q.labeler_id for q in joint.labelers] == ["h1", "h2"]
     assert joint.items["x"].labels == 1 and joint.percent_agreement == humans.percent_agreement
+
+
+def test_item_posteriors_decide_their_items_and_a_malformed_one_names_the_item():
+    annotations = [("x", "h1", "a"), ("x", "h2", "b"), ("y", "h1", "a"), ("y", "h2", "a")]
+    summary = c.summarize("single_label", annotations, ["a", "b"], item_posteriors={"x": np.array([0.2, 0.8])})
+    assert (summary.items["x"].value, summary.items["x"].confidence) == ("b", pytest.approx(0.8))
+    assert summary.items["y"].value == "a"  # not listed: the humans' consensus
+    assert [q.labeler_id for q in summary.labelers] == ["h1", "h2"]
+    with pytest.raises(c.ConsensusError, match="item x: its posterior must be 2 probabilities"):
+        c.summarize("single_label", annotations, ["a", "b"], item_posteriors={"x": np.array([0.2, 0.3])})
