@@ -157,7 +157,8 @@ class AdaptiveSettings:
 
     The default rule, ``estimated``, settles an item once its consensus posterior reaches
     ``stop_probability``, with labeler confusions and the model's calibration estimated from the
-    job's own answers, and the model then joins the consensus (``model_in_consensus``);
+    job's own answers, and the job's consensus is that same posterior (``model_in_consensus``:
+    the model's calibrated probabilities are each item's prior, see ``labeling_output.job_consensus``);
     ``posterior`` assumes every labeler has ``labeler_accuracy``; ``votes`` asks for a vote margin.
     Chosen by ``benchmarks/consensus.py``.
     """
