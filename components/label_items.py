@@ -49,7 +49,8 @@ def label_items(
             account; empty reads ``LABEL_STUDIO_API_KEY`` from the environment (local runs).
         max_items: Most items to send to humans in this job (0: the spec's budget decides).
         predictions: Optional JSONL of {"id", "probabilities": {label: p}} from the current model,
-            used as pre-annotations and to settle items a labeler confirms.
+            used as pre-annotations, to settle items a labeler confirms and, with the spec's
+            ``modelInConsensus`` (the default), as each item's prior in the consensus.
         review: Run the job spec's dispute review (``labelloop.disputeReview``) instead: its
             reviewers per item, all at once, its price and budget, its own annotation store
             (``review/`` below ``annotation_store_uri``) and, simulated, the crowd's ``reviewers``.
