@@ -442,7 +442,9 @@ def test_held_out_predictions_come_from_fits_that_did_not_see_the_validation_ite
     held_out = (heldout.probabilities.argmax(axis=1) == y).mean()
     assert held_out < 0.3  # about chance (0.1): no fit behind them saw the shuffled labels
     if result.refit == "training+validation":  # a loaded machine may leave no time to refit
-        assert in_sample > held_out + 0.2  # the refit learnt the shuffled labels: useless for thresholds
+        # the refit learnt the shuffled labels (how well depends on the extra-trees settings the
+        # timed search reached: 0.33 to 1.0 seen against about 0.1 held out): useless for thresholds
+        assert in_sample > held_out + 0.1
 
 
 def test_cross_validated_search_keeps_out_of_fold_predictions_of_every_row(digits_manifest):
