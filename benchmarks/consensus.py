@@ -197,13 +197,12 @@ def consensus_accuracy(spec, result, truth, predictions=None) -> float:
 
 def vote_consensus_accuracy(result, classes, truth, predictions) -> float:
     """Accuracy of the consensus before: Dawid–Skene with the model's top class as one more labeler."""
-    answers = {i: max(p.items(), key=lambda kv: (kv[1], kv[0]))[0] for i, p in predictions.items()}
     summary = c.summarize(
         "single_label",
         [(a.item_id, a.labeler_id, a.value) for a in result.annotations],
         classes,
         method="dawid_skene",
-        model_answers=answers,
+        model_answers=output.top_classes(predictions),
     )
     return float(np.mean([item.value == truth[i] for i, item in summary.items.items()]))
 

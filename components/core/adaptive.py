@@ -24,7 +24,7 @@ three rules against fixed-N labeling.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -238,6 +238,14 @@ class EstimatedPosteriors:
 
     def top(self, item_id: str) -> float:
         return float(self.posteriors[self.item_ids.index(item_id)].max())
+
+
+def answers_by_item(annotations: Iterable) -> dict[str, list[tuple[str, Hashable]]]:
+    """:func:`estimated_posteriors`' ``answers`` from annotations (``item_id``, ``labeler_id``, ``value`` each)."""
+    answers: dict[str, list[tuple[str, Hashable]]] = {}
+    for annotation in annotations:
+        answers.setdefault(annotation.item_id, []).append((annotation.labeler_id, annotation.value))
+    return answers
 
 
 def estimated_posteriors(

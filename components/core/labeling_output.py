@@ -221,9 +221,7 @@ def job_consensus(
         if spec.consensus_method == "dawid_skene":
             model["item_posteriors"] = _model_prior_posteriors(spec, annotations, predictions)
         else:
-            model["model_answers"] = {
-                item_id: max(p.items(), key=lambda kv: (kv[1], kv[0]))[0] for item_id, p in predictions.items() if p
-            }
+            model["model_answers"] = top_classes(predictions)
     return consensus.summarize(
         task_kind(spec.task_type),
         [(a.item_id, a.labeler_id, a.value) for a in annotations],
@@ -234,10 +232,13 @@ def job_consensus(
     )
 
 
+def top_classes(predictions: Mapping[str, Mapping[str, float]]) -> dict[str, str]:
+    """The model's top class per item (ties: the name that sorts last), for a consensus that counts it as a vote."""
+    return {item_id: max(p.items(), key=lambda kv: (kv[1], kv[0]))[0] for item_id, p in predictions.items() if p}
+
+
 def _model_prior_posteriors(spec, annotations, predictions) -> dict[str, np.ndarray]:
-    answers: dict[str, list] = {}
-    for a in annotations:
-        answers.setdefault(a.item_id, []).append((a.labeler_id, a.value))
+    answers = adaptive.answers_by_item(annotations)
     estimate = adaptive.estimated_posteriors(answers, spec.annotation_specs, redundancy_policy(spec), predictions)
     return dict(zip(estimate.item_ids, estimate.posteriors))
 

@@ -195,10 +195,7 @@ def redundancy_policy(spec: LabelingJobSpec) -> adaptive.RedundancyPolicy:
 def _wants(spec, policy, order, answers, stored, predictions) -> list[tuple[str, int, int]]:
     """``(item_id, labels_have, labels_wanted)`` for every item, in priority order."""
     if spec.adaptive.rule == "estimated" and policy.adaptive and spec.task_type.is_single_label:
-        by_item: dict[str, list] = {}
-        for annotation in stored:
-            if annotation.item_id in answers:
-                by_item.setdefault(annotation.item_id, []).append((annotation.labeler_id, annotation.value))
+        by_item = adaptive.answers_by_item(a for a in stored if a.item_id in answers)
         estimate = adaptive.estimated_posteriors(by_item, spec.annotation_specs, policy, predictions)
         top = dict(zip(estimate.item_ids, estimate.posteriors.max(axis=1)))
         return [
