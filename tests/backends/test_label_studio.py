@@ -1,6 +1,7 @@
 """Label Studio backend against a real server: projects, imports, overlap, several annotators,
 resume without duplicates, local files, a person in a browser, and a down or slow server."""
 
+import contextlib
 import http.server
 import json
 import socket
@@ -48,6 +49,17 @@ def artifacts(out):
         "report": dsl.HTML(name="report", uri=str(out / "report.html"), metadata={}),
         "metrics": dsl.Metrics(name="metrics", uri=str(out / "metrics.json"), metadata={}),
     }
+
+
+@contextlib.contextmanager
+def answering(people: threading.Thread):
+    """``people`` (a thread of annotators with a ``stop`` event) working while the block runs."""
+    people.start()
+    try:
+        yield people
+    finally:
+        people.stop.set()
+        people.join(10)
 
 
 class Workforce(threading.Thread):
@@ -145,8 +157,7 @@ def test_three_annotators_end_to_end_then_rerun_resumes_without_duplicates(ls_en
     spec_json = text_job("movie reviews e2e", adaptive={"enabled": False}, consensus="majority_vote")
     title = ls.LabelStudioLabeler(parse_job_spec(spec_json), None, None).title
     workforce = Workforce(ls_env.url, ls_env.token, annotators, title, wrong="annotator2@labelloop.test")
-    workforce.start()
-    try:
+    with answering(workforce):
         out = artifacts(tmp_path / "run1")
         label_items.python_func(
             items=dsl.Dataset(name="i", uri=str(tmp_path / "items.jsonl"), metadata={}),
@@ -155,9 +166,6 @@ def test_three_annotators_end_to_end_then_rerun_resumes_without_duplicates(ls_en
             backend="label_studio",
             **out,
         )
-    finally:
-        workforce.stop.set()
-        workforce.join(10)
     labeled = list(m.read_jsonl(out["labeled"].path))
     assert [m.label_of(r) for r in labeled] == [TEXTS[r["textContent"]] for r in records]
     assert all(m.extra_of(r)["label_confidence"] == pytest.approx(2 / 3) for r in labeled)

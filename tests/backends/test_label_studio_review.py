@@ -9,7 +9,7 @@ from labelloop.components.core import manifest as mf
 from labelloop.components.core.annotation_store import AnnotationStore, review_store_uri
 from labelloop.components.core.labeling_job import parse_job_spec, review_job_spec
 from labelloop.components.label_items import label_items
-from test_label_studio import artifacts
+from test_label_studio import answering, artifacts
 from test_label_studio_verification import Reviewers, reviews
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow]
@@ -35,9 +35,7 @@ def label(tmp_path, name, records, answers, title, server, annotators, **kwargs)
     """label_items on ``records`` while annotators answer project ``title`` from ``answers``."""
     mf.write_jsonl(str(tmp_path / f"{name}.jsonl"), records)
     out = artifacts(tmp_path / name)
-    people = Reviewers(server.url, server.token, annotators, title, answers)
-    people.start()
-    try:
+    with answering(Reviewers(server.url, server.token, annotators, title, answers)):
         label_items.python_func(
             items=dsl.Dataset(name="items", uri=str(tmp_path / f"{name}.jsonl"), metadata={}),
             job_spec=SPEC,
@@ -46,9 +44,6 @@ def label(tmp_path, name, records, answers, title, server, annotators, **kwargs)
             **out,
             **kwargs,
         )
-    finally:
-        people.stop.set()
-        people.join(10)
     return {r["textContent"]: mf.label_of(r) for r in mf.read_jsonl(out["labeled"].path)}
 
 

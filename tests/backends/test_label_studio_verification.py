@@ -12,6 +12,7 @@ from labelloop.components.core import manifest as mf
 from labelloop.components.core import versions
 from labelloop.components.core.labeling_job import parse_job_spec
 from labelloop.pipelines.verify_labels import build_pipeline
+from test_label_studio import answering
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow]
 
@@ -104,10 +105,8 @@ def test_verify_labels_with_label_studio_corrects_the_planted_wrong_labels(
         }
     )
     title = ls.LabelStudioLabeler(parse_job_spec(spec), None, None).title
-    reviewers = Reviewers(label_studio_server.url, label_studio_server.token, annotators, title, truth)
-    reviewers.start()
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
-    try:
+    with answering(Reviewers(label_studio_server.url, label_studio_server.token, annotators, title, truth)):
         build_pipeline("local")(
             source_uri=str(tmp_path / "labeled.jsonl"),
             data_type="text",
@@ -118,9 +117,6 @@ def test_verify_labels_with_label_studio_corrects_the_planted_wrong_labels(
             labeling_job_spec=spec,
             labeling_backend="label_studio",
         )
-    finally:
-        reviewers.stop.set()
-        reviewers.join(10)
     after = {
         r["textContent"]: r
         for r in mf.read_jsonl(versions.get_version(str(tmp_path / "versions"), "reviews").manifest_uri)
