@@ -5,8 +5,9 @@ Prints, side by side and measured in the same run:
    consensus as the anchor, when cleanlab is installed) for 3 labelers of 75% accuracy with
    class-dependent confusion, over several seeds;
 2. cost and consensus accuracy of adaptive redundancy vs fixed-N labeling (N = labelerCount = 3);
-3. the same on digits with the round model's predictions passed to the job (as ``label_items``
-   does in the active-learning pipeline): cost from the ledger and Dawid–Skene accuracy, per seed.
+3. the same on digits and Fashion-MNIST with the round model's predictions passed to the job (as
+   ``label_items`` does in the active-learning pipeline): cost from the ledger and the job's
+   consensus accuracy, per seed, for the old rule, the default's posterior stop alone and the default.
 
 Usage: python benchmarks/consensus.py [--items 2000] [--classes 5] [--seeds 3]
 """
@@ -102,6 +103,7 @@ def adaptive_vs_fixed(n_items: int, n_classes: int) -> None:
     for name, adaptive_on, extra in (
         ("fixed-3 (baseline)", False, None),
         ("old default (votes)", True, OLD_DEFAULT),
+        ("posterior alone", True, NO_GAIN),
         ("new default (estimated)", True, None),
     ):
         _, result, paid = run_job(name, classes, items, truth, crowd, adaptive_on=adaptive_on, extra=extra)
@@ -186,6 +188,8 @@ def run_job(name, classes, items, truth, crowd, *, adaptive_on, predictions=None
 
 #: The rule the default replaced: a vote margin of 2, a model vote counted at probability >= 0.9.
 OLD_DEFAULT = {"rule": "votes", "modelInConsensus": False}
+#: The default's posterior stop alone, without its expected-gain stop.
+NO_GAIN = {"minGainPerLabel": 0}
 
 
 def consensus_accuracy(spec, result, truth, predictions=None) -> float:
@@ -217,7 +221,8 @@ def adaptive_with_model(dataset: str, seeds: int, accuracy: float, noise: str) -
     )
     print(
         f"{'seed':>4} {'model':>6} | {'fixed-3 $':>9} {'humans':>7} {'+model':>7} {'vote':>7} | {'old $':>6} "
-        f"{'ratio':>6} {'acc':>7} | {'new $':>6} {'ratio':>6} {'acc':>7} {'vote':>7}"
+        f"{'ratio':>6} {'acc':>7} | {'p only $':>8} {'ratio':>6} {'acc':>7} | {'new $':>6} {'ratio':>6} {'acc':>7} "
+        f"{'vote':>7}"
     )
     rows = []
     for seed in range(seeds):
@@ -232,6 +237,9 @@ def adaptive_with_model(dataset: str, seeds: int, accuracy: float, noise: str) -
         old_spec, old, old_usd = run_job(
             f"old-{seed}", classes, items, truth, crowd, adaptive_on=True, predictions=predictions, extra=OLD_DEFAULT
         )
+        posterior_spec, posterior_only, posterior_usd = run_job(
+            f"posterior-{seed}", classes, items, truth, crowd, adaptive_on=True, predictions=predictions, extra=NO_GAIN
+        )
         new_spec, new, new_usd = run_job(
             f"new-{seed}", classes, items, truth, crowd, adaptive_on=True, predictions=predictions
         )
@@ -244,17 +252,21 @@ def adaptive_with_model(dataset: str, seeds: int, accuracy: float, noise: str) -
             new_usd / fixed_usd,
             consensus_accuracy(new_spec, new, truth, predictions),
             vote_consensus_accuracy(new, classes, truth, predictions),
+            posterior_usd / fixed_usd,
+            consensus_accuracy(posterior_spec, posterior_only, truth, predictions),
         )
         rows.append(row)
         print(
             f"{seed:>4} {model_accuracy:>6.3f} | {fixed_usd:>9.2f} {row[0]:>7.4f} {row[1]:>7.4f} {row[2]:>7.4f} | "
-            f"{old_usd:>6.2f} {row[3]:>6.3f} {row[4]:>7.4f} | {new_usd:>6.2f} {row[5]:>6.3f} {row[6]:>7.4f} "
-            f"{row[7]:>7.4f}"
+            f"{old_usd:>6.2f} {row[3]:>6.3f} {row[4]:>7.4f} | {posterior_usd:>8.2f} {row[8]:>6.3f} {row[9]:>7.4f} | "
+            f"{new_usd:>6.2f} {row[5]:>6.3f} {row[6]:>7.4f} {row[7]:>7.4f}"
         )
     m = np.mean(rows, axis=0)
     print(
         f"mean: old default (votes) {m[3]:.3f}x fixed-3's cost at {100 * (m[4] - m[0]):+.2f} points vs fixed-3 "
-        f"(humans only); new default (estimated posterior >= {lj.DEFAULT_STOP_PROBABILITY}) {m[5]:.3f}x at "
+        f"(humans only); posterior >= {lj.DEFAULT_STOP_PROBABILITY} alone (minGainPerLabel 0) {m[8]:.3f}x at "
+        f"{100 * (m[9] - m[1]):+.2f} vs fixed-3 with the model; new default (estimated posterior >= "
+        f"{lj.DEFAULT_STOP_PROBABILITY}, or expected gain < {lj.DEFAULT_MIN_GAIN_PER_LABEL} a label) {m[5]:.3f}x at "
         f"{100 * (m[6] - m[0]):+.2f} points vs fixed-3 (humans only), {100 * (m[6] - m[1]):+.2f} vs fixed-3 with the "
         f"model in its consensus too (target: <= 0.60x within 0.5 points); with the consensus before (model as a "
         f"vote): {100 * (m[7] - m[2]):+.2f}"

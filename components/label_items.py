@@ -28,7 +28,8 @@ def label_items(
 
     Replaces Vertex AI's Data Labeling Service (shut down 2024-10-03): the job is configured as a
     DataLabelingJob. Labels are bought adaptively (more labelers only where they disagree or the
-    model is unsure, up to labelerCount), persisted append-only before consensus runs, and never
+    model is unsure, and only while another label could still change the consensus enough to pay
+    for it; up to labelerCount), persisted append-only before consensus runs, and never
     bought twice when the step is re-run. Label Studio's URL and token come from the environment
     variables LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY, never from parameters.
 

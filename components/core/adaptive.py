@@ -17,8 +17,10 @@ The job's default rule, ``estimated`` (:func:`estimated_posteriors`, :func:`labe
 learns what the posterior rule assumes: each labeler's confusion matrix (Dawid–Skene, smoothed
 towards ``labeler_accuracy``) and how far to trust the model's probabilities (one temperature,
 fitted against the labelers), from every answer bought so far; an item is settled once the
-leading class's posterior reaches ``stop_probability``. ``benchmarks/consensus.py`` measures the
-three rules against fixed-N labeling.
+leading class's posterior reaches ``stop_probability``, or once the labels it may still get are
+expected to raise its chance of a right label by less than ``min_gain_per_label`` each
+(:func:`expected_gain_per_label`: an item the next labels cannot sway is not worth paying for,
+however unsure it is). ``benchmarks/consensus.py`` measures the three rules against fixed-N labeling.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class RedundancyPolicy:
     labeler_accuracy: float = 0.75
     model_trust: float = 0.9
     prior_strength: float = 10.0
+    min_gain_per_label: float = 0.0
 
     def __post_init__(self):
         if self.max_labels < 1:
@@ -55,6 +58,8 @@ class RedundancyPolicy:
                 f"labeler_accuracy must be in (0, 1) and model_trust in [0, 1), "
                 f"got {self.labeler_accuracy}, {self.model_trust}"
             )
+        if not 0 <= self.min_gain_per_label < 1:
+            raise ValueError(f"min_gain_per_label must be in [0, 1), got {self.min_gain_per_label}")
 
 
 @dataclass(frozen=True)
@@ -239,6 +244,10 @@ class EstimatedPosteriors:
     def top(self, item_id: str) -> float:
         return float(self.posteriors[self.item_ids.index(item_id)].max())
 
+    def labeler_confusion(self) -> np.ndarray:
+        """P(says j | true k) of the next answer, whoever gives it: the labelers' average confusion."""
+        return self.confusions.mean(axis=0)
+
 
 def answers_by_item(annotations: Iterable) -> dict[str, list[tuple[str, Hashable]]]:
     """:func:`estimated_posteriors`' ``answers`` from annotations (``item_id``, ``labeler_id``, ``value`` each)."""
@@ -338,12 +347,61 @@ def _best_temperature(log_model, posteriors, trust) -> float:
     return TEMPERATURES[int(np.argmax(scores))]
 
 
-def labels_wanted_estimated(have: int, top_posterior: float, policy: RedundancyPolicy) -> int:
+def labels_wanted_estimated(
+    have: int, top_posterior: float, policy: RedundancyPolicy, gain_per_label: float = float("inf")
+) -> int:
     """Labels an item should end with under the estimated rule: settled once its top class's
-    posterior (:func:`estimated_posteriors`) reaches ``stop_probability``, capped at ``max_labels``."""
+    posterior (:func:`estimated_posteriors`) reaches ``stop_probability``, or once the labels it may
+    still get are expected to raise its chance of a right label by less than
+    ``policy.min_gain_per_label`` each (``gain_per_label``, :func:`expected_gain_per_label`);
+    capped at ``max_labels``."""
     if policy.stop_probability is None:
         raise ValueError("labels_wanted_estimated needs a policy with stop_probability set")
     decided = _rule_free_count(have, policy)
     if decided is not None:
         return decided
-    return have if top_posterior >= policy.stop_probability else have + 1
+    settled = top_posterior >= policy.stop_probability or gain_per_label < policy.min_gain_per_label
+    return have if settled else have + 1
+
+
+#: Classes, by posterior, that the two-label look-ahead treats as possibly true (the rest hold
+#: too little probability to change the expectation): bounds its work at items x 16 x classes².
+LOOKAHEAD_CLASSES = 16
+
+
+def expected_gain_per_label(posteriors: np.ndarray, confusion: np.ndarray, labels_left: np.ndarray) -> np.ndarray:
+    """Per item, how much buying more labels is expected to raise its chance of a right label, per label.
+
+    ``posteriors`` (items, classes) are the current consensus posteriors, ``confusion[k, j]`` a
+    labeler's P(says j | true k) (the next labeler is not known: the job's average), and
+    ``labels_left`` how many more labels each item may get. The chance of a right label is the top
+    posterior; after one more answer j it is max_k P(k | answers, j), and its expectation over j
+    is sum_j max_k p_k C[k, j]. Looking one label ahead misses items whose next answer alone cannot
+    change their top class but two can, so with two or more labels left the gain of two more
+    (halved) counts too; the better of the two is the item's gain per label. 0 where none are left.
+    """
+    posteriors = np.asarray(posteriors, dtype=float)
+    labels_left = np.asarray(labels_left)
+    top = posteriors.max(axis=1)
+    one = (posteriors[:, :, None] * confusion[None]).max(axis=1).sum(axis=1) - top
+    gain = np.where(labels_left >= 1, one, 0.0)
+    two_left = np.flatnonzero(labels_left >= 2)
+    if two_left.size:
+        gain[two_left] = np.maximum(gain[two_left], _two_label_gain(posteriors[two_left], confusion) / 2)
+    return np.maximum(gain, 0.0)
+
+
+def _two_label_gain(posteriors: np.ndarray, confusion: np.ndarray, *, chunk_cells: int = 4_000_000) -> np.ndarray:
+    """E[top posterior after two more answers] - top posterior now, for each item (see above)."""
+    n, k = posteriors.shape
+    width = min(k, LOOKAHEAD_CLASSES)
+    likely = np.argsort(-posteriors, axis=1)[:, :width]  # (n, width) the classes that may be true
+    gain = np.empty(n)
+    step = max(1, chunk_cells // (width * k * k))
+    for start in range(0, n, step):
+        rows = slice(start, start + step)
+        p = np.take_along_axis(posteriors[rows], likely[rows], axis=1)  # (b, width)
+        c = confusion[likely[rows]]  # (b, width, k): P(says j | true class)
+        joint = p[:, :, None, None] * c[:, :, :, None] * c[:, :, None, :]  # (b, width, j1, j2)
+        gain[rows] = joint.max(axis=1).sum(axis=(1, 2)) - posteriors[rows].max(axis=1)
+    return gain

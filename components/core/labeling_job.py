@@ -149,6 +149,8 @@ ADAPTIVE_RULES = ("estimated", "posterior", "votes")
 DEFAULT_STOP_PROBABILITY = 0.98
 #: Share of the prior the model's probabilities get, per rule (the rest is spread evenly).
 DEFAULT_MODEL_TRUST = {"estimated": 0.97, "posterior": 0.9}
+#: The ``estimated`` rule's least expected gain per label (in chance of a right label) worth paying for.
+DEFAULT_MIN_GAIN_PER_LABEL = 0.007
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,10 @@ class AdaptiveSettings:
 
     The default rule, ``estimated``, settles an item once its consensus posterior reaches
     ``stop_probability``, with labeler confusions and the model's calibration estimated from the
-    job's own answers, and the job's consensus is that same posterior (``model_in_consensus``:
-    the model's calibrated probabilities are each item's prior, see ``labeling_output.job_consensus``);
+    job's own answers, or once the labels it may still get are expected to raise its chance of a
+    right label by less than ``min_gain_per_label`` each (0 turns that off). The job's consensus is
+    that same posterior (``model_in_consensus``: the model's calibrated probabilities are each
+    item's prior, see ``labeling_output.job_consensus``);
     ``posterior`` assumes every labeler has ``labeler_accuracy``; ``votes`` asks for a vote margin.
     Chosen by ``benchmarks/consensus.py``.
     """
@@ -172,6 +176,7 @@ class AdaptiveSettings:
     rule: str = "estimated"
     model_trust: float = DEFAULT_MODEL_TRUST["estimated"]
     prior_strength: float = 10.0
+    min_gain_per_label: float = DEFAULT_MIN_GAIN_PER_LABEL
 
 
 #: Model confidence at which a validation or test label it contradicts is disputed (``disputeReview.minConfidence``).
@@ -519,6 +524,7 @@ def _adaptive(raw: Any) -> AdaptiveSettings:
             "rule",
             "modelTrust",
             "priorStrength",
+            "minGainPerLabel",
         ),
         "labelloop.adaptive.",
     )
@@ -554,8 +560,15 @@ def _adaptive(raw: Any) -> AdaptiveSettings:
         raise LabelingJobSpecError(
             f"labelloop.adaptive.priorStrength must be a positive number (pseudo-answers per class), got {strength!r}"
         )
+    min_gain = raw.get("minGainPerLabel", DEFAULT_MIN_GAIN_PER_LABEL)
+    if isinstance(min_gain, bool) or not isinstance(min_gain, (int, float)) or not 0 <= min_gain < 1:
+        raise LabelingJobSpecError(
+            "labelloop.adaptive.minGainPerLabel must be a number in [0, 1) (the least expected gain in an item's "
+            f"chance of a right label worth buying a label for; 0 turns the rule off), got {min_gain!r}"
+        )
     return AdaptiveSettings(
         rule=rule,
+        min_gain_per_label=float(min_gain),
         model_trust=float(trust),
         prior_strength=float(strength),
         stop_probability=None if stop is None else float(stop),

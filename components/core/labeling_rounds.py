@@ -189,24 +189,32 @@ def redundancy_policy(spec: LabelingJobSpec) -> adaptive.RedundancyPolicy:
         labeler_accuracy=spec.adaptive.labeler_accuracy,
         model_trust=spec.adaptive.model_trust,
         prior_strength=spec.adaptive.prior_strength,
+        min_gain_per_label=spec.adaptive.min_gain_per_label,
     )
 
 
 def _wants(spec, policy, order, answers, stored, predictions) -> list[tuple[str, int, int]]:
     """``(item_id, labels_have, labels_wanted)`` for every item, in priority order."""
     if spec.adaptive.rule == "estimated" and policy.adaptive and spec.task_type.is_single_label:
-        by_item = adaptive.answers_by_item(a for a in stored if a.item_id in answers)
-        estimate = adaptive.estimated_posteriors(by_item, spec.annotation_specs, policy, predictions)
-        top = dict(zip(estimate.item_ids, estimate.posteriors.max(axis=1)))
-        return [
-            (
-                i,
-                len(answers.get(i, ())),
-                adaptive.labels_wanted_estimated(len(answers.get(i, ())), top.get(i, 0.0), policy),
-            )
-            for i in order
-        ]
+        return _wants_estimated(spec, policy, order, answers, stored, predictions)
     return [(i, len(answers.get(i, ())), _wanted(spec, policy, answers.get(i, ()), predictions.get(i))) for i in order]
+
+
+def _wants_estimated(spec, policy, order, answers, stored, predictions) -> list[tuple[str, int, int]]:
+    """The estimated rule's wants: each labeled item's posterior and expected gain per further label."""
+    by_item = adaptive.answers_by_item(a for a in stored if a.item_id in answers)
+    estimate = adaptive.estimated_posteriors(by_item, spec.annotation_specs, policy, predictions)
+    have = {i: len(answers.get(i, ())) for i in order}
+    top = dict(zip(estimate.item_ids, estimate.posteriors.max(axis=1)))
+    gain = {}
+    if estimate.item_ids:
+        left = [max(0, policy.max_labels - have.get(i, 0)) for i in estimate.item_ids]
+        per_label = adaptive.expected_gain_per_label(estimate.posteriors, estimate.labeler_confusion(), left)
+        gain = dict(zip(estimate.item_ids, per_label))
+    return [
+        (i, have[i], adaptive.labels_wanted_estimated(have[i], top.get(i, 0.0), policy, gain.get(i, float("inf"))))
+        for i in order
+    ]
 
 
 def _wanted(spec: LabelingJobSpec, policy: adaptive.RedundancyPolicy, answers, probabilities) -> int:

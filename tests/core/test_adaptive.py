@@ -74,6 +74,61 @@ def test_estimated_rule_settles_on_one_label_only_where_a_calibrated_model_agree
         adaptive.labels_wanted_estimated(1, 0.5, adaptive.RedundancyPolicy(max_labels=3))
 
 
+def _gain_by_enumeration(p, confusion, more):
+    """E[top posterior after ``more`` answers] - top posterior now, summing over every answer sequence."""
+    k = len(p)
+    expected = 0.0
+    for answers in np.ndindex(*(k,) * more):
+        joint = p * np.prod([confusion[:, j] for j in answers], axis=0)
+        expected += joint.max()
+    return expected - p.max()
+
+
+def test_expected_gain_per_label_is_the_better_of_one_and_two_more_answers():
+    rng = np.random.default_rng(5)
+    posteriors = rng.dirichlet(np.ones(4) * 0.7, size=6)
+    confusion = rng.dirichlet(np.ones(4), size=4) + 2 * np.eye(4)
+    confusion /= confusion.sum(axis=1, keepdims=True)
+    left = np.array([0, 1, 2, 2, 3, 1])
+    gains = adaptive.expected_gain_per_label(posteriors, confusion, left)
+    for p, n, gain in zip(posteriors, left, gains):
+        exact = 0.0 if n == 0 else _gain_by_enumeration(p, confusion, 1)
+        if n >= 2:
+            exact = max(exact, _gain_by_enumeration(p, confusion, 2) / 2)
+        assert gain == pytest.approx(exact, abs=1e-12)
+
+
+def test_expected_gain_sees_what_two_answers_can_change_and_one_cannot():
+    confusion = np.array([[0.8, 0.2], [0.2, 0.8]])
+    # one "b" leaves a on top (0.9 x 0.2 > 0.1 x 0.8): the next label alone can change nothing
+    fairly_sure = np.array([[0.9, 0.1]])
+    assert adaptive.expected_gain_per_label(fairly_sure, confusion, [1])[0] == pytest.approx(0.0, abs=1e-12)
+    assert adaptive.expected_gain_per_label(fairly_sure, confusion, [2])[0] > 0.005  # "b", "b" would
+    split = adaptive.expected_gain_per_label(np.array([[0.5, 0.5]]), confusion, [1])[0]
+    certain = adaptive.expected_gain_per_label(np.array([[1.0, 0.0]]), confusion, [2])[0]
+    assert split == pytest.approx(0.3) and certain == pytest.approx(0.0, abs=1e-12)
+
+
+def test_expected_gain_looks_ahead_over_the_likeliest_classes_only_when_there_are_many():
+    rng = np.random.default_rng(6)
+    k = adaptive.LOOKAHEAD_CLASSES + 8
+    posteriors = rng.dirichlet(np.ones(k) * 0.05, size=3)
+    confusion = np.full((k, k), 0.3 / (k - 1)) + np.eye(k) * (0.7 - 0.3 / (k - 1))
+    gains = adaptive.expected_gain_per_label(posteriors, confusion, [2, 2, 2])
+    for p, gain in zip(posteriors, gains):
+        exact = max(_gain_by_enumeration(p, confusion, 1), _gain_by_enumeration(p, confusion, 2) / 2)
+        assert gain == pytest.approx(exact, abs=1e-3)
+
+
+def test_estimated_rule_stops_where_more_labels_would_change_too_little():
+    policy = dataclasses.replace(POLICY, min_gain_per_label=0.01)
+    assert adaptive.labels_wanted_estimated(1, 0.9, policy, gain_per_label=0.005) == 1  # unsure, but no label helps
+    assert adaptive.labels_wanted_estimated(1, 0.9, policy, gain_per_label=0.02) == 2
+    assert adaptive.labels_wanted_estimated(1, 0.9, POLICY, gain_per_label=0.0) == 2  # min_gain_per_label 0: off
+    with pytest.raises(ValueError, match="min_gain_per_label"):
+        dataclasses.replace(POLICY, min_gain_per_label=1.0)
+
+
 def _job(adaptive_settings):
     return parse_job_spec(
         json.dumps(
@@ -89,31 +144,51 @@ def _job(adaptive_settings):
     )
 
 
+def _paid_and_accuracy(adaptive_settings, truth, crowd, predictions):
+    """Run a labeling job on the simulated crowd: dollars paid (ledger) and its consensus's accuracy."""
+    spec = _job(adaptive_settings)
+    with tempfile.TemporaryDirectory() as folder:
+        result = rounds.run_rounds(
+            [(i, {"textContent": i}) for i in truth],
+            spec,
+            lb.SimulatedCrowdLabeler(spec, truth, crowd),
+            AnnotationStore(folder),
+            rounds.RoundsConfig(spec.display_name),
+            predictions=predictions,
+        )
+    summary = output.job_consensus(spec, result.annotations, predictions)
+    return sum(entry.cost_usd for entry in result.ledger), np.mean(
+        [summary.items[i].value == label for i, label in truth.items()]
+    )
+
+
 def test_default_rule_pays_less_than_the_old_vote_rule_and_is_more_accurate():
     truth, rng = _truth(600, seed=3)
     predictions = {}
     for item, label in truth.items():
         said = label if rng.random() < 0.9 else CLASSES[rng.integers(5)]
         predictions[item] = {c: 0.9 if c == said else 0.025 for c in CLASSES}
-    items = [(i, {"textContent": i}) for i in truth]
     crowd = sc.CrowdConfig(n_labelers=5, accuracy=0.75, noise="uniform", seed=4)
-    paid, right = {}, {}
-    for name, settings in (("old", {"rule": "votes"}), ("new", {})):
-        spec = _job(settings)
-        with tempfile.TemporaryDirectory() as folder:
-            result = rounds.run_rounds(
-                items,
-                spec,
-                lb.SimulatedCrowdLabeler(spec, truth, crowd),
-                AnnotationStore(folder),
-                rounds.RoundsConfig(name),
-                predictions=predictions,
-            )
-        paid[name] = sum(entry.cost_usd for entry in result.ledger)
-        summary = output.job_consensus(spec, result.annotations, predictions)
-        right[name] = np.mean([summary.items[i].value == label for i, label in truth.items()])
-    assert paid["new"] < paid["old"]
-    assert right["new"] > right["old"] + 0.01
+    old_paid, old_right = _paid_and_accuracy({"rule": "votes"}, truth, crowd, predictions)
+    new_paid, new_right = _paid_and_accuracy({}, truth, crowd, predictions)
+    assert new_paid < old_paid
+    assert new_right > old_right + 0.01
+
+
+def test_expected_gain_stop_pays_less_for_about_the_same_accuracy():
+    # a mediocre model (right 75 %, sure 0.4-0.95) and 70 % labelers: the posterior stop alone buys
+    # labels for items that more labels would barely change
+    truth, rng = _truth(600, seed=0)
+    predictions = {}
+    for item, label in truth.items():
+        said = label if rng.random() < 0.75 else CLASSES[rng.integers(5)]
+        sure = rng.uniform(0.4, 0.95)
+        predictions[item] = {c: sure if c == said else (1 - sure) / 4 for c in CLASSES}
+    crowd = sc.CrowdConfig(n_labelers=5, accuracy=0.7, noise="uniform", seed=0)
+    alone_paid, alone_right = _paid_and_accuracy({"minGainPerLabel": 0}, truth, crowd, predictions)
+    paid, right = _paid_and_accuracy({}, truth, crowd, predictions)
+    assert paid < 0.9 * alone_paid  # seen: $11.39 vs $13.92
+    assert right >= alone_right - 0.01  # seen: 0.915 vs 0.910
 
 
 def _answers(*triples):

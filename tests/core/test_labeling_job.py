@@ -151,6 +151,8 @@ def test_adaptive_posterior_settings_parse_and_bad_values_are_named():
     default = lj.parse_job_spec(json.dumps(spec_dict())).adaptive
     assert (default.rule, default.stop_probability, default.model_in_consensus) == ("estimated", 0.98, True)
     assert default == lj.AdaptiveSettings()  # the parser and the dataclass agree on every default
+    off = lj.parse_job_spec(json.dumps(spec_dict(labelloop={"adaptive": {"minGainPerLabel": 0}}))).adaptive
+    assert (default.min_gain_per_label, off.min_gain_per_label) == (lj.DEFAULT_MIN_GAIN_PER_LABEL, 0.0)
     votes = lj.parse_job_spec(json.dumps(spec_dict(labelloop={"adaptive": {"rule": "votes"}}))).adaptive
     assert not votes.model_in_consensus
     for bad in (
@@ -161,6 +163,9 @@ def test_adaptive_posterior_settings_parse_and_bad_values_are_named():
         {"rule": "guess"},
         {"priorStrength": 0},
         {"modelTrust": 1},
+        {"minGainPerLabel": 1},
+        {"minGainPerLabel": -0.01},
+        {"minGainPerLabel": True},
     ):
         with pytest.raises(lj.LabelingJobSpecError, match="labelloop.adaptive"):
             lj.parse_job_spec(json.dumps(spec_dict(labelloop={"adaptive": bad})))
