@@ -364,9 +364,11 @@ def labels_wanted_estimated(
     return have if settled else have + 1
 
 
-#: Classes, by posterior, that the two-label look-ahead treats as possibly true (the rest hold
-#: too little probability to change the expectation): bounds its work at items x 16 x classes².
+#: Classes, by posterior, that the look-ahead treats as possibly true; the rest hold too little
+#: probability to matter (exact up to this many classes, an underestimate by at most their mass above).
 LOOKAHEAD_CLASSES = 16
+#: Up to this many classes the look-ahead also tries two more labels (its work grows with classes²).
+TWO_LABEL_MAX_CLASSES = 32
 
 
 def expected_gain_per_label(posteriors: np.ndarray, confusion: np.ndarray, labels_left: np.ndarray) -> np.ndarray:
@@ -377,31 +379,32 @@ def expected_gain_per_label(posteriors: np.ndarray, confusion: np.ndarray, label
     ``labels_left`` how many more labels each item may get. The chance of a right label is the top
     posterior; after one more answer j it is max_k P(k | answers, j), and its expectation over j
     is sum_j max_k p_k C[k, j]. Looking one label ahead misses items whose next answer alone cannot
-    change their top class but two can, so with two or more labels left the gain of two more
-    (halved) counts too; the better of the two is the item's gain per label. 0 where none are left.
+    change their top class but two can, so with two or more labels left (and at most
+    ``TWO_LABEL_MAX_CLASSES`` classes) the gain of two more, halved, counts too; the better of the
+    two is the item's gain per label. 0 where none are left.
     """
     posteriors = np.asarray(posteriors, dtype=float)
     labels_left = np.asarray(labels_left)
+    n, k = posteriors.shape
+    likely = np.argsort(-posteriors, axis=1)[:, : min(k, LOOKAHEAD_CLASSES)]
+    p = np.take_along_axis(posteriors, likely, axis=1)  # (items, likely classes)
     top = posteriors.max(axis=1)
-    one = (posteriors[:, :, None] * confusion[None]).max(axis=1).sum(axis=1) - top
-    gain = np.where(labels_left >= 1, one, 0.0)
-    two_left = np.flatnonzero(labels_left >= 2)
-    if two_left.size:
-        gain[two_left] = np.maximum(gain[two_left], _two_label_gain(posteriors[two_left], confusion) / 2)
+    gain = np.zeros(n)
+    one_left = np.flatnonzero(labels_left >= 1)
+    for rows in _chunks(one_left, likely.shape[1] * k):
+        joint = p[rows, :, None] * confusion[likely[rows]]  # (b, likely, j)
+        gain[rows] = joint.max(axis=1).sum(axis=1) - top[rows]
+    if k <= TWO_LABEL_MAX_CLASSES:
+        for rows in _chunks(np.flatnonzero(labels_left >= 2), likely.shape[1] * k * k):
+            c = confusion[likely[rows]]  # (b, likely, j)
+            joint = p[rows, :, None, None] * c[:, :, :, None] * c[:, :, None, :]  # (b, likely, j1, j2)
+            two = joint.max(axis=1).sum(axis=(1, 2)) - top[rows]
+            gain[rows] = np.maximum(gain[rows], two / 2)
     return np.maximum(gain, 0.0)
 
 
-def _two_label_gain(posteriors: np.ndarray, confusion: np.ndarray, *, chunk_cells: int = 4_000_000) -> np.ndarray:
-    """E[top posterior after two more answers] - top posterior now, for each item (see above)."""
-    n, k = posteriors.shape
-    width = min(k, LOOKAHEAD_CLASSES)
-    likely = np.argsort(-posteriors, axis=1)[:, :width]  # (n, width) the classes that may be true
-    gain = np.empty(n)
-    step = max(1, chunk_cells // (width * k * k))
-    for start in range(0, n, step):
-        rows = slice(start, start + step)
-        p = np.take_along_axis(posteriors[rows], likely[rows], axis=1)  # (b, width)
-        c = confusion[likely[rows]]  # (b, width, k): P(says j | true class)
-        joint = p[:, :, None, None] * c[:, :, :, None] * c[:, :, None, :]  # (b, width, j1, j2)
-        gain[rows] = joint.max(axis=1).sum(axis=(1, 2)) - posteriors[rows].max(axis=1)
-    return gain
+def _chunks(rows: np.ndarray, cells_per_row: int, max_cells: int = 4_000_000):
+    """``rows`` in slices of at most ``max_cells`` array cells of work each (bounded memory)."""
+    step = max(1, max_cells // max(cells_per_row, 1))
+    for start in range(0, len(rows), step):
+        yield rows[start : start + step]

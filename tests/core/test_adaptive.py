@@ -109,7 +109,7 @@ def test_expected_gain_sees_what_two_answers_can_change_and_one_cannot():
     assert split == pytest.approx(0.3) and certain == pytest.approx(0.0, abs=1e-12)
 
 
-def test_expected_gain_looks_ahead_over_the_likeliest_classes_only_when_there_are_many():
+def test_expected_gain_looks_at_the_likeliest_classes_and_one_label_only_when_there_are_many():
     rng = np.random.default_rng(6)
     k = adaptive.LOOKAHEAD_CLASSES + 8
     posteriors = rng.dirichlet(np.ones(k) * 0.05, size=3)
@@ -118,6 +118,13 @@ def test_expected_gain_looks_ahead_over_the_likeliest_classes_only_when_there_ar
     for p, gain in zip(posteriors, gains):
         exact = max(_gain_by_enumeration(p, confusion, 1), _gain_by_enumeration(p, confusion, 2) / 2)
         assert gain == pytest.approx(exact, abs=1e-3)
+    # past TWO_LABEL_MAX_CLASSES classes only the next label is looked at
+    k = adaptive.TWO_LABEL_MAX_CLASSES + 8
+    posteriors = rng.dirichlet(np.ones(k) * 0.05, size=3)
+    confusion = np.full((k, k), 0.3 / (k - 1)) + np.eye(k) * (0.7 - 0.3 / (k - 1))
+    gains = adaptive.expected_gain_per_label(posteriors, confusion, [2, 2, 2])
+    for p, gain in zip(posteriors, gains):
+        assert gain == pytest.approx(_gain_by_enumeration(p, confusion, 1), abs=1e-3)
 
 
 def test_estimated_rule_stops_where_more_labels_would_change_too_little():
