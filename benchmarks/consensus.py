@@ -279,7 +279,7 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--datasets", nargs="+", default=["digits", "fashion"], choices=["digits", "fashion"])
-    parser.add_argument("--crowds", nargs="+", default=["0.75:class_dependent", "0.7:uniform"])
+    parser.add_argument("--crowds", nargs="+", default=["0.75:class_dependent", "0.7:uniform", "0.6:uniform"])
     args = parser.parse_args()
     consensus_table(args.items, args.classes, args.seeds)
     adaptive_vs_fixed(args.items, args.classes)
