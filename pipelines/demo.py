@@ -34,8 +34,9 @@ def labeling_job_spec(labels: list[str], *, labeler_count: int = 5, price_usd: f
     """A DataLabelingJob for image classification of ``labels``, with labelloop's budget settings.
 
     ``labelerCount`` is the most labels an item can get: adaptive redundancy buys a second and later
-    label only while the consensus is unsure, so 5 costs 12 % more than 3 on the demo's crowd and
-    its labels are 98.9 % right instead of 93 % (machine labels are certified against them).
+    label only while the consensus is unsure, so 5 buys 9 % more labels than 3 on the demo's crowd
+    (1,910 vs 1,749, seed 0), and only with 5 are the evaluation labels good enough to certify
+    machine labels against (with 3: 40 of them disputed and relabeled, none machine-labeled).
     """
     return json.dumps(
         {
