@@ -15,7 +15,12 @@ brightened, combined (cropped + resized + JPEG + brightness) and mirrored; some 
 Corrupt files (truncated, empty, random bytes, decompression bombs) are added. ``truth.json`` has,
 per file: group, kind of copy, blurry, corruption, source photo.
 
+``--photos tuning`` builds the blur measure's second tuning corpus by the same recipe from other
+photographs (``apt-get install lomiri-wallpapers-16.04``, :data:`TUNING_PHOTOS`; about 1,170 files
+before its photos run out of distinct crops), so the held-out corpus stays unseen.
+
     python benchmarks/heldout_corpus.py [--out benchmarks/out/heldout_2k] [--files 2000] [--seed 1]
+        [--photos heldout|tuning]
 """
 
 from __future__ import annotations
@@ -56,6 +61,31 @@ PHOTOS = (
         )
     ),
 )
+#: The second tuning corpus's photographs (Ubuntu 16.04's wallpapers; an abstract pattern and a
+#: colour gradient left out), none of them in :data:`PHOTOS`.
+TUNING_PHOTOS = tuple(
+    f"backgrounds/{name}.jpg"
+    for name in (
+        "Bridge_by_Sander_Klootwijk",
+        "Dragonfly_by_Bolly",
+        "Picture_0B_by_freespace",
+        "Picture_1A_by_freespace",
+        "Wine_by_Jakkub_Mede",
+        "aitzgorri_by_Aitzol_Berasategi",
+        "free_by_Peter_Nerlich",
+        "friends_by_Aitzol_Berasategi",
+        "greentock_by_Peter_Nerlich",
+        "life_by_Aitzol_Berasategi",
+        "picosdeeuropa_by_Aitzol_Berasategi",
+        "seeding_by_Clements_Engelhardt",
+        "sunset_by_Aitzol_Berasategi",
+    )
+)
+#: Which photographs a corpus is built from, and the package that ships them.
+PHOTO_SETS = {
+    "heldout": (PHOTOS, "mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-20.04"),
+    "tuning": (TUNING_PHOTOS, "lomiri-wallpapers-16.04"),
+}
 COPY_KINDS = ("exact", "resized", "reencoded", "cropped", "brightened", "combined", "flipped")
 #: Largest share of the smaller crop's area that two originals from one photo may share.
 MAX_OVERLAP = 0.5
@@ -66,19 +96,17 @@ MIN_CROP_PIXELS = 300_000 / MAX_UPSCALE**2
 FILES_PER_ORIGINAL = 6.2
 
 
-def source_paths() -> list[str]:
+def source_paths(photos: str = "heldout") -> list[str]:
     """The largest file of each listed photo (a plasma wallpaper ships one photo at several sizes)."""
+    patterns, packages = PHOTO_SETS[photos]
     found: dict[str, str] = {}
-    for pattern in PHOTOS:
+    for pattern in patterns:
         for path in sorted(glob.glob(os.path.join("/usr/share", pattern))):
             key = path.split("/contents/")[0] if "/contents/" in path else path
             if key not in found or os.path.getsize(path) > os.path.getsize(found[key]):
                 found[key] = path
     if len(found) < 10:
-        raise SystemExit(
-            "held-out photos missing: "
-            "apt-get install mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-20.04"
-        )
+        raise SystemExit(f"{photos} photos missing: apt-get install {packages}")
     return sorted(found.values())
 
 
@@ -192,14 +220,19 @@ def _photo_files(task: tuple[str, int, int]) -> list[tuple[str, bytes, dict]]:
 
 
 def build(
-    out: pathlib.Path, files: int = 2000, seed: int = 1, workers: int = 2, max_overlap: float = MAX_OVERLAP
+    out: pathlib.Path,
+    files: int = 2000,
+    seed: int = 1,
+    workers: int = 2,
+    max_overlap: float = MAX_OVERLAP,
+    photos: str = "heldout",
 ) -> dict:
     """Write up to ``files`` files and ``truth.json`` under ``out``; returns the truth.
 
     The photos run out of distinct crops near 1,600 files at the default ``max_overlap``; the 20k
     corpus lets originals of one photo share more (``--max-overlap 0.7``).
     """
-    sources = source_paths()
+    sources = source_paths(photos)
     corrupt_count = max(36, files // 55)
     wanted = (files - corrupt_count) / FILES_PER_ORIGINAL
     areas = np.array([np.prod(Image.open(path).size) for path in sources], np.float64)
@@ -233,10 +266,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-overlap", type=float, default=MAX_OVERLAP)
+    parser.add_argument("--photos", choices=sorted(PHOTO_SETS), default="heldout")
     args = parser.parse_args()
-    out = pathlib.Path(args.out or pathlib.Path(__file__).parent / "out" / f"heldout_{args.files // 1000}k")
+    default = f"heldout_{args.files // 1000}k" if args.photos == "heldout" else "tuning_wallpapers"
+    out = pathlib.Path(args.out or pathlib.Path(__file__).parent / "out" / default)
     start = time.perf_counter()
-    truth = build(out, args.files, args.seed, max_overlap=args.max_overlap)
+    truth = build(out, args.files, args.seed, max_overlap=args.max_overlap, photos=args.photos)
     kinds: dict[str, int] = {}
     for facts in truth.values():
         kinds[facts["kind"]] = kinds.get(facts["kind"], 0) + 1

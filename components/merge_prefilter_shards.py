@@ -13,7 +13,7 @@ def merge_prefilter_shards(
     rejects: dsl.Output[dsl.Dataset],
     metrics: dsl.Output[dsl.Metrics],
     hamming_threshold: int = 8,
-    blur_threshold: float = 0.86,
+    blur_threshold: float = 0.944,
     min_width: int = 32,
     min_height: int = 32,
     max_pixels: int = 50_000_000,

@@ -11,7 +11,7 @@ def prefilter_shard(
     shard: int,
     facts: dsl.Output[dsl.Artifact],
     hamming_threshold: int = 8,
-    blur_threshold: float = 0.86,
+    blur_threshold: float = 0.944,
     min_width: int = 32,
     min_height: int = 32,
     max_pixels: int = 50_000_000,

@@ -46,8 +46,9 @@ DEFAULT_HAMMING_THRESHOLD = 8
 #: shifted) need :data:`MIN_CROP_CORRELATION`.
 MIN_CORRELATION = 0.9
 MIN_CROP_CORRELATION = 0.8
-#: Quality-order tolerances: blur scores this close, and bytes per pixel within this ratio, tie.
-SHARPNESS_TOLERANCE = 0.03
+#: Quality-order tolerances: blur scores this close (about what re-encoding or resizing a copy moves
+#: them), and bytes per pixel within this ratio, tie.
+SHARPNESS_TOLERANCE = 0.012
 BYTES_PER_PIXEL_TOLERANCE = 0.1
 #: JPEG quantization (mean of the luminance table, plus one) within this log ratio ties: about 1.5x,
 #: so quality 92 and 90 tie while 92 and 85 or below do not.

@@ -60,7 +60,7 @@ def test_python_func_writes_kept_rejects_and_stats(tmp_path):
     assert kept["a"]["labelloop"]["duplicates"] == ["a_half"]
     stats = outputs["metrics"].metadata
     assert stats["items"] == 6 and stats["kept"] == 3 and stats["rejected_blurry"] == 1
-    assert stats["hamming_threshold"] == 8 and stats["blur_threshold"] == 0.86
+    assert stats["hamming_threshold"] == 8 and stats["blur_threshold"] == 0.944
     assert outputs["rejects"].metadata["counts_by_reason"] == {"blurry": 1, "corrupt": 1, "near_duplicate": 1}
 
 

@@ -65,7 +65,8 @@ def test_score_is_measured_on_the_strongest_edges_only():
 
 def test_smooth_ramp_has_nothing_sharp():
     gradient = np.tile(np.linspace(100, 110, 384), (288, 1))
-    assert blur.blur_score(gradient) == blur.NO_DETAIL_SCORE
+    score = blur.blur_score(gradient)
+    assert score > 0.99 and blur.is_blurry(score)
 
 
 @pytest.mark.parametrize("seed", range(3))

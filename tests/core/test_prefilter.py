@@ -391,12 +391,12 @@ def smooth_textured(seed):
 
 def test_a_coarsely_recompressed_copy_never_wins_on_the_edges_its_blocking_adds(tmp_path):
     a = smooth_textured(21)
-    blocky, original = jpeg(a, quality=35), jpeg(a, quality=92)
+    blocky, original = jpeg(a, quality=15), jpeg(a, quality=92)
     facts = [pf.inspect_image(0, data, pf.PrefilterSettings()) for data in (blocky, original)]
     assert facts[0].blur_score < facts[1].blur_score - pf.SHARPNESS_TOLERANCE  # blocking reads as sharper
     no_blur_check = pf.PrefilterSettings(workers=1, blurry=False)
-    kept, rejects = run_files(tmp_path, {"a_q35": blocky, "a": original}, no_blur_check)
-    assert set(kept) == {"a"} and rejects["a_q35"]["record"]["labelloop"]["kept_id"] == "a"
+    kept, rejects = run_files(tmp_path, {"a_q15": blocky, "a": original}, no_blur_check)
+    assert set(kept) == {"a"} and rejects["a_q15"]["record"]["labelloop"]["kept_id"] == "a"
     assert "least compressed" in kept["a"]["labelloop"]["kept_because"]
 
 

@@ -95,7 +95,7 @@ def test_blurry_rejects_are_shown_blurriest_first_with_scores(scenario, report):
     blurry = part[part.index("Blurry images") : part.index("Corrupt and unusable")]
     scores = [float(s) for s in re.findall(r"blur score ([0-9.]+)", blurry)]
     assert len(scores) == len(rejects) == 10
-    assert scores == sorted(scores, reverse=True) and min(scores) >= 0.86
+    assert scores == sorted(scores, reverse=True) and min(scores) >= 0.944
 
 
 def test_corrupt_files_get_a_placeholder_tile_with_their_reason(scenario, report):
