@@ -511,8 +511,8 @@ def run_corpus(label: str, corpus: pathlib.Path, *, order_seed: int, contenders:
         for t in np.round(np.arange(0.60, 1.001, 0.002), 3)
         for p, r in [blur_pr({n: s >= t for n, s in scores.items()}, truth, clean)]
     )
-    scored = [n for n in clean if n in scores]
-    auc = roc_auc_score([bool(truth[n]["blurry"]) for n in scored], [scores[n] for n in scored])
+    with_score = [n for n in clean if n in scores]
+    auc = roc_auc_score([bool(truth[n]["blurry"]) for n in with_score], [scores[n] for n in with_score])
     print(
         f"    best threshold on this corpus: {best[1]:.3f} (F1 {best[0]:.3f}, P {best[2]:.3f} / R {best[3]:.3f}); "
         f"ROC AUC of the score {auc:.3f}"
