@@ -207,8 +207,8 @@ def _wants_estimated(spec, policy, order, answers, stored, predictions) -> list[
     have = {i: len(answers.get(i, ())) for i in order}
     top = dict(zip(estimate.item_ids, estimate.posteriors.max(axis=1)))
     gain = {}
-    if estimate.item_ids:
-        left = [max(0, policy.max_labels - have.get(i, 0)) for i in estimate.item_ids]
+    if estimate.item_ids and policy.min_gain_per_label > 0:  # a gain is never below 0: nothing to compute
+        left = [max(0, policy.max_labels - have[i]) for i in estimate.item_ids]
         per_label = adaptive.expected_gain_per_label(estimate.posteriors, estimate.labeler_confusion(), left)
         gain = dict(zip(estimate.item_ids, per_label))
     return [
